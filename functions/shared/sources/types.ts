@@ -1,0 +1,89 @@
+// The contract every source client (VMware, OpenStack, OVA) fulfils for the functions and the
+// export Job. Functions verify and preflight; the exporter powers off and exports; the vm function
+// turns a SourceVm into a KubeVirt VirtualMachine. Clients never log or return secrets.
+
+/** KubeVirt disk buses we produce (upstream §2.7). */
+export type DiskBus = 'virtio' | 'sata' | 'scsi' | 'usb';
+/** KubeVirt NIC models accepted by the API (upstream §2.7). */
+export type NicModel = 'e1000' | 'e1000e' | 'ne2k_pci' | 'pcnet' | 'rtl8139' | 'virtio';
+
+export interface SourceDisk {
+  /** Position in boot order, 0-based. */
+  index: number;
+  /** Virtual size in bytes. */
+  sizeBytes: number;
+  /** Bus detected from the source controller; undefined = use spec.defaultDiskBusType. */
+  bus?: DiskBus;
+  /** Source-side label for messages (e.g. "Hard disk 1", a Cinder volume id, an OVF file name). */
+  label: string;
+  /** Bytes the source says hold data, when it knows (sizes the scratch volume). */
+  allocatedBytes?: number;
+}
+
+export interface SourceNic {
+  /** Network name as users write it in networkMapping[].sourceNetwork. */
+  network: string;
+  mac?: string;
+  /** Model detected from the source device type; undefined = default model. */
+  model?: NicModel;
+}
+
+/** Everything the vm function needs to build the KubeVirt VirtualMachine. */
+export interface SourceVm {
+  /** Name as the source knows it (VMware VM name, OpenStack server name, OVF VirtualSystem id). */
+  name: string;
+  cpu: { sockets: number; cores: number; threads: number };
+  memoryMiB: number;
+  firmware: { type: 'bios' | 'efi'; secureBoot: boolean; tpm: boolean };
+  disks: SourceDisk[];
+  nics: SourceNic[];
+  /** Extra annotations for the VM (e.g. the OpenStack server description). */
+  annotations?: Record<string, string>;
+}
+
+export type DiskExportPhase = 'pending' | 'exporting' | 'converting' | 'verifying' | 'done' | 'failed';
+
+export interface DiskProgress {
+  index: number;
+  phase: DiskExportPhase;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+/** A disk written to the scratch volume as a sparse raw image. */
+export interface ExportedDisk {
+  index: number;
+  /** Absolute path of the raw image on the scratch volume. */
+  path: string;
+  sizeBytes: number;
+  /** Bytes actually written (non-zero data). */
+  allocatedBytes: number;
+  bus?: DiskBus;
+}
+
+export interface ExportOptions {
+  /** Directory on the scratch volume for this import's disks. */
+  scratchDir: string;
+  /** Called often during export; implementations of status reporting throttle it. */
+  onProgress?: (progress: DiskProgress) => void;
+  /** Aborts the export: clients stop downloads, abort leases, remove partial files. */
+  signal?: AbortSignal;
+  /** Max disks of one VM exported at the same time. */
+  concurrency?: number;
+}
+
+/**
+ * An error a user can act on. `reason` is a CamelCase condition reason, `message` a sentence that
+ * never contains a secret. `retryable` says whether trying again later may succeed (network,
+ * 5xx, not ready) or the user must change something first.
+ */
+export class SourceError extends Error {
+  readonly reason: string;
+  readonly retryable: boolean;
+  constructor(reason: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SourceError';
+    this.reason = reason;
+    this.retryable = options.retryable ?? false;
+  }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Idempotent setup for `npm start`, `npm test` and `npm run bench` on a fresh machine that has
+# only Node 20, npm and Debian's archive. Quick when everything is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# 1. Debian packages: qemu-img for image work, Go + govmomi sources to build the vcsim fixture.
+missing=()
+command -v qemu-img >/dev/null || missing+=(qemu-utils)
+command -v go >/dev/null || missing+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/vmware/govmomi/simulator ] || missing+=(golang-github-vmware-govmomi-dev)
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
+command -v openssl >/dev/null || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. npm packages (Node 22 comes from the `node` package into node_modules/.bin).
+stamp=node_modules/.setup-lock-hash
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -x node_modules/.bin/node ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi
+
+# 3. Test fixtures built from sources in this repository (each step is a no-op when up to date).
+for step in local-cluster/setup.d/*.sh; do
+  [ -e "$step" ] || continue
+  bash "$step"
+done
