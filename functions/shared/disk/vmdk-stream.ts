@@ -1,0 +1,248 @@
+// Decodes a streamOptimized VMDK (VMware Virtual Disk Format 1.1, §"Stream-Optimized Compressed
+// Sparse Extents") read once, in order, into a sparse raw file. Grain markers carry their LBA, so
+// neither the grain directory nor the grain tables are needed to place data; they are only used to
+// check that no grain is missing when the stream has no end-of-stream marker (qemu's output).
+import { promisify } from 'node:util';
+import { inflate } from 'node:zlib';
+import { ByteReader } from './byte-reader.ts';
+import type { ByteSource } from './byte-reader.ts';
+import { DiskFormatError } from './errors.ts';
+import { SparseFileWriter } from './sparse-file.ts';
+import {
+  MARKER_EOS,
+  MARKER_FOOTER,
+  MARKER_GD,
+  MARKER_GT,
+  SECTOR,
+  countAllocatedGrainEntries,
+  grainDirectoryEntries,
+  parseMarker,
+  parseSparseExtentHeader,
+} from './vmdk-format.ts';
+import type { SparseExtentHeader } from './vmdk-format.ts';
+
+const inflateAsync = promisify(inflate);
+
+/** Grains inflated and written at the same time (bounds memory to a few grains). */
+const MAX_GRAINS_IN_FLIGHT = 4;
+
+export interface DecodeOptions {
+  /** Called after each grain: bytes read from the input so far, bytes of data written so far. */
+  onProgress?(bytesIn: number, bytesOutAllocated: number): void;
+  signal?: AbortSignal;
+}
+
+export interface DecodeResult {
+  virtualSizeBytes: number;
+  /** Bytes of non-zero data written to the raw file. */
+  allocatedBytes: number;
+  /** The embedded descriptor text (createType, ddb.adapterType, ...), '' if absent. */
+  descriptor: string;
+}
+
+const corrupt = (why: string) => new DiskFormatError('CorruptVmdk', `corrupt streamOptimized VMDK: ${why}`);
+
+/**
+ * Reads `input` (a streamOptimized VMDK) once and writes the disk it holds to `outPath` as a
+ * sparse raw file of the disk's virtual size; all-zero 64 KiB blocks are never written. On any
+ * error or abort the partial output file is removed and the input is closed.
+ */
+export async function decodeStreamOptimizedVmdk(
+  input: ByteSource,
+  outPath: string,
+  opts: DecodeOptions = {},
+): Promise<DecodeResult> {
+  const reader = new ByteReader(input, opts.signal, 'streamOptimized VMDK');
+  let writer: SparseFileWriter | undefined;
+  const inFlight = new Set<Promise<void>>();
+  let jobError: unknown;
+  try {
+    const got = await reader.fill(SECTOR);
+    const first = await reader.read(got);
+    if (got < SECTOR) {
+      parseSparseExtentHeader(Buffer.concat([first, Buffer.alloc(SECTOR - got)])); // names the format if it can
+      throw new DiskFormatError(
+        'NotStreamOptimizedVmdk',
+        `not a streamOptimized VMDK: input is only ${got} bytes long`,
+      );
+    }
+    const header = parseSparseExtentHeader(first);
+    const virtualSizeBytes = header.capacitySectors * SECTOR;
+    const grainBytes = header.grainSectors * SECTOR;
+    const { descriptor, expectedGrains } = await readMetadataArea(reader, header);
+
+    writer = await SparseFileWriter.create(outPath);
+    await writer.setSize(virtualSizeBytes);
+    const out = writer;
+
+    let grainsSeen = 0;
+    let grainsInTables = 0;
+    let sawGrainTables = false;
+    let sawEos = false;
+    for (;;) {
+      const avail = await reader.fill(16);
+      if (avail === 0) break;
+      if (avail < 12) throw truncatedAt(reader, 'inside a marker');
+      const markerOffset = reader.position;
+      const marker = parseMarker(await reader.read(12));
+      if (marker.kind === 'grain') {
+        const { lba, compressedSize } = marker;
+        if (lba >= header.capacitySectors) {
+          throw corrupt(
+            `grain at stream offset ${markerOffset} has LBA ${lba} beyond the capacity of ${header.capacitySectors} sectors`,
+          );
+        }
+        if (compressedSize > 2 * grainBytes + 4096) {
+          throw corrupt(
+            `grain at stream offset ${markerOffset} claims ${compressedSize} compressed bytes for a ${grainBytes}-byte grain`,
+          );
+        }
+        const compressed = await reader.read(compressedSize);
+        await reader.skip(padToSector(12 + compressedSize));
+        grainsSeen++;
+        const limit = Math.min(grainBytes, virtualSizeBytes - lba * SECTOR);
+        while (inFlight.size >= MAX_GRAINS_IN_FLIGHT) await Promise.race(inFlight);
+        if (jobError) throw jobError;
+        const job = writeGrain(out, compressed, lba, limit, grainBytes, markerOffset)
+          .then(() => opts.onProgress?.(reader.bytesIn, out.allocatedBytes))
+          .catch((e: unknown) => {
+            jobError ??= e;
+          })
+          .finally(() => inFlight.delete(job));
+        inFlight.add(job);
+        continue;
+      }
+      // Metadata marker: val = sectors of metadata that follow, type at byte 12, padded to a sector.
+      const type = (await reader.read(4)).readUInt32LE(0);
+      await reader.skip(SECTOR - 16);
+      if (type === MARKER_EOS) {
+        sawEos = true;
+        break;
+      }
+      if (type === MARKER_GT) {
+        const table = await reader.read(marker.sectors * SECTOR);
+        grainsInTables += countAllocatedGrainEntries(table.subarray(0, header.numGTEsPerGT * 4));
+        sawGrainTables = true;
+      } else if (type === MARKER_FOOTER) {
+        const footer = await reader.read(marker.sectors * SECTOR);
+        if (footer.length < SECTOR || footer.readUInt32LE(0) !== 0x564d444b)
+          throw corrupt('footer has a bad magic number');
+      } else if (type === MARKER_GD) {
+        await reader.skip(marker.sectors * SECTOR);
+      } else {
+        throw corrupt(`unknown metadata marker type ${type} at stream offset ${markerOffset}`);
+      }
+    }
+    await Promise.all(inFlight);
+    if (jobError) throw jobError;
+
+    const expected = sawGrainTables ? grainsInTables : expectedGrains;
+    if (!sawEos && expected === undefined) {
+      throw truncatedAt(reader, 'without an end-of-stream marker');
+    }
+    if (expected !== undefined && grainsSeen < expected) {
+      throw new DiskFormatError(
+        'TruncatedDiskStream',
+        `streamOptimized VMDK ended early: the grain tables list ${expected} grains but the stream held ${grainsSeen} (stream ended after ${reader.bytesIn} bytes)`,
+      );
+    }
+    if (sawEos) await reader.drain();
+    await out.finish();
+    opts.onProgress?.(reader.bytesIn, out.allocatedBytes);
+    return { virtualSizeBytes, allocatedBytes: out.allocatedBytes, descriptor };
+  } catch (e) {
+    await Promise.allSettled(inFlight);
+    await writer?.discard();
+    await reader.close();
+    throw e;
+  }
+}
+
+async function writeGrain(
+  out: SparseFileWriter,
+  compressed: Buffer,
+  lba: number,
+  limit: number,
+  grainBytes: number,
+  markerOffset: number,
+): Promise<void> {
+  let data: Buffer;
+  try {
+    data = await inflateAsync(compressed, { maxOutputLength: grainBytes });
+  } catch (e) {
+    throw corrupt(
+      `grain at LBA ${lba} (stream offset ${markerOffset}) does not inflate: ${(e as Error).message}`,
+    );
+  }
+  // A final partial grain may be stored padded to a whole grain; never write past the disk's end.
+  await out.writeAt(data.length > limit ? data.subarray(0, limit) : data, lba * SECTOR);
+}
+
+/**
+ * Consumes the sectors between the header and the first grain (overHead): the embedded
+ * descriptor and, when the grain directory is stored there (qemu), the grain tables, whose
+ * allocated entries say how many grains the stream must contain.
+ */
+async function readMetadataArea(
+  reader: ByteReader,
+  h: SparseExtentHeader,
+): Promise<{ descriptor: string; expectedGrains: number | undefined }> {
+  const skipToSector = async (sector: number) => {
+    const target = sector * SECTOR;
+    if (target < reader.position) throw corrupt(`metadata at sector ${sector} overlaps earlier data`);
+    await reader.skip(target - reader.position);
+  };
+  let descriptor = '';
+  let expectedGrains: number | undefined;
+  const gdSectors = Math.ceil((grainDirectoryEntries(h) * 4) / SECTOR);
+  const gtSectors = Math.ceil((h.numGTEsPerGT * 4) / SECTOR);
+  const gdInHeader =
+    h.gdOffset !== undefined &&
+    h.gdOffset > 0 &&
+    h.gdOffset + gdSectors <= h.overheadSectors &&
+    h.numGTEsPerGT > 0;
+  const descFirst = h.descriptorSectors > 0 && (!gdInHeader || h.descriptorOffset < h.gdOffset!);
+  const readDescriptor = async () => {
+    await skipToSector(h.descriptorOffset);
+    const raw = await reader.read(h.descriptorSectors * SECTOR);
+    const end = raw.indexOf(0);
+    descriptor = raw.subarray(0, end < 0 ? raw.length : end).toString('utf8');
+  };
+  if (descFirst) await readDescriptor();
+  if (gdInHeader && reader.position <= h.gdOffset! * SECTOR) {
+    await skipToSector(h.gdOffset!);
+    const gd = await reader.read(gdSectors * SECTOR);
+    const tables: number[] = [];
+    for (let i = 0; i < grainDirectoryEntries(h); i++) {
+      const t = gd.readUInt32LE(i * 4);
+      if (t > 0) tables.push(t);
+    }
+    tables.sort((a, b) => a - b);
+    const usable = tables.every((t) => t * SECTOR >= reader.position && t + gtSectors <= h.overheadSectors);
+    if (usable) {
+      let count = 0;
+      for (const t of tables) {
+        if (t * SECTOR < reader.position) continue; // a table listed twice
+        await skipToSector(t);
+        count += countAllocatedGrainEntries(await reader.read(gtSectors * SECTOR));
+      }
+      expectedGrains = count;
+    }
+  }
+  if (!descFirst && h.descriptorSectors > 0 && reader.position <= h.descriptorOffset * SECTOR) {
+    await readDescriptor();
+  }
+  await skipToSector(h.overheadSectors);
+  return { descriptor, expectedGrains };
+}
+
+function padToSector(n: number): number {
+  return (SECTOR - (n % SECTOR)) % SECTOR;
+}
+
+function truncatedAt(reader: ByteReader, where: string): DiskFormatError {
+  return new DiskFormatError(
+    'TruncatedDiskStream',
+    `streamOptimized VMDK ended early ${where} (stream ended after ${reader.bytesIn} bytes)`,
+  );
+}
