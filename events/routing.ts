@@ -1,0 +1,139 @@
+// Which events reach which function. config/eventing (ApiServerSource resources, one Trigger per
+// route) is generated from this table, and the local cluster delivers by the same Triggers.
+// Triggers can only filter on attributes, so a phase function receives every add/update of its
+// kind and ignores the ones that are not in its phase (design contract).
+import { ApiServerSourceEventType as T } from './apiserver-source.ts';
+import { PING_EVENT_TYPE } from './ping.ts';
+
+export const NAMESPACE = 'vm-import-system';
+export const BROKER = 'vm-import';
+export const APISERVER_SOURCE = 'vm-import-resources';
+export const PING_SOURCE = 'vm-import-resync';
+/** Label put on every object vm-import creates, value = the import's name (truncated to 63). */
+export const IMPORT_LABEL = 'migration.harvesterhci.io/import-name';
+/** Label upstream puts on the KubeVirt VMs it creates. */
+export const IMPORTED_VM_LABEL = 'migration.harvesterhci.io/imported';
+
+export interface WatchedResource {
+  apiVersion: string;
+  kind: string;
+  /** Only objects with these labels emit events (keeps Harvester's other Jobs/images/VMs out). */
+  labelSelectorExists?: string;
+}
+
+/** What the ApiServerSource watches. */
+export const WATCHED_RESOURCES: WatchedResource[] = [
+  { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'VmwareSource' },
+  { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'OpenstackSource' },
+  { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'OvaSource' },
+  { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'VirtualMachineImport' },
+  { apiVersion: 'batch/v1', kind: 'Job', labelSelectorExists: IMPORT_LABEL },
+  { apiVersion: 'harvesterhci.io/v1beta1', kind: 'VirtualMachineImage', labelSelectorExists: IMPORT_LABEL },
+  { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', labelSelectorExists: IMPORT_LABEL },
+];
+
+export interface Route {
+  /** CloudEvent types that reach the function. */
+  types: string[];
+  /** ApiServerSource `kind` + `apiversion` extensions; absent for the resync ping. */
+  kind?: string;
+  apiVersion?: string;
+}
+
+const IMPORT_ROUTE: Route = {
+  types: [T.Add, T.Update],
+  kind: 'VirtualMachineImport',
+  apiVersion: 'migration.harvesterhci.io/v1beta1',
+};
+const sourceRoute = (kind: string): Route => ({
+  types: [T.Add, T.Update],
+  kind,
+  apiVersion: 'migration.harvesterhci.io/v1beta1',
+});
+
+export interface FunctionRoutes {
+  /** What the function does, one line (also the Knative Service description). */
+  purpose: string;
+  routes: Route[];
+}
+
+/** Function name (folder under functions/, Knative Service `vm-import-<name>`) → its routes. */
+export const ROUTING = {
+  'verify-source': {
+    purpose: 'Verifies a VmwareSource, OpenstackSource or OvaSource and writes clusterReady/clusterNotReady.',
+    routes: [sourceRoute('VmwareSource'), sourceRoute('OpenstackSource'), sourceRoute('OvaSource')],
+  },
+  preflight: {
+    purpose: 'New import → virtualMachineImportValid or virtualMachineImportInvalid.',
+    routes: [IMPORT_ROUTE],
+  },
+  sanitize: {
+    purpose: 'virtualMachineImportValid → sourceReady: picks the KubeVirt VM name.',
+    routes: [IMPORT_ROUTE],
+  },
+  export: {
+    purpose: 'sourceReady: creates the scratch volume and the export Job.',
+    routes: [IMPORT_ROUTE],
+  },
+  'export-status': {
+    purpose: 'sourceReady → disksExported or VMMigrationFailed from the export Job.',
+    routes: [IMPORT_ROUTE, { types: [T.Add, T.Update, T.Delete], kind: 'Job', apiVersion: 'batch/v1' }],
+  },
+  images: {
+    purpose: 'disksExported → diskImageSubmitted: disk server and one VirtualMachineImage per disk.',
+    routes: [IMPORT_ROUTE],
+  },
+  'image-status': {
+    purpose:
+      'diskImageSubmitted → diskImagesReady or diskImageFailed (bounded resubmit, then VMMigrationFailed).',
+    routes: [
+      IMPORT_ROUTE,
+      {
+        types: [T.Add, T.Update, T.Delete],
+        kind: 'VirtualMachineImage',
+        apiVersion: 'harvesterhci.io/v1beta1',
+      },
+    ],
+  },
+  vm: {
+    purpose: 'diskImagesReady → virtualMachineCreated: volumes and the KubeVirt VirtualMachine.',
+    routes: [IMPORT_ROUTE],
+  },
+  'vm-status': {
+    purpose: 'virtualMachineCreated → virtualMachineRunning, then frees scratch and the disk server.',
+    routes: [
+      IMPORT_ROUTE,
+      { types: [T.Add, T.Update], kind: 'VirtualMachine', apiVersion: 'kubevirt.io/v1' },
+    ],
+  },
+  cleanup: {
+    purpose: 'Import being deleted: removes what an unfinished import created, then its finalizer.',
+    routes: [IMPORT_ROUTE],
+  },
+  resync: {
+    purpose: 'On every PingSource tick, touches every non-terminal import and source.',
+    routes: [{ types: [PING_EVENT_TYPE] }],
+  },
+  'dead-letter': {
+    purpose: 'Receives events the broker gave up on: logs them and records a Kubernetes Event on the object.',
+    routes: [],
+  },
+} as const satisfies Record<string, FunctionRoutes>;
+
+export type FunctionName = keyof typeof ROUTING;
+export const FUNCTION_NAMES = Object.keys(ROUTING) as FunctionName[];
+
+export const knativeServiceName = (fn: FunctionName): string => `vm-import-${fn}`;
+
+/** Does an event with these attributes reach the route? (The same test a Trigger makes.) */
+export function routeMatches(route: Route, attributes: Record<string, unknown>): boolean {
+  if (!route.types.includes(String(attributes.type))) return false;
+  if (route.kind !== undefined && attributes.kind !== route.kind) return false;
+  if (route.apiVersion !== undefined && attributes.apiversion !== route.apiVersion) return false;
+  return true;
+}
+
+/** Names of the functions an event reaches. */
+export function functionsFor(attributes: Record<string, unknown>): FunctionName[] {
+  return FUNCTION_NAMES.filter((fn) => ROUTING[fn].routes.some((r: Route) => routeMatches(r, attributes)));
+}
