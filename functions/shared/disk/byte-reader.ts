@@ -1,7 +1,7 @@
 import { DiskFormatError } from './errors.ts';
 
-/** What the disk readers accept: a Node stream or any async iterable of bytes. */
-export type ByteSource = NodeJS.ReadableStream | AsyncIterable<Uint8Array>;
+/** What the disk readers accept: a Node stream or any (async) iterable of bytes. */
+export type ByteSource = NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 /**
  * Reads exact byte counts from a byte stream that can only be read once, in order. Holds only the
@@ -23,7 +23,10 @@ export class ByteReader {
     private readonly signal?: AbortSignal,
     private readonly what = 'disk stream',
   ) {
-    this.it = (source as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
+    const asyncIterable = source as Partial<AsyncIterable<Uint8Array | string>>;
+    this.it = asyncIterable[Symbol.asyncIterator]
+      ? asyncIterable[Symbol.asyncIterator]()
+      : fromSync((source as unknown as Iterable<Uint8Array>)[Symbol.iterator]());
   }
 
   private async pull(): Promise<boolean> {
@@ -97,7 +100,9 @@ export class ByteReader {
     this.buffered = 0;
     if (!this.ended) {
       this.ended = true;
-      await this.it.return?.().catch(() => undefined);
+      // Not awaited: a generator stuck in an await (a stalled download) settles return() only
+      // when that await does; a Node stream is destroyed right away.
+      void this.it.return?.().catch(() => undefined);
     }
   }
 
@@ -141,4 +146,11 @@ function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+function fromSync(it: Iterator<Uint8Array>): AsyncIterator<Uint8Array> {
+  return {
+    next: () => Promise.resolve(it.next()),
+    return: () => Promise.resolve(it.return?.() ?? { done: true, value: undefined }),
+  };
 }

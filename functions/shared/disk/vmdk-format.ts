@@ -95,16 +95,18 @@ export function parseSparseExtentHeader(sector: Buffer): SparseExtentHeader {
   return h;
 }
 
-/** Grain marker (size > 0) or metadata marker (size = 0), read from the first 16 bytes of a sector. */
+/**
+ * The first 12 bytes of a marker: a grain marker (size > 0: LBA, compressed size, then the data)
+ * or a metadata marker (size = 0: sectors of metadata that follow; its type is the next 4 bytes).
+ */
 export type Marker =
-  | { kind: 'grain'; lba: number; compressedSize: number }
-  | { kind: 'metadata'; type: number; sectors: number };
+  { kind: 'grain'; lba: number; compressedSize: number } | { kind: 'metadata'; sectors: number };
 
 export function parseMarker(head: Buffer): Marker {
   const val = head.readBigUInt64LE(0);
   const size = head.readUInt32LE(8);
   if (size > 0) return { kind: 'grain', lba: safeMarkerValue(val), compressedSize: size };
-  return { kind: 'metadata', type: head.readUInt32LE(12), sectors: safeMarkerValue(val) };
+  return { kind: 'metadata', sectors: safeMarkerValue(val) };
 }
 
 function safeMarkerValue(v: bigint): number {
