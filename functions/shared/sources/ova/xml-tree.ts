@@ -1,0 +1,141 @@
+// A small namespace-aware element tree on top of fast-xml-parser. fast-xml-parser keeps prefixes
+// as written ("ovf:id", "rasd:ResourceType"); OVF files in the wild use different prefixes (or a
+// default namespace) for the same namespaces, so every element and attribute is resolved to
+// (namespace URI, local name) using the xmlns declarations in scope.
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+
+export interface XmlAttribute {
+  ns: string;
+  local: string;
+  value: string;
+}
+
+export interface XmlElement {
+  ns: string;
+  local: string;
+  attributes: XmlAttribute[];
+  children: XmlElement[];
+  /** Concatenated, trimmed text content directly inside this element. */
+  text: string;
+}
+
+const ATTR_PREFIX = '@_';
+const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+
+type OrderedNode = Record<string, unknown>;
+
+const parser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: ATTR_PREFIX,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  // OVF descriptors never need DOCTYPE entities; refusing them avoids entity-expansion tricks.
+  processEntities: false,
+});
+
+/** Parses an XML document into its root element. Throws an Error with the parser's reason. */
+export function parseXmlTree(xml: string): XmlElement {
+  const valid = XMLValidator.validate(xml);
+  if (valid !== true) {
+    throw new Error(`invalid XML at line ${valid.err.line}: ${valid.err.msg}`);
+  }
+  const nodes = parser.parse(xml) as OrderedNode[];
+  const roots = convert(nodes, new Map([['xml', XML_NS]]));
+  const root = roots[0];
+  if (roots.length !== 1 || root === undefined)
+    throw new Error('XML document must have exactly one root element');
+  return root;
+}
+
+function convert(nodes: OrderedNode[], scope: Map<string, string>): XmlElement[] {
+  const elements: XmlElement[] = [];
+  for (const node of nodes) {
+    const tag = Object.keys(node).find((k) => k !== ':@' && k !== '#text');
+    if (tag === undefined) continue;
+    const rawAttrs = (node[':@'] ?? {}) as Record<string, unknown>;
+    const local = new Map(scope);
+    const plainAttrs: [string, string][] = [];
+    for (const [key, value] of Object.entries(rawAttrs)) {
+      const name = key.startsWith(ATTR_PREFIX) ? key.slice(ATTR_PREFIX.length) : key;
+      const text = decodeEntities(String(value));
+      if (name === 'xmlns') local.set('', text);
+      else if (name.startsWith('xmlns:')) local.set(name.slice('xmlns:'.length), text);
+      else plainAttrs.push([name, text]);
+    }
+    const [prefix, localName] = splitQName(tag);
+    const childNodes = (Array.isArray(node[tag]) ? node[tag] : []) as OrderedNode[];
+    const text = childNodes
+      .filter((c) => '#text' in c)
+      .map((c) => decodeEntities(String(c['#text'])))
+      .join('');
+    elements.push({
+      ns: local.get(prefix) ?? '',
+      local: localName,
+      // Unprefixed attributes have no namespace (XML Namespaces §6.2).
+      attributes: plainAttrs.map(([name, value]) => {
+        const [p, l] = splitQName(name);
+        return { ns: p === '' ? '' : (local.get(p) ?? ''), local: l, value };
+      }),
+      children: convert(childNodes, local),
+      text: text.trim(),
+    });
+  }
+  return elements;
+}
+
+function splitQName(name: string): [prefix: string, local: string] {
+  const i = name.indexOf(':');
+  return i < 0 ? ['', name] : [name.slice(0, i), name.slice(i + 1)];
+}
+
+// With processEntities off the parser leaves the five predefined entities and character
+// references as written; decode exactly those.
+function decodeEntities(s: string): string {
+  if (!s.includes('&')) return s;
+  return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);/g, (_m, e: string) => {
+    if (e.startsWith('#x')) return String.fromCodePoint(parseInt(e.slice(2), 16));
+    if (e.startsWith('#')) return String.fromCodePoint(parseInt(e.slice(1), 10));
+    return { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }[e] ?? '';
+  });
+}
+
+/** Direct children with this local name (any namespace unless `ns` is given). */
+export function childrenNamed(el: XmlElement, local: string, ns?: readonly string[]): XmlElement[] {
+  return el.children.filter((c) => c.local === local && (ns === undefined || ns.includes(c.ns)));
+}
+
+export function firstChild(el: XmlElement, local: string, ns?: readonly string[]): XmlElement | undefined {
+  return childrenNamed(el, local, ns)[0];
+}
+
+/** Text of the first direct child with this local name, or undefined. */
+export function childText(el: XmlElement, local: string): string | undefined {
+  return firstChild(el, local)?.text;
+}
+
+/** All descendants (depth first, document order) with this local name. */
+export function descendantsNamed(el: XmlElement, local: string): XmlElement[] {
+  const out: XmlElement[] = [];
+  const walk = (e: XmlElement): void => {
+    for (const c of e.children) {
+      if (c.local === local) out.push(c);
+      walk(c);
+    }
+  };
+  walk(el);
+  return out;
+}
+
+/**
+ * Attribute by local name. OVF writes its attributes qualified (`ovf:id`), VMware's extension
+ * elements use `vmw:key`; some generators omit the prefix. Qualified ones in the preferred
+ * namespaces win over others.
+ */
+export function attr(el: XmlElement, local: string, preferNs: readonly string[] = []): string | undefined {
+  const matches = el.attributes.filter((a) => a.local === local);
+  return (matches.find((a) => preferNs.includes(a.ns)) ?? matches[0])?.value;
+}
