@@ -23,9 +23,9 @@ export class ByteReader {
     private readonly signal?: AbortSignal,
     private readonly what = 'disk stream',
   ) {
-    const asyncIterable = source as Partial<AsyncIterable<Uint8Array | string>>;
-    this.it = asyncIterable[Symbol.asyncIterator]
-      ? asyncIterable[Symbol.asyncIterator]()
+    const toAsync = (source as Partial<AsyncIterable<Uint8Array | string>>)[Symbol.asyncIterator];
+    this.it = toAsync
+      ? toAsync.call(source)
       : fromSync((source as unknown as Iterable<Uint8Array>)[Symbol.iterator]());
   }
 
