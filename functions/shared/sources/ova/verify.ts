@@ -1,5 +1,4 @@
 // Verification of an OvaSource: the spec and Secret make sense and the file can be fetched.
-import type { SourceError } from '../types.ts';
 import { resolveOvaHttpSettings, type OvaSourceSpecLike, type SecretData } from './http-settings.ts';
 import { probeOva } from './ova-http.ts';
 
@@ -14,7 +13,7 @@ export interface OvaVerification {
 
 /**
  * Resolves when the OVA at `spec.url` is reachable with the Secret's credentials and trust
- * settings; rejects with a SourceError ({@link SourceError.reason}: UnsupportedUrlScheme,
+ * settings; rejects with a SourceError (reason: UnsupportedUrlScheme,
  * InvalidUrl, InvalidCredentials, InvalidCaCert, Unauthorized, NotFound, EndpointUnreachable,
  * TlsVerificationFailed, TlsHandshakeFailed, Timeout, HttpError) otherwise.
  */
