@@ -1,0 +1,193 @@
+// Boots the whole local cluster in this process: the embedded API server, the runtime
+// controllers (volumes, pods, Jobs, Services/Deployments, Knative Serving and Eventing,
+// Harvester images, KubeVirt), the default StorageClass and NADs, config/ applied with kubectl,
+// and the simulated sources of the inventory. Used by `npm start`, `npm run cluster -- up` and
+// end-to-end tests.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, writeFile, copyFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { startApiServer, type RunningApiServer } from './apiserver/index.ts';
+import { componentLogger, runtimePaths, type RuntimeContext } from './runtime/context.ts';
+import { ClusterNetwork } from './runtime/dns/network.ts';
+import { EventingController } from './runtime/eventing/controller.ts';
+import type { FaultOptions } from './runtime/eventing/faults.ts';
+import { HarvesterImageController } from './runtime/harvester/image-controller.ts';
+import { Kube } from './runtime/kube.ts';
+import { KubeVirtController } from './runtime/kubevirt/vm-controller.ts';
+import { startSimulatedSources, type Endpoints, type SimulatedSources } from './runtime/sources/simulated-sources.ts';
+import { FunctionController } from './runtime/workloads/functions.ts';
+import { JobController } from './runtime/workloads/jobs.ts';
+import { PodRunner } from './runtime/workloads/pods.ts';
+import { ServiceController } from './runtime/workloads/services.ts';
+import { VolumeClaims } from './runtime/workloads/volumes.ts';
+
+const run = promisify(execFile);
+export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+
+export interface LocalClusterOptions {
+  /** Everything the cluster writes (kubeconfig, logs, volumes, images, sources). Default ".local". */
+  stateDir?: string;
+  inventoryFile?: string;
+  faults?: FaultOptions;
+  /** Apply config/ (CRDs, namespace, eventing, functions). Default true. */
+  applyConfig?: boolean;
+  /** Start vcsim, the OpenStack simulator and the OVA server. Default true. */
+  sources?: boolean;
+  /** Extra manifest files or directories applied after config/ (tests: probe functions, triggers). */
+  extraManifests?: string[];
+  /** Job pod failure backoff base (Kubernetes: 10 s). */
+  jobBackoffBaseMs?: number;
+  /** Delay between Harvester image import retries (Harvester: 10 s). */
+  imageRetryDelayMs?: number;
+  /** Wait for every function to be ready before returning. Default true. */
+  waitForFunctions?: boolean;
+}
+
+export interface LocalCluster {
+  stateDir: string;
+  kubeconfigPath: string;
+  apiServerUrl: string;
+  endpoints: Endpoints;
+  kube: Kube;
+  eventing: EventingController;
+  /** Runs kubectl against the cluster. */
+  kubectl(args: string[], input?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+async function manifestFiles(dir: string): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  return (await readdir(dir))
+    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+  const stateDir = resolve(options.stateDir ?? '.local');
+  const paths = runtimePaths(stateDir);
+  await mkdir(paths.logs, { recursive: true });
+  const log = componentLogger(paths.logs);
+  const stoppers: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const s of stoppers.reverse()) {
+      try {
+        await s();
+      } catch (err) {
+        log('cluster', 'stop step failed', { error: String(err) });
+      }
+    }
+    stoppers.length = 0;
+  };
+  try {
+    const api: RunningApiServer = await startApiServer({ dataDir: join(stateDir, 'apiserver') });
+    stoppers.push(() => api.close());
+    const kubeconfigPath = join(stateDir, 'kubeconfig');
+    await copyFile(api.kubeconfigPath, kubeconfigPath);
+    const caCertPath = join(stateDir, 'apiserver', 'pki', 'ca.crt');
+    await writeFile(caCertPath, api.caCertPem);
+    const kubectl = async (args: string[], input?: string): Promise<string> => {
+      const p = run('kubectl', ['--kubeconfig', kubeconfigPath, ...args], { maxBuffer: 64 << 20 });
+      if (input !== undefined) {
+        p.child.stdin?.end(input);
+      }
+      return (await p).stdout;
+    };
+
+    const kube = Kube.fromFile(kubeconfigPath);
+    const network = new ClusterNetwork(paths.dnsHosts);
+    stoppers.push(() => network.close());
+    const ctx: RuntimeContext = {
+      kube,
+      network,
+      paths,
+      projectRoot: PROJECT_ROOT,
+      kubeconfigPath,
+      caCertPath,
+      nodeBinary: join(PROJECT_ROOT, 'node_modules', '.bin', 'node'),
+      preloadPath: fileURLToPath(new URL('./runtime/dns/preload.ts', import.meta.url)),
+      tsxLoaderUrl: import.meta.resolve('tsx'),
+      jobBackoffBaseMs: options.jobBackoffBaseMs ?? 10_000,
+      log,
+    };
+
+    // CRDs first (ours and the third-party fixtures), so that everything else can be applied.
+    const crdFiles = [
+      ...(await manifestFiles(join(PROJECT_ROOT, 'test', 'fixtures', 'crds'))),
+      ...(await manifestFiles(join(PROJECT_ROOT, 'config', 'crds'))),
+    ];
+    if (crdFiles.length) await kubectl(['apply', ...crdFiles.flatMap((f) => ['-f', f])]);
+    await kubectl(['apply', '-f', '-'], platformManifests());
+
+    const claims = new VolumeClaims(ctx);
+    const pods = new PodRunner(ctx, claims);
+    const jobs = new JobController(ctx);
+    const services = new ServiceController(ctx);
+    const functions = new FunctionController(ctx);
+    const eventing = new EventingController(ctx, options.faults);
+    const images = new HarvesterImageController(ctx, options.imageRetryDelayMs);
+    const vms = new KubeVirtController(ctx);
+    claims.setImagePopulator(images.populator());
+    for (const c of [claims, pods, jobs, services, functions, eventing, images, vms]) {
+      await c.start();
+      stoppers.push(() => c.stop());
+    }
+
+    if (options.applyConfig !== false && existsSync(join(PROJECT_ROOT, 'config', 'kustomization.yaml'))) {
+      await kubectl(['apply', '-k', join(PROJECT_ROOT, 'config')]);
+    }
+    for (const m of options.extraManifests ?? []) await kubectl(['apply', '-f', m]);
+    await eventing.settled();
+    if (options.waitForFunctions !== false) {
+      const notReady = await functions.waitReady(90_000);
+      if (notReady.length) log('cluster', 'functions not ready at boot', { notReady });
+    }
+
+    let sources: SimulatedSources | undefined;
+    if (options.sources !== false) {
+      sources = await startSimulatedSources({ stateDir, inventoryFile: options.inventoryFile, log });
+      stoppers.push(() => sources!.stop());
+    }
+    const endpoints: Endpoints = { kubeconfig: kubeconfigPath, ...(sources?.endpoints ?? {}) };
+    await writeFile(join(stateDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
+    log('cluster', 'ready', { apiServer: api.url });
+    return { stateDir, kubeconfigPath, apiServerUrl: api.url, endpoints, kube, eventing, kubectl, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** What a Harvester cluster has before anything is installed: its default class and VLAN networks. */
+export function platformManifests(): string {
+  const nad = (name: string, vlan: number) => `---
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata:
+  name: ${name}
+  namespace: default
+  labels:
+    network.harvesterhci.io/type: L2VlanNetwork
+    network.harvesterhci.io/vlan-id: "${vlan}"
+spec:
+  config: '{"cniVersion":"0.3.1","name":"${name}","type":"bridge","bridge":"mgmt-br","promiscMode":true,"vlan":${vlan},"ipam":{}}'
+`;
+  return `apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: harvester-longhorn
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: driver.longhorn.io
+allowVolumeExpansion: true
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+parameters:
+  numberOfReplicas: "3"
+  staleReplicaTimeout: "30"
+  migratable: "true"
+${nad('vlan1', 1)}${nad('vlan2', 2)}`;
+}

@@ -1,0 +1,47 @@
+// Cluster DNS names: "<svc>.<ns>.svc" and "<svc>.<ns>.svc.cluster.local" (and the short
+// "<svc>.<ns>" form pods can use through their search path), mapped to a per-Service loopback
+// address. Pod addresses come from 127.1.0.0/16 and Service cluster IPs from 127.2.0.0/16:
+// Linux routes all of 127.0.0.0/8 to the loopback interface, so each one can be bound
+// separately and two pods can both listen on port 8080.
+
+export const POD_CIDR_PREFIX = [127, 1] as const;
+export const SERVICE_CIDR_PREFIX = [127, 2] as const;
+
+export type HostsTable = Record<string, string>;
+
+/** The (lower-case) names under which a Service is reachable. */
+export function serviceDnsNames(name: string, namespace: string): string[] {
+  const base = `${name}.${namespace}`.toLowerCase();
+  return [`${base}.svc`, `${base}.svc.cluster.local`];
+}
+
+/** Looks a host up in the cluster table; undefined when it is not a cluster name. */
+export function resolveClusterName(table: HostsTable, host: string): string | undefined {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  return table[h];
+}
+
+export function isClusterName(host: string): boolean {
+  return /\.svc(\.cluster\.local)?\.?$/i.test(host);
+}
+
+/** Allocates addresses from a /16 under 127.0.0.0/8, skipping .0 and .255 host parts. */
+export class AddressPool {
+  private next = 1;
+  private readonly free: number[] = [];
+  constructor(private readonly prefix: readonly [number, number]) {}
+
+  allocate(): string {
+    const n = this.free.shift() ?? this.next++;
+    if (n > 254 * 256) throw new Error('address pool exhausted');
+    const hi = Math.floor(n / 254);
+    const lo = (n % 254) + 1;
+    return `${this.prefix[0]}.${this.prefix[1]}.${hi}.${lo}`;
+  }
+
+  release(address: string): void {
+    const parts = address.split('.').map(Number);
+    if (parts[0] !== this.prefix[0] || parts[1] !== this.prefix[1]) return;
+    this.free.push(parts[2]! * 254 + parts[3]! - 1);
+  }
+}

@@ -1,0 +1,276 @@
+// Stand-in for Harvester's VirtualMachineImage controller (harvesterhci.io/v1beta1, sourceType
+// download), following pkg/controller/master/image of Harvester >= 1.2:
+//   * Initialized=True (reason Initialized), Imported=Unknown (reason Importing),
+//     status.appliedUrl, status.storageClassName "longhorn-<name>" (a StorageClass is created);
+//   * progress while downloading (100 is reported as 99 until done), then Imported=True
+//     (reason Imported), status.size and status.virtualSize, progress 100;
+//   * on failure: status.failed++, lastFailedTime, RetryLimitExceeded=False with message
+//     "failed due to error: ..." ("retry attempted n/N ..."), a retry 10s later; once failed >
+//     spec.retry (default 3): RetryLimitExceeded=True and Imported=False with the message.
+// The image is stored as raw bytes in .local/harvester/images/<ns>/<name>.raw (qcow2 and other
+// formats qemu-img knows are converted to raw).
+import { createWriteStream } from 'node:fs';
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import axios from 'axios';
+import type { RuntimeContext } from '../context.ts';
+import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
+import type { ImagePopulator } from '../workloads/volumes.ts';
+import { setCondition, type ImageCondition } from './conditions.ts';
+
+const run = promisify(execFile);
+
+export type VmImage = KubeObject & {
+  spec?: { url?: string; sourceType?: string; displayName?: string; retry?: number; storageClassParameters?: Record<string, string> };
+  status?: {
+    progress?: number;
+    size?: number;
+    virtualSize?: number;
+    storageClassName?: string;
+    appliedUrl?: string;
+    failed?: number;
+    lastFailedTime?: string;
+    conditions?: ImageCondition[];
+  };
+};
+
+const RETRY_DELAY_MS = 10_000;
+const DEFAULT_RETRY = 3;
+
+export function imageStorageClassName(name: string): string {
+  return `longhorn-${name}`;
+}
+
+export class HarvesterImageController {
+  private watch?: ListWatchHandle;
+  private readonly active = new Map<string, AbortController>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: RuntimeContext,
+    private readonly retryDelayMs = RETRY_DELAY_MS,
+  ) {}
+
+  imagePath(ns: string, name: string): string {
+    return join(this.ctx.paths.harvesterImages, ns, `${name}.raw`);
+  }
+
+  async start(): Promise<void> {
+    this.watch = this.ctx.kube.listWatch(
+      { apiVersion: 'harvesterhci.io/v1beta1', kind: 'VirtualMachineImage', emitListed: true },
+      (type, obj) => void this.onImage(type, obj as VmImage),
+    );
+    await this.watch.ready;
+  }
+
+  private key(img: VmImage): string {
+    return `${img.metadata!.namespace ?? 'default'}/${img.metadata!.name}`;
+  }
+
+  private async onImage(type: string, img: VmImage): Promise<void> {
+    const key = this.key(img);
+    const ns = img.metadata!.namespace ?? 'default';
+    const name = img.metadata!.name!;
+    if (type === 'DELETED' || img.metadata?.deletionTimestamp) {
+      this.active.get(key)?.abort();
+      this.active.delete(key);
+      if (type === 'DELETED') {
+        await rm(this.imagePath(ns, name), { force: true });
+        await this.ctx.kube.delete({
+          apiVersion: 'storage.k8s.io/v1',
+          kind: 'StorageClass',
+          metadata: { name: imageStorageClassName(name) },
+        });
+      }
+      return;
+    }
+    if (img.spec?.sourceType !== 'download') return;
+    const conds = img.status?.conditions ?? [];
+    const imported = conds.find((c) => c.type === 'Imported');
+    const limit = conds.find((c) => c.type === 'RetryLimitExceeded');
+    if (imported?.status === 'True' || limit?.status === 'True') return;
+    if (this.active.has(key) || this.timers.has(key)) return;
+    if (img.status?.lastFailedTime) {
+      const wait = Date.parse(img.status.lastFailedTime) + this.retryDelayMs - Date.now();
+      if (wait > 0) {
+        this.timers.set(
+          key,
+          setTimeout(() => {
+            this.timers.delete(key);
+            void this.ctx.kube
+              .get('harvesterhci.io/v1beta1', 'VirtualMachineImage', name, ns)
+              .then((cur) => cur && this.onImage('MODIFIED', cur as VmImage));
+          }, wait),
+        );
+        return;
+      }
+    }
+    const abort = new AbortController();
+    this.active.set(key, abort);
+    try {
+      await this.importImage(img, abort.signal);
+    } finally {
+      this.active.delete(key);
+    }
+  }
+
+  private async update(ns: string, name: string, mutate: (img: VmImage) => void): Promise<VmImage | undefined> {
+    for (let i = 0; i < 8; i++) {
+      const cur = (await this.ctx.kube.get('harvesterhci.io/v1beta1', 'VirtualMachineImage', name, ns)) as
+        | VmImage
+        | undefined;
+      if (!cur || cur.metadata?.deletionTimestamp) return undefined;
+      cur.status = { ...(cur.status ?? {}) };
+      mutate(cur);
+      try {
+        return (await this.ctx.kube.replaceStatus(cur)) as VmImage;
+      } catch (err) {
+        if (!isApiError(err, 409)) throw err;
+      }
+    }
+    return undefined;
+  }
+
+  private async importImage(img: VmImage, signal: AbortSignal): Promise<void> {
+    const ns = img.metadata!.namespace ?? 'default';
+    const name = img.metadata!.name!;
+    const url = img.spec?.url ?? '';
+    const scName = imageStorageClassName(name);
+    await this.ctx.kube.ensure({
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: scName, annotations: { 'harvesterhci.io/imageId': `${ns}/${name}` } },
+      provisioner: 'driver.longhorn.io',
+      allowVolumeExpansion: true,
+      reclaimPolicy: 'Delete',
+      volumeBindingMode: 'Immediate',
+      parameters: { backingImage: `${ns}-${name}`, migratable: 'true', numberOfReplicas: '3', staleReplicaTimeout: '30' },
+    });
+    await this.update(ns, name, (cur) => {
+      const now = new Date().toISOString();
+      cur.status!.appliedUrl = url;
+      cur.status!.storageClassName = scName;
+      cur.status!.progress = 0;
+      setCondition(cur.status!, { type: 'Imported', status: 'Unknown', reason: 'Importing', lastUpdateTime: now });
+      setCondition(cur.status!, { type: 'Initialized', status: 'True', reason: 'Initialized', message: '', lastUpdateTime: now });
+    });
+    const dir = join(this.ctx.paths.harvesterImages, ns);
+    await mkdir(dir, { recursive: true });
+    const download = join(dir, `.${name}.download`);
+    const converted = join(dir, `.${name}.raw.tmp`);
+    try {
+      const res = await axios.get(url, { responseType: 'stream', signal, validateStatus: () => true, timeout: 60_000 });
+      if (res.status !== 200) {
+        res.data.destroy();
+        throw new Error(`download ${url}: HTTP ${res.status}`);
+      }
+      const total = Number(res.headers['content-length'] ?? 0);
+      let done = 0;
+      let lastReported = -1;
+      let lastAt = 0;
+      const meter = new Transform({
+        transform: (chunk: Buffer, _enc, cb) => {
+          done += chunk.length;
+          const pct = total > 0 ? Math.min(99, Math.floor((done * 100) / total)) : 0;
+          if (pct !== lastReported && Date.now() - lastAt > 500) {
+            lastReported = pct;
+            lastAt = Date.now();
+            void this.update(ns, name, (cur) => {
+              cur.status!.progress = pct;
+            }).catch(() => undefined);
+          }
+          cb(null, chunk);
+        },
+      });
+      await pipeline(res.data, meter, createWriteStream(download), { signal });
+      if (total > 0 && done !== total) throw new Error(`download ${url}: got ${done} of ${total} bytes`);
+      const info = JSON.parse((await run('qemu-img', ['info', '--output=json', download])).stdout) as {
+        format: string;
+        'virtual-size': number;
+      };
+      if (info.format === 'raw') await rename(download, converted);
+      else {
+        await run('qemu-img', ['convert', '-f', info.format, '-O', 'raw', download, converted]);
+        await rm(download, { force: true });
+      }
+      await rename(converted, this.imagePath(ns, name));
+      const size = (await stat(this.imagePath(ns, name))).size;
+      await this.update(ns, name, (cur) => {
+        const now = new Date().toISOString();
+        cur.status!.progress = 100;
+        cur.status!.size = done;
+        cur.status!.virtualSize = info['virtual-size'] ?? size;
+        setCondition(cur.status!, { type: 'Imported', status: 'True', reason: 'Imported', message: '', lastUpdateTime: now });
+        setCondition(cur.status!, { type: 'RetryLimitExceeded', status: 'False', reason: '', message: '', lastUpdateTime: now });
+      });
+      this.ctx.log('harvester', 'image imported', { image: `${ns}/${name}`, virtualSize: info['virtual-size'] });
+    } catch (err) {
+      await rm(download, { force: true });
+      await rm(converted, { force: true });
+      if (signal.aborted || this.stopped) return;
+      const msg = err instanceof Error ? err.message : String(err);
+      this.ctx.log('harvester', 'image import failed', { image: `${ns}/${name}`, error: msg });
+      await this.update(ns, name, (cur) => {
+        const now = new Date().toISOString();
+        const st = cur.status!;
+        st.failed = (st.failed ?? 0) + 1;
+        st.lastFailedTime = now;
+        const retry = cur.spec?.retry ?? DEFAULT_RETRY;
+        let text = `failed due to error: ${msg}`;
+        if (st.failed > 1) text = `retry attempted ${st.failed - 1}/${retry} ${text}`;
+        if (st.failed > retry) {
+          setCondition(st, { type: 'RetryLimitExceeded', status: 'True', message: text, lastUpdateTime: now });
+          setCondition(st, { type: 'Imported', status: 'False', message: text, lastUpdateTime: now });
+        } else {
+          setCondition(st, { type: 'RetryLimitExceeded', status: 'False', message: text, lastUpdateTime: now });
+        }
+      });
+    }
+  }
+
+  /** For the volume binder: a claim annotated with this image gets its content. */
+  populator(): ImagePopulator {
+    return async (_pvc, imageId, volumeDir) => {
+      const [ns, name] = imageId.split('/');
+      if (!ns || !name) return { ready: false, message: `invalid image id "${imageId}"` };
+      const img = (await this.ctx.kube.get('harvesterhci.io/v1beta1', 'VirtualMachineImage', name, ns)) as
+        | VmImage
+        | undefined;
+      if (!img) return { ready: false, message: `virtualmachineimage "${imageId}" not found` };
+      const imported = img.status?.conditions?.find((c) => c.type === 'Imported');
+      if (imported?.status !== 'True') return { ready: false, message: `image ${imageId} is not imported yet` };
+      const target = join(volumeDir, 'disk.img');
+      try {
+        await stat(target);
+      } catch {
+        await mkdir(volumeDir, { recursive: true });
+        await cloneFile(this.imagePath(ns, name), target);
+      }
+      return { ready: true };
+    };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.watch?.stop();
+    for (const a of this.active.values()) a.abort();
+    for (const t of this.timers.values()) clearTimeout(t);
+  }
+}
+
+/** Reflink when the filesystem can, else a sparse copy (cp --sparse=always). */
+async function cloneFile(from: string, to: string): Promise<void> {
+  const tmp = `${to}.tmp`;
+  try {
+    await copyFile(from, tmp, fsConstants.COPYFILE_FICLONE_FORCE);
+  } catch {
+    await run('cp', ['--sparse=always', from, tmp]);
+  }
+  await rename(tmp, to);
+}

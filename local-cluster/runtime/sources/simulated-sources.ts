@@ -1,0 +1,92 @@
+// The simulated sources of the inventory: the raw disk content in .local/sources/, vcsim, the
+// OpenStack simulator and an OVA server (HTTPS), each with a log under .local/logs/, and the
+// endpoints.json block the contract fixes.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadInventory } from '../../../test/simulators/inventory.ts';
+import { materializeSources } from '../../../test/simulators/disk-content.ts';
+
+export interface Endpoints {
+  kubeconfig: string;
+  vmware?: { url: string; username: string; password: string; datacenter: string };
+  openstack?: {
+    url: string;
+    region: string;
+    username: string;
+    password: string;
+    project_name: string;
+    domain_name: string;
+  };
+  ova?: { baseUrl: string };
+}
+
+export interface SimulatedSources {
+  endpoints: Omit<Endpoints, 'kubeconfig'>;
+  /** Simulators that are not available in this checkout (their module is missing). */
+  missing: string[];
+  stop(): Promise<void>;
+}
+
+const SIMULATORS = fileURLToPath(new URL('../../../test/simulators/', import.meta.url));
+
+export async function startSimulatedSources(opts: {
+  stateDir: string;
+  inventoryFile?: string;
+  log(component: string, message: string, fields?: Record<string, unknown>): void;
+}): Promise<SimulatedSources> {
+  const inventory = await loadInventory(opts.inventoryFile);
+  await materializeSources(inventory, join(opts.stateDir, 'sources'));
+  const endpoints: SimulatedSources['endpoints'] = {};
+  const stops: (() => Promise<void>)[] = [];
+  const missing: string[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    if (inventory.vmware && existsSync(join(SIMULATORS, 'vcsim', 'index.ts'))) {
+      const { startVcsim } = await import('../../../test/simulators/vcsim/index.ts');
+      const vc = await startVcsim({
+        inventory,
+        workDir: join(opts.stateDir, 'vcsim'),
+        logFile: join(opts.stateDir, 'logs', 'vcsim.log'),
+      });
+      stops.push(() => vc.stop());
+      endpoints.vmware = { url: vc.url, username: vc.username, password: vc.password, datacenter: vc.datacenter };
+    } else if (inventory.vmware) missing.push('vcsim');
+
+    if (inventory.openstack && existsSync(join(SIMULATORS, 'openstack', 'index.ts'))) {
+      const { startOpenstackSimulator } = await import('../../../test/simulators/openstack/index.ts');
+      const os = await startOpenstackSimulator({ inventory, workDir: join(opts.stateDir, 'openstack'), tls: true });
+      stops.push(() => os.stop());
+      endpoints.openstack = {
+        url: os.url,
+        region: os.region,
+        username: os.username,
+        password: os.password,
+        project_name: os.projectName,
+        domain_name: os.domainName,
+      };
+    } else if (inventory.openstack) missing.push('openstack');
+
+    if (inventory.ova?.length && existsSync(join(SIMULATORS, 'ova', 'server.ts'))) {
+      const { buildOva } = await import('../../../test/simulators/ova/build-ova.ts');
+      const { startOvaServer } = await import('../../../test/simulators/ova/server.ts');
+      const dir = join(opts.stateDir, 'ova');
+      await mkdir(dir, { recursive: true });
+      for (const ova of inventory.ova) {
+        const out = join(dir, ova.name);
+        if (!existsSync(out)) await buildOva({ name: ova.name, vm: ova.vm, outPath: out });
+      }
+      const server = await startOvaServer({ dir, tls: true, pkiDir: join(opts.stateDir, 'ova-pki') });
+      stops.push(() => server.stop());
+      endpoints.ova = { baseUrl: server.baseUrl };
+    } else if (inventory.ova?.length) missing.push('ova');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  if (missing.length) opts.log('sources', 'simulators not available', { missing });
+  return { endpoints, missing, stop };
+}
