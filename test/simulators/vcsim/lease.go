@@ -68,6 +68,7 @@ func (r *leaseRegistry) create(vm *exportVM) types.ManagedObjectReference {
 	r.mu.Unlock()
 
 	info := r.leaseInfo(vm, lease)
+	log.Printf("lease %s created for %s", lease.Self.Value, vm.Name)
 	time.AfterFunc(leaseInitDelay, func() {
 		simulator.Map.WithLock(lease, func() {
 			if lease.State != types.HttpNfcLeaseStateInitializing {
@@ -222,6 +223,7 @@ func (l *exportLease) HttpNfcLeaseAbort(req *types.HttpNfcLeaseAbort) soap.HasFa
 		fault, msg = req.Fault.Fault, req.Fault.LocalizedMessage
 	}
 	l.fail(fault, msg)
+	log.Printf("lease %s aborted", l.Self.Value)
 	body.Res = new(types.HttpNfcLeaseAbortResponse)
 	return body
 }

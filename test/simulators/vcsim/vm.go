@@ -5,6 +5,7 @@ import (
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 )
@@ -28,6 +29,9 @@ func newExportVM(vm *simulator.VirtualMachine, spec *vmSpec, leases *leaseRegist
 	}
 	return &exportVM{VirtualMachine: vm, spec: spec, leases: leases}
 }
+
+// Get lets the simulator's PropertyCollector read the wrapped VM's properties.
+func (vm *exportVM) Get() mo.Reference { return vm.VirtualMachine }
 
 // syncTools sets the Tools state from the power state: Tools run only in a powered-on guest.
 func (vm *exportVM) syncTools() {

@@ -1,0 +1,260 @@
+// Single-pass export of a VMware VM: ExportVm → HttpNfcLease ready → each disk's
+// streamOptimized VMDK is downloaded over HTTPS and decoded on the fly into a sparse raw file
+// (no VMDK is ever stored), disks in parallel; the lease is kept alive with HttpNfcLeaseProgress,
+// completed on success, aborted on failure (partial files removed).
+import axios from 'axios';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decodeStreamOptimizedVmdk } from '../../disk/vmdk-stream.ts';
+import { SourceError, type DiskProgress, type ExportedDisk, type ExportOptions } from '../types.ts';
+import type { VmwareConnection } from './connection.ts';
+import { vmDevices, vmDisks, type VmDisk } from './describe.ts';
+import { diskBusForController } from './hardware-mapping.ts';
+import { findVm, retrieveObjectProperties, type VmLocation } from './inventory.ts';
+import { isVimFault, vimCall, withVimSession, type VimSession } from './session.ts';
+import { asArray, bool, child, moRefArg, num, text, toMoRef, xsiType, type MoRef } from './soap-values.ts';
+import { transportProblemOf } from './faults.ts';
+
+export interface VmwareExportTuning {
+  /** How often HttpNfcLeaseProgress keeps the lease alive (upstream: 2 s). */
+  leaseProgressIntervalMs?: number;
+  /** How long to wait for the lease to leave "initializing". */
+  leaseReadyTimeoutMs?: number;
+}
+
+export interface LeaseDeviceUrl {
+  key: string;
+  url: string;
+  targetId: string;
+  disk: boolean;
+  fileSize: number;
+}
+
+/** "/vm-13/VirtualLsiLogicController0:1" → controller type, bus, unit (upstream parseDeviceId). */
+export function parseDeviceKey(key: string): { controllerType: string; bus: number; unit: number } | undefined {
+  const m = /\/([A-Za-z]+?)(\d+):(\d+)$/.exec(key);
+  return m ? { controllerType: m[1]!, bus: Number(m[2]), unit: Number(m[3]) } : undefined;
+}
+
+/** The disk a lease device URL belongs to, matched by controller type + bus + unit (B15). */
+export function diskForDeviceUrl(disks: readonly VmDisk[], device: LeaseDeviceUrl): number {
+  const parsed = parseDeviceKey(device.key);
+  if (!parsed) return -1;
+  return disks.findIndex(
+    (d) => d.controllerType === parsed.controllerType && d.busNumber === parsed.bus && d.unitNumber === parsed.unit,
+  );
+}
+
+/** A `*` host in a device URL means "the host you talked to" (upstream §6.3). */
+export function resolveDeviceUrl(url: string, endpoint: string): string {
+  const u = new URL(url.replace('://*', '://placeholder.invalid'));
+  if (u.hostname === 'placeholder.invalid') {
+    const e = new URL(endpoint);
+    u.host = e.host;
+  }
+  return u.toString();
+}
+
+function parseDeviceUrls(info: unknown): LeaseDeviceUrl[] {
+  return asArray(child(info, 'deviceUrl')).map((d) => ({
+    key: text(child(d, 'key')) ?? '',
+    url: text(child(d, 'url')) ?? '',
+    targetId: text(child(d, 'targetId')) ?? '',
+    disk: bool(child(d, 'disk')) === true,
+    fileSize: num(child(d, 'fileSize')) ?? 0,
+  }));
+}
+
+function leaseErrorMessage(error: unknown): string {
+  const fault = xsiType(child(error, 'fault')) ?? 'error';
+  const message = text(child(error, 'localizedMessage'));
+  return message ? `${fault}: ${message}` : fault;
+}
+
+async function waitForLeaseReady(s: VimSession, lease: MoRef, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    signal?.throwIfAborted();
+    const props = await retrieveObjectProperties(s, lease, ['state', 'info', 'error']);
+    const state = text(props.get('state'));
+    if (state === 'ready') return props.get('info');
+    if (state === 'error') throw new SourceError('ExportLeaseFailed', `the export lease failed: ${leaseErrorMessage(props.get('error'))}`, { retryable: true });
+    if (state === 'done') throw new SourceError('ExportLeaseFailed', 'the export lease was completed by someone else', { retryable: true });
+    if (Date.now() > deadline)
+      throw new SourceError('ExportLeaseFailed', `the export lease was not ready within ${timeoutMs / 1000} s`, { retryable: true });
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+}
+
+async function runPool<T>(items: T[], concurrency: number, worker: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
+    while (next < items.length) await worker(items[next++]!);
+  });
+  await Promise.all(runners);
+}
+
+/**
+ * Exports every disk of the VM (which must be powered off) into `opts.scratchDir` as
+ * `disk-<index>.raw` (sparse), in one pass per disk. Returns the disks sorted by index.
+ */
+export async function exportVmwareVm(
+  conn: VmwareConnection,
+  dc: string,
+  vm: VmLocation,
+  opts: ExportOptions,
+  tuning: VmwareExportTuning = {},
+): Promise<ExportedDisk[]> {
+  return withVimSession(conn, async (s) => {
+    const ref = await findVm(s, dc, vm);
+    const props = await retrieveObjectProperties(s, ref, ['config.hardware.device', 'config.bootOptions']);
+    const disks = vmDisks(vmDevices(props.get('config.hardware.device')), props.get('config.bootOptions'));
+
+    let lease: MoRef | undefined;
+    try {
+      lease = toMoRef(await vimCall(s, 'ExportVm', { _this: moRefArg(ref) }));
+    } catch (err) {
+      if (isVimFault(err, 'InvalidPowerState', 'InvalidState'))
+        throw new SourceError('VmNotPoweredOff', `cannot export VM ${vm.name}: it is not powered off`, { retryable: true });
+      throw err;
+    }
+    if (!lease) throw new SourceError('ExportLeaseFailed', `ExportVm of ${vm.name} returned no lease`, { retryable: true });
+    return runLease(s, lease, vm.name, disks, opts, tuning);
+  });
+}
+
+async function runLease(
+  s: VimSession,
+  lease: MoRef,
+  vmName: string,
+  disks: VmDisk[],
+  opts: ExportOptions,
+  tuning: VmwareExportTuning,
+): Promise<ExportedDisk[]> {
+  const stop = new AbortController();
+  const onOuterAbort = () => stop.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const written: string[] = [];
+  let keepAlive: Promise<void> = Promise.resolve();
+  try {
+    const info = await waitForLeaseReady(s, lease, tuning.leaseReadyTimeoutMs ?? 300_000, stop.signal);
+    const devices = parseDeviceUrls(info).filter((d) => d.disk);
+    const jobs = devices.map((device) => {
+      const index = diskForDeviceUrl(disks, device);
+      if (index < 0)
+        throw new SourceError('ExportLeaseFailed', `the export lease lists device ${device.key}, which matches no disk of VM ${vmName}`);
+      return { device, index, disk: disks[index]! };
+    });
+    if (jobs.length !== disks.length)
+      throw new SourceError('ExportLeaseFailed', `the export lease offers ${jobs.length} disk(s) but VM ${vmName} has ${disks.length}`);
+
+    const totalBytes = jobs.reduce((n, j) => n + j.device.fileSize, 0);
+    const bytesIn = new Map<number, number>();
+    const progressOf = () => {
+      const done = [...bytesIn.values()].reduce((a, b) => a + b, 0);
+      return totalBytes > 0 ? Math.min(99, Math.floor((done / totalBytes) * 100)) : 0;
+    };
+    keepAlive = (async () => {
+      const interval = tuning.leaseProgressIntervalMs ?? 2_000;
+      while (!stop.signal.aborted) {
+        await sleepUnlessAborted(interval, stop.signal);
+        if (stop.signal.aborted) return;
+        try {
+          await vimCall(s, 'HttpNfcLeaseProgress', { _this: moRefArg(lease), percent: progressOf() });
+        } catch (err) {
+          stop.abort(new SourceError('ExportLeaseFailed', `the export lease was lost: ${(err as Error).message}`, { retryable: true }));
+        }
+      }
+    })();
+
+    const results: ExportedDisk[] = [];
+    const report = (p: DiskProgress) => opts.onProgress?.(p);
+    await runPool(jobs, opts.concurrency ?? 2, async ({ device, index, disk }) => {
+      stop.signal.throwIfAborted();
+      const outPath = join(opts.scratchDir, `disk-${index}.raw`);
+      written.push(outPath);
+      report({ index, phase: 'exporting', bytesDone: 0, bytesTotal: device.fileSize });
+      let response;
+      try {
+        response = await axios.get(resolveDeviceUrl(device.url, s.conn.endpoint), {
+          responseType: 'stream',
+          httpsAgent: s.agent,
+          headers: { Cookie: s.cookie },
+          signal: stop.signal,
+          maxRedirects: 0,
+          validateStatus: (status) => status === 200,
+        });
+      } catch (err) {
+        throw downloadError(err, device.targetId, stop.signal);
+      }
+      try {
+        const result = await decodeStreamOptimizedVmdk(response.data, outPath, {
+          signal: stop.signal,
+          onProgress: (n) => {
+            bytesIn.set(index, n);
+            report({ index, phase: 'exporting', bytesDone: n, bytesTotal: device.fileSize });
+          },
+        });
+        if (disk.sizeBytes > 0 && result.virtualSizeBytes !== disk.sizeBytes)
+          throw new SourceError(
+            'DiskSizeMismatch',
+            `disk ${index} (${disk.label}) of VM ${vmName}: the VMDK holds ${result.virtualSizeBytes} bytes, vCenter says ${disk.sizeBytes}`,
+          );
+        report({ index, phase: 'done', bytesDone: device.fileSize, bytesTotal: device.fileSize });
+        results.push({
+          index,
+          path: outPath,
+          sizeBytes: result.virtualSizeBytes,
+          allocatedBytes: result.allocatedBytes,
+          ...(diskBusForController(disk.controllerType) ? { bus: diskBusForController(disk.controllerType)! } : {}),
+        });
+      } catch (err) {
+        response.data.destroy();
+        throw downloadError(err, device.targetId, stop.signal);
+      }
+    });
+    stop.abort();
+    await keepAlive;
+    await vimCall(s, 'HttpNfcLeaseComplete', { _this: moRefArg(lease) });
+    return results.sort((a, b) => a.index - b.index);
+  } catch (err) {
+    const failure = stop.signal.reason instanceof SourceError ? stop.signal.reason : err;
+    stop.abort(failure);
+    await keepAlive;
+    await vimCall(s, 'HttpNfcLeaseAbort', { _this: moRefArg(lease) }).catch(() => undefined);
+    await Promise.all(written.map((p) => rm(p, { force: true })));
+    if (opts.signal?.aborted) throw new SourceError('Aborted', `export of VM ${vmName} was cancelled`);
+    throw failure instanceof SourceError
+      ? failure
+      : new SourceError('ExportFailed', `export of VM ${vmName} failed: ${(failure as Error)?.message ?? String(failure)}`, {
+          retryable: true,
+        });
+  } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+function downloadError(err: unknown, target: string, signal: AbortSignal): unknown {
+  if (signal.aborted && signal.reason instanceof SourceError) return signal.reason;
+  if (err instanceof SourceError) return err;
+  const reason = (err as { reason?: unknown })?.reason;
+  if (typeof reason === 'string' && err instanceof Error) return new SourceError(reason, `${target}: ${err.message}`, { retryable: true });
+  const problem = transportProblemOf(err);
+  const what =
+    problem.kind === 'http'
+      ? `HTTP ${problem.status}`
+      : problem.kind === 'tls' || problem.kind === 'unreachable'
+        ? problem.code
+        : problem.kind === 'aborted'
+          ? 'aborted'
+          : problem.message;
+  return new SourceError('DiskDownloadFailed', `download of ${target} failed: ${what}`, { retryable: true });
+}
+

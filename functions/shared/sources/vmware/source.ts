@@ -1,0 +1,65 @@
+// What the source and preflight functions call: verify a VmwareSource, preflight an import,
+// describe the VM for the vm function.
+import { SourceError, type SourceVm } from '../types.ts';
+import type { VmwareConnection } from './connection.ts';
+import { describeVmProperties, VM_DESCRIBE_PROPERTIES } from './describe.ts';
+import { datacenterNetworks, findDatacenter, findVm, retrieveObjectProperties, type VmLocation } from './inventory.ts';
+import { readPowerState } from './power.ts';
+import { toolsNotRunningMessage } from './power-step.ts';
+import { withVimSession } from './session.ts';
+
+/** Logs in and checks that the datacenter `dc` exists. Throws a SourceError otherwise. */
+export async function verifyVmwareSource(conn: VmwareConnection, dc: string | null | undefined): Promise<void> {
+  await withVimSession(conn, async (s) => {
+    await findDatacenter(s, dc);
+  });
+}
+
+export interface VmwarePreflightInput extends VmLocation {
+  networkMapping?: ReadonlyArray<{ sourceNetwork?: string | null }> | null;
+  forcePowerOff?: boolean | null;
+}
+
+/**
+ * Source-specific preflight (upstream §5.2, with B17 fixed: the whole sourceNetwork is compared,
+ * the same way networks are matched later): every mapped source network exists in the
+ * datacenter (standard or distributed portgroup); the VM exists; unless forcePowerOff or the VM
+ * is already off, VMware Tools must be running so that the guest can be shut down.
+ */
+export async function preflightVmwareImport(
+  conn: VmwareConnection,
+  dc: string,
+  input: VmwarePreflightInput,
+): Promise<void> {
+  await withVimSession(conn, async (s) => {
+    const datacenter = await findDatacenter(s, dc);
+    const networks = new Set([...(await datacenterNetworks(s, datacenter)).values()].map((n) => n.name));
+    for (const mapping of input.networkMapping ?? []) {
+      const name = mapping.sourceNetwork ?? '';
+      if (!networks.has(name))
+        throw new SourceError(
+          'SourceNetworkNotFound',
+          `source network '${name}' not found in datacenter ${dc} (known: ${[...networks].sort().join(', ') || 'none'})`,
+        );
+    }
+    const vm = await findVm(s, dc, input);
+    if (input.forcePowerOff) return;
+    const state = await readPowerState(s, vm, input.name);
+    if (state.powerState !== 'poweredOff' && !state.toolsRunning)
+      throw new SourceError('ToolsNotRunning', toolsNotRunningMessage(input.name));
+  });
+}
+
+/** The VM as a SourceVm (CPU, memory, firmware, disks with bus, NICs with network and model). */
+export async function describeVmwareVm(conn: VmwareConnection, dc: string, vm: VmLocation): Promise<SourceVm> {
+  return withVimSession(conn, async (s) => {
+    const datacenter = await findDatacenter(s, dc);
+    const ref = await findVm(s, dc, vm);
+    const [props, networks] = await Promise.all([
+      retrieveObjectProperties(s, ref, [...VM_DESCRIBE_PROPERTIES]),
+      datacenterNetworks(s, datacenter),
+    ]);
+    const names = new Map([...networks].map(([key, n]) => [key, n.name]));
+    return describeVmProperties(props, names);
+  });
+}
