@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { coreVersions, group, groupList, resourceList, SERVER_VERSION } from './discovery.ts';
 import { ApiError, badRequest, methodNotAllowed, unauthorized, unsupportedMediaType } from './errors.ts';
 import type { OpenApiV3 } from './openapi.ts';
+import { decodeProtobufObject, PROTOBUF_CONTENT_TYPE } from './protobuf.ts';
 import { route } from './router.ts';
 import type {
   DeleteOptions,
@@ -69,7 +70,7 @@ function sendError(res: ServerResponse, err: ApiError): void {
   send(res, err.code, err.toStatus());
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -77,10 +78,12 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY) throw new ApiError(413, 'RequestEntityTooLarge', 'the request body is too large');
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
-function parseBody(text: string, contentType: string): unknown {
+function parseBody(raw: Buffer, contentType: string): unknown {
+  if (contentType === PROTOBUF_CONTENT_TYPE && raw.length > 0) return decodeProtobufObject(raw);
+  const text = raw.toString('utf8');
   if (text.trim() === '') return undefined;
   try {
     if (/yaml/.test(contentType)) return parseYaml(text) as unknown;
