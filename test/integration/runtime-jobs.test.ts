@@ -1,0 +1,212 @@
+// Jobs, Pods and PVCs of the local cluster against the real embedded API server and kubectl:
+// a Job writes into its PVC (Secret env, ConfigMap volume, path mapping) and completes; a
+// failing Job honours backoffLimit; activeDeadlineSeconds kills a running Job; deleting a Job
+// kills its process; deleting the PVC removes its directory.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
+
+let cluster: LocalCluster;
+let stateDir: string;
+
+before(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'runtime-jobs-'));
+  cluster = await startLocalCluster({
+    stateDir,
+    sources: false,
+    applyConfig: false,
+    jobBackoffBaseMs: 200,
+  });
+});
+
+after(async () => {
+  await cluster?.stop();
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function getJson(args: string[]): Promise<Record<string, any>> {
+  return JSON.parse(await cluster.kubectl([...args, '-o', 'json']));
+}
+
+async function jobFinished(name: string): Promise<Record<string, any>> {
+  return waitFor(`job ${name} to finish`, async () => {
+    const job = await getJson(['get', 'job', name, '-n', 'default']);
+    const done = (job.status?.conditions ?? []).find(
+      (c: any) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+    );
+    return done ? job : undefined;
+  });
+}
+
+test('a Job writes into its PVC and completes like on Kubernetes', async () => {
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    `
+apiVersion: v1
+kind: Secret
+metadata: {name: writer-secret, namespace: default}
+stringData: {token: s3cr3t}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: writer-config, namespace: default}
+data: {greeting: hello}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: scratch, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: writer, namespace: default}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: main
+          image: example.invalid/writer:1
+          command: [node, -e]
+          args:
+            - |
+              const fs = require('node:fs');
+              const greeting = fs.readFileSync(process.env.CONFIG_DIR + '/greeting', 'utf8');
+              const mode = (fs.statSync(process.env.CONFIG_DIR + '/greeting').mode & 0o777).toString(8);
+              fs.writeFileSync('/scratch/out.txt', greeting + ' ' + process.env.TOKEN + ' ' + process.env.POD_NAME + ' ' + mode);
+          env:
+            - {name: TOKEN, valueFrom: {secretKeyRef: {name: writer-secret, key: token}}}
+            - {name: CONFIG_DIR, value: /etc/writer}
+            - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+          volumeMounts:
+            - {name: data, mountPath: /scratch}
+            - {name: config, mountPath: /etc/writer}
+      volumes:
+        - {name: data, persistentVolumeClaim: {claimName: scratch}}
+        - {name: config, configMap: {name: writer-config}}
+`,
+  );
+  const job = await jobFinished('writer');
+  assert.equal(job.status.succeeded, 1);
+  assert.equal(job.status.failed, undefined);
+  assert.equal(job.status.active, undefined);
+  assert.ok(job.status.startTime);
+  assert.ok(job.status.completionTime);
+  const complete = job.status.conditions.find((c: any) => c.type === 'Complete');
+  assert.equal(complete.status, 'True');
+
+  const pods = await getJson(['get', 'pods', '-n', 'default', '-l', 'job-name=writer']);
+  assert.equal(pods.items.length, 1);
+  const pod = pods.items[0];
+  assert.equal(pod.status.phase, 'Succeeded');
+  assert.equal(pod.status.containerStatuses[0].state.terminated.exitCode, 0);
+  assert.equal(pod.status.containerStatuses[0].state.terminated.reason, 'Completed');
+  assert.equal(pod.metadata.ownerReferences[0].kind, 'Job');
+
+  const pvc = await getJson(['get', 'pvc', 'scratch', '-n', 'default']);
+  assert.equal(pvc.status.phase, 'Bound');
+  assert.equal(pvc.spec.storageClassName, 'harvester-longhorn');
+  const out = await readFile(join(stateDir, 'volumes', 'default', 'scratch', 'out.txt'), 'utf8');
+  assert.equal(out, `hello s3cr3t ${pod.metadata.name} 600`);
+  assert.ok(existsSync(join(stateDir, 'logs', `pod-default-${pod.metadata.name}.log`)));
+
+  await cluster.kubectl(['delete', 'job', 'writer', '-n', 'default']);
+  await cluster.kubectl(['delete', 'pvc', 'scratch', '-n', 'default']);
+  await waitFor('volume dir removal', async () =>
+    existsSync(join(stateDir, 'volumes', 'default', 'scratch')) ? undefined : true,
+  );
+});
+
+test('a failing Job honours backoffLimit', async () => {
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    `
+apiVersion: batch/v1
+kind: Job
+metadata: {name: failer, namespace: default}
+spec:
+  backoffLimit: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - {name: main, image: x, command: [sh, -c, 'echo trying; exit 3']}
+`,
+  );
+  const job = await jobFinished('failer');
+  const failed = job.status.conditions.find((c: any) => c.type === 'Failed');
+  assert.equal(failed.status, 'True');
+  assert.equal(failed.reason, 'BackoffLimitExceeded');
+  assert.equal(job.status.failed, 3);
+  assert.equal(job.status.succeeded, undefined);
+  const pods = await getJson(['get', 'pods', '-n', 'default', '-l', 'job-name=failer']);
+  assert.equal(pods.items.length, 3);
+  for (const p of pods.items) {
+    assert.equal(p.status.phase, 'Failed');
+    assert.equal(p.status.containerStatuses[0].state.terminated.exitCode, 3);
+  }
+});
+
+test('activeDeadlineSeconds fails the Job and kills its process; deleting a Job kills its pod', async () => {
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    `
+apiVersion: batch/v1
+kind: Job
+metadata: {name: sleeper, namespace: default}
+spec:
+  activeDeadlineSeconds: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - {name: main, image: x, command: [sh, -c, 'sleep 60']}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: deleted, namespace: default}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - {name: main, image: x, command: [sleep, '60']}
+`,
+  );
+  const job = await jobFinished('sleeper');
+  const failed = job.status.conditions.find((c: any) => c.type === 'Failed');
+  assert.equal(failed.reason, 'DeadlineExceeded');
+  await waitFor('sleeper pods gone', async () => {
+    const pods = await getJson(['get', 'pods', '-n', 'default', '-l', 'job-name=sleeper']);
+    return pods.items.length === 0 ? true : undefined;
+  });
+
+  const pod = await waitFor('deleted job running', async () => {
+    const pods = await getJson(['get', 'pods', '-n', 'default', '-l', 'job-name=deleted']);
+    return pods.items.find((p: any) => p.status?.phase === 'Running');
+  });
+  const log = join(stateDir, 'logs', `pod-default-${pod.metadata.name}.log`);
+  await stat(log);
+  await cluster.kubectl(['delete', 'job', 'deleted', '-n', 'default', '--wait=false']);
+  await waitFor('pod of deleted job killed', async () => {
+    const text = await readFile(log, 'utf8');
+    return /exit: code=.* signal=SIGTERM/.test(text) ? true : undefined;
+  });
+});
