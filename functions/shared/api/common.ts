@@ -65,8 +65,9 @@ export const ObjectMeta = z.looseObject({
   uid: z.string().optional(),
   resourceVersion: z.string().optional(),
   generation: z.number().int().optional(),
-  creationTimestamp: z.string().optional(),
-  deletionTimestamp: z.string().nullish(),
+  // client-node's generic object API hands timestamps over as Date objects, the wire as strings.
+  creationTimestamp: z.union([z.string(), z.date()]).optional(),
+  deletionTimestamp: z.union([z.string(), z.date()]).nullish(),
   labels: z.record(z.string(), z.string()).nullish(),
   annotations: z.record(z.string(), z.string()).nullish(),
   finalizers: z.array(z.string()).nullish(),

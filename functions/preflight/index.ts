@@ -1,0 +1,103 @@
+// Phase "" → virtualMachineImportValid | virtualMachineImportInvalid (waits while the source is
+// missing or not ready: resync brings the import back).
+import { API_VERSION, ImportStatus, KINDS, type VirtualMachineImportStatus } from '../shared/api/index.ts';
+import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
+import {
+  IMPORT_ANNOTATION,
+  importFunction,
+  type ImportStepContext,
+  type StepOutcome,
+} from '../shared/import-function.ts';
+import type { Obj } from '../shared/kube/client.ts';
+import { preflightSource } from '../shared/sources/registry.ts';
+import { preflightLookups, preflightVerdict, staticChecks } from './checks.ts';
+
+export const CONDITION = 'VirtualMachineImportValid';
+
+export async function preflightStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
+  const status = imp.status ?? {};
+  if ((status.importStatus ?? '') !== ImportStatus.New || imp.metadata.deletionTimestamp)
+    return { action: 'ignore' };
+  const namespace = imp.metadata.namespace ?? 'default';
+  const spec = imp.spec;
+
+  const fixed = staticChecks(spec);
+  let verdict;
+  if (fixed.verdict === 'invalid') verdict = fixed;
+  else {
+    const ref = spec.sourceCluster!;
+    const info = KINDS[fixed.kind];
+    const source = await kube.find(API_VERSION, info.kind, ref.namespace ?? namespace, ref.name!);
+    const networks = preflightLookups(spec, namespace).networks;
+    const existingNetworks = new Set<string>();
+    for (const key of networks) {
+      const [ns, name] = key.split('/') as [string, string];
+      if (await kube.find('k8s.cni.cncf.io/v1', 'NetworkAttachmentDefinition', ns, name))
+        existingNetworks.add(key);
+    }
+    const storageClassExists = spec.storageClass
+      ? !!(await kube.find('storage.k8s.io/v1', 'StorageClass', undefined, spec.storageClass))
+      : true;
+    const target = spec.targetName
+      ? await kube.find<Obj>('kubevirt.io/v1', 'VirtualMachine', namespace, spec.targetName)
+      : undefined;
+    const targetNameTakenByOther =
+      !!target && target.metadata?.annotations?.[IMPORT_ANNOTATION] !== imp.metadata.name;
+    verdict = preflightVerdict(spec, namespace, {
+      source: source ? { status: (source.status as never) ?? null } : null,
+      storageClassExists,
+      existingNetworks,
+      targetNameTakenByOther,
+    });
+    if (verdict.verdict === 'valid' && !spec.skipPreflightChecks && source)
+      verdict = await preflightSource(kube, fixed.kind, source, imp);
+  }
+
+  const next = (
+    importStatus: VirtualMachineImportStatus['importStatus'],
+    condition: ConditionInput,
+  ): StepOutcome => ({
+    action: 'update',
+    status: { ...status, importStatus },
+    condition,
+    event: {
+      type: condition.status === 'True' ? 'Normal' : 'Warning',
+      reason: condition.reason,
+      message: condition.message,
+    },
+  });
+  switch (verdict.verdict) {
+    case 'valid':
+      return next(ImportStatus.Valid, {
+        type: CONDITION,
+        status: 'True',
+        reason: 'PreflightPassed',
+        message: 'the source is ready and the import spec is valid',
+      });
+    case 'invalid':
+      return next(ImportStatus.Invalid, {
+        type: CONDITION,
+        status: 'False',
+        ...verdict,
+        reason: verdict.reason,
+      });
+    case 'wait': {
+      const condition: ConditionInput = {
+        type: CONDITION,
+        status: 'Unknown',
+        reason: verdict.reason,
+        message: verdict.message,
+      };
+      if (conditionUnchanged(status.importConditions, condition))
+        return { action: 'wait', why: verdict.message };
+      return {
+        action: 'update',
+        status,
+        condition,
+        event: { type: 'Normal', reason: verdict.reason, message: verdict.message },
+      };
+    }
+  }
+}
+
+export const handle = importFunction('preflight', preflightStep);

@@ -1,0 +1,139 @@
+// The shape of every phase function: find the import an event is about, re-read it, let the
+// phase step decide (pure where possible), then write status with optimistic concurrency and
+// record a condition, a Kubernetes Event and a log line. A 409 means a newer event is coming.
+import type { CloudEvent } from 'cloudevents';
+import type { Context } from 'faas-js-runtime';
+import { API_VERSION, KINDS, VirtualMachineImport, type VirtualMachineImportStatus } from './api/index.ts';
+import { setCondition, type ConditionInput } from './conditions.ts';
+import { Kube, isConflict, isNotFound, type Obj } from './kube/client.ts';
+import { recordEvent, type EventInput } from './kube/events.ts';
+import { createLogger, type Logger } from './log.ts';
+
+/** Annotation on objects we create that are not owned by the import (e.g. the KubeVirt VM). */
+export const IMPORT_ANNOTATION = 'migration.harvesterhci.io/import';
+
+export interface ImportStepContext {
+  kube: Kube;
+  log: Logger;
+  now: Date;
+  import: VirtualMachineImport;
+  /** The object the event carried (the import itself, a Job, an image, a VM). */
+  eventObject: Obj;
+  eventType: string;
+}
+
+export type StepOutcome =
+  | { action: 'ignore' }
+  | { action: 'wait'; why: string }
+  | {
+      action: 'update';
+      status: VirtualMachineImportStatus;
+      condition?: ConditionInput;
+      event?: EventInput;
+    };
+
+export type ImportStep = (ctx: ImportStepContext) => Promise<StepOutcome>;
+
+/** Namespace and name of the import an event's object belongs to, if any. */
+export function importRefOf(object: Obj): { namespace: string; name: string } | undefined {
+  const meta = object.metadata;
+  if (!meta?.name) return undefined;
+  const namespace = meta.namespace ?? 'default';
+  if (object.kind === 'VirtualMachineImport' && object.apiVersion === API_VERSION)
+    return { namespace, name: meta.name };
+  const owner = meta.ownerReferences?.find(
+    (o) => o.kind === 'VirtualMachineImport' && o.apiVersion === API_VERSION,
+  );
+  if (owner) return { namespace, name: owner.name };
+  const annotated = meta.annotations?.[IMPORT_ANNOTATION];
+  return annotated ? { namespace, name: annotated } : undefined;
+}
+
+export interface HandlerDeps {
+  kube?: Kube;
+  log?: Logger;
+  now?: () => Date;
+}
+
+export function importFunction(name: string, step: ImportStep, deps: HandlerDeps = {}) {
+  const log = deps.log ?? createLogger({ function: name });
+  let kube = deps.kube;
+  return async function handle(_context: Context, event?: CloudEvent<unknown>) {
+    kube ??= new Kube();
+    const object = event?.data as Obj | undefined;
+    const ref = object && importRefOf(object);
+    if (!event || !ref) return { statusCode: 204 };
+    const stepLog = log.child({
+      namespace: ref.namespace,
+      import: ref.name,
+      event: event.type,
+      eventId: event.id,
+    });
+
+    let current: Obj;
+    try {
+      current = await kube.get(API_VERSION, 'VirtualMachineImport', ref.namespace, ref.name);
+    } catch (e) {
+      if (isNotFound(e)) return { statusCode: 204 };
+      throw e;
+    }
+    const parsed = VirtualMachineImport.safeParse(current);
+    if (!parsed.success) {
+      stepLog.error('import does not match the API schema', { error: parsed.error.message });
+      return { statusCode: 204 };
+    }
+    const now = deps.now?.() ?? new Date();
+    const outcome = await step({
+      kube,
+      log: stepLog,
+      now,
+      import: parsed.data,
+      eventObject: object,
+      eventType: event.type,
+    });
+    if (outcome.action === 'ignore') return { statusCode: 204 };
+    if (outcome.action === 'wait') {
+      stepLog.debug('waiting', { why: outcome.why, phase: parsed.data.status?.importStatus ?? '' });
+      return { statusCode: 204 };
+    }
+    await writeImportStatus(kube, stepLog, current, outcome, now);
+    return { statusCode: 200 };
+  };
+}
+
+async function writeImportStatus(
+  kube: Kube,
+  log: Logger,
+  current: Obj,
+  outcome: Extract<StepOutcome, { action: 'update' }>,
+  now: Date,
+): Promise<void> {
+  const status: VirtualMachineImportStatus = {
+    ...outcome.status,
+    observedGeneration: current.metadata?.generation ?? outcome.status.observedGeneration ?? null,
+  };
+  if (outcome.condition)
+    status.importConditions = setCondition(status.importConditions, outcome.condition, now);
+  const from = (current.status as VirtualMachineImportStatus | undefined)?.importStatus ?? '';
+  try {
+    await kube.replaceStatus({ ...current, status }, KINDS.VirtualMachineImport.plural);
+  } catch (e) {
+    if (isConflict(e)) {
+      log.info('status changed meanwhile; dropping this step, a newer event follows', { phase: from });
+      return;
+    }
+    throw e;
+  }
+  const fields = {
+    from,
+    to: status.importStatus ?? '',
+    reason: outcome.condition?.reason,
+    message: outcome.condition?.message,
+  };
+  if (outcome.event?.type === 'Warning') log.warn('step', fields);
+  else log.info('step', fields);
+  if (outcome.event)
+    await recordEvent(kube, current, outcome.event, now).catch((e) =>
+      log.warn('could not record the Kubernetes Event', { error: e }),
+    );
+}
