@@ -1,0 +1,73 @@
+// The PVC a VM disk lives on, populated by Harvester from a backing-image VirtualMachineImage
+// (upstream §9.5). Harvester's PVC webhook/Longhorn clone the image into it because of the
+// imageId annotation and the image's own StorageClass (`longhorn-<image>`, image
+// status.storageClassName). No owner: the volume must outlive the import.
+import { labelValue } from '../naming.ts';
+import {
+  ANNOTATION_IMAGE_ID,
+  LABEL_DISK_INDEX,
+  LABEL_IMPORTED,
+  LABEL_IMPORT_NAME,
+  LABEL_IMPORT_UID,
+} from '../harvester/labels.ts';
+
+export interface PersistentVolumeClaimManifest {
+  apiVersion: 'v1';
+  kind: 'PersistentVolumeClaim';
+  metadata: {
+    name: string;
+    namespace: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+  };
+  spec: {
+    accessModes: ['ReadWriteMany'];
+    volumeMode: 'Block';
+    resources: { requests: { storage: string } };
+    storageClassName: string;
+  };
+}
+
+export interface BuildVolumeClaimInput {
+  /** PVC name; upstream uses the image name. */
+  name: string;
+  namespace: string;
+  imageNamespace: string;
+  imageName: string;
+  /** Virtual size of the image in bytes (imageVolumeSizeBytes()). */
+  sizeBytes: number;
+  /** The image's StorageClass (imageStorageClassName()). */
+  storageClassName: string;
+  importName: string;
+  importUid?: string;
+  diskIndex?: number;
+}
+
+export function buildVolumeClaim(input: BuildVolumeClaimInput): PersistentVolumeClaimManifest {
+  if (!Number.isSafeInteger(input.sizeBytes) || input.sizeBytes <= 0) {
+    throw new RangeError(`volume ${input.name}: size must be a positive byte count, got ${input.sizeBytes}`);
+  }
+  const labels: Record<string, string> = {
+    [LABEL_IMPORTED]: 'true',
+    [LABEL_IMPORT_NAME]: labelValue(input.importName),
+  };
+  if (input.importUid) labels[LABEL_IMPORT_UID] = labelValue(input.importUid);
+  if (input.diskIndex !== undefined) labels[LABEL_DISK_INDEX] = String(input.diskIndex);
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name: input.name,
+      namespace: input.namespace,
+      labels,
+      annotations: { [ANNOTATION_IMAGE_ID]: `${input.imageNamespace}/${input.imageName}` },
+    },
+    spec: {
+      accessModes: ['ReadWriteMany'],
+      volumeMode: 'Block',
+      // A plain byte count: exactly the image's virtual size, no unit rounding.
+      resources: { requests: { storage: String(input.sizeBytes) } },
+      storageClassName: input.storageClassName,
+    },
+  };
+}
