@@ -78,7 +78,11 @@ const inventory = Inventory.parse({
       { name: 'forced-vm', toolsRunning: false, disks: [{ sizeMiB: 1, seed: 10 }] },
       { name: 'slow-vm', toolsRunning: true, shutdownSeconds: 60, disks: [{ sizeMiB: 1, seed: 11 }] },
       { name: 'on-vm', toolsRunning: true, disks: [{ sizeMiB: 1, seed: 12 }] },
-      { name: 'abort-vm', powerState: 'poweredOff', disks: [{ sizeMiB: 16, allocatedPercent: 100, seed: 13 }] },
+      {
+        name: 'abort-vm',
+        powerState: 'poweredOff',
+        disks: [{ sizeMiB: 16, allocatedPercent: 100, seed: 13 }],
+      },
       { name: 'timeout-vm', powerState: 'poweredOff', disks: [{ sizeMiB: 1, seed: 14 }] },
     ],
   },
@@ -88,7 +92,10 @@ let vcsim: Vcsim;
 let conn: VmwareConnection;
 const DC = 'DC0';
 
-function connection(overrides: Record<string, string | undefined> = {}, endpoint = vcsim.url): VmwareConnection {
+function connection(
+  overrides: Record<string, string | undefined> = {},
+  endpoint = vcsim.url,
+): VmwareConnection {
   return resolveVmwareConnection(
     { endpoint },
     { username: vcsim.username, password: vcsim.password, caCert: vcsim.caCertPem, ...overrides },
@@ -130,7 +137,11 @@ describe('verifyVmwareSource', () => {
     await verifyVmwareSource(conn, '/DC0');
   });
   test('DatacenterNotFound names the datacenter', async () => {
-    await rejectsWith(verifyVmwareSource(conn, 'NoSuchDC'), 'DatacenterNotFound', /datacenter "NoSuchDC" not found/);
+    await rejectsWith(
+      verifyVmwareSource(conn, 'NoSuchDC'),
+      'DatacenterNotFound',
+      /datacenter "NoSuchDC" not found/,
+    );
   });
   test('InvalidCredentials on a wrong password, without the password in the message', async () => {
     const err = await rejectsWith(
@@ -169,7 +180,11 @@ describe('preflightVmwareImport', () => {
   });
   test('SourceNetworkNotFound for an unknown network', async () => {
     await rejectsWith(
-      preflightVmwareImport(conn, DC, { name: 'export-vm', folder: 'Discovered VM/nested', networkMapping: [{ sourceNetwork: 'nope' }] }),
+      preflightVmwareImport(conn, DC, {
+        name: 'export-vm',
+        folder: 'Discovered VM/nested',
+        networkMapping: [{ sourceNetwork: 'nope' }],
+      }),
       'SourceNetworkNotFound',
       /source network 'nope' not found/,
     );
@@ -227,13 +242,17 @@ describe('describeVmwareVm', () => {
 
 describe('power-off sub-state machine', () => {
   type Conds = Partial<Record<PowerConditionType, { since: Date }>>;
-  async function drive(name: string, spec: { forcePowerOff: boolean; gracefulShutdownTimeoutSeconds?: number }) {
+  async function drive(
+    name: string,
+    spec: { forcePowerOff: boolean; gracefulShutdownTimeoutSeconds?: number },
+  ) {
     const conditions: Conds = {};
     const actions: string[] = [];
     for (let i = 0; i < 200; i++) {
       const { action } = await stepVmwarePowerOff(conn, DC, { name }, { ...spec, conditions });
       if (action.kind === 'done') return actions;
-      if (action.kind !== 'wait') actions.push(action.kind === 'powerOff' ? `powerOff:${action.why}` : action.kind);
+      if (action.kind !== 'wait')
+        actions.push(action.kind === 'powerOff' ? `powerOff:${action.why}` : action.kind);
       if (action.kind === 'fail') return actions;
       if ('condition' in action) conditions[action.condition] = { since: new Date() };
       if (action.kind === 'wait') await new Promise((r) => setTimeout(r, 100));
@@ -246,13 +265,24 @@ describe('power-off sub-state machine', () => {
     assert.equal((await vmwarePowerState(conn, DC, { name: 'tools-vm' })).powerState, 'poweredOff');
   });
   test('without Tools: a terminal failure with a clear message, the VM stays on', async () => {
-    const { action } = await stepVmwarePowerOff(conn, DC, { name: 'notools-vm' }, { forcePowerOff: false, conditions: {} });
+    const { action } = await stepVmwarePowerOff(
+      conn,
+      DC,
+      { name: 'notools-vm' },
+      { forcePowerOff: false, conditions: {} },
+    );
     assert.equal(action.kind, 'fail');
-    assert.match(action.kind === 'fail' ? action.message : '', /VMware Tools is not running in the VM notools-vm/);
+    assert.match(
+      action.kind === 'fail' ? action.message : '',
+      /VMware Tools is not running in the VM notools-vm/,
+    );
     assert.equal((await vmwarePowerState(conn, DC, { name: 'notools-vm' })).powerState, 'poweredOn');
   });
   test('forced power-off needs no Tools', async () => {
-    assert.deepEqual(await drive('forced-vm', { forcePowerOff: true }), ['powerOff:forced', 'markPoweredOff']);
+    assert.deepEqual(await drive('forced-vm', { forcePowerOff: true }), [
+      'powerOff:forced',
+      'markPoweredOff',
+    ]);
   });
   test('escalates to a power-off after the graceful timeout', async () => {
     const started = Date.now();
@@ -275,7 +305,11 @@ describe('exportVmwareVm', () => {
   });
 
   test('refuses a powered-on VM', async () => {
-    await rejectsWith(exportVmwareVm(conn, DC, { name: 'on-vm' }, { scratchDir: scratch }), 'VmNotPoweredOff', /not powered off/);
+    await rejectsWith(
+      exportVmwareVm(conn, DC, { name: 'on-vm' }, { scratchDir: scratch }),
+      'VmNotPoweredOff',
+      /not powered off/,
+    );
   });
 
   test('2 disks on different controllers: byte-identical to the source and to qemu-img convert', async () => {
@@ -298,12 +332,17 @@ describe('exportVmwareVm', () => {
     const sources = vcsim.disks.filter((d) => d.vm === 'export-vm');
     for (const disk of disks) {
       const source = sources[disk.index]!;
-      assert.ok((await readFile(disk.path)).equals(await readFile(source.rawPath)), `disk ${disk.index} differs from its source`);
+      assert.ok(
+        (await readFile(disk.path)).equals(await readFile(source.rawPath)),
+        `disk ${disk.index} differs from its source`,
+      );
       assert.equal(disk.allocatedBytes, source.allocatedBytes);
       const viaQemu = join(scratch, `qemu-${disk.index}.raw`);
       await run('qemu-img', ['convert', '-f', 'vmdk', '-O', 'raw', source.vmdkPath, viaQemu]);
       await run('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', disk.path, viaQemu]);
-      const info = JSON.parse((await run('qemu-img', ['info', '--output=json', '-f', 'raw', disk.path])).stdout) as {
+      const info = JSON.parse(
+        (await run('qemu-img', ['info', '--output=json', '-f', 'raw', disk.path])).stdout,
+      ) as {
         'virtual-size': number;
       };
       assert.equal(info['virtual-size'], disk.sizeBytes);
@@ -317,13 +356,18 @@ describe('exportVmwareVm', () => {
     const dir = await mkdtemp(join(scratch, 'abort-'));
     const stop = new AbortController();
     await rejectsWith(
-      exportVmwareVm(conn, DC, { name: 'abort-vm' }, {
-        scratchDir: dir,
-        signal: stop.signal,
-        onProgress: (p) => {
-          if (p.bytesDone > 0) stop.abort();
+      exportVmwareVm(
+        conn,
+        DC,
+        { name: 'abort-vm' },
+        {
+          scratchDir: dir,
+          signal: stop.signal,
+          onProgress: (p) => {
+            if (p.bytesDone > 0) stop.abort();
+          },
         },
-      }),
+      ),
       'Aborted',
       /cancelled/,
     );
@@ -335,7 +379,12 @@ describe('exportVmwareVm', () => {
 
   test('a lease without progress calls times out (state error, Timedout)', async () => {
     await withVimSession(conn, async (s) => {
-      const vm = toMoRef(await vimCall(s, 'FindByInventoryPath', { _this: moRefArg(s.content.searchIndex), inventoryPath: 'DC0/vm/timeout-vm' }))!;
+      const vm = toMoRef(
+        await vimCall(s, 'FindByInventoryPath', {
+          _this: moRefArg(s.content.searchIndex),
+          inventoryPath: 'DC0/vm/timeout-vm',
+        }),
+      )!;
       const lease = toMoRef(await vimCall(s, 'ExportVm', { _this: moRefArg(vm) }))!;
       let state = '';
       const deadline = Date.now() + 10_000;
@@ -349,14 +398,19 @@ describe('exportVmwareVm', () => {
         await new Promise((r) => setTimeout(r, 200));
       }
       assert.equal(state, 'error');
-      await assert.rejects(vimCall(s, 'HttpNfcLeaseProgress', { _this: moRefArg(lease), percent: 10 }), /Timedout/);
+      await assert.rejects(
+        vimCall(s, 'HttpNfcLeaseProgress', { _this: moRefArg(lease), percent: 10 }),
+        /Timedout/,
+      );
     });
   });
 });
 
 /** State and error of the latest export lease of a VM (the simulator logs each lease it creates). */
 async function leaseOf(vmName: string): Promise<{ state: string; error: string }> {
-  const ids = [...vcsim.logs().matchAll(/lease (\S+) created for (\S+)/g)].filter((m) => m[2] === vmName).map((m) => m[1]!);
+  const ids = [...vcsim.logs().matchAll(/lease (\S+) created for (\S+)/g)]
+    .filter((m) => m[2] === vmName)
+    .map((m) => m[1]!);
   const id = ids.at(-1);
   assert.ok(id, `the simulator logged no lease for ${vmName}`);
   const ref: MoRef = { type: 'HttpNfcLease', value: id };

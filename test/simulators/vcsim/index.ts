@@ -74,7 +74,17 @@ async function ensureDiskFiles(
   if (!(await isNewer(vmdkPath, rawPath))) {
     await writeDiskContent(rawPath, spec);
     const tmp = `${vmdkPath}.tmp`;
-    await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', rawPath, tmp]);
+    await execa('qemu-img', [
+      'convert',
+      '-f',
+      'raw',
+      '-O',
+      'vmdk',
+      '-o',
+      'subformat=streamOptimized',
+      rawPath,
+      tmp,
+    ]);
     await rename(tmp, vmdkPath);
   }
   return { rawPath, vmdkPath, sizeBytes, allocatedBytes };
@@ -89,7 +99,10 @@ export async function startVcsim(options: StartVcsimOptions): Promise<Vcsim> {
   const vmware = inventory.vmware ?? { datacenter: 'DC0', networks: [], vms: [] };
   const workDir = resolve(options.workDir);
   await mkdir(workDir, { recursive: true });
-  const [pki] = await Promise.all([ensurePki(join(workDir, 'pki'), ['127.0.0.1', 'localhost']), ensureBinary()]);
+  const [pki] = await Promise.all([
+    ensurePki(join(workDir, 'pki'), ['127.0.0.1', 'localhost']),
+    ensureBinary(),
+  ]);
 
   const disks: VcsimDisk[] = [];
   const vms = [];
@@ -103,10 +116,16 @@ export async function startVcsim(options: StartVcsimOptions): Promise<Vcsim> {
     vms.push({ ...vm, folder: vm.folder ?? '', disks: vmDisks });
   }
   const configPath = join(workDir, 'vcsim-inventory.json');
-  await writeFile(configPath, JSON.stringify({ datacenter: vmware.datacenter, networks: vmware.networks, vms }, null, 2));
+  await writeFile(
+    configPath,
+    JSON.stringify({ datacenter: vmware.datacenter, networks: vmware.networks, vms }, null, 2),
+  );
 
   const username = 'administrator@vsphere.local';
-  const password = createHash('sha256').update(`vcsim:${workDir}:${process.pid}:${Date.now()}`).digest('hex').slice(0, 20);
+  const password = createHash('sha256')
+    .update(`vcsim:${workDir}:${process.pid}:${Date.now()}`)
+    .digest('hex')
+    .slice(0, 20);
   const child: ResultPromise = execa(
     VCSIM_BINARY,
     [
@@ -133,7 +152,10 @@ export async function startVcsim(options: StartVcsimOptions): Promise<Vcsim> {
 
   const ready = await new Promise<{ url: string; datacenter: string }>((resolveReady, rejectReady) => {
     const lines = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => rejectReady(new Error(`vcsim did not start within 60 s:\n${stderr}`)), 60_000);
+    const timer = setTimeout(
+      () => rejectReady(new Error(`vcsim did not start within 60 s:\n${stderr}`)),
+      60_000,
+    );
     lines.on('line', (line) => {
       try {
         const event = JSON.parse(line) as { event?: string; url: string; datacenter: string };
@@ -147,7 +169,9 @@ export async function startVcsim(options: StartVcsimOptions): Promise<Vcsim> {
     });
     void child.then((result) => {
       clearTimeout(timer);
-      rejectReady(new Error(`vcsim exited (${result.exitCode ?? result.signal}) before it was ready:\n${stderr}`));
+      rejectReady(
+        new Error(`vcsim exited (${result.exitCode ?? result.signal}) before it was ready:\n${stderr}`),
+      );
     });
   });
 

@@ -35,12 +35,18 @@ export function resolveVmwareConnection(
   try {
     url = new URL(endpoint);
   } catch {
-    throw new SourceError('InvalidEndpoint', `spec.endpoint "${endpoint}" is not a URL; expected e.g. https://vcenter.example.com/sdk`);
+    throw new SourceError(
+      'InvalidEndpoint',
+      `spec.endpoint "${endpoint}" is not a URL; expected e.g. https://vcenter.example.com/sdk`,
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     throw new SourceError('InvalidEndpoint', `spec.endpoint must be an https:// URL, got "${url.protocol}"`);
   if (url.username || url.password)
-    throw new SourceError('InvalidEndpoint', 'spec.endpoint must not contain credentials; put them in the Secret');
+    throw new SourceError(
+      'InvalidEndpoint',
+      'spec.endpoint must not contain credentials; put them in the Secret',
+    );
   const username = secret[VMWARE_SECRET_KEYS.username];
   const password = secret[VMWARE_SECRET_KEYS.password];
   if (!username) throw new SourceError('SecretKeyMissing', `no key "username" found in secret ${secretName}`);
@@ -50,7 +56,10 @@ export function resolveVmwareConnection(
     throw new SourceError('InvalidCaCert', `key "caCert" of secret ${secretName} is not a PEM certificate`);
   const skip = secret[VMWARE_SECRET_KEYS.insecureSkipVerify]?.trim().toLowerCase();
   if (skip !== undefined && skip !== 'true' && skip !== 'false')
-    throw new SourceError('InvalidSecret', `key "insecureSkipVerify" of secret ${secretName} must be "true" or "false"`);
+    throw new SourceError(
+      'InvalidSecret',
+      `key "insecureSkipVerify" of secret ${secretName} must be "true" or "false"`,
+    );
   return { endpoint: url.toString(), username, password, caCertPem, insecureSkipVerify: skip === 'true' };
 }
 

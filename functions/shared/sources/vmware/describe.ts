@@ -1,7 +1,7 @@
 // VM properties (as read from the PropertyCollector) → SourceVm. Pure: no I/O.
 import type { SourceDisk, SourceNic, SourceVm } from '../types.ts';
 import { diskBusForController, nicModelForDevice } from './hardware-mapping.ts';
-import { arrayItems, bool, child, num, text, xsiType, type SoapNode } from './soap-values.ts';
+import { arrayItems, asArray, bool, child, num, text, xsiType, type SoapNode } from './soap-values.ts';
 
 /** The VM properties describeVm reads (one RetrievePropertiesEx). */
 export const VM_DESCRIBE_PROPERTIES = [
@@ -65,11 +65,13 @@ export function vmDisks(devices: VmDevice[], bootOptions: unknown): VmDisk[] {
         label: text(child(child(d.node, 'deviceInfo'), 'label')) ?? `Hard disk ${i + 1}`,
       };
     });
-  const bootDiskKeys = arrayItems(child(bootOptions, 'bootOrder'))
+  const bootDiskKeys = asArray(child(bootOptions, 'bootOrder'))
     .filter((b) => xsiType(b) === 'VirtualMachineBootOptionsBootableDiskDevice')
     .map((b) => num(child(b, 'deviceKey')));
   const first = bootDiskKeys.find((k) => disks.some((d) => d.key === k));
-  return first === undefined ? disks : [...disks.filter((d) => d.key === first), ...disks.filter((d) => d.key !== first)];
+  return first === undefined
+    ? disks
+    : [...disks.filter((d) => d.key === first), ...disks.filter((d) => d.key !== first)];
 }
 
 /** Network name of a NIC: distributed portgroups by key, standard ones by name, else the summary. */
@@ -101,7 +103,8 @@ export function describeVmProperties(
   const devices = vmDevices(props.get('config.hardware.device'));
   const bootOptions = props.get('config.bootOptions');
   const efi = (text(props.get('config.firmware')) ?? 'bios').toLowerCase() === 'efi';
-  const tpm = bool(props.get('summary.config.tpmPresent')) === true || devices.some((d) => d.type === 'VirtualTPM');
+  const tpm =
+    bool(props.get('summary.config.tpmPresent')) === true || devices.some((d) => d.type === 'VirtualTPM');
 
   const disks: SourceDisk[] = vmDisks(devices, bootOptions).map((d, index) => {
     const bus = diskBusForController(d.controllerType);
@@ -110,13 +113,21 @@ export function describeVmProperties(
   const nics: SourceNic[] = devices.filter(isEthernetCard).map((d) => {
     const model = nicModelForDevice(d.type);
     const mac = text(child(d.node, 'macAddress'));
-    return { network: nicNetworkName(d.node, networkNamesByRef), ...(mac ? { mac } : {}), ...(model ? { model } : {}) };
+    return {
+      network: nicNetworkName(d.node, networkNamesByRef),
+      ...(mac ? { mac } : {}),
+      ...(model ? { model } : {}),
+    };
   });
   return {
     name: text(props.get('name')) ?? '',
     cpu: { sockets: numCPU / cores, cores, threads: 1 },
     memoryMiB: num(props.get('config.hardware.memoryMB')) ?? 0,
-    firmware: { type: efi ? 'efi' : 'bios', secureBoot: efi && bool(child(bootOptions, 'efiSecureBootEnabled')) === true, tpm },
+    firmware: {
+      type: efi ? 'efi' : 'bios',
+      secureBoot: efi && bool(child(bootOptions, 'efiSecureBootEnabled')) === true,
+      tpm,
+    },
     disks,
     nics,
   };

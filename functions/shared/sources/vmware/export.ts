@@ -31,7 +31,9 @@ export interface LeaseDeviceUrl {
 }
 
 /** "/vm-13/VirtualLsiLogicController0:1" → controller type, bus, unit (upstream parseDeviceId). */
-export function parseDeviceKey(key: string): { controllerType: string; bus: number; unit: number } | undefined {
+export function parseDeviceKey(
+  key: string,
+): { controllerType: string; bus: number; unit: number } | undefined {
   const m = /\/([A-Za-z]+?)(\d+):(\d+)$/.exec(key);
   return m ? { controllerType: m[1]!, bus: Number(m[2]), unit: Number(m[3]) } : undefined;
 }
@@ -41,7 +43,10 @@ export function diskForDeviceUrl(disks: readonly VmDisk[], device: LeaseDeviceUr
   const parsed = parseDeviceKey(device.key);
   if (!parsed) return -1;
   return disks.findIndex(
-    (d) => d.controllerType === parsed.controllerType && d.busNumber === parsed.bus && d.unitNumber === parsed.unit,
+    (d) =>
+      d.controllerType === parsed.controllerType &&
+      d.busNumber === parsed.bus &&
+      d.unitNumber === parsed.unit,
   );
 }
 
@@ -71,17 +76,34 @@ function leaseErrorMessage(error: unknown): string {
   return message ? `${fault}: ${message}` : fault;
 }
 
-async function waitForLeaseReady(s: VimSession, lease: MoRef, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
+async function waitForLeaseReady(
+  s: VimSession,
+  lease: MoRef,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<unknown> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     signal?.throwIfAborted();
     const props = await retrieveObjectProperties(s, lease, ['state', 'info', 'error']);
     const state = text(props.get('state'));
     if (state === 'ready') return props.get('info');
-    if (state === 'error') throw new SourceError('ExportLeaseFailed', `the export lease failed: ${leaseErrorMessage(props.get('error'))}`, { retryable: true });
-    if (state === 'done') throw new SourceError('ExportLeaseFailed', 'the export lease was completed by someone else', { retryable: true });
+    if (state === 'error')
+      throw new SourceError(
+        'ExportLeaseFailed',
+        `the export lease failed: ${leaseErrorMessage(props.get('error'))}`,
+        { retryable: true },
+      );
+    if (state === 'done')
+      throw new SourceError('ExportLeaseFailed', 'the export lease was completed by someone else', {
+        retryable: true,
+      });
     if (Date.now() > deadline)
-      throw new SourceError('ExportLeaseFailed', `the export lease was not ready within ${timeoutMs / 1000} s`, { retryable: true });
+      throw new SourceError(
+        'ExportLeaseFailed',
+        `the export lease was not ready within ${timeoutMs / 1000} s`,
+        { retryable: true },
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -93,7 +115,11 @@ function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-async function runPool<T>(items: T[], concurrency: number, worker: (item: T) => Promise<void>): Promise<void> {
+async function runPool<T>(
+  items: T[],
+  concurrency: number,
+  worker: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const runners = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
     while (next < items.length) await worker(items[next++]!);
@@ -122,10 +148,15 @@ export async function exportVmwareVm(
       lease = toMoRef(await vimCall(s, 'ExportVm', { _this: moRefArg(ref) }));
     } catch (err) {
       if (isVimFault(err, 'InvalidPowerState', 'InvalidState'))
-        throw new SourceError('VmNotPoweredOff', `cannot export VM ${vm.name}: it is not powered off`, { retryable: true });
+        throw new SourceError('VmNotPoweredOff', `cannot export VM ${vm.name}: it is not powered off`, {
+          retryable: true,
+        });
       throw err;
     }
-    if (!lease) throw new SourceError('ExportLeaseFailed', `ExportVm of ${vm.name} returned no lease`, { retryable: true });
+    if (!lease)
+      throw new SourceError('ExportLeaseFailed', `ExportVm of ${vm.name} returned no lease`, {
+        retryable: true,
+      });
     return runLease(s, lease, vm.name, disks, opts, tuning);
   });
 }
@@ -149,11 +180,17 @@ async function runLease(
     const jobs = devices.map((device) => {
       const index = diskForDeviceUrl(disks, device);
       if (index < 0)
-        throw new SourceError('ExportLeaseFailed', `the export lease lists device ${device.key}, which matches no disk of VM ${vmName}`);
+        throw new SourceError(
+          'ExportLeaseFailed',
+          `the export lease lists device ${device.key}, which matches no disk of VM ${vmName}`,
+        );
       return { device, index, disk: disks[index]! };
     });
     if (jobs.length !== disks.length)
-      throw new SourceError('ExportLeaseFailed', `the export lease offers ${jobs.length} disk(s) but VM ${vmName} has ${disks.length}`);
+      throw new SourceError(
+        'ExportLeaseFailed',
+        `the export lease offers ${jobs.length} disk(s) but VM ${vmName} has ${disks.length}`,
+      );
 
     const totalBytes = jobs.reduce((n, j) => n + j.device.fileSize, 0);
     const bytesIn = new Map<number, number>();
@@ -169,7 +206,11 @@ async function runLease(
         try {
           await vimCall(s, 'HttpNfcLeaseProgress', { _this: moRefArg(lease), percent: progressOf() });
         } catch (err) {
-          stop.abort(new SourceError('ExportLeaseFailed', `the export lease was lost: ${(err as Error).message}`, { retryable: true }));
+          stop.abort(
+            new SourceError('ExportLeaseFailed', `the export lease was lost: ${(err as Error).message}`, {
+              retryable: true,
+            }),
+          );
         }
       }
     })();
@@ -213,7 +254,9 @@ async function runLease(
           path: outPath,
           sizeBytes: result.virtualSizeBytes,
           allocatedBytes: result.allocatedBytes,
-          ...(diskBusForController(disk.controllerType) ? { bus: diskBusForController(disk.controllerType)! } : {}),
+          ...(diskBusForController(disk.controllerType)
+            ? { bus: diskBusForController(disk.controllerType)! }
+            : {}),
         });
       } catch (err) {
         response.data.destroy();
@@ -233,9 +276,13 @@ async function runLease(
     if (opts.signal?.aborted) throw new SourceError('Aborted', `export of VM ${vmName} was cancelled`);
     throw failure instanceof SourceError
       ? failure
-      : new SourceError('ExportFailed', `export of VM ${vmName} failed: ${(failure as Error)?.message ?? String(failure)}`, {
-          retryable: true,
-        });
+      : new SourceError(
+          'ExportFailed',
+          `export of VM ${vmName} failed: ${(failure as Error)?.message ?? String(failure)}`,
+          {
+            retryable: true,
+          },
+        );
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
   }
@@ -245,7 +292,8 @@ function downloadError(err: unknown, target: string, signal: AbortSignal): unkno
   if (signal.aborted && signal.reason instanceof SourceError) return signal.reason;
   if (err instanceof SourceError) return err;
   const reason = (err as { reason?: unknown })?.reason;
-  if (typeof reason === 'string' && err instanceof Error) return new SourceError(reason, `${target}: ${err.message}`, { retryable: true });
+  if (typeof reason === 'string' && err instanceof Error)
+    return new SourceError(reason, `${target}: ${err.message}`, { retryable: true });
   const problem = transportProblemOf(err);
   const what =
     problem.kind === 'http'
@@ -257,4 +305,3 @@ function downloadError(err: unknown, target: string, signal: AbortSignal): unkno
           : problem.message;
   return new SourceError('DiskDownloadFailed', `download of ${target} failed: ${what}`, { retryable: true });
 }
-

@@ -65,7 +65,12 @@ export function transportProblemOf(err: unknown): TransportProblem {
   for (let e: unknown = err; isNode(e) && !seen.has(e); e = (e as { cause?: unknown }).cause) {
     seen.add(e);
     const code = typeof e.code === 'string' ? e.code : undefined;
-    if (e.name === 'AbortError' || e.name === 'CanceledError' || code === 'ERR_CANCELED' || code === 'ABORT_ERR')
+    if (
+      e.name === 'AbortError' ||
+      e.name === 'CanceledError' ||
+      code === 'ERR_CANCELED' ||
+      code === 'ABORT_ERR'
+    )
       return { kind: 'aborted' };
     if (code && TLS_CODES.has(code)) return { kind: 'tls', code };
     if (code && UNREACHABLE_CODES.has(code)) return { kind: 'unreachable', code };

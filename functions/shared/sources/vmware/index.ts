@@ -1,6 +1,16 @@
 // VMware vSphere source client (vim25 over node-soap). See README in this folder's tests for usage.
-export { VMWARE_SECRET_KEYS, resolveVmwareConnection, type SecretData, type VmwareConnection } from './connection.ts';
-export { verifyVmwareSource, preflightVmwareImport, describeVmwareVm, type VmwarePreflightInput } from './source.ts';
+export {
+  VMWARE_SECRET_KEYS,
+  resolveVmwareConnection,
+  type SecretData,
+  type VmwareConnection,
+} from './connection.ts';
+export {
+  verifyVmwareSource,
+  preflightVmwareImport,
+  describeVmwareVm,
+  type VmwarePreflightInput,
+} from './source.ts';
 export { exportVmwareVm, type VmwareExportTuning } from './export.ts';
 export { stepVmwarePowerOff, vmwarePowerState, type VmwarePowerStep, type VmPowerState } from './power.ts';
 export {

@@ -99,7 +99,11 @@ export async function retrieveProperties(
   return out;
 }
 
-export async function retrieveObjectProperties(s: VimSession, obj: MoRef, pathSet: string[]): Promise<Map<string, unknown>> {
+export async function retrieveObjectProperties(
+  s: VimSession,
+  obj: MoRef,
+  pathSet: string[],
+): Promise<Map<string, unknown>> {
   return (await retrieveProperties(s, [obj], pathSet)).get(obj.value) ?? new Map();
 }
 
@@ -110,7 +114,10 @@ export interface NetworkInfo {
 }
 
 /** The datacenter's networks keyed by moref value (a distributed portgroup's key is its moref). */
-export async function datacenterNetworks(s: VimSession, datacenter: MoRef): Promise<Map<string, NetworkInfo>> {
+export async function datacenterNetworks(
+  s: VimSession,
+  datacenter: MoRef,
+): Promise<Map<string, NetworkInfo>> {
   const dcProps = await retrieveObjectProperties(s, datacenter, ['network']);
   const refs = arrayItems(dcProps.get('network'))
     .map(toMoRef)
@@ -124,4 +131,3 @@ export async function datacenterNetworks(s: VimSession, datacenter: MoRef): Prom
   }
   return out;
 }
-

@@ -56,8 +56,12 @@ export function nextPowerAction(input: PowerStepInput): PowerAction {
   const poweringOff = conditions.VMPoweringOff;
   if (poweringOff) {
     const elapsed = (now.getTime() - poweringOff.since.getTime()) / 1000;
-    if (elapsed >= POWER_OFF_RETRY_SECONDS) return { kind: 'powerOff', condition: 'VMPoweringOff', why: 'retry' };
-    return { kind: 'wait', recheckAfterSeconds: Math.min(POWER_POLL_SECONDS, POWER_OFF_RETRY_SECONDS - elapsed) };
+    if (elapsed >= POWER_OFF_RETRY_SECONDS)
+      return { kind: 'powerOff', condition: 'VMPoweringOff', why: 'retry' };
+    return {
+      kind: 'wait',
+      recheckAfterSeconds: Math.min(POWER_POLL_SECONDS, POWER_OFF_RETRY_SECONDS - elapsed),
+    };
   }
   if (input.forcePowerOff) return { kind: 'powerOff', condition: 'VMPoweringOff', why: 'forced' };
 
@@ -74,5 +78,8 @@ export function nextPowerAction(input: PowerStepInput): PowerAction {
       : DEFAULT_GRACEFUL_SHUTDOWN_SECONDS;
   const elapsed = (now.getTime() - shutdown.since.getTime()) / 1000;
   if (elapsed > timeout) return { kind: 'powerOff', condition: 'VMPoweringOff', why: 'gracefulTimeout' };
-  return { kind: 'wait', recheckAfterSeconds: Math.min(POWER_POLL_SECONDS, Math.max(0.1, timeout - elapsed)) };
+  return {
+    kind: 'wait',
+    recheckAfterSeconds: Math.min(POWER_POLL_SECONDS, Math.max(0.1, timeout - elapsed)),
+  };
 }

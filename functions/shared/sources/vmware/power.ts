@@ -3,7 +3,12 @@
 import { SourceError } from '../types.ts';
 import type { VmwareConnection } from './connection.ts';
 import { findVm, retrieveObjectProperties, type VmLocation } from './inventory.ts';
-import { nextPowerAction, toolsNotRunningMessage, type PowerAction, type PowerStepInput } from './power-step.ts';
+import {
+  nextPowerAction,
+  toolsNotRunningMessage,
+  type PowerAction,
+  type PowerStepInput,
+} from './power-step.ts';
 import { isVimFault, vimCall, withVimSession, type VimSession } from './session.ts';
 import { child, moRefArg, text, toMoRef, xsiType, type MoRef } from './soap-values.ts';
 
@@ -17,7 +22,10 @@ const TASK_POLL_MS = 250;
 const TASK_TIMEOUT_MS = 120_000;
 
 export async function readPowerState(s: VimSession, vm: MoRef, name: string): Promise<VmPowerState> {
-  const props = await retrieveObjectProperties(s, vm, ['summary.runtime.powerState', 'guest.toolsRunningStatus']);
+  const props = await retrieveObjectProperties(s, vm, [
+    'summary.runtime.powerState',
+    'guest.toolsRunningStatus',
+  ]);
   const state = text(props.get('summary.runtime.powerState'));
   return {
     name,
@@ -44,7 +52,9 @@ async function waitForTask(s: VimSession, task: MoRef, what: string): Promise<vo
       );
     }
     if (Date.now() > deadline)
-      throw new SourceError('PowerOffFailed', `${what} did not finish within ${TASK_TIMEOUT_MS / 1000} s`, { retryable: true });
+      throw new SourceError('PowerOffFailed', `${what} did not finish within ${TASK_TIMEOUT_MS / 1000} s`, {
+        retryable: true,
+      });
     await new Promise((r) => setTimeout(r, TASK_POLL_MS));
   }
 }
@@ -53,7 +63,8 @@ export async function shutdownGuest(s: VimSession, vm: MoRef, name: string): Pro
   try {
     await vimCall(s, 'ShutdownGuest', { _this: moRefArg(vm) });
   } catch (err) {
-    if (isVimFault(err, 'ToolsUnavailable')) throw new SourceError('ToolsNotRunning', toolsNotRunningMessage(name));
+    if (isVimFault(err, 'ToolsUnavailable'))
+      throw new SourceError('ToolsNotRunning', toolsNotRunningMessage(name));
     if (isVimFault(err, 'InvalidPowerState')) return; // already off
     throw err;
   }
@@ -97,6 +108,10 @@ export async function stepVmwarePowerOff(
 }
 
 /** The VM's power and Tools state (for status and tests). */
-export async function vmwarePowerState(conn: VmwareConnection, dc: string, vm: VmLocation): Promise<VmPowerState> {
+export async function vmwarePowerState(
+  conn: VmwareConnection,
+  dc: string,
+  vm: VmLocation,
+): Promise<VmPowerState> {
   return withVimSession(conn, async (s) => readPowerState(s, await findVm(s, dc, vm), vm.name));
 }

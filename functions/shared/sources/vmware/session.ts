@@ -45,8 +45,13 @@ export function sourceErrorFromCall(err: unknown, conn: VmwareConnection, operat
         `login to ${conn.endpoint} as "${conn.username}" failed: wrong user name or password (keys "username"/"password" of the credentials Secret)`,
       );
     if (fault.name === NOT_AUTHENTICATED)
-      return new SourceError(NOT_AUTHENTICATED, `the vCenter session expired during ${operation}`, { retryable: true });
-    return new VimFaultError(fault.name, `${operation} failed: ${fault.name}${fault.message ? `: ${fault.message}` : ''}`);
+      return new SourceError(NOT_AUTHENTICATED, `the vCenter session expired during ${operation}`, {
+        retryable: true,
+      });
+    return new VimFaultError(
+      fault.name,
+      `${operation} failed: ${fault.name}${fault.message ? `: ${fault.message}` : ''}`,
+    );
   }
   const problem = transportProblemOf(err);
   switch (problem.kind) {
@@ -58,7 +63,9 @@ export function sourceErrorFromCall(err: unknown, conn: VmwareConnection, operat
           : `TLS verification of ${conn.endpoint} failed (${problem.code}): its certificate is not trusted by the system CAs; put the CA that signed it (PEM) in key "caCert" of the credentials Secret, or set key "insecureSkipVerify" to "true" to opt out of verification`,
       );
     case 'unreachable':
-      return new SourceError('EndpointUnreachable', `cannot reach ${conn.endpoint} (${problem.code})`, { retryable: true });
+      return new SourceError('EndpointUnreachable', `cannot reach ${conn.endpoint} (${problem.code})`, {
+        retryable: true,
+      });
     case 'http':
       return new SourceError(
         problem.status >= 500 ? 'EndpointError' : 'EndpointUnreachable',
@@ -68,9 +75,13 @@ export function sourceErrorFromCall(err: unknown, conn: VmwareConnection, operat
     case 'aborted':
       return new SourceError('Aborted', `${operation} was aborted`);
     default:
-      return new SourceError('VsphereRequestFailed', `${operation} on ${conn.endpoint} failed: ${problem.message}`, {
-        retryable: true,
-      });
+      return new SourceError(
+        'VsphereRequestFailed',
+        `${operation} on ${conn.endpoint} failed: ${problem.message}`,
+        {
+          retryable: true,
+        },
+      );
   }
 }
 
@@ -101,7 +112,11 @@ async function rawCall(client: Client, operation: string, args: SoapArgs, cookie
 
 function requireRef(node: unknown, what: string): MoRef {
   const ref = toMoRef(node);
-  if (!ref) throw new SourceError('VsphereRequestFailed', `the endpoint returned no ${what}; is it a vCenter or ESXi host?`);
+  if (!ref)
+    throw new SourceError(
+      'VsphereRequestFailed',
+      `the endpoint returned no ${what}; is it a vCenter or ESXi host?`,
+    );
   return ref;
 }
 
@@ -132,7 +147,8 @@ async function login(conn: VmwareConnection): Promise<VimSession> {
     const cookie = (Array.isArray(setCookie) ? setCookie : [String(setCookie ?? '')])
       .map((c) => c.split(';')[0]!.trim())
       .find((c) => c.startsWith('vmware_soap_session='));
-    if (!cookie) throw new SourceError('VsphereRequestFailed', `login to ${conn.endpoint} returned no session cookie`);
+    if (!cookie)
+      throw new SourceError('VsphereRequestFailed', `login to ${conn.endpoint} returned no session cookie`);
     return { conn, content: serviceContent, agent, cookie, client };
   } catch (err) {
     agent.destroy();
@@ -158,7 +174,9 @@ function fingerprint(conn: VmwareConnection): string {
 async function logoutQuietly(session: Promise<VimSession>): Promise<void> {
   try {
     const s = await session;
-    await rawCall(s.client, 'Logout', { _this: moRefArg(s.content.sessionManager) }, s.cookie).catch(() => undefined);
+    await rawCall(s.client, 'Logout', { _this: moRefArg(s.content.sessionManager) }, s.cookie).catch(
+      () => undefined,
+    );
     s.agent.destroy();
   } catch {
     // the session never came up
@@ -189,7 +207,10 @@ function forget(conn: VmwareConnection, session: Promise<VimSession>): void {
  * Runs `fn` with the cached session of `conn` (logging in when needed). When vCenter answers
  * NotAuthenticated (expired or logged-out session), logs in again once and retries `fn`.
  */
-export async function withVimSession<T>(conn: VmwareConnection, fn: (s: VimSession) => Promise<T>): Promise<T> {
+export async function withVimSession<T>(
+  conn: VmwareConnection,
+  fn: (s: VimSession) => Promise<T>,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     const pending = sessionFor(conn);
     const session = await pending;

@@ -3,13 +3,22 @@
 import { SourceError, type SourceVm } from '../types.ts';
 import type { VmwareConnection } from './connection.ts';
 import { describeVmProperties, VM_DESCRIBE_PROPERTIES } from './describe.ts';
-import { datacenterNetworks, findDatacenter, findVm, retrieveObjectProperties, type VmLocation } from './inventory.ts';
+import {
+  datacenterNetworks,
+  findDatacenter,
+  findVm,
+  retrieveObjectProperties,
+  type VmLocation,
+} from './inventory.ts';
 import { readPowerState } from './power.ts';
 import { toolsNotRunningMessage } from './power-step.ts';
 import { withVimSession } from './session.ts';
 
 /** Logs in and checks that the datacenter `dc` exists. Throws a SourceError otherwise. */
-export async function verifyVmwareSource(conn: VmwareConnection, dc: string | null | undefined): Promise<void> {
+export async function verifyVmwareSource(
+  conn: VmwareConnection,
+  dc: string | null | undefined,
+): Promise<void> {
   await withVimSession(conn, async (s) => {
     await findDatacenter(s, dc);
   });
@@ -51,7 +60,11 @@ export async function preflightVmwareImport(
 }
 
 /** The VM as a SourceVm (CPU, memory, firmware, disks with bus, NICs with network and model). */
-export async function describeVmwareVm(conn: VmwareConnection, dc: string, vm: VmLocation): Promise<SourceVm> {
+export async function describeVmwareVm(
+  conn: VmwareConnection,
+  dc: string,
+  vm: VmLocation,
+): Promise<SourceVm> {
   return withVimSession(conn, async (s) => {
     const datacenter = await findDatacenter(s, dc);
     const ref = await findVm(s, dc, vm);
