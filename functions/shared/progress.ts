@@ -1,0 +1,45 @@
+// Overall progress of an import in percent, from its phase and the bytes done of every disk.
+// Export takes the first 60 %, the image download into Harvester the next 30 %, the VM the rest.
+import { ImportStatus, type DiskInfo, type VirtualMachineImportStatus } from './api/index.ts';
+
+const EXPORT_SHARE = 60;
+const IMAGES_SHARE = 30;
+
+function bytesFraction(disks: readonly DiskInfo[], phases: readonly string[]): number {
+  let done = 0;
+  let total = 0;
+  for (const d of disks) {
+    const p = d.progress;
+    if (!p) continue;
+    const t = p.bytesTotal ?? 0;
+    total += t;
+    done += phases.includes(p.phase) ? Math.min(p.bytesDone ?? 0, t) : t;
+  }
+  return total > 0 ? done / total : 0;
+}
+
+export function overallProgress(status: VirtualMachineImportStatus | undefined): number {
+  const phase = status?.importStatus ?? '';
+  const disks = status?.diskImportStatus ?? [];
+  switch (phase) {
+    case ImportStatus.New:
+    case ImportStatus.Valid:
+    case ImportStatus.Invalid:
+      return 0;
+    case ImportStatus.SourceReady:
+      return Math.floor(EXPORT_SHARE * bytesFraction(disks, ['pending', 'exporting', 'converting', 'verifying']));
+    case ImportStatus.DisksExported:
+      return EXPORT_SHARE;
+    case ImportStatus.DiskImagesSubmitted:
+    case ImportStatus.DiskImagesFailed:
+      return EXPORT_SHARE + Math.floor(IMAGES_SHARE * bytesFraction(disks, ['exported', 'importing']));
+    case ImportStatus.DiskImagesReady:
+      return EXPORT_SHARE + IMAGES_SHARE;
+    case ImportStatus.VirtualMachineCreated:
+      return 95;
+    case ImportStatus.VirtualMachineRunning:
+      return 100;
+    default:
+      return status?.progress ?? 0;
+  }
+}
