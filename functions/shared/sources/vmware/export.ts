@@ -115,16 +115,25 @@ function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Runs `worker` over `items`, at most `concurrency` at a time; waits for all before failing. */
 async function runPool<T>(
   items: T[],
   concurrency: number,
   worker: (item: T) => Promise<void>,
+  onError: (err: unknown) => void,
 ): Promise<void> {
   let next = 0;
   const runners = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
-    while (next < items.length) await worker(items[next++]!);
+    try {
+      while (next < items.length) await worker(items[next++]!);
+    } catch (err) {
+      onError(err); // stops the other disks at once
+      throw err;
+    }
   });
-  await Promise.all(runners);
+  const settled = await Promise.allSettled(runners);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**
@@ -217,52 +226,59 @@ async function runLease(
 
     const results: ExportedDisk[] = [];
     const report = (p: DiskProgress) => opts.onProgress?.(p);
-    await runPool(jobs, opts.concurrency ?? 2, async ({ device, index, disk }) => {
-      stop.signal.throwIfAborted();
-      const outPath = join(opts.scratchDir, `disk-${index}.raw`);
-      written.push(outPath);
-      report({ index, phase: 'exporting', bytesDone: 0, bytesTotal: device.fileSize });
-      let response;
-      try {
-        response = await axios.get(resolveDeviceUrl(device.url, s.conn.endpoint), {
-          responseType: 'stream',
-          httpsAgent: s.agent,
-          headers: { Cookie: s.cookie },
-          signal: stop.signal,
-          maxRedirects: 0,
-          validateStatus: (status) => status === 200,
-        });
-      } catch (err) {
-        throw downloadError(err, device.targetId, stop.signal);
-      }
-      try {
-        const result = await decodeStreamOptimizedVmdk(response.data, outPath, {
-          signal: stop.signal,
-          onProgress: (n) => {
-            bytesIn.set(index, n);
-            report({ index, phase: 'exporting', bytesDone: n, bytesTotal: device.fileSize });
-          },
-        });
-        if (disk.sizeBytes > 0 && result.virtualSizeBytes !== disk.sizeBytes)
-          throw new SourceError(
-            'DiskSizeMismatch',
-            `disk ${index} (${disk.label}) of VM ${vmName}: the VMDK holds ${result.virtualSizeBytes} bytes, vCenter says ${disk.sizeBytes}`,
-          );
-        report({ index, phase: 'done', bytesDone: device.fileSize, bytesTotal: device.fileSize });
-        results.push({
-          index,
-          path: outPath,
-          sizeBytes: result.virtualSizeBytes,
-          allocatedBytes: result.allocatedBytes,
-          ...(diskBusForController(disk.controllerType)
-            ? { bus: diskBusForController(disk.controllerType)! }
-            : {}),
-        });
-      } catch (err) {
-        response.data.destroy();
-        throw downloadError(err, device.targetId, stop.signal);
-      }
-    });
+    await runPool(
+      jobs,
+      opts.concurrency ?? 2,
+      async ({ device, index, disk }) => {
+        stop.signal.throwIfAborted();
+        const outPath = join(opts.scratchDir, `disk-${index}.raw`);
+        written.push(outPath);
+        report({ index, phase: 'exporting', bytesDone: 0, bytesTotal: device.fileSize });
+        let response;
+        try {
+          response = await axios.get(resolveDeviceUrl(device.url, s.conn.endpoint), {
+            responseType: 'stream',
+            httpsAgent: s.agent,
+            headers: { Cookie: s.cookie },
+            signal: stop.signal,
+            maxRedirects: 0,
+            validateStatus: (status) => status === 200,
+          });
+        } catch (err) {
+          throw downloadError(err, device.targetId, stop.signal);
+        }
+        try {
+          const result = await decodeStreamOptimizedVmdk(response.data, outPath, {
+            signal: stop.signal,
+            onProgress: (n) => {
+              bytesIn.set(index, n);
+              report({ index, phase: 'exporting', bytesDone: n, bytesTotal: device.fileSize });
+            },
+          });
+          if (disk.sizeBytes > 0 && result.virtualSizeBytes !== disk.sizeBytes)
+            throw new SourceError(
+              'DiskSizeMismatch',
+              `disk ${index} (${disk.label}) of VM ${vmName}: the VMDK holds ${result.virtualSizeBytes} bytes, vCenter says ${disk.sizeBytes}`,
+            );
+          report({ index, phase: 'done', bytesDone: device.fileSize, bytesTotal: device.fileSize });
+          results.push({
+            index,
+            path: outPath,
+            sizeBytes: result.virtualSizeBytes,
+            allocatedBytes: result.allocatedBytes,
+            ...(diskBusForController(disk.controllerType)
+              ? { bus: diskBusForController(disk.controllerType)! }
+              : {}),
+          });
+        } catch (err) {
+          response.data.destroy();
+          throw downloadError(err, device.targetId, stop.signal);
+        }
+      },
+      (err) => {
+        if (!stop.signal.aborted) stop.abort(err instanceof SourceError ? err : undefined);
+      },
+    );
     stop.abort();
     await keepAlive;
     await vimCall(s, 'HttpNfcLeaseComplete', { _this: moRefArg(lease) });
