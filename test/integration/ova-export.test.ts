@@ -7,7 +7,7 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exportOva } from '../../functions/shared/sources/ova/index.ts';
+import { exportOva, readOvaDescriptor } from '../../functions/shared/sources/ova/index.ts';
 import { SourceError, type DiskProgress } from '../../functions/shared/sources/types.ts';
 import { buildOva, type OvaVmSpec } from '../simulators/ova/build-ova.ts';
 import { startOvaServer, type OvaServer } from '../simulators/ova/server.ts';
@@ -218,6 +218,24 @@ describe('OVA export over HTTP', () => {
       reason: 'InvalidOva',
     });
     assert.deepEqual(await readdir(scratchDir), []);
+  });
+
+  it('reads the VM description alone, with the OVF first or last, writing nothing', async () => {
+    for (const name of ['two-disks.ova', 'ovf-last.ova']) {
+      const d = await readOvaDescriptor({ url: `${server.baseUrl}/${name}` });
+      assert.equal(d.vm.name, name.replace('.ova', ''));
+      assert.deepEqual(
+        d.vm.disks.map((x) => [x.sizeBytes, x.bus]),
+        [
+          [8 * 2 ** 20, 'scsi'],
+          [5 * 2 ** 20, 'sata'],
+        ],
+      );
+      assert.equal(d.vm.nics.length, 2);
+    }
+    await assert.rejects(readOvaDescriptor({ url: `${server.baseUrl}/readme.ova` }), {
+      reason: 'InvalidOva',
+    });
   });
 
   it('stops and cleans up when aborted mid-download', async () => {

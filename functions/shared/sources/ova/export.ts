@@ -4,7 +4,6 @@
 // names and mapped / verified once the descriptor and manifest have been read.
 import { open, mkdir, rename, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { extract as tarExtract, type Extract, type ExtractEvents } from 'tar-stream';
 import { decodeStreamOptimizedVmdk, type DecodeResult } from '../../disk/vmdk-stream.ts';
 import { DiskFormatError } from '../../disk/errors.ts';
 import {
@@ -19,19 +18,19 @@ import { checkDigest, digesting, MemberDigest } from './member-digest.ts';
 import { parseManifest, type ManifestEntry } from './manifest.ts';
 import { openOvaDownload, type OvaDownload } from './ova-http.ts';
 import {
+  createTarExtract,
+  drainEntry,
+  entryBytes,
+  feedTar,
+  readSmall,
+  type TarEntry,
+} from './tar-members.ts';
+import {
   STREAM_OPTIMIZED_FORMAT,
   parseOvfDescriptor,
   type OvfDescriptor,
   type OvfDisk,
 } from './ovf-descriptor.ts';
-
-/** A tar member being read (tar-stream does not export its name for this type). */
-type Entry = ExtractEvents['entry'][1];
-
-/** streamx types its chunks as unknown; tar members always yield Buffers. */
-function bytes(entry: Entry): AsyncIterable<Uint8Array> {
-  return entry as unknown as AsyncIterable<Uint8Array>;
-}
 
 export interface OvaExportResult {
   vm: SourceVm;
@@ -71,10 +70,10 @@ class OvaExport {
   ) {}
 
   async run(): Promise<OvaExportResult> {
-    const extract = tarExtract({});
+    const extract = createTarExtract();
     let bodyError: unknown;
     this.download.body.once('error', (e) => (bodyError ??= e));
-    const pumping = feed(this.download.body, extract).catch((e: unknown) => e);
+    const pumping = feedTar(this.download.body, extract).catch((e: unknown) => e);
     try {
       for await (const entry of extract) await this.onEntry(entry);
       const pumpError = await pumping;
@@ -105,15 +104,15 @@ class OvaExport {
     );
   }
 
-  private async onEntry(entry: Entry): Promise<void> {
+  private async onEntry(entry: TarEntry): Promise<void> {
     const { header } = entry;
     const base = posix.basename(header.name);
-    if (header.type !== 'file' && header.type !== 'contiguous-file') return drain(entry);
+    if (header.type !== 'file' && header.type !== 'contiguous-file') return drainEntry(entry);
     const lower = base.toLowerCase();
     if (lower.endsWith('.ovf')) return this.onDescriptor(entry, base);
     if (lower.endsWith('.mf')) return this.onManifest(entry, base);
     if (this.isDiskMember(base)) return this.onDiskMember(entry, base);
-    return drain(entry);
+    return drainEntry(entry);
   }
 
   private isDiskMember(base: string): boolean {
@@ -122,15 +121,15 @@ class OvaExport {
     return /\.vmdk$/i.test(base);
   }
 
-  private async onDescriptor(entry: Entry, name: string): Promise<void> {
+  private async onDescriptor(entry: TarEntry, name: string): Promise<void> {
     if (this.descriptor) {
       this.warnings.push(
         `the archive holds a second descriptor "${name}"; only "${this.descriptorName}" is used`,
       );
-      return drain(entry);
+      return drainEntry(entry);
     }
     const digest = new MemberDigest();
-    const text = (await readAll(digesting(bytes(entry), digest), MAX_DESCRIPTOR_BYTES, name)).toString(
+    const text = (await readSmall(digesting(entryBytes(entry), digest), MAX_DESCRIPTOR_BYTES, name)).toString(
       'utf8',
     );
     digest.finish();
@@ -153,21 +152,21 @@ class OvaExport {
     }
   }
 
-  private async onManifest(entry: Entry, name: string): Promise<void> {
+  private async onManifest(entry: TarEntry, name: string): Promise<void> {
     if (this.manifest) {
       this.warnings.push(
         `the archive holds a second manifest "${name}"; only "${this.manifestName}" is used`,
       );
-      return drain(entry);
+      return drainEntry(entry);
     }
-    const text = (await readAll(bytes(entry), MAX_MANIFEST_BYTES, name)).toString('utf8');
+    const text = (await readSmall(entryBytes(entry), MAX_MANIFEST_BYTES, name)).toString('utf8');
     this.manifest = parseManifest(text, name);
     this.manifestName = name;
     // Members that streamed past before the manifest: check them now rather than at the end.
     for (const member of this.members.values()) this.verifyMember(member);
   }
 
-  private async onDiskMember(entry: Entry, name: string): Promise<void> {
+  private async onDiskMember(entry: TarEntry, name: string): Promise<void> {
     if (this.members.has(name)) throw new SourceError('InvalidOva', `the archive holds "${name}" twice`);
     const ovfDisk = this.ovfDiskFor(name);
     const provisionalIndex = this.diskMembersSeen++;
@@ -188,7 +187,7 @@ class OvaExport {
     };
     let decoded: DecodeResult;
     try {
-      decoded = await decodeStreamOptimizedVmdk(digesting(bytes(entry), digest, onBytes), tmpPath, {
+      decoded = await decodeStreamOptimizedVmdk(digesting(entryBytes(entry), digest, onBytes), tmpPath, {
         ...(this.opts.signal ? { signal: this.opts.signal } : {}),
       });
     } catch (err) {
@@ -197,7 +196,7 @@ class OvaExport {
       throw err;
     }
     // The decoder stops after the end-of-stream marker; whatever follows is still part of the file.
-    for await (const chunk of bytes(entry)) digest.update(chunk);
+    for await (const chunk of entryBytes(entry)) digest.update(chunk);
     digest.finish();
     if (digest.bytes !== total) {
       throw new SourceError(
@@ -318,40 +317,6 @@ class OvaExport {
     await Promise.allSettled([...this.createdFiles].map((p) => rm(p, { force: true })));
     this.createdFiles.clear();
   }
-}
-
-/** Writes the download into the tar parser with backpressure; ends it when the body ends. */
-async function feed(source: AsyncIterable<Uint8Array>, sink: Extract): Promise<void> {
-  for await (const chunk of source) {
-    if (sink.destroyed) return;
-    if (!sink.write(chunk)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          sink.off('drain', done);
-          sink.off('close', done);
-          resolve();
-        };
-        sink.on('drain', done);
-        sink.on('close', done);
-      });
-    }
-  }
-  sink.end(undefined);
-}
-
-async function drain(entry: Entry): Promise<void> {
-  for await (const chunk of entry) void chunk;
-}
-
-async function readAll(source: AsyncIterable<Uint8Array>, limit: number, name: string): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of source) {
-    size += chunk.byteLength;
-    if (size > limit) throw new SourceError('InvalidOva', `"${name}" is larger than ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 async function createBlankImage(path: string, sizeBytes: number): Promise<void> {

@@ -1,0 +1,49 @@
+// Reads the VM description of an OVA without exporting it (for preflight checks such as network
+// mapping): streams the archive only until its OVF descriptor has been read, then closes the
+// connection. Nothing is written to disk. An OVF stored after the disks costs a download of the
+// disks (discarded as they arrive), never scratch space.
+import { posix } from 'node:path';
+import { SourceError } from '../types.ts';
+import { resolveOvaHttpSettings, type OvaSourceSpecLike, type SecretData } from './http-settings.ts';
+import { openOvaDownload } from './ova-http.ts';
+import { parseOvfDescriptor, type OvfDescriptor } from './ovf-descriptor.ts';
+import { createTarExtract, drainEntry, entryBytes, feedTar, readSmall } from './tar-members.ts';
+
+const MAX_DESCRIPTOR_BYTES = 16 * 1024 * 1024;
+
+export async function readOvaDescriptor(
+  spec: OvaSourceSpecLike,
+  secretData?: SecretData,
+  signal?: AbortSignal,
+): Promise<OvfDescriptor> {
+  const settings = resolveOvaHttpSettings(spec, secretData);
+  const download = await openOvaDownload(settings, signal);
+  const extract = createTarExtract();
+  let bodyError: unknown;
+  download.body.once('error', (e) => (bodyError ??= e));
+  // Stops by itself once the extract is destroyed below.
+  feedTar(download.body, extract).catch(() => undefined);
+  try {
+    for await (const entry of extract) {
+      const name = posix.basename(entry.header.name);
+      if (entry.header.type === 'file' && name.toLowerCase().endsWith('.ovf')) {
+        return parseOvfDescriptor(
+          (await readSmall(entryBytes(entry), MAX_DESCRIPTOR_BYTES, name)).toString('utf8'),
+        );
+      }
+      await drainEntry(entry);
+    }
+    throw new SourceError('InvalidOva', 'the archive holds no OVF descriptor (.ovf file)');
+  } catch (err) {
+    if (err instanceof SourceError) throw err;
+    const mapped = download.toSourceError(bodyError ?? err);
+    if (bodyError !== undefined || mapped.reason === 'Timeout' || mapped.reason === 'Aborted') throw mapped;
+    throw new SourceError(
+      'InvalidOva',
+      `the file is not a valid OVA (tar) archive: ${(err as Error).message}`,
+    );
+  } finally {
+    extract.destroy();
+    download.close();
+  }
+}
