@@ -164,6 +164,9 @@ export class CloudModel {
   private readonly dataDir: string;
   private readonly serverImageFormat: 'raw' | 'qcow2';
   private stopped = false;
+  /** Data files that hold the same bytes share a content key, so each content is hashed once. */
+  private readonly contentKeys = new Map<string, string>();
+  private readonly hashes = new Map<string, Promise<{ md5: string; sha512: string }>>();
 
   constructor(
     private readonly inventory: NonNullable<Inventory['openstack']>,
@@ -412,7 +415,7 @@ export class CloudModel {
     if (!this.images.has(image.id)) return; // deleted meanwhile
     const path = join(this.dataDir, `image-${image.id}.${format}`);
     if (format === 'qcow2') await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', source, path]);
-    else await copySparse(source, path);
+    else await this.copy(source, path);
     const virtualSize = (await stat(source)).size;
     const size = (await stat(path)).size;
     if (!this.images.has(image.id)) {
@@ -422,7 +425,7 @@ export class CloudModel {
     image.path = path;
     image.size = size;
     image.virtualSize = virtualSize;
-    const hashes = await hashFile(path);
+    const hashes = await this.hashOf(path);
     image.checksum = hashes.md5;
     image.hashValue = hashes.sha512;
     image.status = 'active';
@@ -456,7 +459,7 @@ export class CloudModel {
           'create snapshot: Snapshot failed to create.',
         );
       } else {
-        await copySparse(volume.path, snap.path);
+        await this.copy(volume.path, snap.path);
         snap.status = 'available';
       }
       snap.updatedAt = now();
@@ -493,8 +496,11 @@ export class CloudModel {
           'create volume from backend storage:Driver failed to create the volume.',
         );
       } else {
-        await copySparse(snap.path, volume.path);
-        await truncate(volume.path, size * GIB);
+        await this.copy(snap.path, volume.path);
+        if (size !== snap.size) {
+          await truncate(volume.path, size * GIB);
+          this.contentKeys.delete(volume.path);
+        }
         volume.status = 'available';
       }
       volume.updatedAt = now();
@@ -581,6 +587,21 @@ export class CloudModel {
     });
   }
 
+  private async copy(from: string, to: string): Promise<void> {
+    await copySparse(from, to);
+    this.contentKeys.set(to, this.contentKeys.get(from) ?? from);
+  }
+
+  private hashOf(path: string): Promise<{ md5: string; sha512: string }> {
+    const key = this.contentKeys.get(path) ?? path;
+    let h = this.hashes.get(key);
+    if (!h) {
+      h = hashFile(path);
+      this.hashes.set(key, h);
+    }
+    return h;
+  }
+
   // ---- Glance -------------------------------------------------------------------------------
 
   async deleteImage(image: Image): Promise<void> {
@@ -592,7 +613,7 @@ export class CloudModel {
 async function hashFile(path: string): Promise<{ md5: string; sha512: string }> {
   const md5 = createHash('md5');
   const sha512 = createHash('sha512');
-  for await (const chunk of createReadStream(path)) {
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) {
     md5.update(chunk as Buffer);
     sha512.update(chunk as Buffer);
   }

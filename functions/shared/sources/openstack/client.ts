@@ -1,0 +1,278 @@
+// OpenStack source client: verify, server lookup, preflight, name resolution, power and
+// describe. The export pipeline is in export.ts.
+import type { AxiosResponse } from 'axios';
+import { SourceError, type SourceNic, type SourceVm } from '../types.ts';
+import type { OpenstackConnection } from './config.ts';
+import { httpError } from './http.ts';
+import {
+  attachedVolumeIds,
+  exactNameRegex,
+  firmwareFromImageProperties,
+  flavorFigures,
+  imageIdOf,
+  isImageBooted,
+  isUuid,
+  nicsInPortOrder,
+  pickServerByName,
+  toSourceVm,
+  volumesInBootOrder,
+  type CinderVolume,
+  type InterfaceAttachment,
+  type NovaServer,
+} from './server-model.ts';
+import { OpenstackSession, type SessionOptions } from './session.ts';
+
+export type LogFn = (entry: { level: 'info' | 'warn' | 'error'; msg: string; [k: string]: unknown }) => void;
+
+export const defaultLog: LogFn = (entry) =>
+  process.stderr.write(`${JSON.stringify({ source: 'openstack', ...entry })}\n`);
+
+export interface OpenstackClientOptions extends SessionOptions {
+  log?: LogFn;
+}
+
+function expectOk(res: AxiosResponse, what: string, ok: number[] = [200]): void {
+  if (!ok.includes(res.status)) throw httpError(res.status, res.data, what);
+}
+
+export class OpenstackClient {
+  readonly session: OpenstackSession;
+  readonly log: LogFn;
+
+  private constructor(connection: OpenstackConnection, options: OpenstackClientOptions) {
+    this.session = new OpenstackSession(connection, options);
+    this.log = options.log ?? defaultLog;
+  }
+
+  /** Authenticates, checks the region's catalog and negotiates the Compute microversion. */
+  static async connect(
+    connection: OpenstackConnection,
+    options: OpenstackClientOptions = {},
+  ): Promise<OpenstackClient> {
+    const client = new OpenstackClient(connection, options);
+    await client.session.authenticate();
+    for (const service of ['compute', 'volume', 'image', 'network'] as const)
+      client.session.endpoint(service);
+    await client.session.negotiateCompute();
+    return client;
+  }
+
+  /** Proves the credentials can use Compute: lists (at most one) server. */
+  async verify(): Promise<void> {
+    const res = await this.session.call('compute', '/servers?limit=1', {
+      method: 'GET',
+      what: 'listing servers',
+    });
+    expectOk(res, 'Listing servers');
+  }
+
+  async getServer(id: string): Promise<NovaServer | undefined> {
+    const res = await this.session.call<{ server: NovaServer }>(
+      'compute',
+      `/servers/${encodeURIComponent(id)}`,
+      {
+        method: 'GET',
+        what: `reading server ${id}`,
+      },
+    );
+    if (res.status === 404) return undefined;
+    expectOk(res, `Reading server ${id}`);
+    return res.data.server;
+  }
+
+  /** A server by UUID or exact name (ServerNotFound / ServerNameNotUnique otherwise). */
+  async findServer(nameOrId: string): Promise<NovaServer> {
+    if (isUuid(nameOrId)) {
+      const server = await this.getServer(nameOrId);
+      if (server) return server;
+    }
+    const res = await this.session.call<{ servers?: NovaServer[] }>(
+      'compute',
+      `/servers/detail?name=${encodeURIComponent(exactNameRegex(nameOrId))}`,
+      { method: 'GET', what: `looking up server "${nameOrId}"` },
+    );
+    expectOk(res, `Looking up server "${nameOrId}"`);
+    const servers = (res.data.servers ?? []).filter(
+      (s) => typeof s?.id === 'string' && typeof s?.name === 'string',
+    );
+    return pickServerByName(nameOrId, servers);
+  }
+
+  /** Name for sanitizing: a UUID resolves to the server's name; a name stays as written. */
+  async resolveName(nameOrId: string): Promise<string> {
+    return (await this.findServer(nameOrId)).name;
+  }
+
+  async networkNames(ids?: string[]): Promise<Map<string, string>> {
+    const query = ids?.length ? `?${ids.map((id) => `id=${encodeURIComponent(id)}`).join('&')}` : '';
+    const res = await this.session.call<{ networks?: Array<{ id?: string; name?: string }> }>(
+      'network',
+      `/networks${query}`,
+      { method: 'GET', what: 'listing networks' },
+    );
+    expectOk(res, 'Listing networks');
+    const map = new Map<string, string>();
+    for (const n of res.data.networks ?? []) if (n.id && typeof n.name === 'string') map.set(n.id, n.name);
+    return map;
+  }
+
+  /**
+   * Source-specific preflight: the server exists (unique by name), every mapped source network
+   * exists, and the server has a disk we can export (volumes, or an image-booted root disk).
+   */
+  async preflight(input: {
+    virtualMachineName: string;
+    networkMapping?: Array<{ sourceNetwork?: string | null }> | null;
+    forcePowerOff?: boolean | null;
+  }): Promise<{ server: { id: string; name: string }; warnings: string[] }> {
+    const warnings: string[] = [];
+    if (input.forcePowerOff)
+      warnings.push('A forced power off is not supported by OpenStack; the server is stopped with os-stop.');
+    const server = await this.findServer(input.virtualMachineName);
+    for (const m of input.networkMapping ?? []) {
+      if (!m.sourceNetwork) continue;
+      const res = await this.session.call<{ networks?: unknown[] }>(
+        'network',
+        `/networks?name=${encodeURIComponent(m.sourceNetwork)}`,
+        { method: 'GET', what: `looking up network "${m.sourceNetwork}"` },
+      );
+      expectOk(res, `Looking up network "${m.sourceNetwork}"`);
+      if (!res.data.networks?.length)
+        throw new SourceError(
+          'NetworkNotFound',
+          `Source network "${m.sourceNetwork}" does not exist in OpenStack.`,
+        );
+    }
+    if (!isImageBooted(server) && attachedVolumeIds(server).length === 0)
+      throw new SourceError(
+        'NoDisks',
+        `Server ${server.id} has neither a root image disk nor attached volumes.`,
+      );
+    if (server.status === 'ERROR')
+      throw new SourceError(
+        'ServerInError',
+        `Server ${server.id} is in status ERROR; repair it before importing.`,
+      );
+    return { server: { id: server.id, name: server.name }, warnings };
+  }
+
+  /**
+   * Asks Nova to stop the server unless it is already SHUTOFF. Returns whether it is SHUTOFF
+   * now; the caller polls `isPoweredOff` (os-stop is asynchronous).
+   */
+  async stopServer(nameOrId: string): Promise<{ poweredOff: boolean; serverId: string }> {
+    const server = await this.findServer(nameOrId);
+    if (server.status === 'SHUTOFF') return { poweredOff: true, serverId: server.id };
+    if (server['OS-EXT-STS:task_state'] === 'powering-off') return { poweredOff: false, serverId: server.id };
+    const res = await this.session.call('compute', `/servers/${server.id}/action`, {
+      method: 'POST',
+      data: { 'os-stop': null },
+      headers: { 'Content-Type': 'application/json' },
+      what: `stopping server ${server.id}`,
+    });
+    // 409: already stopping (or stopped meanwhile); the next poll tells.
+    if (res.status !== 202 && res.status !== 409)
+      throw httpError(res.status, res.data, `Stopping server ${server.id}`);
+    this.log({ level: 'info', msg: 'requested os-stop', server: server.id });
+    return { poweredOff: false, serverId: server.id };
+  }
+
+  async isPoweredOff(nameOrId: string): Promise<boolean> {
+    const server = await this.findServer(nameOrId);
+    return server.status === 'SHUTOFF';
+  }
+
+  async getVolume(id: string): Promise<CinderVolume | undefined> {
+    const res = await this.session.call<{ volume: CinderVolume }>('volume', `/volumes/${id}`, {
+      method: 'GET',
+      what: `reading volume ${id}`,
+    });
+    if (res.status === 404) return undefined;
+    expectOk(res, `Reading volume ${id}`);
+    return res.data.volume;
+  }
+
+  /** The server's attached volumes in boot order. */
+  async volumesOf(server: NovaServer): Promise<CinderVolume[]> {
+    const volumes: CinderVolume[] = [];
+    for (const id of attachedVolumeIds(server)) {
+      const v = await this.getVolume(id);
+      if (!v)
+        throw new SourceError(
+          'VolumeNotFound',
+          `Volume ${id} attached to server ${server.id} does not exist.`,
+        );
+      volumes.push(v);
+    }
+    return volumesInBootOrder(server, volumes);
+  }
+
+  async flavorOf(server: NovaServer): Promise<{ vcpus: number; ram: number; disk: number }> {
+    const embedded = flavorFigures(server.flavor);
+    if (embedded) return embedded;
+    const id = server.flavor?.id;
+    if (!id) throw new SourceError('FlavorNotFound', `Server ${server.id} has no flavor.`);
+    const res = await this.session.call<{ flavor: unknown }>(
+      'compute',
+      `/flavors/${encodeURIComponent(id)}`,
+      {
+        method: 'GET',
+        what: `reading flavor ${id}`,
+      },
+    );
+    expectOk(res, `Reading flavor ${id}`);
+    const figures = flavorFigures(res.data.flavor);
+    if (!figures) throw new SourceError('FlavorNotFound', `Flavor ${id} has no vcpus/ram.`);
+    return figures;
+  }
+
+  async imageProperties(imageId: string): Promise<Record<string, unknown> | undefined> {
+    const res = await this.session.call<Record<string, unknown>>('image', `/images/${imageId}`, {
+      method: 'GET',
+      what: `reading image ${imageId}`,
+    });
+    if (res.status === 404) return undefined; // a deleted base image: firmware unknown → BIOS
+    expectOk(res, `Reading image ${imageId}`);
+    return res.data;
+  }
+
+  async nicsOf(server: NovaServer): Promise<SourceNic[]> {
+    const res = await this.session.call<{ interfaceAttachments?: InterfaceAttachment[] }>(
+      'compute',
+      `/servers/${server.id}/os-interface`,
+      { method: 'GET', what: `listing ports of server ${server.id}` },
+    );
+    expectOk(res, `Listing ports of server ${server.id}`);
+    const ports = res.data.interfaceAttachments ?? [];
+    const ids = [...new Set(ports.map((p) => p.net_id).filter((x): x is string => Boolean(x)))];
+    return nicsInPortOrder(ports, ids.length ? await this.networkNames(ids) : new Map());
+  }
+
+  /** Everything the vm function needs, read from Nova, Cinder, Glance and Neutron. */
+  async describeServer(nameOrId: string): Promise<SourceVm> {
+    const server = await this.findServer(nameOrId);
+    const [flavor, volumes, nics] = [
+      await this.flavorOf(server),
+      await this.volumesOf(server),
+      await this.nicsOf(server),
+    ];
+    let bootImageProperties: Record<string, unknown> | undefined;
+    const imageId = imageIdOf(server);
+    if (imageId) bootImageProperties = await this.imageProperties(imageId);
+    else bootImageProperties = volumes[0]?.volume_image_metadata;
+    const vm = toSourceVm({
+      server,
+      flavor,
+      volumes,
+      nics,
+      ...(bootImageProperties ? { bootImageProperties } : {}),
+    });
+    this.log({
+      level: 'info',
+      msg: 'described server',
+      server: server.id,
+      firmware: firmwareFromImageProperties(bootImageProperties).type,
+    });
+    return vm;
+  }
+}
