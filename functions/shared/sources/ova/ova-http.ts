@@ -48,10 +48,11 @@ function request(
   return axios.request<Readable>({
     url: settings.url,
     method,
-    headers: { 'User-Agent': 'vm-import/ova', ...headers },
+    // The OVA is already compressed inside; ask for it as is. Should a server still apply a
+    // Content-Encoding, axios removes it, so the tar (and the manifest digests) see the file.
+    headers: { 'User-Agent': 'vm-import/ova', 'Accept-Encoding': 'identity', ...headers },
     responseType: 'stream',
-    // Downloads are raw bytes; a transparently gunzipped body would not match the manifest.
-    decompress: false,
+    decompress: true,
     ...(settings.auth ? { auth: settings.auth } : {}),
     ...(settings.httpsAgent ? { httpsAgent: settings.httpsAgent } : {}),
     maxRedirects: MAX_REDIRECTS,
