@@ -4,7 +4,8 @@
 // readiness); the port comes from $PORT (Knative sets 8080).
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { start, type Function as FaasFunction } from 'faas-js-runtime';
+// faas-js-runtime is CommonJS: its named exports are reached through the default import.
+import faas, { type Function as FaasFunction } from 'faas-js-runtime';
 
 const modulePath = process.argv[2];
 if (!modulePath) {
@@ -19,7 +20,7 @@ if (!fn?.handle) {
   console.error(`${modulePath} does not export handle()`);
   process.exit(2);
 }
-const server = await start(fn as FaasFunction, { port: Number(process.env.PORT ?? 8080) });
+const server = await faas.start(fn as FaasFunction, { port: Number(process.env.PORT ?? 8080) });
 const shutdown = () => server.close(() => process.exit(0));
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);

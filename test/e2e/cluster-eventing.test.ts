@@ -1,0 +1,212 @@
+// End to end through the local cluster: kubectl applies a VirtualMachineImport; the
+// ApiServerSource (mode Resource) turns it into a CloudEvent; the Broker routes it through
+// Triggers (subscriptions-API and legacy filters) to probe functions served by faas-js-runtime
+// in their own processes; a failing subscriber is retried and then dead-lettered.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
+
+let cluster: LocalCluster;
+let stateDir: string;
+const out = (name: string) => join(stateDir, `${name}.jsonl`);
+
+function probeService(name: string, env: Record<string, string>): string {
+  return `
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: ${name}
+  namespace: events-test
+  labels: {functions.vm-import.harvesterhci.io/name: ${name}}
+spec:
+  template:
+    spec:
+      containers:
+        - name: function
+          image: example.invalid/probe:1
+          command: [node, local-cluster/runtime/workloads/function-host.ts, test/fixtures/functions/probe/index.ts]
+          ports: [{containerPort: 8080}]
+          env:
+${Object.entries(env)
+  .map(([k, v]) => `            - {name: ${k}, value: "${v}"}`)
+  .join('\n')}
+---`;
+}
+
+before(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'cluster-eventing-'));
+  const manifests = join(stateDir, 'eventing-test.yaml');
+  await writeFile(
+    manifests,
+    `apiVersion: v1
+kind: Namespace
+metadata: {name: events-test}
+---
+${probeService('probe', { PROBE_OUT: out('probe') })}
+${probeService('legacy-probe', { PROBE_OUT: out('legacy') })}
+${probeService('failing-probe', { PROBE_OUT: out('failing'), PROBE_STATUS: '503' })}
+${probeService('dead-letter-probe', { PROBE_OUT: out('dead-letter') })}
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: test-broker, namespace: events-test}
+spec:
+  delivery:
+    retry: 2
+    backoffPolicy: linear
+    backoffDelay: PT0.2S
+    deadLetterSink:
+      ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: dead-letter-probe}
+---
+apiVersion: sources.knative.dev/v1
+kind: ApiServerSource
+metadata: {name: imports, namespace: events-test}
+spec:
+  mode: Resource
+  serviceAccountName: default
+  resources:
+    - {apiVersion: migration.harvesterhci.io/v1beta1, kind: VirtualMachineImport}
+  sink:
+    ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: test-broker}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: imports-add-update, namespace: events-test}
+spec:
+  broker: test-broker
+  filters:
+    - exact: {kind: VirtualMachineImport, apiversion: migration.harvesterhci.io/v1beta1}
+    - any:
+        - exact: {type: dev.knative.apiserver.resource.add}
+        - exact: {type: dev.knative.apiserver.resource.update}
+  subscriber:
+    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: probe}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: legacy-by-name, namespace: events-test}
+spec:
+  broker: test-broker
+  filter:
+    attributes: {type: dev.knative.apiserver.resource.add, name: second-import}
+  subscriber:
+    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: legacy-probe}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: failing, namespace: events-test}
+spec:
+  broker: test-broker
+  filters:
+    - prefix: {name: fail-}
+    - not: {exact: {type: dev.knative.apiserver.resource.delete}}
+  subscriber:
+    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: failing-probe}
+`,
+  );
+  cluster = await startLocalCluster({ stateDir, sources: false, applyConfig: false, extraManifests: [manifests] });
+});
+
+after(async () => {
+  await cluster?.stop();
+  if (!process.env.KEEP_TEST_STATE) await rm(stateDir, { recursive: true, force: true });
+});
+
+async function lines(name: string): Promise<any[]> {
+  if (!existsSync(out(name))) return [];
+  return (await readFile(out(name), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+async function waitForLines(name: string, pred: (l: any[]) => boolean, timeoutMs = 20_000): Promise<any[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const l = await lines(name);
+    if (pred(l)) return l;
+    if (Date.now() > deadline) throw new Error(`timed out waiting on ${name}: ${JSON.stringify(l)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const vmi = (name: string) => `apiVersion: migration.harvesterhci.io/v1beta1
+kind: VirtualMachineImport
+metadata: {name: ${name}, namespace: events-test}
+spec:
+  virtualMachineName: alpine-export-test
+  networkMapping:
+    - {sourceNetwork: "dvSwitch 1", destinationNetwork: "default/vlan1"}
+  sourceCluster: {name: vcsim, namespace: default, kind: VmwareSource, apiVersion: migration.harvesterhci.io/v1beta1}
+`;
+
+test('kubectl apply of a VirtualMachineImport reaches the probe as an ApiServerSource event', async () => {
+  const ksvc = JSON.parse(await cluster.kubectl(['get', 'ksvc', 'probe', '-n', 'events-test', '-o', 'json']));
+  assert.equal(ksvc.status.url, 'http://probe.events-test.svc.cluster.local');
+  assert.equal(ksvc.status.conditions.find((c: any) => c.type === 'Ready').status, 'True');
+
+  await cluster.kubectl(['apply', '-f', '-'], vmi('first-import'));
+  const [got] = await waitForLines('probe', (l) => l.length >= 1);
+  const created = JSON.parse(
+    await cluster.kubectl(['get', 'virtualmachineimport', 'first-import', '-n', 'events-test', '-o', 'json']),
+  );
+  const a = got.attributes;
+  assert.equal(a.specversion, '1.0');
+  assert.equal(a.type, 'dev.knative.apiserver.resource.add');
+  assert.equal(a.source, new URL(cluster.apiServerUrl).origin);
+  assert.equal(a.subject, '/apis/migration.harvesterhci.io/v1beta1/namespaces/events-test/virtualmachineimports/first-import');
+  assert.equal(a.kind, 'VirtualMachineImport');
+  assert.equal(a.name, 'first-import');
+  assert.equal(a.namespace, 'events-test');
+  assert.equal(a.apiversion, 'migration.harvesterhci.io/v1beta1');
+  assert.equal(a.datacontenttype, 'application/json');
+  assert.match(a.id, /^[0-9a-f-]{36}$/);
+  assert.ok(!Number.isNaN(Date.parse(a.time)));
+  assert.ok(a.knativearrivaltime, 'the broker stamps knativearrivaltime');
+  // Binary content mode: attributes in ce-* headers, the object as the JSON body.
+  assert.equal(got.ceHeaders['ce-type'], 'dev.knative.apiserver.resource.add');
+  assert.equal(got.ceHeaders['ce-kind'], 'VirtualMachineImport');
+  assert.match(got.contentType, /^application\/json/);
+  assert.equal(got.data.metadata.uid, created.metadata.uid);
+  assert.equal(got.data.metadata.resourceVersion, created.metadata.resourceVersion);
+  assert.deepEqual(got.data.spec, created.spec);
+
+  // An update is delivered; a delete is filtered out by the any/exact filter.
+  await cluster.kubectl(['annotate', 'virtualmachineimport', 'first-import', '-n', 'events-test', 'touched=1']);
+  const afterUpdate = await waitForLines('probe', (l) => l.some((x) => x.attributes.type.endsWith('.update')));
+  assert.equal(afterUpdate.filter((x) => x.attributes.type.endsWith('.update'))[0].data.metadata.annotations.touched, '1');
+  await cluster.kubectl(['delete', 'virtualmachineimport', 'first-import', '-n', 'events-test']);
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.ok((await lines('probe')).every((x) => !x.attributes.type.endsWith('.delete')));
+  // The legacy trigger only wanted adds of "second-import".
+  assert.equal((await lines('legacy')).length, 0);
+});
+
+test('legacy filter.attributes matches exactly', async () => {
+  await cluster.kubectl(['apply', '-f', '-'], vmi('second-import'));
+  const got = await waitForLines('legacy', (l) => l.length >= 1);
+  assert.equal(got[0].attributes.name, 'second-import');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal((await lines('legacy')).length, 1);
+});
+
+test('a failing subscriber is retried, then the event goes to the dead letter sink', async () => {
+  await cluster.kubectl(['apply', '-f', '-'], vmi('fail-import'));
+  const dead = await waitForLines('dead-letter', (l) => l.length >= 1);
+  const attempts = await lines('failing');
+  assert.equal(attempts.length, 3, '1 attempt + retry: 2');
+  assert.ok(attempts.every((x) => x.attributes.id === attempts[0].attributes.id));
+  const gaps = attempts.slice(1).map((x, i) => Date.parse(x.receivedAt) - Date.parse(attempts[i].receivedAt));
+  assert.ok(gaps[0]! >= 180 && gaps[1]! >= 380, `linear backoff 0.2s, 0.4s: ${gaps}`);
+  const d = dead[0].attributes;
+  assert.equal(d.id, attempts[0].attributes.id);
+  assert.equal(d.name, 'fail-import');
+  assert.equal(d.knativeerrorcode, '503');
+  assert.equal(d.knativeerrordest, 'http://failing-probe.events-test.svc.cluster.local');
+  assert.equal(Buffer.from(d.knativeerrordata, 'base64').toString(), `probe answers 503 for ${d.id}`);
+  // The probe subscribed to imports saw it too: deliveries are per trigger.
+  assert.ok((await lines('probe')).some((x) => x.attributes.name === 'fail-import'));
+});
