@@ -1,0 +1,211 @@
+// Pure logic of the embedded API server: selectors, schema processing, patches, history, tables.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ChangeHistory } from '../../local-cluster/apiserver/history.ts';
+import { jsonPatch, mergePatch, strategicMergePatch } from '../../local-cluster/apiserver/patch.ts';
+import { compareVersionPriority } from '../../local-cluster/apiserver/registry.ts';
+import { matchesLabels, parseLabelSelector } from '../../local-cluster/apiserver/selectors.ts';
+import { evaluateJsonPath, humanDuration } from '../../local-cluster/apiserver/table.ts';
+import type { JSONSchemaProps, KubeObject } from '../../local-cluster/apiserver/types.ts';
+import { processCustomResource } from '../../local-cluster/apiserver/validation.ts';
+
+describe('label selectors', () => {
+  const m = (sel: string, labels: Record<string, string>): boolean =>
+    matchesLabels(parseLabelSelector(sel), labels);
+  it('handles equality, set-based and existence requirements', () => {
+    assert.ok(m('a=1,b==2', { a: '1', b: '2' }));
+    assert.ok(!m('a=1', { a: '2' }));
+    assert.ok(m('a!=1', {}));
+    assert.ok(m('env in (dev, prod)', { env: 'prod' }));
+    assert.ok(!m('env in (dev,prod)', {}));
+    assert.ok(m('env notin (dev,prod)', {}));
+    assert.ok(!m('env notin (dev,prod)', { env: 'dev' }));
+    assert.ok(m('a,!b', { a: 'x' }));
+    assert.ok(!m('a,!b', { a: 'x', b: 'y' }));
+    assert.throws(() => parseLabelSelector('a in (x'), /unable to parse requirement/);
+  });
+});
+
+describe('structural schema processing', () => {
+  const schema: JSONSchemaProps = {
+    type: 'object',
+    properties: {
+      spec: {
+        type: 'object',
+        required: ['name'],
+        properties: {
+          name: { type: 'string', pattern: '^[a-z]+$' },
+          count: { type: 'integer', minimum: 1, default: 3 },
+          mode: { type: 'string', enum: ['a', 'b'] },
+          port: { 'x-kubernetes-int-or-string': true },
+          free: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+          list: {
+            type: 'array',
+            items: { type: 'object', properties: { n: { type: 'number', nullable: true } } },
+          },
+        },
+      },
+    },
+  };
+  const obj = (spec: Record<string, unknown>): KubeObject => ({
+    apiVersion: 'x/v1',
+    kind: 'X',
+    metadata: { name: 'x', extra: 1 },
+    spec,
+  });
+
+  it('prunes unknown fields, keeps preserved ones and applies defaults', () => {
+    const o = obj({ name: 'abc', junk: 1, free: { any: { thing: true } }, list: [{ n: null, drop: 1 }] });
+    const { unknownFields, causes } = processCustomResource(o, schema);
+    assert.deepEqual(causes, []);
+    assert.deepEqual(unknownFields.sort(), ['metadata.extra', 'spec.junk', 'spec.list[0].drop']);
+    assert.deepEqual(o['spec'], {
+      name: 'abc',
+      count: 3,
+      free: { any: { thing: true } },
+      list: [{ n: null }],
+    });
+  });
+
+  it('reports Kubernetes-style field errors', () => {
+    const { causes } = processCustomResource(
+      obj({ count: 'abc', mode: 'c', name: 'A1', port: true }),
+      schema,
+    );
+    assert.deepEqual(causes, [
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.count',
+        message: 'Invalid value: "string": spec.count in body must be of type integer: "string"',
+      },
+      {
+        reason: 'FieldValueNotSupported',
+        field: 'spec.mode',
+        message: 'Unsupported value: "c": supported values: "a", "b"',
+      },
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.name',
+        message: `Invalid value: "A1": spec.name in body should match '^[a-z]+$'`,
+      },
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.port',
+        message: 'Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean"',
+      },
+    ]);
+    const missing = processCustomResource(obj({ count: 0 }), schema).causes;
+    assert.deepEqual(
+      missing.map((c) => `${c.field}: ${c.message}`),
+      [
+        'spec.name: Required value',
+        'spec.count: Invalid value: 0: spec.count in body should be greater than or equal to 1',
+      ],
+    );
+  });
+});
+
+describe('patches', () => {
+  it('merge patch removes nulls and replaces lists', () => {
+    assert.deepEqual(mergePatch({ a: 1, b: { c: 2, d: 3 }, l: [1, 2] }, { a: null, b: { c: 5 }, l: [3] }), {
+      b: { c: 5, d: 3 },
+      l: [3],
+    });
+  });
+  it('json patch applies operations and reports failed tests as 422', () => {
+    assert.deepEqual(jsonPatch({ a: [1] }, [{ op: 'add', path: '/a/-', value: 2 }]), { a: [1, 2] });
+    assert.throws(
+      () => jsonPatch({ a: 1 }, [{ op: 'test', path: '/a', value: 2 }]),
+      (err: { code?: number }) => err.code === 422,
+    );
+  });
+  it('strategic merge patch merges containers and env by name and honours directives', () => {
+    const current = {
+      spec: {
+        containers: [
+          {
+            name: 'a',
+            image: 'x',
+            env: [
+              { name: 'A', value: '1' },
+              { name: 'B', value: '2' },
+            ],
+          },
+          { name: 'b', image: 'y' },
+        ],
+        finalizers: ['f1'],
+      },
+    };
+    const patch = {
+      spec: {
+        containers: [
+          { name: 'b', image: 'z' },
+          {
+            name: 'a',
+            env: [
+              { name: 'B', $patch: 'delete' },
+              { name: 'C', value: '3' },
+            ],
+          },
+        ],
+        '$setElementOrder/containers': [{ name: 'a' }, { name: 'b' }],
+        finalizers: ['f2'],
+      },
+    };
+    assert.deepEqual(strategicMergePatch(current, JSON.parse(JSON.stringify(patch))), {
+      spec: {
+        containers: [
+          {
+            name: 'a',
+            image: 'x',
+            env: [
+              { name: 'A', value: '1' },
+              { name: 'C', value: '3' },
+            ],
+          },
+          { name: 'b', image: 'z' },
+        ],
+        finalizers: ['f1', 'f2'],
+      },
+    });
+  });
+});
+
+describe('change history', () => {
+  it('expires resourceVersions older than the retained window', () => {
+    const h = new ChangeHistory(3);
+    const obj = { apiVersion: 'v1', kind: 'X', metadata: {} };
+    for (let rv = 1; rv <= 5; rv++) h.append({ rv, type: 'ADDED', storageKey: 'k', object: obj });
+    assert.equal(h.since(1, 'k'), undefined);
+    assert.deepEqual(
+      h.since(2, 'k')?.map((c) => c.rv),
+      [3, 4, 5],
+    );
+    assert.deepEqual(h.since(4, 'other'), []);
+  });
+});
+
+describe('tables and versions', () => {
+  it('evaluates printer column JSONPath with filters', () => {
+    const o = { status: { conditions: [{ type: 'Ready', status: 'True' }], phase: 'Running' } };
+    assert.equal(evaluateJsonPath(o, '.status.phase'), 'Running');
+    assert.equal(evaluateJsonPath(o, `.status.conditions[?(@.type=="Ready")].status`), 'True');
+    assert.equal(evaluateJsonPath(o, '.status.missing'), undefined);
+  });
+  it('prints ages like kubectl', () => {
+    assert.equal(humanDuration(5_000), '5s');
+    assert.equal(humanDuration(150_000), '2m30s');
+    assert.equal(humanDuration(3 * 3600_000 + 60_000), '3h1m');
+    assert.equal(humanDuration(50 * 3600_000), '2d2h');
+  });
+  it('orders API versions by Kubernetes priority', () => {
+    assert.deepEqual(['v1alpha1', 'v1beta2', 'v2', 'v1', 'v1beta1', 'foo'].sort(compareVersionPriority), [
+      'v2',
+      'v1',
+      'v1beta2',
+      'v1beta1',
+      'v1alpha1',
+      'foo',
+    ]);
+  });
+});
