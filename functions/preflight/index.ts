@@ -100,4 +100,4 @@ export async function preflightStep({ kube, import: imp }: ImportStepContext): P
   }
 }
 
-export const handle = importFunction('preflight', preflightStep);
+export const handle = importFunction('preflight', preflightStep, { ensureFinalizer: true });

@@ -11,6 +11,10 @@ import { createLogger, type Logger } from './log.ts';
 
 /** Annotation on objects we create that are not owned by the import (e.g. the KubeVirt VM). */
 export const IMPORT_ANNOTATION = 'migration.harvesterhci.io/import';
+/** Keeps a deleted import until the cleanup function has removed what it created. */
+export const IMPORT_FINALIZER = 'migration.harvesterhci.io/vm-import';
+/** The finalizer upstream's controller puts on imports (removed by cleanup when migrating from it). */
+export const UPSTREAM_FINALIZER = 'wrangler.cattle.io/virtualmachine-import-controller';
 
 export interface ImportStepContext {
   kube: Kube;
@@ -53,6 +57,8 @@ export interface HandlerDeps {
   kube?: Kube;
   log?: Logger;
   now?: () => Date;
+  /** Add IMPORT_FINALIZER before the step (the first phase function does). */
+  ensureFinalizer?: boolean;
 }
 
 export function importFunction(name: string, step: ImportStep, deps: HandlerDeps = {}) {
@@ -76,6 +82,29 @@ export function importFunction(name: string, step: ImportStep, deps: HandlerDeps
     } catch (e) {
       if (isNotFound(e)) return { statusCode: 204 };
       throw e;
+    }
+    const finalizers = current.metadata?.finalizers ?? [];
+    if (
+      deps.ensureFinalizer &&
+      !current.metadata?.deletionTimestamp &&
+      !finalizers.includes(IMPORT_FINALIZER)
+    ) {
+      try {
+        // The resourceVersion makes this merge patch conditional: a concurrent writer gets us a 409.
+        current = await kube.mergePatch({
+          apiVersion: API_VERSION,
+          kind: 'VirtualMachineImport',
+          metadata: {
+            name: ref.name,
+            namespace: ref.namespace,
+            resourceVersion: current.metadata?.resourceVersion,
+            finalizers: [...finalizers, IMPORT_FINALIZER],
+          },
+        });
+      } catch (e) {
+        if (isConflict(e)) return { statusCode: 200 };
+        throw e;
+      }
     }
     const parsed = VirtualMachineImport.safeParse(current);
     if (!parsed.success) {

@@ -1,0 +1,69 @@
+// An import being deleted: removes everything an unfinished import created (VM, volumes, images,
+// export Job, disk server, scratch) and keeps everything of a finished one; never touches the
+// source. Then removes the finalizer (ours, and upstream's when moving from its controller).
+import { API_VERSION, ImportStatus, type VirtualMachineImport } from '../shared/api/index.ts';
+import { IMAGE_API_VERSION, IMAGE_KIND } from '../shared/harvester/virtual-machine-image.ts';
+import {
+  IMPORT_FINALIZER,
+  UPSTREAM_FINALIZER,
+  importFunction,
+  type ImportStepContext,
+  type StepOutcome,
+} from '../shared/import-function.ts';
+import { importObjectNames, importUidSelector } from '../shared/import-objects.ts';
+import type { Kube, Obj } from '../shared/kube/client.ts';
+import { recordEvent } from '../shared/kube/events.ts';
+import { freeScratch } from '../shared/scratch.ts';
+
+/** Deletes what an unfinished import created; returns a summary for the Event. */
+export async function removeCreated(kube: Kube, imp: VirtualMachineImport): Promise<string[]> {
+  const namespace = imp.metadata.namespace ?? 'default';
+  const selector = importUidSelector(imp);
+  const removed: string[] = [];
+  const remove = async (objects: Obj[], what: string) => {
+    for (const o of objects) await kube.delete(o);
+    if (objects.length) removed.push(`${objects.length} ${what}`);
+  };
+  await remove(
+    await kube.list<Obj>('kubevirt.io/v1', 'VirtualMachine', namespace, selector),
+    'VirtualMachine(s)',
+  );
+  await remove(await kube.list<Obj>('v1', 'PersistentVolumeClaim', namespace, selector), 'volume(s)');
+  await remove(await kube.list<Obj>(IMAGE_API_VERSION, IMAGE_KIND, namespace, selector), 'image(s)');
+  await freeScratch(kube, imp);
+  await kube.delete({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: importObjectNames(imp.metadata.name!).sourceVm, namespace },
+  });
+  return removed;
+}
+
+export async function cleanupStep({ kube, log, import: imp }: ImportStepContext): Promise<StepOutcome> {
+  const finalizers = imp.metadata.finalizers ?? [];
+  const ours = [IMPORT_FINALIZER, UPSTREAM_FINALIZER];
+  if (!imp.metadata.deletionTimestamp || !finalizers.some((f) => ours.includes(f)))
+    return { action: 'ignore' };
+  const finished = imp.status?.importStatus === ImportStatus.VirtualMachineRunning;
+  const removed = finished ? [] : await removeCreated(kube, imp);
+  await kube.mergePatch({
+    apiVersion: API_VERSION,
+    kind: 'VirtualMachineImport',
+    metadata: {
+      name: imp.metadata.name,
+      namespace: imp.metadata.namespace,
+      resourceVersion: imp.metadata.resourceVersion,
+      finalizers: finalizers.filter((f) => !ours.includes(f)),
+    },
+  });
+  const message = finished
+    ? 'import deleted; the imported VM, its volumes and images are kept'
+    : `import deleted before it finished; removed ${removed.length ? removed.join(', ') : 'nothing yet created'} and the scratch space`;
+  log.info('cleanup', { finished, removed });
+  await recordEvent(kube, imp as unknown as Obj, { type: 'Normal', reason: 'CleanedUp', message }).catch(
+    () => undefined,
+  );
+  return { action: 'ignore' };
+}
+
+export const handle = importFunction('cleanup', cleanupStep);

@@ -1,0 +1,172 @@
+// diskImageSubmitted → diskImagesReady | diskImageFailed, and diskImageFailed → diskImageSubmitted
+// (a bounded number of resubmits of the failed images) | VMMigrationFailed with the image's message.
+// Image failures are read the way current Harvester reports them (imageState), not only upstream's
+// ImportFailed reason.
+import {
+  DiskConditionType,
+  ImportStatus,
+  type DiskInfo,
+  type VirtualMachineImport,
+} from '../shared/api/index.ts';
+import { conditionUnchanged, setCondition, type ConditionInput } from '../shared/conditions.ts';
+import { evaluateDiskImages } from '../shared/harvester/disk-images-status.ts';
+import { imageState, type ImageLike, type ImageState } from '../shared/harvester/virtual-machine-image.ts';
+import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
+import type { Obj } from '../shared/kube/client.ts';
+import { overallProgress } from '../shared/progress.ts';
+import { ATTEMPT_LABEL, ensureDiskServer, imagesByDisk, submitImage } from '../images/index.ts';
+
+export const CONDITION = 'DiskImagesReady';
+const resubmitLimit = () => Math.max(0, Number(process.env.IMAGE_RESUBMIT_LIMIT ?? 3));
+
+function withCondition(disk: DiskInfo, input: ConditionInput, now: Date): DiskInfo {
+  if (conditionUnchanged(disk.diskConditions, input)) return disk;
+  return { ...disk, diskConditions: setCondition(disk.diskConditions, input, now) };
+}
+
+/** The disk's status after looking at its image (pure). */
+export function diskAfter(disk: DiskInfo, state: ImageState, now: Date): DiskInfo {
+  const total = disk.progress?.bytesTotal ?? disk.diskSize ?? 0;
+  const image = disk.VirtualMachineImage ?? '';
+  if (state.state === 'ready')
+    return {
+      ...withCondition(
+        disk,
+        {
+          type: DiskConditionType.ImageReady,
+          status: 'True',
+          reason: 'Imported',
+          message: `image ${image} is ready`,
+        },
+        now,
+      ),
+      progress: { phase: 'ready', bytesDone: total, bytesTotal: total },
+    };
+  if (state.state === 'failed')
+    return {
+      ...withCondition(
+        disk,
+        {
+          type: DiskConditionType.ImageFailed,
+          status: 'True',
+          reason: 'ImportFailed',
+          message: `image ${image} failed: ${state.message ?? 'no message from Harvester'}`,
+        },
+        now,
+      ),
+      progress: { phase: 'failed', bytesDone: disk.progress?.bytesDone ?? 0, bytesTotal: total },
+    };
+  const done = Math.floor((total * (state.progress ?? 0)) / 100);
+  return { ...disk, progress: { phase: 'importing', bytesDone: done, bytesTotal: total } };
+}
+
+const MISSING: ImageState = {
+  state: 'failed',
+  message: 'the VirtualMachineImage was deleted',
+  retryable: true,
+};
+
+async function checkImages(ctx: ImportStepContext, imp: VirtualMachineImport): Promise<StepOutcome> {
+  const status = imp.status ?? {};
+  const images = await imagesByDisk(ctx.kube, imp);
+  const disks = (status.diskImportStatus ?? []).map((disk, i) => {
+    const image = images.get(i);
+    return diskAfter(disk, image ? imageState(image as ImageLike) : MISSING, ctx.now);
+  });
+  const verdict = evaluateDiskImages(disks);
+  const next = { ...status, diskImportStatus: disks };
+  if (verdict === 'waiting') {
+    if (JSON.stringify(disks) === JSON.stringify(status.diskImportStatus))
+      return { action: 'wait', why: 'images importing' };
+    return { action: 'update', status: { ...next, progress: overallProgress(next) } };
+  }
+  if (verdict === 'ready') {
+    const ready = { ...next, importStatus: ImportStatus.DiskImagesReady };
+    const message = `all ${disks.length} image(s) imported into Harvester`;
+    return {
+      action: 'update',
+      status: { ...ready, progress: overallProgress(ready) },
+      condition: { type: CONDITION, status: 'True', reason: 'ImagesReady', message },
+      event: { type: 'Normal', reason: 'ImagesReady', message },
+    };
+  }
+  const message = disks
+    .flatMap(
+      (d) =>
+        d.diskConditions?.filter((c) => c.type === DiskConditionType.ImageFailed && c.status === 'True') ??
+        [],
+    )
+    .map((c) => c.message)
+    .join('; ');
+  return {
+    action: 'update',
+    status: { ...next, importStatus: ImportStatus.DiskImagesFailed },
+    condition: { type: CONDITION, status: 'False', reason: 'ImageFailed', message },
+    event: { type: 'Warning', reason: 'ImageFailed', message },
+  };
+}
+
+async function resubmitFailed(ctx: ImportStepContext, imp: VirtualMachineImport): Promise<StepOutcome> {
+  const status = imp.status ?? {};
+  const images = await imagesByDisk(ctx.kube, imp);
+  const disks = status.diskImportStatus ?? [];
+  const failed = disks
+    .map((disk, index) => ({ disk, index, image: images.get(index) }))
+    .filter(({ disk }) =>
+      disk.diskConditions?.some((c) => c.type === DiskConditionType.ImageFailed && c.status === 'True'),
+    );
+  const limit = resubmitLimit();
+  for (const { disk, image } of failed) {
+    const attempts = Number(image?.metadata?.labels?.[ATTEMPT_LABEL] ?? 1);
+    const state = image ? imageState(image as ImageLike) : MISSING;
+    if (attempts > limit || !state.retryable) {
+      const why = disk.diskConditions?.find((c) => c.type === DiskConditionType.ImageFailed)?.message ?? '';
+      const message = `${why}${attempts > limit ? ` (after ${attempts} attempts)` : ' (not retryable)'}; fix the cause and re-create the import`;
+      return {
+        action: 'update',
+        status: { ...status, importStatus: ImportStatus.Failed },
+        condition: { type: CONDITION, status: 'False', reason: 'ImageFailed', message },
+        event: { type: 'Warning', reason: 'ImportFailed', message },
+      };
+    }
+  }
+  const token = await ensureDiskServer(ctx.kube, imp);
+  const next = [...disks];
+  for (const { disk, index, image } of failed) {
+    const attempt = Number(image?.metadata?.labels?.[ATTEMPT_LABEL] ?? 1) + 1;
+    if (image) await ctx.kube.delete(image as Obj);
+    const created = await submitImage(ctx.kube, imp, token, disk, index, attempt);
+    next[index] = {
+      ...disk,
+      VirtualMachineImage: created.metadata!.name!,
+      diskConditions: (disk.diskConditions ?? []).filter((c) => c.type === DiskConditionType.ImageSubmitted),
+      progress: {
+        phase: 'importing',
+        bytesDone: 0,
+        bytesTotal: disk.progress?.bytesTotal ?? disk.diskSize ?? 0,
+      },
+    };
+  }
+  const message = `resubmitted ${failed.length} failed image(s): ${failed.map(({ index }) => next[index]!.VirtualMachineImage).join(', ')}`;
+  return {
+    action: 'update',
+    status: { ...status, importStatus: ImportStatus.DiskImagesSubmitted, diskImportStatus: next },
+    condition: { type: CONDITION, status: 'Unknown', reason: 'ImagesResubmitted', message },
+    event: { type: 'Normal', reason: 'ImagesResubmitted', message },
+  };
+}
+
+export async function imageStatusStep(ctx: ImportStepContext): Promise<StepOutcome> {
+  const imp = ctx.import;
+  if (imp.metadata.deletionTimestamp) return { action: 'ignore' };
+  switch (imp.status?.importStatus) {
+    case ImportStatus.DiskImagesSubmitted:
+      return checkImages(ctx, imp);
+    case ImportStatus.DiskImagesFailed:
+      return resubmitFailed(ctx, imp);
+    default:
+      return { action: 'ignore' };
+  }
+}
+
+export const handle = importFunction('image-status', imageStatusStep);

@@ -1,0 +1,75 @@
+// The disk server's Deployment and Service for one import. Pure manifest builders.
+import { randomBytes } from 'node:crypto';
+import type { VirtualMachineImport } from '../shared/api/index.ts';
+import { importLabels, importObjectNames, ownedByImport } from '../shared/import-objects.ts';
+
+export const TOKEN_ANNOTATION = 'migration.harvesterhci.io/disk-path-token';
+export const DISK_SERVER_PORT = 8080;
+
+export const newToken = (): string => randomBytes(24).toString('hex');
+
+export function diskServerManifests(imp: VirtualMachineImport, token: string, image: string) {
+  const names = importObjectNames(imp.metadata.name!);
+  const namespace = imp.metadata.namespace ?? 'default';
+  const selector = { app: names.diskServer };
+  const labels = { ...importLabels(imp), ...selector };
+  const owner = [ownedByImport(imp)];
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: names.diskServer, namespace, labels, ownerReferences: owner },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels },
+        spec: {
+          securityContext: { runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 },
+          containers: [
+            {
+              name: 'disk-server',
+              image,
+              command: ['node', '--import', 'tsx', 'functions/images/disk-server.ts'],
+              env: [
+                { name: 'SCRATCH_DIR', value: '/scratch' },
+                { name: 'PORT', value: String(DISK_SERVER_PORT) },
+                { name: 'DISK_SERVER_TOKEN', value: token },
+              ],
+              ports: [{ containerPort: DISK_SERVER_PORT }],
+              volumeMounts: [{ name: 'scratch', mountPath: '/scratch', readOnly: true }],
+              readinessProbe: { httpGet: { path: '/healthz', port: DISK_SERVER_PORT } },
+              resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+            },
+          ],
+          volumes: [
+            { name: 'scratch', persistentVolumeClaim: { claimName: names.scratchClaim, readOnly: true } },
+          ],
+        },
+      },
+    },
+  };
+  const service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: names.diskServer,
+      namespace,
+      labels,
+      ownerReferences: owner,
+      annotations: { [TOKEN_ANNOTATION]: token },
+    },
+    spec: { selector, ports: [{ name: 'http', port: 80, targetPort: DISK_SERVER_PORT }] },
+  };
+  return { deployment, service };
+}
+
+/** URL Harvester downloads disk `diskName` from. */
+export function diskUrl(imp: VirtualMachineImport, token: string, diskName: string): string {
+  const names = importObjectNames(imp.metadata.name!);
+  return `http://${names.diskServer}.${imp.metadata.namespace ?? 'default'}.svc/${token}/${encodeURIComponent(diskName)}.qcow2`;
+}

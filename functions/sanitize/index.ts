@@ -1,0 +1,89 @@
+// virtualMachineImportValid → sourceReady: picks the name of the KubeVirt VM (spec.targetName, or
+// the source VM's name sanitised to RFC 1123, unique among VMs and other imports' targets).
+import {
+  API_VERSION,
+  ImportStatus,
+  KINDS,
+  sourceKindOf,
+  type VirtualMachineImport,
+} from '../shared/api/index.ts';
+import {
+  IMPORT_ANNOTATION,
+  importFunction,
+  type ImportStepContext,
+  type StepOutcome,
+} from '../shared/import-function.ts';
+import type { Obj } from '../shared/kube/client.ts';
+import { sanitizeVmName } from '../shared/naming.ts';
+import { sourceVmName, verdictOfError } from '../shared/sources/registry.ts';
+
+export const CONDITION = 'SourceReady';
+
+/** Names in the namespace that this import must not take: foreign VMs and other imports' targets. */
+export function takenNames(imp: VirtualMachineImport, vms: Obj[], imports: Obj[]): Set<string> {
+  const taken = new Set<string>();
+  for (const vm of vms)
+    if (vm.metadata?.annotations?.[IMPORT_ANNOTATION] !== imp.metadata.name) taken.add(vm.metadata!.name!);
+  for (const other of imports) {
+    if (other.metadata?.name === imp.metadata.name) continue;
+    const name = (other.status as { importedVirtualMachineName?: string } | undefined)
+      ?.importedVirtualMachineName;
+    if (name) taken.add(name);
+  }
+  return taken;
+}
+
+export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
+  const status = imp.status ?? {};
+  if (status.importStatus !== ImportStatus.Valid || imp.metadata.deletionTimestamp)
+    return { action: 'ignore' };
+  const namespace = imp.metadata.namespace ?? 'default';
+  const fail = (reason: string, message: string): StepOutcome => ({
+    action: 'update',
+    status: { ...status, importStatus: ImportStatus.Invalid },
+    condition: { type: CONDITION, status: 'False', reason, message },
+    event: { type: 'Warning', reason, message },
+  });
+
+  let name = imp.spec.targetName ?? '';
+  if (!name) {
+    const kind = sourceKindOf(imp.spec.sourceCluster?.kind);
+    const ref = imp.spec.sourceCluster;
+    const source =
+      kind && ref?.name
+        ? await kube.find(API_VERSION, kind, ref.namespace ?? namespace, ref.name)
+        : undefined;
+    if (!kind || !source)
+      return { action: 'wait', why: 'source object is gone; preflight reports it on the next import' };
+    let sourceName: string;
+    try {
+      sourceName = await sourceVmName(kube, kind, source, imp);
+    } catch (e) {
+      const verdict = verdictOfError(e);
+      if (verdict.verdict === 'wait') return { action: 'wait', why: verdict.message };
+      return verdict.verdict === 'invalid' ? fail(verdict.reason, verdict.message) : { action: 'ignore' };
+    }
+    const [vms, imports] = await Promise.all([
+      kube.list<Obj>('kubevirt.io/v1', 'VirtualMachine', namespace),
+      kube.list<Obj>(API_VERSION, KINDS.VirtualMachineImport.kind, namespace),
+    ]);
+    const taken = takenNames(imp, vms, imports);
+    try {
+      name = sanitizeVmName(sourceName, { taken: (n) => taken.has(n) });
+    } catch (e) {
+      return fail('NoFreeName', e instanceof Error ? e.message : String(e));
+    }
+  }
+  const message =
+    name === imp.spec.virtualMachineName
+      ? `the VM will be created as ${name}`
+      : `the VM will be created as ${name} (source name "${imp.spec.virtualMachineName ?? ''}")`;
+  return {
+    action: 'update',
+    status: { ...status, importStatus: ImportStatus.SourceReady, importedVirtualMachineName: name },
+    condition: { type: CONDITION, status: 'True', reason: 'NameAssigned', message },
+    event: { type: 'Normal', reason: 'NameAssigned', message },
+  };
+}
+
+export const handle = importFunction('sanitize', sanitizeStep);

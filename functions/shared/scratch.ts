@@ -1,0 +1,16 @@
+// Frees what the export needed once the images are in Harvester (or the import is gone):
+// the export Job, the disk server, the scratch volume and the credentials copy. Idempotent.
+import type { VirtualMachineImport } from './api/index.ts';
+import { importObjectNames } from './import-objects.ts';
+import type { Kube } from './kube/client.ts';
+
+export async function freeScratch(kube: Kube, imp: VirtualMachineImport): Promise<void> {
+  const names = importObjectNames(imp.metadata.name!);
+  const namespace = imp.metadata.namespace ?? 'default';
+  const meta = (name: string) => ({ name, namespace });
+  await kube.delete({ apiVersion: 'batch/v1', kind: 'Job', metadata: meta(names.exportJob) }, 'Foreground');
+  await kube.delete({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(names.diskServer) });
+  await kube.delete({ apiVersion: 'v1', kind: 'Service', metadata: meta(names.diskServer) });
+  await kube.delete({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: meta(names.scratchClaim) });
+  await kube.delete({ apiVersion: 'v1', kind: 'Secret', metadata: meta(names.credentials) });
+}

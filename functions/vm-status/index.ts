@@ -1,0 +1,75 @@
+// virtualMachineCreated → virtualMachineRunning once KubeVirt reports the VM ready; then the
+// images are released from the import (owner references removed) so they outlive it, and the
+// leftovers of the export are removed.
+import { ImportStatus } from '../shared/api/index.ts';
+import { conditionUnchanged } from '../shared/conditions.ts';
+import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
+import { importObjectNames } from '../shared/import-objects.ts';
+import type { Obj } from '../shared/kube/client.ts';
+import { freeScratch } from '../shared/scratch.ts';
+import { imagesByDisk } from '../images/index.ts';
+
+export const CONDITION = 'VirtualMachineRunning';
+
+/** Why a VM is not running yet, from KubeVirt's status (for the condition message). */
+export function notReadyReason(vm: Obj): string {
+  const status = (vm.status ?? {}) as {
+    printableStatus?: string;
+    conditions?: { type: string; status: string; message?: string; reason?: string }[];
+  };
+  const failing = status.conditions?.find((c) => c.status === 'False' && c.message);
+  return (
+    [status.printableStatus, failing?.message].filter(Boolean).join(': ') ||
+    'waiting for KubeVirt to start it'
+  );
+}
+
+export async function vmStatusStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
+  const status = imp.status ?? {};
+  if (status.importStatus !== ImportStatus.VirtualMachineCreated || imp.metadata.deletionTimestamp)
+    return { action: 'ignore' };
+  const namespace = imp.metadata.namespace ?? 'default';
+  const vmName = status.importedVirtualMachineName!;
+  const vm = await kube.find<Obj>('kubevirt.io/v1', 'VirtualMachine', namespace, vmName);
+  if (!vm) {
+    const message = `VirtualMachine ${vmName} was deleted before it ran`;
+    return {
+      action: 'update',
+      status: { ...status, importStatus: ImportStatus.Failed },
+      condition: { type: CONDITION, status: 'False', reason: 'VirtualMachineDeleted', message },
+      event: { type: 'Warning', reason: 'VirtualMachineDeleted', message },
+    };
+  }
+  if (!(vm.status as { ready?: boolean } | undefined)?.ready) {
+    const condition = {
+      type: CONDITION,
+      status: 'Unknown' as const,
+      reason: 'Starting',
+      message: notReadyReason(vm),
+    };
+    if (conditionUnchanged(status.importConditions, condition))
+      return { action: 'wait', why: condition.message };
+    return { action: 'update', status, condition };
+  }
+  for (const image of (await imagesByDisk(kube, imp)).values()) {
+    const owners = image.metadata?.ownerReferences ?? [];
+    const kept = owners.filter((o) => o.uid !== imp.metadata.uid);
+    if (kept.length !== owners.length)
+      await kube.replace({ ...image, metadata: { ...image.metadata, ownerReferences: kept } });
+  }
+  await freeScratch(kube, imp);
+  await kube.delete({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: importObjectNames(imp.metadata.name!).sourceVm, namespace },
+  });
+  const message = `VirtualMachine ${vmName} is running`;
+  return {
+    action: 'update',
+    status: { ...status, importStatus: ImportStatus.VirtualMachineRunning, progress: 100 },
+    condition: { type: CONDITION, status: 'True', reason: 'Running', message },
+    event: { type: 'Normal', reason: 'Running', message },
+  };
+}
+
+export const handle = importFunction('vm-status', vmStatusStep);
