@@ -1,0 +1,67 @@
+// sourceReady → disksExported / VMMigrationFailed from what the export Job reported (VMExported,
+// VMExportFailed) or, when it could not report, from the Job's own Failed condition. Pure.
+import { ImportConditionType, ImportStatus, type VirtualMachineImportStatus } from '../shared/api/index.ts';
+import { getCondition, isTrue } from '../shared/conditions.ts';
+import type { StepOutcome } from '../shared/import-function.ts';
+import { overallProgress } from '../shared/progress.ts';
+import { ATTEMPT_FAILED_CONDITION, DISKS_EXPORTED_CONDITION as CONDITION } from '../export/conditions.ts';
+
+export { CONDITION };
+
+export interface FinishedJob {
+  namespace: string;
+  name: string;
+  type: 'Complete' | 'Failed';
+  reason: string;
+  message: string;
+}
+
+export function decideExportStatus(
+  status: VirtualMachineImportStatus,
+  job: FinishedJob | undefined,
+): StepOutcome {
+  const conditions = status.importConditions;
+  const exported = getCondition(conditions, ImportConditionType.Exported);
+  if (exported?.status === 'True') {
+    const next = { ...status, importStatus: ImportStatus.DisksExported };
+    const message = exported.message || 'the disks were exported';
+    return {
+      action: 'update',
+      status: { ...next, progress: overallProgress(next) },
+      condition: { type: CONDITION, status: 'True', reason: 'DisksExported', message },
+      event: { type: 'Normal', reason: 'DisksExported', message },
+    };
+  }
+  const failed = getCondition(conditions, ImportConditionType.ExportFailed);
+  if (failed?.status === 'True')
+    return fail(status, failed.reason || 'ExportFailed', failed.message || 'the export failed');
+  if (!job) return { action: 'ignore' };
+
+  const logs = `read its logs with: kubectl logs -n ${job.namespace} job/${job.name}`;
+  const lastError = isTrue(conditions, ATTEMPT_FAILED_CONDITION)
+    ? `; last error: ${getCondition(conditions, ATTEMPT_FAILED_CONDITION)?.message ?? ''}`
+    : '';
+  if (job.type === 'Failed') {
+    const why = [job.reason, job.message].filter(Boolean).join(': ') || 'failed';
+    return fail(
+      status,
+      'ExportJobFailed',
+      `export Job ${job.namespace}/${job.name} failed (${why})${lastError}; ${logs}, fix the cause, then delete and re-create the import`,
+    );
+  }
+  return fail(
+    status,
+    'ExportJobFinishedWithoutResult',
+    `export Job ${job.namespace}/${job.name} completed without recording VMExported or VMExportFailed${lastError}; ${logs}`,
+  );
+}
+
+function fail(status: VirtualMachineImportStatus, reason: string, message: string): StepOutcome {
+  const next = { ...status, importStatus: ImportStatus.Failed };
+  return {
+    action: 'update',
+    status: { ...next, progress: overallProgress(next) },
+    condition: { type: CONDITION, status: 'False', reason, message },
+    event: { type: 'Warning', reason, message },
+  };
+}

@@ -1,0 +1,32 @@
+// sourceReady → disksExported | VMMigrationFailed. Receives import updates (the export Job writes
+// its facts into the import's status) and Job events (a Job that crashed past its backoff limit
+// or hit its deadline cannot write them).
+import { ImportStatus, type VirtualMachineImport } from '../shared/api/index.ts';
+import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
+import type { Obj } from '../shared/kube/client.ts';
+import { exportJobName, jobFinished } from '../export/job-spec.ts';
+import { decideExportStatus, type FinishedJob } from './decide.ts';
+
+const ownedBy = (o: Obj, imp: VirtualMachineImport) =>
+  !!o.metadata?.ownerReferences?.some((r) => r.uid === imp.metadata.uid);
+
+export async function exportStatusStep({
+  kube,
+  import: imp,
+  eventObject,
+}: ImportStepContext): Promise<StepOutcome> {
+  const status = imp.status ?? {};
+  if (status.importStatus !== ImportStatus.SourceReady || imp.metadata.deletionTimestamp)
+    return { action: 'ignore' };
+  const namespace = imp.metadata.namespace ?? 'default';
+  const name = exportJobName(imp.metadata.name!);
+  const fromEvent =
+    eventObject.kind === 'Job' && eventObject.metadata?.name === name ? eventObject : undefined;
+  // The fresh Job when it still exists; the event's copy when it was just deleted.
+  const job = (await kube.find<Obj>('batch/v1', 'Job', namespace, name)) ?? fromEvent;
+  const finished = job && ownedBy(job, imp) ? jobFinished(job) : undefined;
+  const finishedJob: FinishedJob | undefined = finished ? { namespace, name, ...finished } : undefined;
+  return decideExportStatus(status, finishedJob);
+}
+
+export const handle = importFunction('export-status', exportStatusStep);

@@ -1,0 +1,190 @@
+// sourceReady: creates the scratch PVC, the credentials the Job mounts and the export Job. The Job
+// (functions/export/job/main.ts) powers the source VM off and exports the disks; export-status
+// moves the import on from what the Job reports.
+import {
+  API_VERSION,
+  ImportConditionType,
+  ImportStatus,
+  sourceKindOf,
+  type VirtualMachineImport,
+} from '../shared/api/index.ts';
+import { conditionUnchanged, isTrue, type ConditionInput } from '../shared/conditions.ts';
+import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
+import { isNotFound, type Kube, type Obj } from '../shared/kube/client.ts';
+import { overallProgress } from '../shared/progress.ts';
+import { numberSetting, stringSetting, vmImportImage } from '../shared/settings.ts';
+import { readSecretData } from '../shared/sources/registry.ts';
+import { SourceError } from '../shared/sources/types.ts';
+import {
+  EXPORT_SOURCE_LABEL,
+  buildCredentialsSecret,
+  buildExportJob,
+  buildScratchPvc,
+  credentialsSecretName,
+  exportJobName,
+  exportSourceLabelValue,
+  jobFinished,
+  scratchPvcName,
+  type SourceIdentity,
+} from './job-spec.ts';
+import { DISKS_EXPORTED_CONDITION } from './conditions.ts';
+import { formatBytes, type ScratchSize } from './scratch-size.ts';
+import { scratchSizeOf, type Credentials } from './source-access.ts';
+
+export const CONDITION = DISKS_EXPORTED_CONDITION;
+
+const ownedBy = (o: Obj, imp: VirtualMachineImport) =>
+  !!o.metadata?.ownerReferences?.some((r) => r.uid === imp.metadata.uid);
+
+export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
+  const { kube, import: imp, log } = ctx;
+  const status = imp.status ?? {};
+  if (status.importStatus !== ImportStatus.SourceReady || imp.metadata.deletionTimestamp)
+    return { action: 'ignore' };
+  const conditions = status.importConditions;
+  if (
+    isTrue(conditions, ImportConditionType.Exported) ||
+    isTrue(conditions, ImportConditionType.ExportFailed)
+  )
+    return { action: 'ignore' };
+  const name = imp.metadata.name!;
+  const namespace = imp.metadata.namespace ?? 'default';
+
+  const jobName = exportJobName(name);
+  const existing = await kube.find<Obj>('batch/v1', 'Job', namespace, jobName);
+  if (existing) {
+    if (ownedBy(existing, imp)) return { action: 'ignore' };
+    return { action: 'wait', why: `Job ${jobName} of an earlier import of that name is still being deleted` };
+  }
+
+  // Facts the function cannot fix by itself: record them on the condition, resync retries.
+  const waitWith = (reason: string, message: string): StepOutcome => {
+    const condition: ConditionInput = { type: CONDITION, status: 'Unknown', reason, message };
+    if (conditionUnchanged(conditions, condition)) return { action: 'wait', why: message };
+    return { action: 'update', status, condition, event: { type: 'Warning', reason, message } };
+  };
+  // The source client says the export cannot work: the same fact the Job would record, so that
+  // export-status ends the import with this message.
+  const failWith = (reason: string, message: string): StepOutcome => ({
+    action: 'update',
+    status,
+    condition: { type: ImportConditionType.ExportFailed, status: 'True', reason, message },
+    event: { type: 'Warning', reason, message },
+  });
+
+  const kind = sourceKindOf(imp.spec.sourceCluster?.kind);
+  const ref = imp.spec.sourceCluster;
+  const sourceNamespace = ref?.namespace || namespace;
+  const source =
+    kind && ref?.name ? await kube.find<Obj>(API_VERSION, kind, sourceNamespace, ref.name) : undefined;
+  if (!kind || !source)
+    return waitWith(
+      'SourceNotFound',
+      `${ref?.kind ?? 'source'} ${sourceNamespace}/${ref?.name ?? ''} does not exist; recreate it or delete this import`,
+    );
+  const identity: SourceIdentity = { kind, namespace: sourceNamespace, name: ref!.name! };
+
+  const cap = Math.floor(numberSetting('EXPORT_JOBS_PER_SOURCE', process.env, 1));
+  const running = (
+    await kube.list<Obj>(
+      'batch/v1',
+      'Job',
+      undefined,
+      `${EXPORT_SOURCE_LABEL}=${exportSourceLabelValue(identity)}`,
+    )
+  ).filter((j) => !jobFinished(j)).length;
+  if (running >= cap)
+    return waitWith(
+      'ExportQueued',
+      `queued: ${running} export Job(s) already run against ${kind} ${sourceNamespace}/${identity.name} (EXPORT_JOBS_PER_SOURCE=${cap}); the export starts when one finishes`,
+    );
+
+  let credentials: Credentials | undefined;
+  let mountSecret: string | undefined;
+  try {
+    const secretRef = (
+      source.spec as { credentials?: { name?: string | null; namespace?: string | null } | null }
+    )?.credentials;
+    credentials = await readSecretData(kube, secretRef, sourceNamespace);
+    if (credentials && secretRef?.name) {
+      const secretNamespace = secretRef.namespace || sourceNamespace;
+      mountSecret =
+        secretNamespace === namespace
+          ? secretRef.name
+          : await ensureCredentialsCopy(kube, imp, secretRef.name, secretNamespace);
+    }
+  } catch (e) {
+    if (e instanceof SourceError) return waitWith(e.reason, e.message);
+    throw e;
+  }
+
+  const pvcName = scratchPvcName(name);
+  let scratch: ScratchSize | undefined;
+  const pvc = await kube.find<Obj>('v1', 'PersistentVolumeClaim', namespace, pvcName);
+  if (!pvc) {
+    const sizing = {
+      factor: numberSetting('SCRATCH_SIZE_FACTOR', process.env, 1),
+      minGiB: numberSetting('SCRATCH_MIN_GIB'),
+    };
+    try {
+      scratch = await scratchSizeOf({ kind, source, imp, ...(credentials ? { credentials } : {}) }, sizing);
+    } catch (e) {
+      if (!(e instanceof SourceError)) throw e;
+      return e.retryable ? waitWith(e.reason, e.message) : failWith(e.reason, e.message);
+    }
+    await kube.ensure(buildScratchPvc(imp, scratch.gib, stringSetting('SCRATCH_STORAGE_CLASS')));
+  }
+
+  const job = buildExportJob(imp, {
+    image: vmImportImage(),
+    source: identity,
+    ...(mountSecret ? { credentialsSecret: mountSecret } : {}),
+    deadlineSeconds: numberSetting('EXPORT_JOB_DEADLINE_SECONDS', process.env, 60),
+    env: process.env,
+  });
+  const { created } = await kube.ensure(job);
+  if (!created) return { action: 'ignore' };
+
+  const volume = scratch
+    ? `scratch volume ${pvcName} of ${scratch.gib} GiB (${scratch.basis}: ${formatBytes(scratch.basisBytes)}, x ${numberSetting('SCRATCH_SIZE_FACTOR', process.env, 1)} + ${numberSetting('SCRATCH_MIN_GIB')} GiB)`
+    : `existing scratch volume ${pvcName}`;
+  const message = `export Job ${jobName} created with ${volume}; it powers off ${kind === 'OvaSource' ? 'nothing (OVA)' : `the source VM ${imp.spec.virtualMachineName ?? ''}`} and exports the disks`;
+  log.info('export job created', { job: jobName, pvc: pvcName, scratchGiB: scratch?.gib });
+  return {
+    action: 'update',
+    status: { ...status, progress: overallProgress(status) },
+    condition: { type: CONDITION, status: 'Unknown', reason: 'ExportJobCreated', message },
+    event: { type: 'Normal', reason: 'ExportJobCreated', message },
+  };
+}
+
+/** Copies the source's Secret next to the import (kept in sync when the original changes). */
+async function ensureCredentialsCopy(
+  kube: Kube,
+  imp: VirtualMachineImport,
+  secretName: string,
+  secretNamespace: string,
+): Promise<string> {
+  let original: Obj;
+  try {
+    original = await kube.get<Obj>('v1', 'Secret', secretNamespace, secretName);
+  } catch (e) {
+    if (isNotFound(e))
+      throw new SourceError(
+        'SecretNotFound',
+        `Secret ${secretNamespace}/${secretName} of the source does not exist`,
+        {
+          retryable: true,
+        },
+      );
+    throw e;
+  }
+  const data = (original.data ?? {}) as Record<string, string>;
+  const copy = buildCredentialsSecret(imp, data);
+  const { object, created } = await kube.ensure(copy);
+  if (!created && JSON.stringify(object.data ?? {}) !== JSON.stringify(data))
+    await kube.replace({ ...object, data });
+  return credentialsSecretName(imp.metadata.name!);
+}
+
+export const handle = importFunction('export', exportStep);

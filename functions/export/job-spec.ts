@@ -1,0 +1,184 @@
+// The objects the export function creates for an import: scratch PVC, credentials Secret copy,
+// export Job. Pure builders: the same import always yields the same names and specs.
+import { IMPORT_LABEL } from '../../events/routing.ts';
+import { API_VERSION, type VirtualMachineImport } from '../shared/api/index.ts';
+import type { Obj } from '../shared/kube/client.ts';
+import { dnsName, labelValue } from '../shared/naming.ts';
+import { quantityOf } from './scratch-size.ts';
+
+/** On export Jobs: which source they read from, to cap concurrent Jobs per source. */
+export const EXPORT_SOURCE_LABEL = 'migration.harvesterhci.io/export-source';
+export const EXPORTER_SERVICE_ACCOUNT = 'vm-import-exporter';
+export const EXPORTER_CONTAINER = 'exporter';
+export const EXPORTER_COMMAND = ['node', '--import', 'tsx', 'functions/export/job/main.ts'];
+export const SCRATCH_MOUNT = '/scratch';
+export const CREDENTIALS_MOUNT = '/credentials';
+export const JOB_BACKOFF_LIMIT = 2;
+/** Non-root user of the exporter image (the "nonroot" uid of distroless/chainguard images). */
+export const EXPORTER_UID = 65532;
+
+/** Settings copied from the function's env into the Job's (the ConfigMap is in another namespace). */
+export const JOB_SETTING_NAMES = [
+  'EXPORT_DISK_CONCURRENCY',
+  'LOG_LEVEL',
+  'POWER_OFF_TIMEOUT_SECONDS',
+  'OPENSTACK_STOP_TIMEOUT_SECONDS',
+  'PROGRESS_INTERVAL_MS',
+] as const;
+
+export const scratchPvcName = (importName: string) => dnsName([importName, 'scratch']);
+export const credentialsSecretName = (importName: string) => dnsName([importName, 'credentials']);
+export const exportJobName = (importName: string) => dnsName([importName, 'export']);
+export const sourceVmConfigMapName = (importName: string) => dnsName([importName, 'source-vm']);
+
+export interface SourceIdentity {
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+/** Label value naming a source object (kind, namespace and name; hashed when long). */
+export const exportSourceLabelValue = (s: SourceIdentity) =>
+  labelValue(`${s.kind.toLowerCase()}.${s.namespace}.${s.name}`);
+
+export function importOwnerReference(imp: VirtualMachineImport) {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'VirtualMachineImport',
+    name: imp.metadata.name!,
+    uid: imp.metadata.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+function ownedMetadata(imp: VirtualMachineImport, name: string, labels: Record<string, string> = {}) {
+  return {
+    name,
+    namespace: imp.metadata.namespace ?? 'default',
+    labels: { [IMPORT_LABEL]: labelValue(imp.metadata.name!), ...labels },
+    ownerReferences: [importOwnerReference(imp)],
+  };
+}
+
+export function buildScratchPvc(imp: VirtualMachineImport, sizeGiB: number, storageClass: string): Obj {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: ownedMetadata(imp, scratchPvcName(imp.metadata.name!)),
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      volumeMode: 'Filesystem',
+      resources: { requests: { storage: quantityOf(sizeGiB) } },
+      ...(storageClass ? { storageClassName: storageClass } : {}),
+    },
+  };
+}
+
+/** A copy of the source's Secret in the import's namespace (a Pod can only mount its own namespace's). */
+export function buildCredentialsSecret(imp: VirtualMachineImport, data: Record<string, string>): Obj {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: ownedMetadata(imp, credentialsSecretName(imp.metadata.name!)),
+    type: 'Opaque',
+    data,
+  };
+}
+
+export interface ExportJobInput {
+  image: string;
+  source: SourceIdentity;
+  /** Name of the Secret to mount at /credentials, in the import's namespace; none for OVA without credentials. */
+  credentialsSecret?: string;
+  deadlineSeconds: number;
+  /** The function's env: the settings named in JOB_SETTING_NAMES are copied when set. */
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export function buildExportJob(imp: VirtualMachineImport, input: ExportJobInput): Obj {
+  const importName = imp.metadata.name!;
+  const namespace = imp.metadata.namespace ?? 'default';
+  const labels = { [EXPORT_SOURCE_LABEL]: exportSourceLabelValue(input.source) };
+  const env = [
+    { name: 'IMPORT_NAMESPACE', value: namespace },
+    { name: 'IMPORT_NAME', value: importName },
+    { name: 'IMPORT_UID', value: imp.metadata.uid! },
+    { name: 'SCRATCH_DIR', value: SCRATCH_MOUNT },
+    { name: 'CREDENTIALS_DIR', value: CREDENTIALS_MOUNT },
+    ...JOB_SETTING_NAMES.filter((n) => input.env[n]?.trim()).map((n) => ({
+      name: n,
+      value: input.env[n]!.trim(),
+    })),
+  ];
+  // tsx keeps its transform cache in /tmp; the root filesystem is read-only.
+  const volumes: Array<Record<string, unknown>> = [
+    { name: 'scratch', persistentVolumeClaim: { claimName: scratchPvcName(importName) } },
+    { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+  ];
+  const mounts: Array<Record<string, unknown>> = [
+    { name: 'scratch', mountPath: SCRATCH_MOUNT },
+    { name: 'tmp', mountPath: '/tmp' },
+  ];
+  if (input.credentialsSecret) {
+    volumes.push({
+      name: 'credentials',
+      secret: { secretName: input.credentialsSecret, defaultMode: 0o400 },
+    });
+    mounts.push({ name: 'credentials', mountPath: CREDENTIALS_MOUNT, readOnly: true });
+  }
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: ownedMetadata(imp, exportJobName(importName), labels),
+    spec: {
+      backoffLimit: JOB_BACKOFF_LIMIT,
+      activeDeadlineSeconds: input.deadlineSeconds,
+      template: {
+        metadata: { labels: { [IMPORT_LABEL]: labelValue(importName), ...labels } },
+        spec: {
+          restartPolicy: 'Never',
+          serviceAccountName: EXPORTER_SERVICE_ACCOUNT,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: EXPORTER_UID,
+            runAsGroup: EXPORTER_UID,
+            fsGroup: EXPORTER_UID,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: EXPORTER_CONTAINER,
+              image: input.image,
+              command: EXPORTER_COMMAND,
+              env,
+              volumeMounts: mounts,
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+            },
+          ],
+          volumes,
+        },
+      },
+    },
+  };
+}
+
+/** A Job's Complete/Failed condition, if it has finished. */
+export function jobFinished(
+  job: Obj,
+): { type: 'Complete' | 'Failed'; reason: string; message: string } | undefined {
+  const conditions = ((job.status as { conditions?: unknown[] } | undefined)?.conditions ?? []) as Array<{
+    type?: string;
+    status?: string;
+    reason?: string;
+    message?: string;
+  }>;
+  for (const c of conditions)
+    if ((c.type === 'Complete' || c.type === 'Failed') && c.status === 'True')
+      return { type: c.type, reason: c.reason ?? '', message: c.message ?? '' };
+  return undefined;
+}
