@@ -15,7 +15,7 @@ import {
   type StepOutcome,
 } from '../shared/import-function.ts';
 import { importObjectNames } from '../shared/import-objects.ts';
-import { mapNetworks, unmappedNicsMessage } from '../shared/kubevirt/network-mapping.ts';
+import { findMapping, mapNetworks, unmappedNicsMessage } from '../shared/kubevirt/network-mapping.ts';
 import { buildVirtualMachine } from '../shared/kubevirt/virtual-machine.ts';
 import { buildVolumeClaim } from '../shared/kubevirt/volumes.ts';
 import type { Obj } from '../shared/kube/client.ts';
@@ -110,7 +110,17 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
   if (!existing) await kube.ensure(manifest);
   await freeScratch(kube, imp as VirtualMachineImport);
 
-  const unmapped = unmappedNicsMessage(layout.unmapped);
+  const onPodNetwork = source.nics
+    .filter((nic) => !findMapping(nic, imp.spec.networkMapping ?? []) && !layout.unmapped.includes(nic))
+    .map((nic) => `${nic.mac ?? 'NIC'} (source network "${nic.network}")`);
+  const unmapped = [
+    onPodNetwork.length
+      ? `no networkMapping for ${onPodNetwork.join(', ')}: attached to the pod network`
+      : '',
+    unmappedNicsMessage(layout.unmapped) ?? '',
+  ]
+    .filter(Boolean)
+    .join('; ');
   const message = `VirtualMachine ${vmName} created with ${volumes.length} disk(s) and ${layout.interfaces.length} NIC(s)${unmapped ? `; ${unmapped}` : ''}`;
   return {
     action: 'update',
