@@ -238,6 +238,8 @@ async function handleResource(
     if (fv === 'Strict' || fv === 'Warn' || fv === 'Ignore') opts.fieldValidation = fv as FieldValidation;
     else if (fv) throw badRequest(`fieldValidation must be one of Ignore, Warn, Strict; got ${fv}`);
     if (r.subresource === 'status') opts.subresource = 'status';
+    const manager = q.get('fieldManager');
+    if (manager) opts.fieldManager = manager;
     return opts;
   };
   const render = (obj: KubeObject): unknown => {

@@ -134,3 +134,21 @@ export function strategicMergePatch(target: unknown, patch: unknown): unknown {
   }
   return result;
 }
+
+/**
+ * Server-side apply, approximated per field manager: the applied configuration is merged into the
+ * live object, and fields this manager applied last time but no longer applies are removed (lists
+ * are atomic). There is no managedFields tracking and so no conflict detection between managers.
+ */
+export function serverSideApply(current: unknown, previouslyApplied: unknown, applied: unknown): unknown {
+  const withRemovals = (prev: unknown, next: unknown): unknown => {
+    if (!isObject(prev) || !isObject(next)) return next;
+    const out: Record<string, unknown> = { ...next };
+    for (const key of Object.keys(prev)) {
+      if (!(key in next)) out[key] = null;
+      else out[key] = withRemovals(prev[key], next[key]);
+    }
+    return out;
+  };
+  return mergePatch(current, withRemovals(previouslyApplied, applied));
+}

@@ -19,7 +19,7 @@ import { GarbageCollector } from './gc.ts';
 import type { Change, ChangeType } from './history.ts';
 import { ChangeHistory } from './history.ts';
 import { generateNameSuffix, now, validateName } from './names.ts';
-import { jsonPatch, mergePatch, strategicMergePatch } from './patch.ts';
+import { jsonPatch, mergePatch, serverSideApply, strategicMergePatch } from './patch.ts';
 import type { Registry } from './registry.ts';
 import { resourcesFromCrd } from './registry.ts';
 import type { Selector } from './selectors.ts';
@@ -37,6 +37,8 @@ export interface WriteOptions {
   dryRun?: boolean;
   fieldValidation?: FieldValidation;
   subresource?: 'status';
+  /** Who makes the change; server-side apply remembers what each manager applied. */
+  fieldManager?: string;
   /** Warnings (e.g. pruned unknown fields) are appended here. */
   warnings?: string[];
 }
@@ -106,6 +108,8 @@ export class ObjectStore {
   private readonly history: ChangeHistory;
   private readonly watchers = new Set<Watcher>();
   private readonly gc: GarbageCollector;
+  /** Last server-side-applied configuration per object uid and field manager. */
+  private readonly appliedConfigs = new Map<string, Map<string, unknown>>();
   private rv = 0;
 
   constructor(
@@ -364,7 +368,9 @@ export class ObjectStore {
       if (type === 'apply' && opts.subresource === undefined) {
         const body = clone(patch) as KubeObject;
         body.metadata = { ...body.metadata, name, ...(info.namespaced ? { namespace } : {}) };
-        return this.create(info, body, opts);
+        const created = this.create(info, body, opts);
+        if (!opts.dryRun) this.rememberApplied(created.metadata.uid as string, opts.fieldManager, patch);
+        return created;
       }
       throw notFound(qualified(info), name);
     }
@@ -372,8 +378,14 @@ export class ObjectStore {
     let patched: unknown;
     switch (type) {
       case 'merge':
-      case 'apply':
         patched = mergePatch(current, patch);
+        break;
+      case 'apply':
+        patched = serverSideApply(
+          current,
+          this.appliedConfigs.get(existing.metadata.uid as string)?.get(opts.fieldManager ?? ''),
+          patch,
+        );
         break;
       case 'json':
         patched = jsonPatch(current, patch);
@@ -395,7 +407,10 @@ export class ObjectStore {
     obj.metadata = { ...(obj.metadata ?? {}), name, namespace: existing.metadata.namespace };
     if (!info.namespaced) delete obj.metadata.namespace;
     obj.metadata.resourceVersion ??= existing.metadata.resourceVersion;
-    return this.update(info, obj, opts);
+    const result = this.update(info, obj, opts);
+    if (type === 'apply' && !opts.dryRun)
+      this.rememberApplied(existing.metadata.uid as string, opts.fieldManager, patch);
+    return result;
   }
 
   delete(
@@ -479,6 +494,12 @@ export class ObjectStore {
   }
 
   // ---- internals ----
+
+  private rememberApplied(uid: string, manager: string | undefined, applied: unknown): void {
+    let byManager = this.appliedConfigs.get(uid);
+    if (!byManager) this.appliedConfigs.set(uid, (byManager = new Map()));
+    byManager.set(manager ?? '', clone(applied));
+  }
 
   private bucket(info: ResourceInfo): Map<string, KubeObject> {
     let b = this.data.get(info.storageKey);
@@ -630,6 +651,7 @@ export class ObjectStore {
   /** Removes an object for good (no finalizers left) and queues garbage collection. */
   private remove(info: ResourceInfo, obj: KubeObject): KubeObject {
     const removed = this.commit(info, 'DELETED', obj, undefined);
+    this.appliedConfigs.delete(removed.metadata.uid as string);
     if (info.group === 'apiextensions.k8s.io' && info.resource === 'customresourcedefinitions') {
       const crdName = removed.metadata.name as string;
       const served = this.registry.all().find((r) => r.crd === crdName);

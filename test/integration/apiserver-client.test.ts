@@ -1,9 +1,15 @@
 // The embedded API server against the real @kubernetes/client-node.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
-import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type {
+  KubernetesListObject,
+  KubernetesObject,
+  V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
 import {
+  ApiextensionsV1Api,
   ApiException,
   CoreV1Api,
   CustomObjectsApi,
@@ -13,6 +19,7 @@ import {
   setHeaderOptions,
   Watch,
 } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import type { TestApiServer } from '../../local-cluster/apiserver/testing.ts';
 import { startTestApiServer } from '../../local-cluster/apiserver/testing.ts';
 
@@ -347,6 +354,70 @@ describe('apiserver with client-node', () => {
       404,
     );
     assert.equal(missing.reason, 'NotFound');
+  });
+
+  it('a watch can send initial events and bookmarks', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'bookmarks' } } });
+    await core.createNamespacedConfigMap({ namespace: 'bookmarks', body: { metadata: { name: 'one' } } });
+    await core.createNamespacedConfigMap({ namespace: 'bookmarks', body: { metadata: { name: 'two' } } });
+    const events: string[] = [];
+    let controller: AbortController | undefined;
+    await new Promise<void>((resolve) => {
+      void new Watch(kc)
+        .watch(
+          '/api/v1/namespaces/bookmarks/configmaps',
+          {
+            sendInitialEvents: true,
+            resourceVersionMatch: 'NotOlderThan',
+            allowWatchBookmarks: true,
+            resourceVersion: '',
+          },
+          (type, obj: KubernetesObject) => {
+            events.push(
+              type === 'BOOKMARK'
+                ? `BOOKMARK ${obj.metadata?.annotations?.['k8s.io/initial-events-end'] ?? ''}`
+                : `${type} ${obj.metadata?.name}`,
+            );
+            if (type === 'BOOKMARK') resolve();
+          },
+          () => resolve(),
+        )
+        .then((c) => (controller = c));
+    });
+    controller?.abort();
+    assert.deepEqual(events.sort(), ['ADDED one', 'ADDED two', 'BOOKMARK true']);
+  });
+
+  it('deleting a CRD stops serving its resources and removes its objects', async () => {
+    const crd = parseYaml(
+      await readFile('test/fixtures/crds/k8s.cni.cncf.io_network-attachment-definitions.yaml', 'utf8'),
+    ) as V1CustomResourceDefinition;
+    const ext = kc.makeApiClient(ApiextensionsV1Api);
+    await ext.createCustomResourceDefinition({ body: crd });
+    const nad = {
+      group: 'k8s.cni.cncf.io',
+      version: 'v1',
+      plural: 'network-attachment-definitions',
+      namespace: 'default',
+    };
+    await eventually(async () => {
+      const c = await ext.readCustomResourceDefinition({ name: crd.metadata?.name as string });
+      return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True') ?? false;
+    }, 'CRD to be established');
+    await custom.createNamespacedCustomObject({
+      ...nad,
+      body: {
+        apiVersion: 'k8s.cni.cncf.io/v1',
+        kind: 'NetworkAttachmentDefinition',
+        metadata: { name: 'vlan1' },
+        spec: { config: '{}' },
+      },
+    });
+    assert.equal(((await custom.listNamespacedCustomObject(nad)) as { items: unknown[] }).items.length, 1);
+    await ext.deleteCustomResourceDefinition({ name: crd.metadata?.name as string });
+    await expectApiError(custom.listNamespacedCustomObject(nad), 404);
+    await ext.createCustomResourceDefinition({ body: crd });
+    assert.equal(((await custom.listNamespacedCustomObject(nad)) as { items: unknown[] }).items.length, 0);
   });
 
   it('rejects a wrong token with 401 Unauthorized', async () => {

@@ -326,6 +326,32 @@ spec:
     assert.match(missing.stderr, /namespaces "does-not-exist" not found/);
   });
 
+  it('server-side apply removes fields its manager no longer applies', async () => {
+    const cm = (data: string): string =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: applied, namespace: default}\ndata: {${data}}\n`;
+    assert.equal(
+      (await server.kubectl(['apply', '--server-side', '-f', '-'], { input: cm('a: "1"') })).exitCode,
+      0,
+    );
+    assert.equal(
+      (await server.kubectl(['patch', 'configmap', 'applied', '-p', '{"data":{"other":"kept"}}'])).exitCode,
+      0,
+    );
+    const again = await server.kubectl(['apply', '--server-side', '-f', '-'], { input: cm('b: "2"') });
+    assert.equal(again.exitCode, 0, again.stderr);
+    const data = await server.kubectl(['get', 'configmap', 'applied', '-o', 'jsonpath={.data}']);
+    assert.deepEqual(JSON.parse(data.stdout), { b: '2', other: 'kept' });
+  });
+
+  it('deleting a namespace removes its content, then the namespace', async () => {
+    assert.equal((await server.kubectl(['create', 'namespace', 'doomed'])).exitCode, 0);
+    assert.equal((await server.kubectl(['create', 'configmap', 'inside', '-n', 'doomed'])).exitCode, 0);
+    const deleted = await server.kubectl(['delete', 'namespace', 'doomed', '--timeout=15s']);
+    assert.equal(deleted.exitCode, 0, deleted.stderr);
+    assert.match((await server.kubectl(['get', 'namespace', 'doomed'])).stderr, /not found/);
+    assert.match((await server.kubectl(['get', 'configmap', 'inside', '-n', 'doomed'])).stderr, /not found/);
+  });
+
   it('answers a wrong token with 401', async () => {
     const denied = await server.kubectl(['get', 'pods', '--token', 'not-the-token']);
     assert.notEqual(denied.exitCode, 0);
