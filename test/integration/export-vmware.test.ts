@@ -1,0 +1,345 @@
+// The export slice on the embedded API server with vcsim: the export function creates the scratch
+// PVC, credentials and Job idempotently; the exporter program (run as the Job would run it, as a
+// child process with KUBECONFIG) powers off and exports; export-status moves the import on.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
+import { importFunction } from '../../functions/shared/import-function.ts';
+import type { Obj } from '../../functions/shared/kube/client.ts';
+import { exportStep } from '../../functions/export/index.ts';
+import { exportStatusStep } from '../../functions/export-status/index.ts';
+import { Inventory } from '../simulators/inventory.ts';
+import { startVcsim, type Vcsim } from '../simulators/vcsim/index.ts';
+import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const WORK = join(ROOT, 'test/.fixtures/export-it');
+const MiB = 1024 * 1024;
+
+const inventory = Inventory.parse({
+  vmware: {
+    datacenter: 'DC0',
+    networks: [{ name: 'VM Network', type: 'standard' }],
+    vms: [
+      {
+        name: 'export-me',
+        folder: 'Discovered VM',
+        powerState: 'poweredOn',
+        toolsRunning: true,
+        shutdownSeconds: 0.3,
+        cpus: 2,
+        memoryMiB: 256,
+        disks: [
+          { sizeMiB: 4, controller: 'pvscsi', allocatedPercent: 50, seed: 21 },
+          { sizeMiB: 2, controller: 'sata', allocatedPercent: 25, seed: 22 },
+        ],
+        nics: [{ network: 'VM Network', type: 'vmxnet3', mac: '00:50:56:0a:0b:0c' }],
+      },
+      { name: 'no-tools', folder: 'Discovered VM', toolsRunning: false, disks: [{ sizeMiB: 1, seed: 23 }] },
+      { name: 'fn-vm', folder: 'Discovered VM', powerState: 'poweredOff', disks: [{ sizeMiB: 1, seed: 24 }] },
+    ],
+  },
+});
+
+let api: TestApi;
+let vcsim: Vcsim;
+let root: string;
+
+const exportHandler = () => importFunction('export', exportStep, { kube: api.kube });
+const exportStatusHandler = () => importFunction('export-status', exportStatusStep, { kube: api.kube });
+
+async function getImport(name: string, namespace = 'default') {
+  return api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', namespace, name);
+}
+const statusOf = async (name: string, namespace = 'default') =>
+  (await getImport(name, namespace)).status as VirtualMachineImportStatus;
+
+async function createSourceReadyImport(name: string, spec: Record<string, unknown>, namespace = 'default') {
+  await api.kube.create({
+    apiVersion: API_VERSION,
+    kind: 'VirtualMachineImport',
+    metadata: { name, namespace },
+    spec: {
+      sourceCluster: { name: 'vcsim', namespace: 'default', kind: 'VmwareSource', apiVersion: API_VERSION },
+      folder: 'Discovered VM',
+      ...spec,
+    },
+  });
+  const obj = await getImport(name, namespace);
+  await api.kube.replaceStatus(
+    { ...obj, status: { importStatus: 'sourceReady', importedVirtualMachineName: name } },
+    'virtualmachineimports',
+  );
+  return getImport(name, namespace);
+}
+
+async function runExporter(imp: Obj, scratchDir: string, credentialsDir: string) {
+  return execa(process.execPath, ['--import', 'tsx', 'functions/export/job/main.ts'], {
+    cwd: ROOT,
+    reject: false,
+    env: {
+      KUBECONFIG: api.server.kubeconfigPath,
+      IMPORT_NAMESPACE: imp.metadata!.namespace!,
+      IMPORT_NAME: imp.metadata!.name!,
+      IMPORT_UID: imp.metadata!.uid!,
+      SCRATCH_DIR: scratchDir,
+      CREDENTIALS_DIR: credentialsDir,
+      EXPORT_DISK_CONCURRENCY: '2',
+      PROGRESS_INTERVAL_MS: '100',
+    },
+  });
+}
+
+const condition = (s: VirtualMachineImportStatus, type: string) =>
+  s.importConditions?.find((c) => c.type === type);
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'export-it-'));
+  [api, vcsim] = await Promise.all([startTestApi(), startVcsim({ workDir: WORK, inventory })]);
+  await api.kube.create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'vsphere-credentials', namespace: 'default' },
+    stringData: { username: vcsim.username, password: vcsim.password, caCert: vcsim.caCertPem },
+  });
+  await api.kube.create({
+    apiVersion: API_VERSION,
+    kind: 'VmwareSource',
+    metadata: { name: 'vcsim', namespace: 'default' },
+    spec: {
+      endpoint: vcsim.url,
+      dc: vcsim.datacenter,
+      credentials: { name: 'vsphere-credentials', namespace: 'default' },
+    },
+  });
+  await api.kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-b' } });
+});
+
+after(async () => {
+  await vcsim?.stop();
+  await api?.close();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+describe('export function', () => {
+  test('creates the scratch PVC and the Job once under duplicate events; mounts the Secret of the same namespace', async () => {
+    const imp = await createSourceReadyImport('fn-import', { virtualMachineName: 'fn-vm' });
+    const handle = exportHandler();
+    await Promise.all([handle(noContext, apiServerEvent(imp)), handle(noContext, apiServerEvent(imp))]);
+    await handle(noContext, apiServerEvent(await getImport('fn-import')));
+
+    const jobs = await api.kube.list<Obj>('batch/v1', 'Job', 'default');
+    assert.deepEqual(
+      jobs.map((j) => j.metadata?.name),
+      ['fn-import-export'],
+    );
+    const job = jobs[0] as any;
+    const pod = job.spec.template.spec;
+    assert.equal(pod.volumes.find((v: any) => v.secret).secret.secretName, 'vsphere-credentials');
+    assert.equal(job.metadata.ownerReferences[0].uid, imp.metadata!.uid);
+    const pvc = (await api.kube.get<Obj>(
+      'v1',
+      'PersistentVolumeClaim',
+      'default',
+      'fn-import-scratch',
+    )) as any;
+    // 1 MiB virtual (vCenter reports no allocation) x 1.1 + 1 GiB → 2 GiB
+    assert.equal(pvc.spec.resources.requests.storage, '2Gi');
+    const status = await statusOf('fn-import');
+    const c = condition(status, 'DisksExported');
+    assert.deepEqual([c?.status, c?.reason], ['Unknown', 'ExportJobCreated']);
+    assert.match(c?.message ?? '', /fn-import-export.*fn-import-scratch of 2 GiB/);
+    assert.equal(status.importStatus, 'sourceReady');
+    const events = await api.kube.list<Obj>('v1', 'Event', 'default');
+    assert.equal(
+      events.filter((e: any) => e.reason === 'ExportJobCreated' && e.involvedObject.name === 'fn-import')
+        .length,
+      1,
+    );
+  });
+
+  test('a source Secret in another namespace is copied next to the import, owned by it', async () => {
+    const imp = await createSourceReadyImport('cross-ns', { virtualMachineName: 'fn-vm' }, 'team-b');
+    await exportHandler()(noContext, apiServerEvent(imp));
+    const copy = (await api.kube.get<Obj>('v1', 'Secret', 'team-b', 'cross-ns-credentials')) as any;
+    assert.equal(copy.metadata.ownerReferences[0].uid, imp.metadata!.uid);
+    assert.equal(Buffer.from(copy.data.username, 'base64').toString(), vcsim.username);
+    const job = (await api.kube.get<Obj>('batch/v1', 'Job', 'team-b', 'cross-ns-export')) as any;
+    assert.equal(
+      job.spec.template.spec.volumes.find((v: any) => v.secret).secret.secretName,
+      'cross-ns-credentials',
+    );
+  });
+
+  test('above EXPORT_JOBS_PER_SOURCE the import is queued; it starts when a Job finishes', async () => {
+    process.env.EXPORT_JOBS_PER_SOURCE = '2'; // fn-import and cross-ns run against this source
+    try {
+      const imp = await createSourceReadyImport('queued', { virtualMachineName: 'fn-vm' });
+      await exportHandler()(noContext, apiServerEvent(imp));
+      assert.equal(await api.kube.find('batch/v1', 'Job', 'default', 'queued-export'), undefined);
+      const c = condition(await statusOf('queued'), 'DisksExported');
+      assert.equal(c?.reason, 'ExportQueued');
+      assert.match(c?.message ?? '', /2 export Job\(s\) already run/);
+
+      await api.kubectl(
+        'patch',
+        'job',
+        'cross-ns-export',
+        '-n',
+        'team-b',
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        JSON.stringify({
+          status: {
+            conditions: [
+              {
+                type: 'Failed',
+                status: 'True',
+                reason: 'BackoffLimitExceeded',
+                message: 'Job has reached the specified backoff limit',
+              },
+            ],
+          },
+        }),
+      );
+      await exportHandler()(noContext, apiServerEvent(await getImport('queued')));
+      assert.ok(await api.kube.find('batch/v1', 'Job', 'default', 'queued-export'));
+    } finally {
+      delete process.env.EXPORT_JOBS_PER_SOURCE;
+    }
+  });
+
+  test('export-status: a Job that failed without a result fails the import, naming the Job and its logs', async () => {
+    const job = await api.kube.get<Obj>('batch/v1', 'Job', 'team-b', 'cross-ns-export');
+    await exportStatusHandler()(noContext, apiServerEvent(job));
+    const status = await statusOf('cross-ns', 'team-b');
+    assert.equal(status.importStatus, 'VMMigrationFailed');
+    const c = condition(status, 'DisksExported');
+    assert.equal(c?.reason, 'ExportJobFailed');
+    assert.match(c?.message ?? '', /team-b\/cross-ns-export failed \(BackoffLimitExceeded/);
+    assert.match(c?.message ?? '', /kubectl logs -n team-b job\/cross-ns-export/);
+  });
+});
+
+describe('exporter program', () => {
+  let credentialsDir: string;
+  before(async () => {
+    // What kubelet makes of the Secret volume: one file per key (plus its ..data bookkeeping).
+    credentialsDir = join(root, 'credentials');
+    await mkdir(join(credentialsDir, '..data'), { recursive: true });
+    await writeFile(join(credentialsDir, 'username'), vcsim.username);
+    await writeFile(join(credentialsDir, 'password'), vcsim.password);
+    await writeFile(join(credentialsDir, 'caCert'), vcsim.caCertPem);
+  });
+
+  test('graceful shutdown, one-pass export of 2 disks byte-identical to the source; export-status → disksExported', async () => {
+    const imp = await createSourceReadyImport('vmw', {
+      virtualMachineName: 'export-me',
+      gracefulShutdownTimeoutSeconds: 30,
+    });
+    const scratch = join(root, 'scratch-vmw');
+    await mkdir(scratch);
+    const run = await runExporter(imp, scratch, credentialsDir);
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr);
+    assert.doesNotMatch(run.stdout + run.stderr, new RegExp(vcsim.password));
+
+    const status = await statusOf('vmw');
+    assert.equal(status.importStatus, 'sourceReady', 'the Job never writes importStatus');
+    assert.deepEqual(
+      status.importConditions
+        ?.filter((c) => c.type.startsWith('VM'))
+        .map((c) => [c.type, c.status, c.reason]),
+      [
+        ['VMShutdownGuest', 'True', 'GuestShutdownRequested'],
+        ['VMPoweredOff', 'True', 'PoweredOff'],
+        ['VMExported', 'True', 'DisksExported'],
+      ],
+    );
+    assert.match(
+      condition(status, 'VMExported')?.message ?? '',
+      /exported 2 disk\(s\) of VM export-me: 6\.0 MiB virtual/,
+    );
+    assert.deepEqual(
+      status.diskImportStatus?.map((d) => [
+        d.diskName,
+        d.diskSize,
+        d.diskLocalPath,
+        d.busType,
+        d.progress?.phase,
+      ]),
+      [
+        ['disk-0.img', 4 * MiB, scratch, 'scsi', 'exported'],
+        ['disk-1.img', 2 * MiB, scratch, 'sata', 'exported'],
+      ],
+    );
+    assert.deepEqual((await readdir(scratch)).sort(), ['disk-0.img', 'disk-1.img']);
+    const sources = vcsim.disks.filter((d) => d.vm === 'export-me');
+    for (const [i, source] of sources.entries())
+      assert.ok(
+        (await readFile(join(scratch, `disk-${i}.img`))).equals(await readFile(source.rawPath)),
+        `disk ${i}`,
+      );
+
+    const cm = (await api.kube.get<Obj>('v1', 'ConfigMap', 'default', 'vmw-source-vm')) as any;
+    const vm = JSON.parse(cm.data['vm.json']);
+    assert.equal(vm.name, 'export-me');
+    assert.equal(vm.disks.length, 2);
+    assert.equal(cm.metadata.ownerReferences[0].uid, imp.metadata!.uid);
+
+    await exportStatusHandler()(noContext, apiServerEvent(await getImport('vmw')));
+    const after = await statusOf('vmw');
+    assert.equal(after.importStatus, 'disksExported');
+    assert.equal(after.progress, 60);
+    assert.equal(condition(after, 'DisksExported')?.status, 'True');
+
+    // A re-run (e.g. a duplicate Job) finds the result recorded and does nothing.
+    const again = await runExporter(imp, scratch, credentialsDir);
+    assert.equal(again.exitCode, 0);
+    assert.match(again.stdout, /nothing to do/);
+  });
+
+  test('VMware Tools missing without forcePowerOff → VMExportFailed with a clear message → VMMigrationFailed', async () => {
+    const imp = await createSourceReadyImport('notools', { virtualMachineName: 'no-tools' });
+    const scratch = join(root, 'scratch-notools');
+    await mkdir(scratch);
+    const run = await runExporter(imp, scratch, credentialsDir);
+    assert.equal(run.exitCode, 0, 'a recorded failure is not retried by the Job backoff');
+    const status = await statusOf('notools');
+    const failed = condition(status, 'VMExportFailed');
+    assert.deepEqual([failed?.status, failed?.reason], ['True', 'ToolsNotRunning']);
+    assert.match(failed?.message ?? '', /VMware Tools is not running in the VM no-tools.*forcePowerOff/);
+    assert.deepEqual(await readdir(scratch), []);
+
+    await exportStatusHandler()(noContext, apiServerEvent(await getImport('notools')));
+    const after = await statusOf('notools');
+    assert.equal(after.importStatus, 'VMMigrationFailed');
+    assert.equal(condition(after, 'DisksExported')?.reason, 'ToolsNotRunning');
+  });
+
+  test('forcePowerOff powers the same VM off and exports it', async () => {
+    const imp = await createSourceReadyImport('forced', {
+      virtualMachineName: 'no-tools',
+      forcePowerOff: true,
+    });
+    const scratch = join(root, 'scratch-forced');
+    await mkdir(scratch);
+    const run = await runExporter(imp, scratch, credentialsDir);
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr);
+    const status = await statusOf('forced');
+    assert.deepEqual(
+      status.importConditions?.map((c) => [c.type, c.reason]),
+      [
+        ['VMPoweringOff', 'ForcePowerOff'],
+        ['VMPoweredOff', 'PoweredOff'],
+        ['VMExported', 'DisksExported'],
+      ],
+    );
+    const source = vcsim.disks.find((d) => d.vm === 'no-tools')!;
+    assert.ok((await readFile(join(scratch, 'disk-0.img'))).equals(await readFile(source.rawPath)));
+  });
+});
