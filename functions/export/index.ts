@@ -146,7 +146,7 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
   if (!created) return { action: 'ignore' };
 
   const volume = scratch
-    ? `scratch volume ${pvcName} of ${scratch.gib} GiB (${scratch.basis}: ${formatBytes(scratch.basisBytes)}, x ${numberSetting('SCRATCH_SIZE_FACTOR', process.env, 1)} + ${numberSetting('SCRATCH_MIN_GIB')} GiB)`
+    ? `scratch volume ${pvcName} of ${scratch.gib} GiB (${scratch.basis} = ${formatBytes(scratch.basisBytes)}, x SCRATCH_SIZE_FACTOR ${numberSetting('SCRATCH_SIZE_FACTOR', process.env, 1)} + SCRATCH_MIN_GIB ${numberSetting('SCRATCH_MIN_GIB')} GiB)`
     : `existing scratch volume ${pvcName}`;
   const message = `export Job ${jobName} created with ${volume}; it powers off ${kind === 'OvaSource' ? 'nothing (OVA)' : `the source VM ${imp.spec.virtualMachineName ?? ''}`} and exports the disks`;
   log.info('export job created', { job: jobName, pvc: pvcName, scratchGiB: scratch?.gib });

@@ -41,6 +41,7 @@ const inventory = Inventory.parse({
       },
       { name: 'no-tools', folder: 'Discovered VM', toolsRunning: false, disks: [{ sizeMiB: 1, seed: 23 }] },
       { name: 'fn-vm', folder: 'Discovered VM', powerState: 'poweredOff', disks: [{ sizeMiB: 1, seed: 24 }] },
+      { name: 'slow-off', folder: 'Discovered VM', shutdownSeconds: 120, disks: [{ sizeMiB: 1, seed: 25 }] },
     ],
   },
 });
@@ -77,7 +78,7 @@ async function createSourceReadyImport(name: string, spec: Record<string, unknow
   return getImport(name, namespace);
 }
 
-async function runExporter(imp: Obj, scratchDir: string, credentialsDir: string) {
+function runExporter(imp: Obj, scratchDir: string, credentialsDir: string) {
   return execa(process.execPath, ['--import', 'tsx', 'functions/export/job/main.ts'], {
     cwd: ROOT,
     reject: false,
@@ -341,5 +342,27 @@ describe('exporter program', () => {
     );
     const source = vcsim.disks.find((d) => d.vm === 'no-tools')!;
     assert.ok((await readFile(join(scratch, 'disk-0.img'))).equals(await readFile(source.rawPath)));
+  });
+
+  test('SIGTERM (Job deleted) aborts the wait at once, exits non-zero and records no failure', async () => {
+    const imp = await createSourceReadyImport('sigterm', {
+      virtualMachineName: 'slow-off',
+      gracefulShutdownTimeoutSeconds: 300,
+    });
+    const scratch = join(root, 'scratch-sigterm');
+    await mkdir(scratch);
+    const child = runExporter(imp, scratch, credentialsDir);
+    for (let i = 0; i < 100 && !condition(await statusOf('sigterm'), 'VMShutdownGuest'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.ok(condition(await statusOf('sigterm'), 'VMShutdownGuest'), 'the guest shutdown was requested');
+    const started = Date.now();
+    child.kill('SIGTERM');
+    const run = await child;
+    assert.ok(Date.now() - started < 5000, 'stops without waiting for the guest');
+    assert.equal(run.exitCode, 143);
+    assert.match(run.stdout, /export aborted/);
+    const status = await statusOf('sigterm');
+    assert.equal(condition(status, 'VMExportFailed'), undefined);
+    assert.equal(condition(status, 'VMExported'), undefined);
   });
 });
