@@ -153,6 +153,7 @@ export function builtinResources(): ResourceInfo[] {
     categories: b.categories ?? [],
     verbs: ALL_VERBS,
     statusSubresource: b.status ?? false,
-    storageKey: `${b.group}/${b.resource}`,
+    // core and events.k8s.io Events are one store seen through two APIs (see conversion.ts)
+    storageKey: b.resource === 'events' ? '/events' : `${b.group}/${b.resource}`,
   }));
 }

@@ -2,6 +2,7 @@
 // status subresource, schema processing, watches) in memory. The HTTP layer and in-process
 // callers share it.
 import { randomUUID } from 'node:crypto';
+import { fromStorage, storageFieldPath, toStorage } from './conversion.ts';
 import { establishedStatus, isEstablished, validateCrd } from './crd.ts';
 import { defaultPropagationPolicy, prepareBuiltinCreate } from './defaults.ts';
 import type { Qualified, StatusCause } from './errors.ts';
@@ -216,8 +217,9 @@ export class ObjectStore {
 
   create(ref: ResourceRef, body: KubeObject, opts: WriteOptions = {}): KubeObject {
     const info = this.resolve(ref);
-    const obj = clone(body);
-    this.checkTypeMeta(info, obj);
+    const typed = clone(body);
+    this.checkTypeMeta(info, typed);
+    const obj = toStorage(info, typed);
     const meta = (obj.metadata ??= {});
     if (!info.namespaced) delete meta.namespace;
     else if (!meta.namespace)
@@ -257,8 +259,9 @@ export class ObjectStore {
 
   update(ref: ResourceRef, body: KubeObject, opts: WriteOptions = {}): KubeObject {
     const info = this.resolve(ref);
-    const incoming = clone(body);
-    this.checkTypeMeta(info, incoming);
+    const typed = clone(body);
+    this.checkTypeMeta(info, typed);
+    const incoming = toStorage(info, typed);
     const meta = incoming.metadata ?? {};
     const name = meta.name;
     if (!name) throw badRequest('name is required for an update');
@@ -508,7 +511,7 @@ export class ObjectStore {
   }
 
   private present(info: ResourceInfo, obj: KubeObject): KubeObject {
-    const out = clone(obj);
+    const out = fromStorage(info, clone(obj));
     out.apiVersion = apiVersionOf(info);
     out.kind = info.kind;
     return out;
@@ -517,7 +520,10 @@ export class ObjectStore {
   private selector(info: ResourceInfo, opts: ListOptions): Selector {
     return {
       labels: parseLabelSelector(opts.labelSelector),
-      fields: parseFieldSelector(opts.fieldSelector),
+      fields: parseFieldSelector(opts.fieldSelector).map((f) => ({
+        ...f,
+        field: storageFieldPath(info, f.field),
+      })),
       ...(info.namespaced && opts.namespace ? { namespace: opts.namespace } : {}),
     };
   }
@@ -554,8 +560,20 @@ export class ObjectStore {
     }
   }
 
-  /** Server-side normalisation of built-ins (Secret.stringData folds into data). */
+  /** Server-side decoding rules and normalisation of built-ins (Secret.stringData folds into data). */
   private normalize(obj: KubeObject): void {
+    const eventTime = obj['eventTime'];
+    if (obj.kind === 'Event' && eventTime !== undefined && eventTime !== null) {
+      // MicroTime decodes only with exactly six fractional digits, as in Go's RFC3339Micro layout
+      if (
+        typeof eventTime !== 'string' ||
+        !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/.test(eventTime)
+      ) {
+        throw badRequest(
+          `Event in version "v1" cannot be handled as a Event: parsing time ${JSON.stringify(String(eventTime))} as "2006-01-02T15:04:05.000000Z07:00": eventTime must be RFC 3339 with microseconds`,
+        );
+      }
+    }
     if (
       obj.apiVersion === 'v1' &&
       obj.kind === 'Secret' &&

@@ -166,11 +166,44 @@ spec:
       lastTimestamp: new Date().toISOString(),
       source: { component: 'vm-import' },
     } as never);
+    server.store.create({ apiVersion: 'events.k8s.io/v1', kind: 'Event' }, {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { generateName: 'described.', namespace: 'default' },
+      regarding: { ...VMI_API, name: 'described', namespace: 'default', uid: vmi.metadata.uid as string },
+      reason: 'DisksExported',
+      note: 'exported 2 disks',
+      type: 'Normal',
+      action: 'Export',
+      eventTime: new Date().toISOString().replace(/Z$/, '000Z'),
+      reportingController: 'vm-import',
+      reportingInstance: 'vm-import-export',
+    } as never);
+    const viaEventsApi = server.store.list(
+      { apiVersion: 'events.k8s.io/v1', kind: 'Event' },
+      { namespace: 'default', fieldSelector: 'regarding.name=described' },
+    );
+    assert.deepEqual(viaEventsApi.items.map((e) => e['note'] ?? e['message']).sort(), [
+      'exported 2 disks',
+      'exporting disks from the source',
+    ]);
+    assert.throws(
+      () =>
+        server.store.create({ apiVersion: 'v1', kind: 'Event' }, {
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { name: 'millis', namespace: 'default' },
+          eventTime: new Date().toISOString(),
+        } as never),
+      /cannot be handled as a Event: parsing time/,
+      'eventTime is a MicroTime, as on a real API server',
+    );
     const described = await server.kubectl(['describe', 'virtualmachineimport', 'described']);
     assert.equal(described.exitCode, 0, described.stderr);
     assert.match(described.stdout, /^Name:\s+described$/m);
     assert.match(described.stdout, /Virtual Machine Name:\s+vm-described/);
     assert.match(described.stdout, /Normal\s+ImportStarted\s+.*exporting disks from the source/);
+    assert.match(described.stdout, /Normal\s+DisksExported\s+.*exported 2 disks/);
   });
 
   it('keeps an object with a finalizer terminating until the finalizer is removed', async () => {
