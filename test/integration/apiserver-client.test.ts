@@ -344,6 +344,24 @@ describe('apiserver with client-node', () => {
       all.items.map((i) => i.metadata?.name),
       ['sel-db'],
     );
+    const firstPage = await core.listNamespacedConfigMap({
+      namespace: 'default',
+      labelSelector: 'tier',
+      limit: 2,
+    });
+    assert.equal(firstPage.items.length, 2);
+    assert.ok(firstPage.metadata?._continue, 'a continue token for the rest');
+    const secondPage = await core.listNamespacedConfigMap({
+      namespace: 'default',
+      labelSelector: 'tier',
+      limit: 2,
+      _continue: firstPage.metadata?._continue,
+    });
+    assert.deepEqual(
+      [...firstPage.items, ...secondPage.items].map((i) => i.metadata?.name).sort(),
+      [made.metadata?.name, 'sel-db', 'sel-dev'].sort(),
+    );
+    assert.equal(secondPage.metadata?._continue, undefined);
     const dup = await expectApiError(
       core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'sel-db' } } }),
       409,
