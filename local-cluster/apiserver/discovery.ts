@@ -76,3 +76,48 @@ export function resourceList(registry: Registry, groupName: string, version: str
     resources,
   };
 }
+
+export const AGGREGATED_DISCOVERY_CONTENT_TYPE =
+  'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
+
+/** Whether an Accept header asks for aggregated discovery v2 (kubectl 1.30+ does, with a legacy fallback). */
+export function wantsAggregatedDiscovery(accept: string | undefined): boolean {
+  return (accept ?? '')
+    .split(',')
+    .some(
+      (t) =>
+        /as=APIGroupDiscoveryList/.test(t) &&
+        /(^|;)\s*v=v2(\s*;|$)/.test(t) &&
+        /g=apidiscovery\.k8s\.io/.test(t),
+    );
+}
+
+/** apidiscovery.k8s.io/v2 APIGroupDiscoveryList for /api (core only) or /apis (all named groups). */
+export function aggregatedDiscovery(registry: Registry, core: boolean): object {
+  const items = registry
+    .groups()
+    .filter((g) => (core ? g.name === '' : g.name !== ''))
+    .map((g) => ({
+      metadata: { name: g.name, creationTimestamp: null },
+      versions: g.versions.map((version) => ({
+        version,
+        freshness: 'Current',
+        resources: registry.inGroupVersion(g.name, version).map((r) => {
+          const responseKind = { group: r.group, version: r.version, kind: r.kind };
+          return {
+            resource: r.resource,
+            responseKind,
+            scope: r.namespaced ? 'Namespaced' : 'Cluster',
+            singularResource: r.singular,
+            verbs: r.verbs,
+            ...(r.shortNames.length ? { shortNames: r.shortNames } : {}),
+            ...(r.categories.length ? { categories: r.categories } : {}),
+            ...(r.statusSubresource
+              ? { subresources: [{ subresource: 'status', responseKind, verbs: ['get', 'patch', 'update'] }] }
+              : {}),
+          };
+        }),
+      })),
+    }));
+  return { kind: 'APIGroupDiscoveryList', apiVersion: 'apidiscovery.k8s.io/v2', metadata: {}, items };
+}

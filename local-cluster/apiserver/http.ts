@@ -2,7 +2,16 @@
 // PartialObjectMetadata), and streaming watches, on top of the ObjectStore.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
-import { coreVersions, group, groupList, resourceList, SERVER_VERSION } from './discovery.ts';
+import {
+  AGGREGATED_DISCOVERY_CONTENT_TYPE,
+  aggregatedDiscovery,
+  coreVersions,
+  group,
+  groupList,
+  resourceList,
+  SERVER_VERSION,
+  wantsAggregatedDiscovery,
+} from './discovery.ts';
 import { ApiError, badRequest, methodNotAllowed, unauthorized, unsupportedMediaType } from './errors.ts';
 import type { OpenApiV3 } from './openapi.ts';
 import { decodeProtobufObject, PROTOBUF_CONTENT_TYPE } from './protobuf.ts';
@@ -173,8 +182,18 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: HttpContex
       res.end('ok');
       return;
     case 'coreVersions':
+      if (wantsAggregatedDiscovery(req.headers.accept)) {
+        return send(res, 200, aggregatedDiscovery(registry, true), {
+          'Content-Type': AGGREGATED_DISCOVERY_CONTENT_TYPE,
+        });
+      }
       return send(res, 200, coreVersions(ctx.serverAddress));
     case 'groupList':
+      if (wantsAggregatedDiscovery(req.headers.accept)) {
+        return send(res, 200, aggregatedDiscovery(registry, false), {
+          'Content-Type': AGGREGATED_DISCOVERY_CONTENT_TYPE,
+        });
+      }
       return send(res, 200, groupList(registry));
     case 'group': {
       const doc = group(registry, r.group);

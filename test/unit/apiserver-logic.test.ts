@@ -1,9 +1,10 @@
 // Pure logic of the embedded API server: selectors, schema processing, patches, history, tables.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { aggregatedDiscovery, wantsAggregatedDiscovery } from '../../local-cluster/apiserver/discovery.ts';
 import { ChangeHistory } from '../../local-cluster/apiserver/history.ts';
 import { jsonPatch, mergePatch, strategicMergePatch } from '../../local-cluster/apiserver/patch.ts';
-import { compareVersionPriority } from '../../local-cluster/apiserver/registry.ts';
+import { compareVersionPriority, Registry } from '../../local-cluster/apiserver/registry.ts';
 import { matchesLabels, parseLabelSelector } from '../../local-cluster/apiserver/selectors.ts';
 import { evaluateJsonPath, humanDuration } from '../../local-cluster/apiserver/table.ts';
 import type { JSONSchemaProps, KubeObject } from '../../local-cluster/apiserver/types.ts';
@@ -207,5 +208,36 @@ describe('tables and versions', () => {
       'v1alpha1',
       'foo',
     ]);
+  });
+});
+
+describe('aggregated discovery', () => {
+  it('is chosen only for the v2 APIGroupDiscoveryList media type', () => {
+    const kubectl =
+      'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json';
+    assert.ok(wantsAggregatedDiscovery(kubectl));
+    assert.ok(
+      !wantsAggregatedDiscovery(
+        'application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json',
+      ),
+    );
+    assert.ok(!wantsAggregatedDiscovery('application/json'));
+  });
+  it('lists resources with scope, short names and status subresources', () => {
+    const doc = aggregatedDiscovery(new Registry(), false) as {
+      items: {
+        metadata: { name: string };
+        versions: { version: string; resources: Record<string, unknown>[] }[];
+      }[];
+    };
+    const apps = doc.items.find((i) => i.metadata.name === 'apps');
+    const deployments = apps?.versions[0]?.resources.find((r) => r['resource'] === 'deployments');
+    assert.deepEqual(deployments?.['shortNames'], ['deploy']);
+    assert.equal(deployments?.['scope'], 'Namespaced');
+    assert.deepEqual(
+      (deployments?.['subresources'] as { subresource: string }[]).map((s) => s.subresource),
+      ['status'],
+    );
+    assert.ok(!doc.items.some((i) => i.metadata.name === ''), 'the core group is served from /api');
   });
 });
