@@ -17,7 +17,11 @@ import type { FaultOptions } from './runtime/eventing/faults.ts';
 import { HarvesterImageController } from './runtime/harvester/image-controller.ts';
 import { Kube } from './runtime/kube.ts';
 import { KubeVirtController } from './runtime/kubevirt/vm-controller.ts';
-import { startSimulatedSources, type Endpoints, type SimulatedSources } from './runtime/sources/simulated-sources.ts';
+import {
+  startSimulatedSources,
+  type Endpoints,
+  type SimulatedSources,
+} from './runtime/sources/simulated-sources.ts';
 import { FunctionController } from './runtime/workloads/functions.ts';
 import { JobController } from './runtime/workloads/jobs.ts';
 import { PodRunner } from './runtime/workloads/pods.ts';
@@ -53,6 +57,8 @@ export interface LocalCluster {
   endpoints: Endpoints;
   kube: Kube;
   eventing: EventingController;
+  /** Simulators the inventory asks for whose module is not in this checkout. */
+  missingSimulators: string[];
   /** Runs kubectl against the cluster. */
   kubectl(args: string[], input?: string): Promise<string>;
   stop(): Promise<void>;
@@ -154,7 +160,17 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     const endpoints: Endpoints = { kubeconfig: kubeconfigPath, ...(sources?.endpoints ?? {}) };
     await writeFile(join(stateDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
     log('cluster', 'ready', { apiServer: api.url });
-    return { stateDir, kubeconfigPath, apiServerUrl: api.url, endpoints, kube, eventing, kubectl, stop };
+    return {
+      stateDir,
+      kubeconfigPath,
+      apiServerUrl: api.url,
+      endpoints,
+      kube,
+      eventing,
+      missingSimulators: sources?.missing ?? [],
+      kubectl,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

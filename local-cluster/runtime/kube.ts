@@ -141,14 +141,26 @@ export class Kube {
       return await this.objects.create<T>(obj);
     } catch (err) {
       if (!isApiError(err, 409)) throw err;
-      const existing = await this.get<T>(obj.apiVersion!, obj.kind!, obj.metadata!.name!, obj.metadata?.namespace);
+      const existing = await this.get<T>(
+        obj.apiVersion!,
+        obj.kind!,
+        obj.metadata!.name!,
+        obj.metadata?.namespace,
+      );
       if (!existing) throw err;
       return existing;
     }
   }
 
   mergePatch<T extends KubeObject>(obj: T): Promise<T> {
-    return this.objects.patch<T>(obj, undefined, undefined, 'vm-import-local', undefined, PatchStrategy.MergePatch);
+    return this.objects.patch<T>(
+      obj,
+      undefined,
+      undefined,
+      'vm-import-local',
+      undefined,
+      PatchStrategy.MergePatch,
+    );
   }
 
   replace<T extends KubeObject>(obj: T): Promise<T> {
@@ -157,6 +169,19 @@ export class Kube {
 
   replaceStatus<T extends KubeObject>(obj: T): Promise<T> {
     return this.objects.replaceStatus<T>(obj);
+  }
+
+  /**
+   * Writes status through the status subresource, or with a full update for kinds whose CRD has
+   * none (Harvester's VirtualMachineImage, KubeVirt's VirtualMachineInstance).
+   */
+  async writeStatus<T extends KubeObject>(obj: T): Promise<T> {
+    try {
+      return await this.objects.replaceStatus<T>(obj);
+    } catch (err) {
+      if (!isApiError(err, 404)) throw err;
+      return this.objects.replace<T>(obj);
+    }
   }
 
   async delete(obj: KubeObject, propagationPolicy = 'Background'): Promise<void> {
@@ -172,7 +197,10 @@ export class Kube {
    * Like a client-go reflector feeding a store: with `emitListed: false` the listed objects are
    * ignored (Knative's ApiServerSource delegate ignores Replace()).
    */
-  listWatch(opts: ListWatchOptions, handler: (type: WatchEventType, obj: KubeObject) => void): ListWatchHandle {
+  listWatch(
+    opts: ListWatchOptions,
+    handler: (type: WatchEventType, obj: KubeObject) => void,
+  ): ListWatchHandle {
     let stopped = false;
     let abort: AbortController | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -205,7 +233,8 @@ export class Kube {
           path,
           { resourceVersion, allowWatchBookmarks: false, labelSelector: opts.labelSelector },
           (phase, obj) => {
-            if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') handler(phase, obj as KubeObject);
+            if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED')
+              handler(phase, obj as KubeObject);
           },
           () => {
             if (!stopped) timer = setTimeout(() => void cycle(), 500);
@@ -217,7 +246,8 @@ export class Kube {
         }
       } catch (err) {
         // A kind nobody has registered yet (its CRD comes later): wait for it, like an informer.
-        const notServed = isApiError(err, 404) || (err instanceof Error && err.message.includes('does not serve'));
+        const notServed =
+          isApiError(err, 404) || (err instanceof Error && err.message.includes('does not serve'));
         if (first && !notServed) {
           first = false;
           failReady(err);

@@ -107,7 +107,12 @@ spec:
     ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: failing-probe}
 `,
   );
-  cluster = await startLocalCluster({ stateDir, sources: false, applyConfig: false, extraManifests: [manifests] });
+  cluster = await startLocalCluster({
+    stateDir,
+    sources: false,
+    applyConfig: false,
+    extraManifests: [manifests],
+  });
 });
 
 after(async () => {
@@ -157,7 +162,10 @@ test('kubectl apply of a VirtualMachineImport reaches the probe as an ApiServerS
   assert.equal(a.specversion, '1.0');
   assert.equal(a.type, 'dev.knative.apiserver.resource.add');
   assert.equal(a.source, new URL(cluster.apiServerUrl).origin);
-  assert.equal(a.subject, '/apis/migration.harvesterhci.io/v1beta1/namespaces/events-test/virtualmachineimports/first-import');
+  assert.equal(
+    a.subject,
+    '/apis/migration.harvesterhci.io/v1beta1/namespaces/events-test/virtualmachineimports/first-import',
+  );
   assert.equal(a.kind, 'VirtualMachineImport');
   assert.equal(a.name, 'first-import');
   assert.equal(a.namespace, 'events-test');
@@ -175,9 +183,21 @@ test('kubectl apply of a VirtualMachineImport reaches the probe as an ApiServerS
   assert.deepEqual(got.data.spec, created.spec);
 
   // An update is delivered; a delete is filtered out by the any/exact filter.
-  await cluster.kubectl(['annotate', 'virtualmachineimport', 'first-import', '-n', 'events-test', 'touched=1']);
-  const afterUpdate = await waitForLines('probe', (l) => l.some((x) => x.attributes.type.endsWith('.update')));
-  assert.equal(afterUpdate.filter((x) => x.attributes.type.endsWith('.update'))[0].data.metadata.annotations.touched, '1');
+  await cluster.kubectl([
+    'annotate',
+    'virtualmachineimport',
+    'first-import',
+    '-n',
+    'events-test',
+    'touched=1',
+  ]);
+  const afterUpdate = await waitForLines('probe', (l) =>
+    l.some((x) => x.attributes.type.endsWith('.update')),
+  );
+  assert.equal(
+    afterUpdate.filter((x) => x.attributes.type.endsWith('.update'))[0].data.metadata.annotations.touched,
+    '1',
+  );
   await cluster.kubectl(['delete', 'virtualmachineimport', 'first-import', '-n', 'events-test']);
   await new Promise((r) => setTimeout(r, 1000));
   assert.ok((await lines('probe')).every((x) => !x.attributes.type.endsWith('.delete')));

@@ -2,7 +2,13 @@
 // file read by every process through the preload) and the Service proxy.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AddressPool, POD_CIDR_PREFIX, SERVICE_CIDR_PREFIX, serviceDnsNames, type HostsTable } from './names.ts';
+import {
+  AddressPool,
+  POD_CIDR_PREFIX,
+  SERVICE_CIDR_PREFIX,
+  serviceDnsNames,
+  type HostsTable,
+} from './names.ts';
 import { installClusterDns } from './resolver.ts';
 import { ServiceProxy, type Endpoint } from './service-proxy.ts';
 

@@ -20,7 +20,10 @@ if (podIp) {
     } else if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) {
       if (anyHost(args[1]) || typeof args[1] === 'function' || typeof args[1] === 'number') {
         // listen(port[, host][, backlog][, cb]) -> listen(port, podIp, ...rest)
-        const rest = anyHost(args[1]) && args.length > 1 && typeof args[1] !== 'function' ? args.slice(2) : args.slice(1);
+        const rest =
+          anyHost(args[1]) && args.length > 1 && typeof args[1] !== 'function'
+            ? args.slice(2)
+            : args.slice(1);
         args = [Number(first), podIp, ...rest];
       }
     }

@@ -29,7 +29,9 @@ export function installClusterDns(hostsFile: string): void {
   const original = dns.lookup;
   const patched = function (this: unknown, host: string, opts: unknown, cb?: LookupCallback) {
     const callback = (typeof opts === 'function' ? opts : cb) as LookupCallback;
-    const options = (typeof opts === 'function' ? {} : typeof opts === 'number' ? { family: opts } : opts) as {
+    const options = (
+      typeof opts === 'function' ? {} : typeof opts === 'number' ? { family: opts } : opts
+    ) as {
       all?: boolean;
     } | null;
     if (typeof host === 'string' && isClusterName(host)) {

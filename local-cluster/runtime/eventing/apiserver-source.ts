@@ -32,7 +32,9 @@ export class ApiServerSourceRunner {
 
   async start(): Promise<void> {
     if ((this.spec.mode ?? 'Reference') !== 'Resource') {
-      throw new Error(`ApiServerSource mode ${this.spec.mode ?? 'Reference'} is not supported locally (use Resource)`);
+      throw new Error(
+        `ApiServerSource mode ${this.spec.mode ?? 'Reference'} is not supported locally (use Resource)`,
+      );
     }
     const source = apiServerSourceAttribute(this.kube.serverUrl);
     if (this.spec.namespaceSelector && labelSelectorString(this.spec.namespaceSelector)) {

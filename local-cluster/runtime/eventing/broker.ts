@@ -5,7 +5,13 @@
 // letter sink with the knativeerrordest / knativeerrorcode / knativeerrordata extensions.
 import axios from 'axios';
 import { CloudEvent, HTTP, type CloudEventV1 } from 'cloudevents';
-import { backoffMs, isRetryableStatus, isSuccessStatus, parseIsoDuration, type DeliverySpec } from './delivery-spec.ts';
+import {
+  backoffMs,
+  isRetryableStatus,
+  isSuccessStatus,
+  parseIsoDuration,
+  type DeliverySpec,
+} from './delivery-spec.ts';
 import { FaultInjector, type FaultPlan } from './faults.ts';
 import { triggerMatches, UnsupportedFilterError, type TriggerFilterSpec } from './trigger-filter.ts';
 
@@ -107,7 +113,12 @@ export class Broker {
     });
   }
 
-  private record(trigger: TriggerConfig, event: AnyCloudEvent, attempt: number, r: Partial<DeliveryRecord>): void {
+  private record(
+    trigger: TriggerConfig,
+    event: AnyCloudEvent,
+    attempt: number,
+    r: Partial<DeliveryRecord>,
+  ): void {
     this.opts.onDelivery?.({
       trigger: `${trigger.namespace}/${trigger.name}`,
       eventId: event.id,
@@ -125,7 +136,10 @@ export class Broker {
     try {
       url = await this.opts.resolve(trigger.subscriber, trigger.namespace);
     } catch (err) {
-      this.record(trigger, event, 0, { outcome: 'failed', error: `subscriber not resolvable: ${String(err)}` });
+      this.record(trigger, event, 0, {
+        outcome: 'failed',
+        error: `subscriber not resolvable: ${String(err)}`,
+      });
       return;
     }
     const maxAttempts = 1 + Math.max(0, delivery.retry ?? 0);
@@ -136,7 +150,11 @@ export class Broker {
       await this.sleep(plan.delayMs);
       if (this.closed) return;
       if (attempt <= plan.failFirstAttempts) {
-        last = { status: 503, body: Buffer.from('fault injection: attempt failed'), error: 'injected failure' };
+        last = {
+          status: 503,
+          body: Buffer.from('fault injection: attempt failed'),
+          error: 'injected failure',
+        };
       } else {
         last = await this.send(url, event, timeoutMs);
       }
@@ -163,7 +181,10 @@ export class Broker {
     try {
       dlsUrl = await this.opts.resolve(delivery.deadLetterSink, trigger.namespace);
     } catch (err) {
-      this.record(trigger, event, 0, { outcome: 'failed', error: `dead letter sink not resolvable: ${String(err)}` });
+      this.record(trigger, event, 0, {
+        outcome: 'failed',
+        error: `dead letter sink not resolvable: ${String(err)}`,
+      });
       return;
     }
     const ext: Record<string, string> = { knativeerrordest: url };
@@ -181,7 +202,10 @@ export class Broker {
       }
       if (!isRetryableStatus(r.status)) break;
     }
-    this.record(trigger, event, maxAttempts, { outcome: 'failed', error: 'dead letter sink did not accept the event' });
+    this.record(trigger, event, maxAttempts, {
+      outcome: 'failed',
+      error: 'dead letter sink did not accept the event',
+    });
   }
 
   /** One HTTP delivery in binary mode; a CloudEvent in the response is the subscriber's reply. */
@@ -202,7 +226,9 @@ export class Broker {
       });
       const body = Buffer.from(res.data);
       let reply: AnyCloudEvent | undefined;
-      const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k.toLowerCase(), String(v)]));
+      const headers = Object.fromEntries(
+        Object.entries(res.headers).map(([k, v]) => [k.toLowerCase(), String(v)]),
+      );
       if (isSuccessStatus(res.status) && body.length > 0 && HTTP.isEvent({ headers, body })) {
         try {
           reply = HTTP.toEvent({ headers, body }) as AnyCloudEvent;

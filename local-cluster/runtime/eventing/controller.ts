@@ -7,7 +7,13 @@ import { HTTP } from 'cloudevents';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
 import { ApiServerSourceRunner, type ApiServerSourceSpec } from './apiserver-source.ts';
-import { Broker, type AnyCloudEvent, type DeliveryRecord, type Destination, type TriggerConfig } from './broker.ts';
+import {
+  Broker,
+  type AnyCloudEvent,
+  type DeliveryRecord,
+  type Destination,
+  type TriggerConfig,
+} from './broker.ts';
 import type { DeliverySpec } from './delivery-spec.ts';
 import { FaultInjector, type FaultOptions } from './faults.ts';
 import { PingSourceRunner, type PingSourceSpec } from './ping-source.ts';
@@ -43,12 +49,19 @@ export class EventingController {
 
   async start(): Promise<void> {
     await this.startIngress();
-    const watch = (apiVersion: string, kind: string, fn: (type: string, obj: KubeObject) => Promise<void>) => {
+    const watch = (
+      apiVersion: string,
+      kind: string,
+      fn: (type: string, obj: KubeObject) => Promise<void>,
+    ) => {
       const h = this.ctx.kube.listWatch({ apiVersion, kind, emitListed: true }, (type, obj) => {
         this.serial = this.serial
           .then(() => fn(type, obj))
           .catch((err: unknown) =>
-            this.ctx.log('eventing', `${kind} handling failed`, { name: obj.metadata?.name, error: String(err) }),
+            this.ctx.log('eventing', `${kind} handling failed`, {
+              name: obj.metadata?.name,
+              error: String(err),
+            }),
           );
       });
       this.watches.push(h);
@@ -119,7 +132,8 @@ export class EventingController {
         base = url;
       }
     }
-    if (dest.uri) return base ? new URL(dest.uri, base.endsWith('/') ? base : `${base}/`).toString() : dest.uri;
+    if (dest.uri)
+      return base ? new URL(dest.uri, base.endsWith('/') ? base : `${base}/`).toString() : dest.uri;
     if (!base) throw new Error('destination has neither ref nor uri');
     return base;
   }
@@ -130,16 +144,26 @@ export class EventingController {
       if (sink?.ref?.kind === 'Broker') {
         const b = this.broker(sink.ref.namespace ?? namespace, sink.ref.name);
         if (b) b.publish(event);
-        else this.ctx.log('eventing', 'sink broker missing, event lost', { broker: sink.ref.name, id: event.id });
+        else
+          this.ctx.log('eventing', 'sink broker missing, event lost', {
+            broker: sink.ref.name,
+            id: event.id,
+          });
         return;
       }
       if (!sink) return;
       void this.resolve(sink, namespace)
         .then(async (url) => {
           const m = HTTP.binary(event);
-          await fetch(url, { method: 'POST', headers: m.headers as Record<string, string>, body: m.body as string });
+          await fetch(url, {
+            method: 'POST',
+            headers: m.headers as Record<string, string>,
+            body: m.body as string,
+          });
         })
-        .catch((err: unknown) => this.ctx.log('eventing', 'sink delivery failed', { id: event.id, error: String(err) }));
+        .catch((err: unknown) =>
+          this.ctx.log('eventing', 'sink delivery failed', { id: event.id, error: String(err) }),
+        );
     };
   }
 
@@ -173,7 +197,11 @@ export class EventingController {
       this.refreshTriggers();
     } else broker.setDelivery(delivery);
     const url = `http://${INGRESS_SERVICE.name}.${INGRESS_SERVICE.namespace}.svc.cluster.local/${ns}/${name}`;
-    await this.markReady(obj, { address: { url }, addresses: [{ url }] }, ['Addressable', 'FilterReady', 'IngressReady']);
+    await this.markReady(obj, { address: { url }, addresses: [{ url }] }, [
+      'Addressable',
+      'FilterReady',
+      'IngressReady',
+    ]);
   }
 
   private refreshTriggers(): void {
@@ -229,13 +257,22 @@ export class EventingController {
     const spec = obj.spec as unknown as ApiServerSourceSpec & SinkSpec;
     const runner = new ApiServerSourceRunner(
       this.ctx.kube,
-      { mode: spec.mode, resources: spec.resources, namespace: ns, namespaceSelector: spec.namespaceSelector },
+      {
+        mode: spec.mode,
+        resources: spec.resources,
+        namespace: ns,
+        namespaceSelector: spec.namespaceSelector,
+      },
       this.sinkFor(spec.sink, ns),
     );
     await runner.start();
     this.apiSources.set(key, { runner, generation: obj.metadata?.generation });
     const sinkUri = spec.sink ? await this.resolve(spec.sink, ns).catch(() => undefined) : undefined;
-    await this.markReady(obj, sinkUri ? { sinkUri } : {}, ['Deployed', 'SinkProvided', 'SufficientPermissions']);
+    await this.markReady(obj, sinkUri ? { sinkUri } : {}, [
+      'Deployed',
+      'SinkProvided',
+      'SufficientPermissions',
+    ]);
     this.ctx.log('eventing', 'ApiServerSource started', { source: key, resources: spec.resources.length });
   }
 
@@ -264,15 +301,26 @@ export class EventingController {
       observedGeneration: obj.metadata?.generation,
       conditions: conditionsReady(new Date().toISOString(), extra),
     };
-    const same = JSON.stringify({ ...(obj.status ?? {}), conditions: undefined }) === JSON.stringify({ ...status, conditions: undefined });
+    const same =
+      JSON.stringify({ ...(obj.status ?? {}), conditions: undefined }) ===
+      JSON.stringify({ ...status, conditions: undefined });
     if (same && (obj.status as { conditions?: unknown[] } | undefined)?.conditions?.length) return;
     try {
-      const current = await this.ctx.kube.get(obj.apiVersion!, obj.kind!, obj.metadata!.name!, obj.metadata!.namespace);
+      const current = await this.ctx.kube.get(
+        obj.apiVersion!,
+        obj.kind!,
+        obj.metadata!.name!,
+        obj.metadata!.namespace,
+      );
       if (!current) return;
       await this.ctx.kube.replaceStatus({ ...current, status });
     } catch (err) {
       if (!isApiError(err, 409) && !isApiError(err, 404)) {
-        this.ctx.log('eventing', 'status write failed', { kind: obj.kind, name: obj.metadata?.name, error: String(err) });
+        this.ctx.log('eventing', 'status write failed', {
+          kind: obj.kind,
+          name: obj.metadata?.name,
+          error: String(err),
+        });
       }
     }
   }

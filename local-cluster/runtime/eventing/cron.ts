@@ -40,7 +40,8 @@ function parseField(field: string, min: number, max: number, names?: string[]): 
   const value = (s: string): number => {
     const idx = names?.indexOf(s.toLowerCase()) ?? -1;
     const n = idx >= 0 ? idx + (names === MONTHS ? 1 : 0) : Number(s);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`cron value "${s}" outside ${min}-${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`cron value "${s}" outside ${min}-${max}`);
     return n;
   };
   for (const part of field.split(',')) {

@@ -8,7 +8,10 @@ export interface DeliverySpec {
   backoffPolicy?: 'linear' | 'exponential';
   backoffDelay?: string;
   timeout?: string;
-  deadLetterSink?: { ref?: { apiVersion?: string; kind?: string; name: string; namespace?: string }; uri?: string };
+  deadLetterSink?: {
+    ref?: { apiVersion?: string; kind?: string; name: string; namespace?: string };
+    uri?: string;
+  };
 }
 
 /** Parses an ISO-8601 duration (PnYnMnDTnHnMnS, also PnW) into milliseconds. */

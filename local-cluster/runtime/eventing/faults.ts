@@ -46,7 +46,9 @@ export class FaultInjector {
 
   get enabled(): boolean {
     const o = this.options;
-    return Boolean(o.duplicate || o.reorderWindowMs || o.delayMs || o.failFirstAttempts || o.dropAfterRetries);
+    return Boolean(
+      o.duplicate || o.reorderWindowMs || o.delayMs || o.failFirstAttempts || o.dropAfterRetries,
+    );
   }
 
   /** What happens to one event on its way to one trigger's subscriber. */

@@ -1,7 +1,11 @@
 // metav1.LabelSelector (matchLabels + matchExpressions) to the string form of list/watch calls.
 export interface LabelSelector {
   matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+  matchExpressions?: {
+    key: string;
+    operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+    values?: string[];
+  }[];
 }
 
 export function labelSelectorString(sel: LabelSelector | undefined): string | undefined {

@@ -14,7 +14,12 @@ export interface PingSourceSpec {
   dataBase64?: string;
 }
 
-export function makePingEvent(namespace: string, name: string, spec: PingSourceSpec, now: Date): AnyCloudEvent {
+export function makePingEvent(
+  namespace: string,
+  name: string,
+  spec: PingSourceSpec,
+  now: Date,
+): AnyCloudEvent {
   const attrs: Record<string, unknown> = {
     specversion: '1.0',
     id: randomUUID(),

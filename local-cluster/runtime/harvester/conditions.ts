@@ -16,7 +16,10 @@ export function setCondition(status: { conditions?: ImageCondition[] }, c: Image
   const next: ImageCondition = {
     ...prev,
     ...c,
-    lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : (c.lastUpdateTime ?? new Date().toISOString()),
+    lastTransitionTime:
+      prev && prev.status === c.status
+        ? prev.lastTransitionTime
+        : (c.lastUpdateTime ?? new Date().toISOString()),
   };
   if (next.reason === undefined) delete next.reason;
   if (i >= 0) list[i] = next;

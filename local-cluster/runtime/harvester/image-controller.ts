@@ -26,7 +26,13 @@ import { setCondition, type ImageCondition } from './conditions.ts';
 const run = promisify(execFile);
 
 export type VmImage = KubeObject & {
-  spec?: { url?: string; sourceType?: string; displayName?: string; retry?: number; storageClassParameters?: Record<string, string> };
+  spec?: {
+    url?: string;
+    sourceType?: string;
+    displayName?: string;
+    retry?: number;
+    storageClassParameters?: Record<string, string>;
+  };
   status?: {
     progress?: number;
     size?: number;
@@ -64,7 +70,13 @@ export class HarvesterImageController {
   async start(): Promise<void> {
     this.watch = this.ctx.kube.listWatch(
       { apiVersion: 'harvesterhci.io/v1beta1', kind: 'VirtualMachineImage', emitListed: true },
-      (type, obj) => void this.onImage(type, obj as VmImage),
+      (type, obj) =>
+        void this.onImage(type, obj as VmImage).catch((err: unknown) =>
+          this.ctx.log('harvester', 'image handling failed', {
+            image: obj.metadata?.name,
+            error: String(err),
+          }),
+        ),
     );
     await this.watch.ready;
   }
@@ -120,16 +132,20 @@ export class HarvesterImageController {
     }
   }
 
-  private async update(ns: string, name: string, mutate: (img: VmImage) => void): Promise<VmImage | undefined> {
+  private async update(
+    ns: string,
+    name: string,
+    mutate: (img: VmImage) => void,
+  ): Promise<VmImage | undefined> {
     for (let i = 0; i < 8; i++) {
       const cur = (await this.ctx.kube.get('harvesterhci.io/v1beta1', 'VirtualMachineImage', name, ns)) as
-        | VmImage
-        | undefined;
+        VmImage | undefined;
       if (!cur || cur.metadata?.deletionTimestamp) return undefined;
       cur.status = { ...(cur.status ?? {}) };
       mutate(cur);
       try {
-        return (await this.ctx.kube.replaceStatus(cur)) as VmImage;
+        // Harvester's CRD has no status subresource: the controller updates the whole object.
+        return (await this.ctx.kube.replace(cur)) as VmImage;
       } catch (err) {
         if (!isApiError(err, 409)) throw err;
       }
@@ -150,22 +166,43 @@ export class HarvesterImageController {
       allowVolumeExpansion: true,
       reclaimPolicy: 'Delete',
       volumeBindingMode: 'Immediate',
-      parameters: { backingImage: `${ns}-${name}`, migratable: 'true', numberOfReplicas: '3', staleReplicaTimeout: '30' },
+      parameters: {
+        backingImage: `${ns}-${name}`,
+        migratable: 'true',
+        numberOfReplicas: '3',
+        staleReplicaTimeout: '30',
+      },
     });
     await this.update(ns, name, (cur) => {
       const now = new Date().toISOString();
       cur.status!.appliedUrl = url;
       cur.status!.storageClassName = scName;
       cur.status!.progress = 0;
-      setCondition(cur.status!, { type: 'Imported', status: 'Unknown', reason: 'Importing', lastUpdateTime: now });
-      setCondition(cur.status!, { type: 'Initialized', status: 'True', reason: 'Initialized', message: '', lastUpdateTime: now });
+      setCondition(cur.status!, {
+        type: 'Imported',
+        status: 'Unknown',
+        reason: 'Importing',
+        lastUpdateTime: now,
+      });
+      setCondition(cur.status!, {
+        type: 'Initialized',
+        status: 'True',
+        reason: 'Initialized',
+        message: '',
+        lastUpdateTime: now,
+      });
     });
     const dir = join(this.ctx.paths.harvesterImages, ns);
     await mkdir(dir, { recursive: true });
     const download = join(dir, `.${name}.download`);
     const converted = join(dir, `.${name}.raw.tmp`);
     try {
-      const res = await axios.get(url, { responseType: 'stream', signal, validateStatus: () => true, timeout: 60_000 });
+      const res = await axios.get(url, {
+        responseType: 'stream',
+        signal,
+        validateStatus: () => true,
+        timeout: 60_000,
+      });
       if (res.status !== 200) {
         res.data.destroy();
         throw new Error(`download ${url}: HTTP ${res.status}`);
@@ -206,10 +243,25 @@ export class HarvesterImageController {
         cur.status!.progress = 100;
         cur.status!.size = done;
         cur.status!.virtualSize = info['virtual-size'] ?? size;
-        setCondition(cur.status!, { type: 'Imported', status: 'True', reason: 'Imported', message: '', lastUpdateTime: now });
-        setCondition(cur.status!, { type: 'RetryLimitExceeded', status: 'False', reason: '', message: '', lastUpdateTime: now });
+        setCondition(cur.status!, {
+          type: 'Imported',
+          status: 'True',
+          reason: 'Imported',
+          message: '',
+          lastUpdateTime: now,
+        });
+        setCondition(cur.status!, {
+          type: 'RetryLimitExceeded',
+          status: 'False',
+          reason: '',
+          message: '',
+          lastUpdateTime: now,
+        });
       });
-      this.ctx.log('harvester', 'image imported', { image: `${ns}/${name}`, virtualSize: info['virtual-size'] });
+      this.ctx.log('harvester', 'image imported', {
+        image: `${ns}/${name}`,
+        virtualSize: info['virtual-size'],
+      });
     } catch (err) {
       await rm(download, { force: true });
       await rm(converted, { force: true });
@@ -225,10 +277,20 @@ export class HarvesterImageController {
         let text = `failed due to error: ${msg}`;
         if (st.failed > 1) text = `retry attempted ${st.failed - 1}/${retry} ${text}`;
         if (st.failed > retry) {
-          setCondition(st, { type: 'RetryLimitExceeded', status: 'True', message: text, lastUpdateTime: now });
+          setCondition(st, {
+            type: 'RetryLimitExceeded',
+            status: 'True',
+            message: text,
+            lastUpdateTime: now,
+          });
           setCondition(st, { type: 'Imported', status: 'False', message: text, lastUpdateTime: now });
         } else {
-          setCondition(st, { type: 'RetryLimitExceeded', status: 'False', message: text, lastUpdateTime: now });
+          setCondition(st, {
+            type: 'RetryLimitExceeded',
+            status: 'False',
+            message: text,
+            lastUpdateTime: now,
+          });
         }
       });
     }
@@ -240,11 +302,11 @@ export class HarvesterImageController {
       const [ns, name] = imageId.split('/');
       if (!ns || !name) return { ready: false, message: `invalid image id "${imageId}"` };
       const img = (await this.ctx.kube.get('harvesterhci.io/v1beta1', 'VirtualMachineImage', name, ns)) as
-        | VmImage
-        | undefined;
+        VmImage | undefined;
       if (!img) return { ready: false, message: `virtualmachineimage "${imageId}" not found` };
       const imported = img.status?.conditions?.find((c) => c.type === 'Imported');
-      if (imported?.status !== 'True') return { ready: false, message: `image ${imageId} is not imported yet` };
+      if (imported?.status !== 'True')
+        return { ready: false, message: `image ${imageId} is not imported yet` };
       const target = join(volumeDir, 'disk.img');
       try {
         await stat(target);

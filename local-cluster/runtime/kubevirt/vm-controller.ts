@@ -14,7 +14,11 @@ type VmObject = KubeObject & {
     template?: {
       metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
       spec?: {
-        volumes?: { name: string; persistentVolumeClaim?: { claimName: string }; dataVolume?: { name: string } }[];
+        volumes?: {
+          name: string;
+          persistentVolumeClaim?: { claimName: string };
+          dataVolume?: { name: string };
+        }[];
         networks?: { name: string; multus?: { networkName: string }; pod?: Record<string, unknown> }[];
         domain?: Record<string, unknown>;
       };
@@ -52,9 +56,13 @@ export class KubeVirtController {
     );
     // A VM waiting for a claim or a network is re-evaluated when those change.
     const requeueAll = () => {
-      for (const vm of this.vms.values()) this.enqueue(vm.metadata!.namespace ?? 'default', vm.metadata!.name!);
+      for (const vm of this.vms.values())
+        this.enqueue(vm.metadata!.namespace ?? 'default', vm.metadata!.name!);
     };
-    const pvcWatch = this.ctx.kube.listWatch({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', emitListed: false }, requeueAll);
+    const pvcWatch = this.ctx.kube.listWatch(
+      { apiVersion: 'v1', kind: 'PersistentVolumeClaim', emitListed: false },
+      requeueAll,
+    );
     const nadWatch = this.ctx.kube.listWatch(
       { apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', emitListed: false },
       requeueAll,
@@ -66,7 +74,9 @@ export class KubeVirtController {
   private enqueue(ns: string, name: string): void {
     this.serial = this.serial
       .then(() => this.reconcile(ns, name))
-      .catch((err: unknown) => this.ctx.log('kubevirt', 'reconcile failed', { vm: `${ns}/${name}`, error: String(err) }));
+      .catch((err: unknown) =>
+        this.ctx.log('kubevirt', 'reconcile failed', { vm: `${ns}/${name}`, error: String(err) }),
+      );
   }
 
   private async blocker(vm: VmObject): Promise<VmReadiness['blocker']> {
@@ -76,16 +86,31 @@ export class KubeVirtController {
       if (!claim) continue;
       const pvc = await this.ctx.kube.get('v1', 'PersistentVolumeClaim', claim, ns);
       if (!pvc) {
-        return { printableStatus: 'ErrorPvcNotFound', reason: 'FailedPvcNotFound', message: `PVC ${ns}/${claim} does not exist, waiting for it to appear` };
+        return {
+          printableStatus: 'ErrorPvcNotFound',
+          reason: 'FailedPvcNotFound',
+          message: `PVC ${ns}/${claim} does not exist, waiting for it to appear`,
+        };
       }
       if ((pvc.status as { phase?: string } | undefined)?.phase !== 'Bound') {
-        return { printableStatus: 'WaitingForVolumeBinding', reason: 'PVCNotReady', message: `PVC ${ns}/${claim} is not bound` };
+        return {
+          printableStatus: 'WaitingForVolumeBinding',
+          reason: 'PVCNotReady',
+          message: `PVC ${ns}/${claim} is not bound`,
+        };
       }
     }
     for (const n of vm.spec?.template?.spec?.networks ?? []) {
       if (!n.multus) continue;
-      const [nadNs, nadName] = n.multus.networkName.includes('/') ? n.multus.networkName.split('/') : [ns, n.multus.networkName];
-      const nad = await this.ctx.kube.get('k8s.cni.cncf.io/v1', 'NetworkAttachmentDefinition', nadName!, nadNs);
+      const [nadNs, nadName] = n.multus.networkName.includes('/')
+        ? n.multus.networkName.split('/')
+        : [ns, n.multus.networkName];
+      const nad = await this.ctx.kube.get(
+        'k8s.cni.cncf.io/v1',
+        'NetworkAttachmentDefinition',
+        nadName!,
+        nadNs,
+      );
       if (!nad) {
         return {
           printableStatus: 'FailedCreate',
@@ -98,17 +123,31 @@ export class KubeVirtController {
   }
 
   private async reconcile(ns: string, name: string): Promise<void> {
-    const vm = (await this.ctx.kube.get('kubevirt.io/v1', 'VirtualMachine', name, ns)) as VmObject | undefined;
+    const vm = (await this.ctx.kube.get('kubevirt.io/v1', 'VirtualMachine', name, ns)) as
+      VmObject | undefined;
     if (!vm || vm.metadata?.deletionTimestamp) return;
     const now = new Date().toISOString();
     let status: Record<string, unknown>;
     if (!shouldRun(vm)) {
-      await this.ctx.kube.delete({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name, namespace: ns } });
+      await this.ctx.kube.delete({
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachineInstance',
+        metadata: { name, namespace: ns },
+      });
       status = {
         printableStatus: 'Stopped',
         created: false,
         ready: false,
-        conditions: [{ type: 'Ready', status: 'False', reason: 'VMINotExists', message: 'VMI does not exist', lastProbeTime: null, lastTransitionTime: now }],
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'False',
+            reason: 'VMINotExists',
+            message: 'VMI does not exist',
+            lastProbeTime: null,
+            lastTransitionTime: now,
+          },
+        ],
       };
     } else {
       const b = await this.blocker(vm);
@@ -117,7 +156,16 @@ export class KubeVirtController {
           printableStatus: b.printableStatus,
           created: false,
           ready: false,
-          conditions: [{ type: 'Ready', status: 'False', reason: b.reason, message: b.message, lastProbeTime: null, lastTransitionTime: now }],
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'False',
+              reason: b.reason,
+              message: b.message,
+              lastProbeTime: null,
+              lastTransitionTime: now,
+            },
+          ],
         };
       } else {
         await this.ensureVmi(vm);
@@ -134,10 +182,21 @@ export class KubeVirtController {
     }
     const prev = (vm.status ?? {}) as Record<string, unknown>;
     const comparable = (s: Record<string, unknown>) =>
-      JSON.stringify([s.printableStatus, s.ready, s.created, (s.conditions as { reason?: string; message?: string }[] | undefined)?.map((c) => [c.reason, c.message])]);
+      JSON.stringify([
+        s.printableStatus,
+        s.ready,
+        s.created,
+        (s.conditions as { reason?: string; message?: string }[] | undefined)?.map((c) => [
+          c.reason,
+          c.message,
+        ]),
+      ]);
     if (comparable(prev) === comparable(status)) return;
     try {
-      await this.ctx.kube.replaceStatus({ ...vm, status: { ...prev, ...status, volumeSnapshotStatuses: prev.volumeSnapshotStatuses } });
+      await this.ctx.kube.replaceStatus({
+        ...vm,
+        status: { ...prev, ...status, volumeSnapshotStatuses: prev.volumeSnapshotStatuses },
+      });
       this.ctx.log('kubevirt', 'vm status', { vm: `${ns}/${name}`, printableStatus: status.printableStatus });
     } catch (err) {
       if (isApiError(err, 409)) this.enqueue(ns, name);
@@ -159,14 +218,21 @@ export class KubeVirtController {
         labels: { ...vm.spec?.template?.metadata?.labels, 'kubevirt.io/vm': name },
         annotations: vm.spec?.template?.metadata?.annotations,
         ownerReferences: [
-          { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', name, uid: vm.metadata!.uid!, controller: true, blockOwnerDeletion: true },
+          {
+            apiVersion: 'kubevirt.io/v1',
+            kind: 'VirtualMachine',
+            name,
+            uid: vm.metadata!.uid!,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
         ],
       },
       spec: (vm.spec?.template?.spec ?? {}) as never,
     });
     const now = new Date().toISOString();
     try {
-      await this.ctx.kube.replaceStatus({
+      await this.ctx.kube.writeStatus({
         ...created,
         status: {
           phase: 'Running',

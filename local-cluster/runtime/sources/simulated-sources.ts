@@ -53,12 +53,21 @@ export async function startSimulatedSources(opts: {
         logFile: join(opts.stateDir, 'logs', 'vcsim.log'),
       });
       stops.push(() => vc.stop());
-      endpoints.vmware = { url: vc.url, username: vc.username, password: vc.password, datacenter: vc.datacenter };
+      endpoints.vmware = {
+        url: vc.url,
+        username: vc.username,
+        password: vc.password,
+        datacenter: vc.datacenter,
+      };
     } else if (inventory.vmware) missing.push('vcsim');
 
     if (inventory.openstack && existsSync(join(SIMULATORS, 'openstack', 'index.ts'))) {
       const { startOpenstackSimulator } = await import('../../../test/simulators/openstack/index.ts');
-      const os = await startOpenstackSimulator({ inventory, workDir: join(opts.stateDir, 'openstack'), tls: true });
+      const os = await startOpenstackSimulator({
+        inventory,
+        workDir: join(opts.stateDir, 'openstack'),
+        tls: true,
+      });
       stops.push(() => os.stop());
       endpoints.openstack = {
         url: os.url,

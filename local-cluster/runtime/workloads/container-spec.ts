@@ -163,7 +163,11 @@ export function rewriteMountPaths(text: string, mounts: Record<string, string>):
   });
 }
 
-export function resolveEnv(container: Container, pod: PodIdentity, sources: ConfigSources): Record<string, string> {
+export function resolveEnv(
+  container: Container,
+  pod: PodIdentity,
+  sources: ConfigSources,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const from of container.envFrom ?? []) {
     const kind = from.secretRef ? 'secret' : 'configMap';
@@ -188,7 +192,9 @@ export function resolveEnv(container: Container, pod: PodIdentity, sources: Conf
         if (ref.optional) continue;
         throw new PodSpecError(
           'CreateContainerConfigError',
-          data ? `couldn't find key ${ref.key} in ${kind} ${pod.namespace}/${ref.name}` : `${kind} "${ref.name}" not found`,
+          data
+            ? `couldn't find key ${ref.key} in ${kind} ${pod.namespace}/${ref.name}`
+            : `${kind} "${ref.name}" not found`,
         );
       }
       env[e.name] = kind === 'secret' ? decodeSecret(raw).toString('utf8') : raw;
@@ -276,7 +282,10 @@ export function planContainerProcess(
     } else if (v.emptyDir) {
       dir = layout.podVolumeDir(v.name);
     } else {
-      throw new PodSpecError('InvalidPodSpec', `volume ${v.name} has a type the local cluster does not support`);
+      throw new PodSpecError(
+        'InvalidPodSpec',
+        `volume ${v.name} has a type the local cluster does not support`,
+      );
     }
     if (vm.subPath) dir = `${dir}/${vm.subPath}`;
     directories.push(dir);

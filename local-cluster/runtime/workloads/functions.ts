@@ -31,7 +31,10 @@ interface FunctionState {
 }
 
 export function revisionHash(svc: KnativeService): string {
-  return createHash('sha256').update(JSON.stringify(svc.spec?.template ?? {})).digest('hex').slice(0, 8);
+  return createHash('sha256')
+    .update(JSON.stringify(svc.spec?.template ?? {}))
+    .digest('hex')
+    .slice(0, 8);
 }
 
 export class FunctionController {
@@ -56,7 +59,9 @@ export class FunctionController {
   }
 
   private run(fn: () => Promise<void>): void {
-    this.serial = this.serial.then(fn).catch((err: unknown) => this.ctx.log('functions', 'failed', { error: String(err) }));
+    this.serial = this.serial
+      .then(fn)
+      .catch((err: unknown) => this.ctx.log('functions', 'failed', { error: String(err) }));
   }
 
   /** Resolves once every function known so far is ready (or the timeout passes). */
@@ -147,7 +152,11 @@ export class FunctionController {
     } catch (err) {
       if (!isApiError(err, 409)) throw err;
     }
-    this.ctx.log('functions', 'pod created', { service: `${ns}/${name}`, pod: podName, function: functionName });
+    this.ctx.log('functions', 'pod created', {
+      service: `${ns}/${name}`,
+      pod: podName,
+      function: functionName,
+    });
   }
 
   private async onPod(type: string, pod: KubeObject): Promise<void> {
@@ -157,11 +166,13 @@ export class FunctionController {
     const key = `${ns}/${svcName}`;
     const st = this.state.get(key);
     if (!st || st.podName !== pod.metadata?.name) return;
-    const status = pod.status as { phase?: string; podIP?: string; containerStatuses?: { ready?: boolean }[] } | undefined;
+    const status = pod.status as
+      { phase?: string; podIP?: string; containerStatuses?: { ready?: boolean }[] } | undefined;
     if (type === 'DELETED') {
       st.ready = false;
       if (!this.stopped) {
-        const svc = (await this.ctx.kube.get('serving.knative.dev/v1', 'Service', svcName, ns)) as KnativeService | undefined;
+        const svc = (await this.ctx.kube.get('serving.knative.dev/v1', 'Service', svcName, ns)) as
+          KnativeService | undefined;
         if (svc && revisionHash(svc) === st.revision) await this.createPod(svc, st.revision);
       }
       return;
@@ -183,7 +194,9 @@ export class FunctionController {
         st.probing = false;
         if (!ok || this.state.get(key) !== st) return;
         st.ready = true;
-        await this.ctx.network.setService(svcName, ns, [{ port: 80, endpoints: [{ address: status.podIP!, port }] }]);
+        await this.ctx.network.setService(svcName, ns, [
+          { port: 80, endpoints: [{ address: status.podIP!, port }] },
+        ]);
         await this.markReady(ns, svcName, st.revision);
         this.ctx.log('functions', 'ready', { service: key, podIp: status.podIP });
       }),
@@ -195,7 +208,9 @@ export class FunctionController {
     const deadline = Date.now() + 60_000;
     while (!this.stopped && Date.now() < deadline) {
       try {
-        const res = await fetch(`http://${ip}:${port}/health/readiness`, { signal: AbortSignal.timeout(1000) });
+        const res = await fetch(`http://${ip}:${port}/health/readiness`, {
+          signal: AbortSignal.timeout(1000),
+        });
         if (res.ok) return true;
       } catch {
         /* not listening yet */

@@ -66,7 +66,9 @@ export function podFailureBackoffMs(failures: number, baseMs: number): number {
 }
 
 function finishedCondition(status: JobStatusLike): JobCondition | undefined {
-  return status.conditions?.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  return status.conditions?.find(
+    (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+  );
 }
 
 export function decideJob(
@@ -110,7 +112,8 @@ export function decideJob(
   };
 
   if (succeeded >= completions) return finish('Complete');
-  if (failed > backoffLimit) return finish('Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit');
+  if (failed > backoffLimit)
+    return finish('Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit');
   if (spec.suspend) {
     return { status, createPods: 0, killPods: active.map((p) => p.name), finished: false };
   }
@@ -126,7 +129,9 @@ export function decideJob(
   const wanted = Math.min(parallelism, completions - succeeded) - active.length;
   let createPods = Math.max(0, wanted);
   if (createPods > 0 && failed > 0) {
-    const lastFailure = Math.max(...pods.filter((p) => p.phase === 'Failed').map((p) => Date.parse(p.finishedAt ?? nowIso)));
+    const lastFailure = Math.max(
+      ...pods.filter((p) => p.phase === 'Failed').map((p) => Date.parse(p.finishedAt ?? nowIso)),
+    );
     const readyAt = lastFailure + podFailureBackoffMs(failed, backoffBaseMs);
     if (now.getTime() < readyAt) {
       createPods = 0;

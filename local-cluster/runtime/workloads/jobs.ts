@@ -4,7 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
-import { decideJob, type JobSpecLike, type JobStatusLike, type PodPhase, type PodSummary } from './job-status.ts';
+import {
+  decideJob,
+  type JobSpecLike,
+  type JobStatusLike,
+  type PodPhase,
+  type PodSummary,
+} from './job-status.ts';
 
 type JobObject = KubeObject & {
   spec?: JobSpecLike & { template?: { metadata?: Record<string, unknown>; spec?: Record<string, unknown> } };
@@ -36,10 +42,13 @@ export class JobController {
   constructor(private readonly ctx: RuntimeContext) {}
 
   async start(): Promise<void> {
-    this.jobsWatch = this.ctx.kube.listWatch({ apiVersion: 'batch/v1', kind: 'Job', emitListed: true }, (type, job) => {
-      if (type === 'DELETED') void this.onDeleted(job);
-      else this.enqueue(job.metadata!.namespace ?? 'default', job.metadata!.name!);
-    });
+    this.jobsWatch = this.ctx.kube.listWatch(
+      { apiVersion: 'batch/v1', kind: 'Job', emitListed: true },
+      (type, job) => {
+        if (type === 'DELETED') void this.onDeleted(job);
+        else this.enqueue(job.metadata!.namespace ?? 'default', job.metadata!.name!);
+      },
+    );
     this.podsWatch = this.ctx.kube.listWatch(
       { apiVersion: 'v1', kind: 'Pod', labelSelector: 'job-name', emitListed: false },
       (_type, pod) => {
@@ -98,10 +107,19 @@ export class JobController {
     for (let i = 0; i < decision.createPods; i++) await this.createPod(job);
     if (JSON.stringify(normalise(job.status)) !== JSON.stringify(normalise(decision.status))) {
       try {
-        await this.ctx.kube.replaceStatus({ ...job, apiVersion: 'batch/v1', kind: 'Job', status: decision.status as Record<string, unknown> });
+        await this.ctx.kube.replaceStatus({
+          ...job,
+          apiVersion: 'batch/v1',
+          kind: 'Job',
+          status: decision.status as Record<string, unknown>,
+        });
         if (decision.finished) {
           const cond = decision.status.conditions?.find((c) => c.status === 'True');
-          this.ctx.log('jobs', 'job finished', { job: `${ns}/${name}`, condition: cond?.type, reason: cond?.reason });
+          this.ctx.log('jobs', 'job finished', {
+            job: `${ns}/${name}`,
+            condition: cond?.type,
+            reason: cond?.reason,
+          });
         }
       } catch (err) {
         if (isApiError(err, 409)) {
@@ -127,7 +145,10 @@ export class JobController {
     const name = job.metadata!.name!;
     const uid = job.metadata!.uid!;
     const template = job.spec?.template ?? {};
-    const tmeta = (template.metadata ?? {}) as { labels?: Record<string, string>; annotations?: Record<string, string> };
+    const tmeta = (template.metadata ?? {}) as {
+      labels?: Record<string, string>;
+      annotations?: Record<string, string>;
+    };
     const suffix = randomBytes(4).toString('hex').slice(0, 5);
     await this.ctx.kube.create({
       apiVersion: 'v1',

@@ -87,7 +87,11 @@ export class PodRunner {
     if (phase === 'Succeeded' || phase === 'Failed') return;
     if (phase === 'Running') {
       // A pod left running by a previous runtime: its process is gone, like a node reboot.
-      await this.writeStatus(pod, { phase: 'Failed', reason: 'NodeLost', message: 'the local runtime restarted' });
+      await this.writeStatus(pod, {
+        phase: 'Failed',
+        reason: 'NodeLost',
+        message: 'the local runtime restarted',
+      });
       return;
     }
     const entry: RunningPod = {
@@ -157,7 +161,9 @@ export class PodRunner {
         },
       );
       await materialize(plan);
-      const logName = (pod.metadata?.annotations as Record<string, string> | undefined)?.[LOG_NAME_ANNOTATION];
+      const logName = (pod.metadata?.annotations as Record<string, string> | undefined)?.[
+        LOG_NAME_ANNOTATION
+      ];
       entry.process = await startLocalProcess(plan, podLogFile(this.ctx, ns, entry.name, logName));
     } catch (err) {
       const reason = err instanceof PodSpecError ? err.reason : 'StartError';
@@ -302,9 +308,10 @@ export class PodRunner {
     ];
     for (let attempt = 0; attempt < 5; attempt++) {
       const current =
-        attempt === 0 ? pod : ((await this.ctx.kube.get('v1', 'Pod', pod.metadata!.name!, pod.metadata!.namespace)) as
-            | PodObject
-            | undefined);
+        attempt === 0
+          ? pod
+          : ((await this.ctx.kube.get('v1', 'Pod', pod.metadata!.name!, pod.metadata!.namespace)) as
+              PodObject | undefined);
       if (!current || current.metadata?.uid !== pod.metadata?.uid) return;
       const prev = (current.status ?? {}) as Record<string, unknown>;
       const status: Record<string, unknown> = {

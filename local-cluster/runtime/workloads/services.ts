@@ -19,13 +19,18 @@ function matches(selector: Record<string, string>, labels: Record<string, string
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 }
 
-export function resolveTargetPort(pod: KubeObject, targetPort: number | string | undefined, port: number): number {
+export function resolveTargetPort(
+  pod: KubeObject,
+  targetPort: number | string | undefined,
+  port: number,
+): number {
   if (targetPort === undefined) return port;
   if (typeof targetPort === 'number') return targetPort;
   if (/^\d+$/.test(targetPort)) return Number(targetPort);
   const containers = ((pod.spec as { containers?: { ports?: { name?: string; containerPort: number }[] }[] })
     ?.containers ?? []) as { ports?: { name?: string; containerPort: number }[] }[];
-  for (const c of containers) for (const p of c.ports ?? []) if (p.name === targetPort) return p.containerPort;
+  for (const c of containers)
+    for (const p of c.ports ?? []) if (p.name === targetPort) return p.containerPort;
   return port;
 }
 
@@ -40,31 +45,40 @@ export class ServiceController {
   constructor(private readonly ctx: RuntimeContext) {}
 
   async start(): Promise<void> {
-    this.svcWatch = this.ctx.kube.listWatch({ apiVersion: 'v1', kind: 'Service', emitListed: true }, (type, svc) => {
-      const key = `${svc.metadata!.namespace}/${svc.metadata!.name}`;
-      if (type === 'DELETED') {
-        this.services.delete(key);
-        this.serialise(() => this.ctx.network.removeService(svc.metadata!.name!, svc.metadata!.namespace ?? 'default'));
-      } else {
-        this.services.set(key, svc as ServiceObject);
-        this.serialise(() => this.syncService(svc as ServiceObject));
-      }
-    });
-    this.podWatch = this.ctx.kube.listWatch({ apiVersion: 'v1', kind: 'Pod', emitListed: true }, (type, pod) => {
-      const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
-      if (type === 'DELETED') this.pods.delete(key);
-      else this.pods.set(key, pod);
-      for (const svc of this.services.values()) {
-        if (svc.metadata?.namespace === pod.metadata?.namespace) this.serialise(() => this.syncService(svc));
-      }
-      const owner = pod.metadata?.ownerReferences?.find((o) => o.kind === 'Deployment');
-      if (owner && type !== 'ADDED') {
-        this.serialise(async () => {
-          const dep = await this.ctx.kube.get('apps/v1', 'Deployment', owner.name, pod.metadata!.namespace);
-          if (dep && !dep.metadata?.deletionTimestamp) await this.syncDeployment(dep);
-        });
-      }
-    });
+    this.svcWatch = this.ctx.kube.listWatch(
+      { apiVersion: 'v1', kind: 'Service', emitListed: true },
+      (type, svc) => {
+        const key = `${svc.metadata!.namespace}/${svc.metadata!.name}`;
+        if (type === 'DELETED') {
+          this.services.delete(key);
+          this.serialise(() =>
+            this.ctx.network.removeService(svc.metadata!.name!, svc.metadata!.namespace ?? 'default'),
+          );
+        } else {
+          this.services.set(key, svc as ServiceObject);
+          this.serialise(() => this.syncService(svc as ServiceObject));
+        }
+      },
+    );
+    this.podWatch = this.ctx.kube.listWatch(
+      { apiVersion: 'v1', kind: 'Pod', emitListed: true },
+      (type, pod) => {
+        const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
+        if (type === 'DELETED') this.pods.delete(key);
+        else this.pods.set(key, pod);
+        for (const svc of this.services.values()) {
+          if (svc.metadata?.namespace === pod.metadata?.namespace)
+            this.serialise(() => this.syncService(svc));
+        }
+        const owner = pod.metadata?.ownerReferences?.find((o) => o.kind === 'Deployment');
+        if (owner && type !== 'ADDED') {
+          this.serialise(async () => {
+            const dep = await this.ctx.kube.get('apps/v1', 'Deployment', owner.name, pod.metadata!.namespace);
+            if (dep && !dep.metadata?.deletionTimestamp) await this.syncDeployment(dep);
+          });
+        }
+      },
+    );
     this.depWatch = this.ctx.kube.listWatch(
       { apiVersion: 'apps/v1', kind: 'Deployment', emitListed: true },
       (type, dep) => {
@@ -75,7 +89,9 @@ export class ServiceController {
   }
 
   private serialise(fn: () => Promise<void>): void {
-    this.syncing = this.syncing.then(fn).catch((err: unknown) => this.ctx.log('services', 'sync failed', { error: String(err) }));
+    this.syncing = this.syncing
+      .then(fn)
+      .catch((err: unknown) => this.ctx.log('services', 'sync failed', { error: String(err) }));
   }
 
   private async syncService(svc: ServiceObject): Promise<void> {
@@ -95,12 +111,10 @@ export class ServiceController {
     });
     const ports = (svc.spec?.ports ?? []).map((sp) => ({
       port: sp.port,
-      endpoints: ready.map(
-        (p): Endpoint => ({
-          address: (p.status as { podIP: string }).podIP,
-          port: resolveTargetPort(p, sp.targetPort, sp.port),
-        }),
-      ),
+      endpoints: ready.map((p): Endpoint => ({
+        address: (p.status as { podIP: string }).podIP,
+        port: resolveTargetPort(p, sp.targetPort, sp.port),
+      })),
     }));
     const ip = await this.ctx.network.setService(name, ns, ports);
     if (svc.spec?.clusterIP !== ip && svc.spec?.clusterIP !== 'None') {
@@ -127,12 +141,18 @@ export class ServiceController {
       template?: { metadata?: { labels?: Record<string, string> }; spec?: unknown };
     };
     const replicas = spec.replicas ?? 1;
-    const hash = createHash('sha256').update(JSON.stringify(spec.template ?? {})).digest('hex').slice(0, 10);
+    const hash = createHash('sha256')
+      .update(JSON.stringify(spec.template ?? {}))
+      .digest('hex')
+      .slice(0, 10);
     const { items } = await this.ctx.kube.list('v1', 'Pod', ns);
     const owned = items.filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === dep.metadata!.uid));
-    const current = owned.filter((p) => p.metadata?.labels?.['pod-template-hash'] === hash && !p.metadata?.deletionTimestamp);
+    const current = owned.filter(
+      (p) => p.metadata?.labels?.['pod-template-hash'] === hash && !p.metadata?.deletionTimestamp,
+    );
     for (const p of owned) {
-      if (p.metadata?.labels?.['pod-template-hash'] !== hash) await this.ctx.kube.delete({ ...p, apiVersion: 'v1', kind: 'Pod' });
+      if (p.metadata?.labels?.['pod-template-hash'] !== hash)
+        await this.ctx.kube.delete({ ...p, apiVersion: 'v1', kind: 'Pod' });
     }
     for (let i = current.length; i < replicas; i++) {
       await this.ctx.kube.create({
@@ -143,15 +163,31 @@ export class ServiceController {
           namespace: ns,
           labels: { ...spec.template?.metadata?.labels, 'pod-template-hash': hash },
           ownerReferences: [
-            { apiVersion: 'apps/v1', kind: 'Deployment', name, uid: dep.metadata!.uid!, controller: true, blockOwnerDeletion: true },
+            {
+              apiVersion: 'apps/v1',
+              kind: 'Deployment',
+              name,
+              uid: dep.metadata!.uid!,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
           ],
         },
         spec: spec.template?.spec as never,
       });
     }
-    for (const p of current.slice(replicas)) await this.ctx.kube.delete({ ...p, apiVersion: 'v1', kind: 'Pod' });
-    const running = current.filter((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running').length;
-    const status = { observedGeneration: dep.metadata?.generation, replicas, readyReplicas: running, availableReplicas: running, updatedReplicas: current.length };
+    for (const p of current.slice(replicas))
+      await this.ctx.kube.delete({ ...p, apiVersion: 'v1', kind: 'Pod' });
+    const running = current.filter(
+      (p) => (p.status as { phase?: string } | undefined)?.phase === 'Running',
+    ).length;
+    const status = {
+      observedGeneration: dep.metadata?.generation,
+      replicas,
+      readyReplicas: running,
+      availableReplicas: running,
+      updatedReplicas: current.length,
+    };
     if (JSON.stringify(dep.status ?? {}) !== JSON.stringify(status)) {
       try {
         await this.ctx.kube.replaceStatus({ ...dep, apiVersion: 'apps/v1', kind: 'Deployment', status });

@@ -120,7 +120,8 @@ export class VolumeClaims {
         return msg;
       }
       const volumeName = `pvc-${pvc.metadata!.uid}`;
-      const latest = (await this.ctx.kube.get('v1', 'PersistentVolumeClaim', name, ns)) as PvcObject | undefined;
+      const latest = (await this.ctx.kube.get('v1', 'PersistentVolumeClaim', name, ns)) as
+        PvcObject | undefined;
       if (!latest || latest.metadata?.uid !== pvc.metadata?.uid) return 'claim is gone';
       if (latest.status?.phase === 'Bound') return undefined;
       if (!latest.spec?.volumeName) {
@@ -136,7 +137,10 @@ export class VolumeClaims {
               'volume.kubernetes.io/storage-provisioner': 'local.vm-import.harvesterhci.io',
             },
           },
-          spec: { volumeName, ...(sc && !latest.spec?.storageClassName ? { storageClassName: sc.metadata!.name } : {}) },
+          spec: {
+            volumeName,
+            ...(sc && !latest.spec?.storageClassName ? { storageClassName: sc.metadata!.name } : {}),
+          },
         });
       }
       await this.writeStatus(ns, name, {
@@ -167,7 +171,10 @@ export class VolumeClaims {
   }
 
   private async writePending(pvc: PvcObject, message: string): Promise<void> {
-    this.ctx.log('volumes', 'claim pending', { claim: `${pvc.metadata?.namespace}/${pvc.metadata?.name}`, message });
+    this.ctx.log('volumes', 'claim pending', {
+      claim: `${pvc.metadata?.namespace}/${pvc.metadata?.name}`,
+      message,
+    });
   }
 
   private async writeStatus(ns: string, name: string, status: Record<string, unknown>): Promise<void> {
@@ -175,7 +182,12 @@ export class VolumeClaims {
       const cur = await this.ctx.kube.get('v1', 'PersistentVolumeClaim', name, ns);
       if (!cur) return;
       try {
-        await this.ctx.kube.replaceStatus({ ...cur, apiVersion: 'v1', kind: 'PersistentVolumeClaim', status });
+        await this.ctx.kube.replaceStatus({
+          ...cur,
+          apiVersion: 'v1',
+          kind: 'PersistentVolumeClaim',
+          status,
+        });
         return;
       } catch (err) {
         if (!isApiError(err, 409)) throw err;
@@ -188,7 +200,8 @@ export class VolumeClaims {
     for (const v of spec.volumes ?? []) {
       const claim = v.persistentVolumeClaim?.claimName;
       if (!claim) continue;
-      const pvc = (await this.ctx.kube.get('v1', 'PersistentVolumeClaim', claim, namespace)) as PvcObject | undefined;
+      const pvc = (await this.ctx.kube.get('v1', 'PersistentVolumeClaim', claim, namespace)) as
+        PvcObject | undefined;
       if (!pvc) return `persistentvolumeclaim "${claim}" not found`;
       if (pvc.status?.phase === 'Bound') continue;
       const why = await this.bind(pvc);

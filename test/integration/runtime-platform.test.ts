@@ -1,0 +1,211 @@
+// Harvester image stand-in, image-backed PVCs, the KubeVirt stand-in and Service DNS, against
+// the embedded API server, real qemu-img and real HTTP.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
+
+let cluster: LocalCluster;
+let stateDir: string;
+let server: http.Server;
+let baseUrl: string;
+
+before(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'runtime-platform-'));
+  const raw = join(stateDir, 'src.raw');
+  const content = Buffer.alloc(2 * 1024 * 1024);
+  content.write('bootsector', 0);
+  content.write('tail', content.length - 4);
+  await writeFile(raw, content);
+  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, join(stateDir, 'src.qcow2')]);
+  server = http.createServer((req, res) => {
+    const file = join(stateDir, (req.url ?? '/').slice(1));
+    stat(file)
+      .then((s) => {
+        res.writeHead(200, { 'content-length': s.size });
+        createReadStream(file).pipe(res);
+      })
+      .catch(() => res.writeHead(404).end('not found'));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  cluster = await startLocalCluster({ stateDir, sources: false, applyConfig: false, imageRetryDelayMs: 300 });
+});
+
+after(async () => {
+  await cluster?.stop();
+  server?.close();
+  if (!process.env.KEEP_TEST_STATE) await rm(stateDir, { recursive: true, force: true });
+});
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+const get = async (args: string[]) => JSON.parse(await cluster.kubectl([...args, '-o', 'json']));
+const cond = (o: any, type: string) => (o.status?.conditions ?? []).find((c: any) => c.type === type);
+
+test('a qcow2 VirtualMachineImage is imported as raw; an image PVC binds with its content; the VM runs', async () => {
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: harvesterhci.io/v1beta1
+kind: VirtualMachineImage
+metadata: {name: img1, namespace: default}
+spec: {displayName: img1, sourceType: download, url: "${baseUrl}/src.qcow2"}
+`,
+  );
+  const img = await waitFor('image imported', async () => {
+    const o = await get(['get', 'virtualmachineimage', 'img1', '-n', 'default']);
+    return cond(o, 'Imported')?.status === 'True' ? o : undefined;
+  });
+  assert.equal(cond(img, 'Initialized').status, 'True');
+  assert.equal(img.status.progress, 100);
+  assert.equal(img.status.virtualSize, 2 * 1024 * 1024);
+  assert.equal(img.status.size, (await stat(join(stateDir, 'src.qcow2'))).size);
+  assert.equal(img.status.storageClassName, 'longhorn-img1');
+  const stored = await readFile(join(stateDir, 'harvester', 'images', 'default', 'img1.raw'));
+  assert.ok(stored.equals(await readFile(join(stateDir, 'src.raw'))));
+
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: vm1-disk-0, namespace: default, annotations: {harvesterhci.io/imageId: default/img1}}
+spec: {accessModes: [ReadWriteMany], volumeMode: Block, storageClassName: longhorn-img1, resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {name: vm1, namespace: default}
+spec:
+  runStrategy: RerunOnFailure
+  template:
+    spec:
+      domain: {devices: {disks: [{name: disk-0, disk: {bus: virtio}}], interfaces: [{name: nic-0, bridge: {}}]}, resources: {requests: {memory: 256Mi}}}
+      networks: [{name: nic-0, multus: {networkName: default/vlan1}}]
+      volumes: [{name: disk-0, persistentVolumeClaim: {claimName: vm1-disk-0}}]
+`,
+  );
+  const vm = await waitFor('vm running', async () => {
+    const o = await get(['get', 'virtualmachine', 'vm1', '-n', 'default']);
+    return o.status?.printableStatus === 'Running' ? o : undefined;
+  });
+  assert.equal(vm.status.ready, true);
+  assert.equal(vm.status.created, true);
+  const vmi = await get(['get', 'virtualmachineinstance', 'vm1', '-n', 'default']);
+  assert.equal(vmi.status.phase, 'Running');
+  const disk = await readFile(join(stateDir, 'volumes', 'default', 'vm1-disk-0', 'disk.img'));
+  assert.ok(disk.equals(stored));
+});
+
+test('a VM whose network does not exist says why it is not running', async () => {
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {name: vm2, namespace: default}
+spec:
+  running: true
+  template:
+    spec:
+      domain: {devices: {}}
+      networks: [{name: nic-0, multus: {networkName: default/vlan9}}]
+`,
+  );
+  const vm = await waitFor('vm status', async () => {
+    const o = await get(['get', 'virtualmachine', 'vm2', '-n', 'default']);
+    return o.status?.printableStatus ? o : undefined;
+  });
+  assert.notEqual(vm.status.printableStatus, 'Running');
+  assert.equal(vm.status.ready, false);
+  assert.match(cond(vm, 'Ready').message, /vlan9/);
+});
+
+test('a failing download retries, then reports RetryLimitExceeded and Imported=False', async () => {
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: harvesterhci.io/v1beta1
+kind: VirtualMachineImage
+metadata: {name: missing, namespace: default}
+spec: {displayName: missing, sourceType: download, url: "${baseUrl}/nope.qcow2", retry: 1}
+`,
+  );
+  const img = await waitFor('retry limit', async () => {
+    const o = await get(['get', 'virtualmachineimage', 'missing', '-n', 'default']);
+    return cond(o, 'RetryLimitExceeded')?.status === 'True' ? o : undefined;
+  });
+  assert.equal(img.status.failed, 2);
+  assert.equal(cond(img, 'Imported').status, 'False');
+  assert.match(cond(img, 'Imported').message, /retry attempted 1\/1 failed due to error: .*HTTP 404/);
+});
+
+test('Service DNS: a Job reaches a pod behind a Service by <svc>.<ns>.svc.cluster.local', async () => {
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: x
+          command: [node, -e, "require('node:http').createServer((q, r) => r.end('hello from ' + process.env.VMI_POD_IP)).listen(8080)"]
+          ports: [{name: http, containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: dns-out, namespace: default}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+`,
+  );
+  await waitFor('deployment ready', async () => {
+    const o = await get(['get', 'deployment', 'web', '-n', 'default']);
+    return o.status?.readyReplicas === 1 ? o : undefined;
+  });
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: batch/v1
+kind: Job
+metadata: {name: dns-client, namespace: default}
+spec:
+  backoffLimit: 4
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: c
+          image: x
+          command: [node, -e, "fetch('http://web.default.svc.cluster.local/').then(r => r.text()).then(t => require('node:fs').writeFileSync('/out/a.txt', t))"]
+          volumeMounts: [{name: out, mountPath: /out}]
+      volumes: [{name: out, persistentVolumeClaim: {claimName: dns-out}}]
+`,
+  );
+  const job = await waitFor('dns job complete', async () => {
+    const o = await get(['get', 'job', 'dns-client', '-n', 'default']);
+    return cond(o, 'Complete')?.status === 'True' ? o : undefined;
+  });
+  assert.equal(job.status.succeeded, 1);
+  const text = await readFile(join(stateDir, 'volumes', 'default', 'dns-out', 'a.txt'), 'utf8');
+  assert.match(text, /^hello from 127\.1\.\d+\.\d+$/);
+});

@@ -1,0 +1,282 @@
+// Pure logic of the local cluster runtime: ApiServerSource event format, trigger filters,
+// delivery backoff, cron, Job status, container translation, DNS names, fault plans.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  apiServerSubject,
+  guessPlural,
+  makeApiServerEvent,
+} from '../../../local-cluster/runtime/eventing/apiserver-events.ts';
+import {
+  triggerMatches,
+  UnsupportedFilterError,
+} from '../../../local-cluster/runtime/eventing/trigger-filter.ts';
+import {
+  backoffSchedule,
+  isRetryableStatus,
+  parseIsoDuration,
+} from '../../../local-cluster/runtime/eventing/delivery-spec.ts';
+import { parseCron } from '../../../local-cluster/runtime/eventing/cron.ts';
+import { decideJob } from '../../../local-cluster/runtime/workloads/job-status.ts';
+import {
+  expandVars,
+  planContainerProcess,
+  rewriteMountPaths,
+} from '../../../local-cluster/runtime/workloads/container-spec.ts';
+import {
+  AddressPool,
+  resolveClusterName,
+  serviceDnsNames,
+} from '../../../local-cluster/runtime/dns/names.ts';
+import { FaultInjector } from '../../../local-cluster/runtime/eventing/faults.ts';
+import { labelSelectorString } from '../../../local-cluster/runtime/eventing/label-selector.ts';
+import { makePingEvent } from '../../../local-cluster/runtime/eventing/ping-source.ts';
+
+test('ApiServerSource subject and plural follow Kubernetes UnsafeGuessKindToResource', () => {
+  assert.equal(guessPlural('VirtualMachineImport'), 'virtualmachineimports');
+  assert.equal(guessPlural('VmwareSource'), 'vmwaresources');
+  assert.equal(guessPlural('NetworkPolicy'), 'networkpolicies');
+  assert.equal(guessPlural('Endpoints'), 'endpoints');
+  assert.equal(
+    apiServerSubject({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j', namespace: 'ns' } }),
+    '/apis/batch/v1/namespaces/ns/jobs/j',
+  );
+  // Upstream uses /apis/ for the core group as well.
+  assert.equal(
+    apiServerSubject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns' } }),
+    '/apis/v1/namespaces/ns/pods/p',
+  );
+  const obj = {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachine',
+    metadata: { name: 'vm', namespace: 'd' },
+  };
+  const e = makeApiServerEvent('https://127.0.0.1:6443', 'delete', obj, new Date('2024-01-02T03:04:05Z'));
+  assert.equal(e.type, 'dev.knative.apiserver.resource.delete');
+  assert.equal(e.source, 'https://127.0.0.1:6443');
+  assert.equal(e.time, '2024-01-02T03:04:05.000Z');
+  assert.deepEqual(
+    [e.kind, e.name, e.namespace, e.apiversion],
+    ['VirtualMachine', 'vm', 'd', 'kubevirt.io/v1'],
+  );
+  assert.deepEqual(e.data, obj);
+});
+
+test('trigger filters: subscriptions API dialects and legacy attributes', () => {
+  const ev = {
+    type: 'dev.knative.apiserver.resource.update',
+    kind: 'VirtualMachineImport',
+    name: 'fail-x',
+    source: 'https://a',
+  };
+  assert.ok(triggerMatches({ filters: [{ exact: { kind: 'VirtualMachineImport' } }] }, ev));
+  assert.ok(!triggerMatches({ filters: [{ exact: { kind: 'Job' } }] }, ev));
+  assert.ok(
+    triggerMatches({ filters: [{ prefix: { name: 'fail-' } }, { suffix: { type: '.update' } }] }, ev),
+  );
+  assert.ok(!triggerMatches({ filters: [{ exact: { missing: '' } }] }, ev), 'exact needs the attribute');
+  assert.ok(
+    triggerMatches({ filters: [{ any: [{ exact: { type: 'x' } }, { prefix: { type: 'dev.' } }] }] }, ev),
+  );
+  assert.ok(
+    !triggerMatches({ filters: [{ all: [{ exact: { type: 'x' } }, { prefix: { type: 'dev.' } }] }] }, ev),
+  );
+  assert.ok(
+    triggerMatches({ filters: [{ not: { exact: { type: 'dev.knative.apiserver.resource.delete' } } }] }, ev),
+  );
+  assert.throws(() => triggerMatches({ filters: [{ cesql: "type = 'x'" }] }, ev), UnsupportedFilterError);
+  assert.ok(triggerMatches({ filter: { attributes: { kind: 'VirtualMachineImport', name: '' } } }, ev));
+  assert.ok(!triggerMatches({ filter: { attributes: { kind: 'Job' } } }, ev));
+  assert.ok(triggerMatches({}, ev), 'no filter matches everything');
+  // filters win over filter
+  assert.ok(!triggerMatches({ filter: { attributes: {} }, filters: [{ exact: { kind: 'Job' } }] }, ev));
+});
+
+test('delivery backoff as Knative computes it', () => {
+  assert.equal(parseIsoDuration('PT0.5S'), 500);
+  assert.equal(parseIsoDuration('PT1M30S'), 90_000);
+  assert.equal(parseIsoDuration('P1DT1H'), 90_000_000);
+  assert.throws(() => parseIsoDuration('5s'));
+  assert.deepEqual(
+    backoffSchedule({ retry: 3, backoffPolicy: 'linear', backoffDelay: 'PT0.2S' }),
+    [200, 400, 600],
+  );
+  assert.deepEqual(
+    backoffSchedule({ retry: 3, backoffPolicy: 'exponential', backoffDelay: 'PT0.5S' }),
+    [1000, 2000, 4000],
+  );
+  assert.deepEqual(backoffSchedule({ retry: 2 }), [0, 0]);
+  for (const s of [undefined, 404, 408, 409, 429, 500, 503]) assert.ok(isRetryableStatus(s), String(s));
+  for (const s of [400, 401, 403, 413]) assert.ok(!isRetryableStatus(s), String(s));
+});
+
+test('cron schedules', () => {
+  const at = (s: string) => new Date(s);
+  assert.equal(
+    parseCron('*/1 * * * *').next(at('2024-01-01T00:00:30Z')).toISOString(),
+    '2024-01-01T00:01:00.000Z',
+  );
+  assert.equal(
+    parseCron('*/15 * * * *').next(at('2024-01-01T00:16:00Z')).toISOString(),
+    '2024-01-01T00:30:00.000Z',
+  );
+  assert.equal(
+    parseCron('0 3 * * mon').next(at('2024-01-01T04:00:00Z')).toISOString(),
+    '2024-01-08T03:00:00.000Z',
+  );
+  assert.equal(
+    parseCron('@hourly').next(at('2024-01-01T00:10:00Z')).toISOString(),
+    '2024-01-01T01:00:00.000Z',
+  );
+  assert.equal(
+    parseCron('0 0 1 feb *').next(at('2024-01-15T00:00:00Z')).toISOString(),
+    '2024-02-01T00:00:00.000Z',
+  );
+  assert.equal(
+    parseCron('@every 30s').next(at('2024-01-01T00:00:00Z')).toISOString(),
+    '2024-01-01T00:00:30.000Z',
+  );
+  assert.equal(
+    parseCron('CRON_TZ=UTC 5 * * * *').next(at('2024-01-01T00:00:00Z')).toISOString(),
+    '2024-01-01T00:05:00.000Z',
+  );
+  assert.throws(() => parseCron('* * *'));
+  assert.throws(() => parseCron('61 * * * *'));
+});
+
+test('PingSource events', () => {
+  const e = makePingEvent(
+    'ns',
+    'tick',
+    { schedule: '* * * * *', contentType: 'application/json', data: '{"a":1}' },
+    new Date(0),
+  );
+  assert.equal(e.type, 'dev.knative.sources.ping');
+  assert.equal(e.source, '/apis/v1/namespaces/ns/pingsources/tick');
+  assert.deepEqual(e.data, { a: 1 });
+});
+
+test('Job status: completion, backoff limit, deadline, pod backoff', () => {
+  const now = new Date('2024-01-01T00:01:00Z');
+  let d = decideJob({}, {}, [], now);
+  assert.equal(d.createPods, 1);
+  assert.equal(d.status.startTime, now.toISOString());
+  d = decideJob(
+    {},
+    { startTime: '2024-01-01T00:00:00Z' },
+    [{ name: 'a', phase: 'Running', ready: true }],
+    now,
+  );
+  assert.deepEqual([d.createPods, d.status.active, d.status.ready], [0, 1, 1]);
+  d = decideJob({}, { startTime: '2024-01-01T00:00:00Z' }, [{ name: 'a', phase: 'Succeeded' }], now);
+  assert.ok(d.finished);
+  assert.equal(d.status.conditions?.[0]?.type, 'Complete');
+  assert.equal(d.status.completionTime, now.toISOString());
+  const failedPods = [
+    { name: 'a', phase: 'Failed' as const, finishedAt: '2024-01-01T00:00:10Z' },
+    { name: 'b', phase: 'Failed' as const, finishedAt: '2024-01-01T00:00:50Z' },
+  ];
+  d = decideJob({ backoffLimit: 1 }, {}, failedPods, now);
+  assert.equal(d.status.conditions?.[0]?.reason, 'BackoffLimitExceeded');
+  d = decideJob({ backoffLimit: 6 }, {}, failedPods, now);
+  assert.equal(d.createPods, 0, 'second failure waits 20 s');
+  assert.equal(d.requeueAfterMs, 10_000);
+  d = decideJob(
+    { activeDeadlineSeconds: 30 },
+    { startTime: '2024-01-01T00:00:00Z' },
+    [{ name: 'a', phase: 'Running' }],
+    now,
+  );
+  assert.equal(d.status.conditions?.[0]?.reason, 'DeadlineExceeded');
+  assert.deepEqual(d.killPods, ['a']);
+  d = decideJob({ suspend: true }, {}, [], now);
+  assert.equal(d.createPods, 0);
+});
+
+test('container translation: env sources, $(VAR), mount path rewriting, node', () => {
+  assert.equal(expandVars('$(A)-$$(A)-$(B)', { A: 'x' }), 'x-$(A)-$(B)');
+  const mounts = { '/scratch': '/l/vol/scratch', '/scratch/sub': '/l/other' };
+  assert.equal(rewriteMountPaths('--out=/scratch/disk-0.raw', mounts), '--out=/l/vol/scratch/disk-0.raw');
+  assert.equal(rewriteMountPaths('/scratch/sub/x /scratchy', mounts), '/l/other/x /scratchy');
+  const plan = planContainerProcess(
+    {
+      containers: [
+        {
+          name: 'c',
+          command: ['node', 'job.ts'],
+          args: ['--dir', '$(DIR)'],
+          env: [
+            { name: 'DIR', value: '/scratch/work' },
+            { name: 'PW', valueFrom: { secretKeyRef: { name: 's', key: 'password' } } },
+            { name: 'OPT', valueFrom: { configMapKeyRef: { name: 'missing', key: 'k', optional: true } } },
+          ],
+          envFrom: [{ configMapRef: { name: 'cm' }, prefix: 'CM_' }],
+          volumeMounts: [
+            { name: 'data', mountPath: '/scratch' },
+            { name: 'creds', mountPath: '/etc/creds' },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'data', persistentVolumeClaim: { claimName: 'pvc1' } },
+        { name: 'creds', secret: { secretName: 's' } },
+      ],
+    },
+    {
+      name: 'p',
+      namespace: 'ns',
+      uid: 'u',
+      podIp: '127.1.0.9',
+      serviceAccountName: 'default',
+      labels: {},
+      annotations: {},
+    },
+    { secrets: { s: { password: Buffer.from('pw').toString('base64') } }, configMaps: { cm: { a: 'b' } } },
+    { pvcDir: (c) => `/v/${c}`, podVolumeDir: (v) => `/p/${v}` },
+    { nodeBinary: '/bin/node22', nodeFlags: [], projectRoot: '/repo', baseEnv: { BASE: '1' } },
+  );
+  assert.equal(plan.command, '/bin/node22');
+  assert.deepEqual(plan.args, ['job.ts', '--dir', '/v/pvc1/work']);
+  assert.equal(plan.env.PW, 'pw');
+  assert.equal(plan.env.CM_a, 'b');
+  assert.equal(plan.env.DIR, '/v/pvc1/work');
+  assert.equal(plan.env.BASE, '1');
+  assert.ok(!('OPT' in plan.env));
+  assert.deepEqual(plan.files, [{ path: '/p/creds/password', content: Buffer.from('pw'), mode: 0o600 }]);
+  assert.deepEqual(plan.claims, ['pvc1']);
+  assert.equal(plan.cwd, '/repo');
+});
+
+test('cluster DNS names and address pools', () => {
+  assert.deepEqual(serviceDnsNames('Disk', 'NS'), ['disk.ns.svc', 'disk.ns.svc.cluster.local']);
+  assert.equal(
+    resolveClusterName({ 'a.b.svc.cluster.local': '127.2.0.2' }, 'A.b.svc.cluster.local.'),
+    '127.2.0.2',
+  );
+  const pool = new AddressPool([127, 2]);
+  const a = pool.allocate();
+  const b = pool.allocate();
+  assert.equal(a, '127.2.0.2');
+  assert.notEqual(a, b);
+  pool.release(a);
+  assert.equal(pool.allocate(), a);
+});
+
+test('label selectors and fault plans', () => {
+  assert.equal(
+    labelSelectorString({
+      matchLabels: { a: 'b' },
+      matchExpressions: [
+        { key: 'x', operator: 'Exists' },
+        { key: 'y', operator: 'NotIn', values: ['1', '2'] },
+      ],
+    }),
+    'a=b,x,y notin (1,2)',
+  );
+  const f = new FaultInjector({ duplicate: 1, failFirstAttempts: 2, reorderWindowMs: 100, seed: 3 });
+  const p = f.plan();
+  assert.equal(p.copies, 2);
+  assert.equal(p.failFirstAttempts, 2);
+  assert.ok(p.holdMs >= 0 && p.holdMs < 100);
+  assert.equal(new FaultInjector().plan().copies, 1);
+});
