@@ -19,7 +19,7 @@ import {
 import { GarbageCollector } from './gc.ts';
 import type { Change, ChangeType } from './history.ts';
 import { ChangeHistory } from './history.ts';
-import { generateNameSuffix, now, validateName } from './names.ts';
+import { generateNameSuffix, now, validateName, validateObjectMeta } from './names.ts';
 import { jsonPatch, mergePatch, serverSideApply, strategicMergePatch } from './patch.ts';
 import type { Registry } from './registry.ts';
 import { resourcesFromCrd } from './registry.ts';
@@ -602,6 +602,7 @@ export class ObjectStore {
       const dnsLabel = info.group === '' && (info.resource === 'namespaces' || info.resource === 'services');
       causes.push(...validateName(name, dnsLabel));
     }
+    causes.push(...validateObjectMeta(obj.metadata));
     if (info.crd) {
       const { unknownFields, causes: schemaCauses } = processCustomResource(obj, info.schema);
       if (unknownFields.length > 0) {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { aggregatedDiscovery, wantsAggregatedDiscovery } from '../../local-cluster/apiserver/discovery.ts';
 import { ChangeHistory } from '../../local-cluster/apiserver/history.ts';
+import { validateObjectMeta } from '../../local-cluster/apiserver/names.ts';
 import { jsonPatch, mergePatch, strategicMergePatch } from '../../local-cluster/apiserver/patch.ts';
 import { compareVersionPriority, Registry } from '../../local-cluster/apiserver/registry.ts';
 import { matchesLabels, parseLabelSelector } from '../../local-cluster/apiserver/selectors.ts';
@@ -239,5 +240,36 @@ describe('aggregated discovery', () => {
       ['status'],
     );
     assert.ok(!doc.items.some((i) => i.metadata.name === ''), 'the core group is served from /api');
+  });
+});
+
+describe('object metadata validation', () => {
+  it('checks label keys and values and owner references like Kubernetes', () => {
+    assert.deepEqual(
+      validateObjectMeta({
+        labels: { 'example.com/app': 'web', empty: '' },
+        annotations: { 'Kubectl.io/x': 'y' },
+      }),
+      [],
+    );
+    const causes = validateObjectMeta({
+      labels: { 'vm-name': 'My VM (copy)', long: 'x'.repeat(64), 'bad key': 'v' },
+      ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x' }],
+    });
+    const lines = causes.map((c) => `${c.field}: ${c.message}`);
+    assert.equal(lines.length, 4);
+    assert.match(
+      lines[0] ?? '',
+      /^metadata\.labels: Invalid value: "My VM \(copy\)": a valid label must be an empty string/,
+    );
+    assert.match(
+      lines[1] ?? '',
+      /^metadata\.labels: Invalid value: "x{64}": must be no more than 63 characters$/,
+    );
+    assert.match(
+      lines[2] ?? '',
+      /^metadata\.labels: Invalid value: "bad key": name part must consist of alphanumeric characters/,
+    );
+    assert.equal(lines[3], 'metadata.ownerReferences[0].uid: Required value');
   });
 });
