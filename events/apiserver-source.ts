@@ -24,7 +24,7 @@ export const KubernetesObject = z.looseObject({
 });
 export type KubernetesObject = z.infer<typeof KubernetesObject>;
 
-/** `/apis/<group>/<version>/namespaces/<ns>/<plural>/<name>`, or `/api/v1/...` for the core group. */
+/** `/apis/<group>/<version>/namespaces/<ns>/<plural>/<name>` (`/apis/v1/...` for the core group). */
 export const SUBJECT_PATTERN = /^\/apis?\/(?:[^/]+\/)?[^/]+\/(?:namespaces\/[^/]+\/)?[^/]+\/[^/]+$/;
 
 export const ApiServerSourceEvent = z.object({
@@ -48,12 +48,11 @@ export const ApiServerSourceEvent = z.object({
 });
 export type ApiServerSourceEvent = z.infer<typeof ApiServerSourceEvent>;
 
-/** The subject ApiServerSource sets for an object. */
+/**
+ * The subject ApiServerSource sets for an object. Knative's adapter writes `/apis/<apiVersion>/...`
+ * for every group, the core group included (`/apis/v1/namespaces/...`), unlike the API paths.
+ */
 export function subjectOf(object: KubernetesObject, plural: string): string {
-  const [group, version] = object.apiVersion.includes('/')
-    ? object.apiVersion.split('/')
-    : ['', object.apiVersion];
-  const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
   const ns = object.metadata.namespace ? `/namespaces/${object.metadata.namespace}` : '';
-  return `${base}${ns}/${plural}/${object.metadata.name}`;
+  return `/apis/${object.apiVersion}${ns}/${plural}/${object.metadata.name}`;
 }

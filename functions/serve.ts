@@ -1,6 +1,7 @@
 // Serves one function with faas-js-runtime: `node --import tsx functions/serve.ts <name>`.
 // The same command runs in the container (Knative Service) and on the local cluster.
-import { start } from 'faas-js-runtime';
+// faas-js-runtime is CommonJS: its named exports are only reachable through the default import.
+import faas from 'faas-js-runtime';
 import { FUNCTION_NAMES, type FunctionName } from '../events/routing.ts';
 
 const name = (process.argv[2] ?? process.env.FUNCTION_NAME) as FunctionName;
@@ -9,5 +10,5 @@ if (!FUNCTION_NAMES.includes(name)) {
   process.exit(2);
 }
 process.env.FUNCTION_NAME = name;
-const module = (await import(`./${name}/index.ts`)) as { handle: Parameters<typeof start>[0] };
-await start(module.handle, { port: Number(process.env.PORT ?? 8080), logLevel: 'warn' as never });
+const module = (await import(`./${name}/index.ts`)) as { handle: Parameters<typeof faas.start>[0] };
+await faas.start(module.handle, { port: Number(process.env.PORT ?? 8080), logLevel: 'warn' as never });

@@ -86,6 +86,8 @@ export function apiServerSource(): Manifest[] {
       spec: {
         mode: 'Resource',
         serviceAccountName: APISERVER_SOURCE_SA,
+        // Without a selector a v1 ApiServerSource watches only its own namespace.
+        namespaceSelector: {},
         resources: WATCHED_RESOURCES.map((r) => ({
           apiVersion: r.apiVersion,
           kind: r.kind,

@@ -65,10 +65,10 @@ export function importFunction(name: string, step: ImportStep, deps: HandlerDeps
   const log = deps.log ?? createLogger({ function: name });
   let kube = deps.kube;
   return async function handle(_context: Context, event?: CloudEvent<unknown>) {
-    kube ??= new Kube();
     const object = event?.data as Obj | undefined;
     const ref = object && importRefOf(object);
     if (!event || !ref) return { statusCode: 204 };
+    kube ??= new Kube();
     const stepLog = log.child({
       namespace: ref.namespace,
       import: ref.name,

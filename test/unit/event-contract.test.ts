@@ -49,7 +49,7 @@ test('an ApiServerSource Resource-mode event parses with the contract', () => {
   );
   assert.equal(
     subjectOf({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'n' } }, 'secrets'),
-    '/api/v1/namespaces/n/secrets/s',
+    '/apis/v1/namespaces/n/secrets/s',
   );
 });
 
