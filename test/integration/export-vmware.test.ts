@@ -365,4 +365,26 @@ describe('exporter program', () => {
     assert.equal(condition(status, 'VMExportFailed'), undefined);
     assert.equal(condition(status, 'VMExported'), undefined);
   });
+
+  test('an unreachable vCenter is retryable: exit 1 for the Job backoff, last error recorded for export-status', async () => {
+    await api.kube.create({
+      apiVersion: API_VERSION,
+      kind: 'VmwareSource',
+      metadata: { name: 'gone', namespace: 'default' },
+      spec: { endpoint: 'https://127.0.0.1:9/sdk', dc: 'DC0', credentials: { name: 'vsphere-credentials' } },
+    });
+    const imp = await createSourceReadyImport('unreachable', {
+      virtualMachineName: 'fn-vm',
+      sourceCluster: { name: 'gone', namespace: 'default', kind: 'VmwareSource', apiVersion: API_VERSION },
+    });
+    const scratch = join(root, 'scratch-unreachable');
+    await mkdir(scratch);
+    const run = await runExporter(imp, scratch, credentialsDir);
+    assert.equal(run.exitCode, 1);
+    const status = await statusOf('unreachable');
+    assert.equal(condition(status, 'VMExportFailed'), undefined);
+    const attempt = condition(status, 'ExportAttemptFailed');
+    assert.equal(attempt?.status, 'True');
+    assert.match(attempt?.message ?? '', /127\.0\.0\.1:9/);
+  });
 });
