@@ -59,6 +59,9 @@ export function resourceList(registry: Registry, groupName: string, version: str
       ...(r.categories.length ? { categories: r.categories } : {}),
       storageVersionHash: hash,
     });
+    if (r.group === '' && r.resource === 'pods') {
+      resources.push({ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
+    }
     if (r.statusSubresource) {
       resources.push({
         name: `${r.resource}/status`,

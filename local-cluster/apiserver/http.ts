@@ -42,10 +42,24 @@ export interface HttpContext {
   /** Open watch streams, ended on shutdown. */
   watches: Set<() => void>;
   log?: (line: string) => void;
+  /** Serves `pods/<name>/log` (kubectl logs) when the runtime registers one. */
+  podLogs?: PodLogProvider;
 }
+
+export interface PodLogRequest {
+  namespace: string;
+  pod: string;
+  container?: string;
+  follow: boolean;
+  tailLines?: number;
+}
+
+/** Returns the log text or a stream of it; undefined when the container has not started yet. */
+export type PodLogProvider = (req: PodLogRequest) => Promise<string | NodeJS.ReadableStream | undefined>;
 
 const MAX_BODY = 16 * 1024 * 1024;
 const BOOKMARK_INTERVAL_MS = 10_000;
+const MAX_WATCH_BACKLOG = 32 * 1024 * 1024;
 
 type Output = { as: 'json' } | { as: 'table'; include: IncludeObject } | { as: 'partial' };
 
@@ -240,13 +254,18 @@ async function handleResource(
   if (
     r.subresource !== undefined &&
     r.subresource !== 'status' &&
-    !(r.subresource === 'finalize' && info.resource === 'namespaces')
+    !(r.subresource === 'finalize' && info.resource === 'namespaces') &&
+    !(r.subresource === 'log' && info.group === '' && info.resource === 'pods')
   ) {
     throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   }
   if (r.subresource === 'status' && !info.statusSubresource)
     throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   const q = url.searchParams;
+  if (r.subresource === 'log') {
+    if (method !== 'GET') throw methodNotAllowed('pods/log supports GET only');
+    return servePodLog(res, ctx, r.namespace as string, r.name as string, q);
+  }
   const output = negotiate(req.headers.accept, q.get('includeObject'));
   const namespace = info.namespaced ? r.namespace : undefined;
   const contentType = (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim() ?? '';
@@ -436,9 +455,14 @@ function serveWatch(
   };
   const buffered: string[] = [];
   let started = false;
+  let finish: () => void = () => {};
   const write = (line: string): void => {
     if (!started) buffered.push(line);
-    else res.write(line);
+    else if (res.writableLength > MAX_WATCH_BACKLOG) {
+      // a client that stops reading is cut off (it re-watches from its last resourceVersion)
+      // instead of buffering without bound, as the real API server does with slow watchers
+      finish();
+    } else res.write(line);
   };
   let watch;
   try {
@@ -473,7 +497,7 @@ function serveWatch(
   if (opts.allowBookmarks) timers.push(setInterval(() => bookmark(false), BOOKMARK_INTERVAL_MS));
   const timeoutMs = (opts.timeoutSeconds ?? 1800 * (1 + Math.random())) * 1000;
   let finished = false;
-  const finish = (): void => {
+  finish = (): void => {
     if (finished) return;
     finished = true;
     watch.stop();
@@ -485,4 +509,39 @@ function serveWatch(
   ctx.watches.add(finish);
   req.on('close', finish);
   res.on('close', finish);
+}
+
+async function servePodLog(
+  res: ServerResponse,
+  ctx: HttpContext,
+  namespace: string,
+  pod: string,
+  q: URLSearchParams,
+): Promise<void> {
+  ctx.store.get({ apiVersion: 'v1', kind: 'Pod' }, namespace, pod);
+  const container = q.get('container') ?? undefined;
+  if (!ctx.podLogs)
+    throw badRequest(
+      `logs of pod "${pod}" are not available: no log provider is registered with this API server`,
+    );
+  const tail = q.get('tailLines');
+  const out = await ctx.podLogs({
+    namespace,
+    pod,
+    follow: q.get('follow') === 'true',
+    ...(container ? { container } : {}),
+    ...(tail ? { tailLines: Number(tail) } : {}),
+  });
+  if (out === undefined) {
+    throw badRequest(
+      `container "${container ?? pod}" in pod "${pod}" is waiting to start: ContainerCreating`,
+    );
+  }
+  res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private' });
+  if (typeof out === 'string') {
+    res.end(out);
+    return;
+  }
+  res.on('close', () => (out as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.());
+  out.pipe(res);
 }

@@ -6,7 +6,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { ensurePki } from '../pki.ts';
-import type { HttpContext, Identity } from './http.ts';
+import type { HttpContext, Identity, PodLogProvider } from './http.ts';
 import { createHandler } from './http.ts';
 import { kubeconfigYaml } from './kubeconfig.ts';
 import { openApiV3 } from './openapi.ts';
@@ -26,6 +26,7 @@ export type {
   WriteOptions,
 } from './store.ts';
 export { ApiError } from './errors.ts';
+export type { PodLogProvider, PodLogRequest } from './http.ts';
 export type { KubeObject } from './types.ts';
 
 export interface ApiServerOptions {
@@ -49,6 +50,8 @@ export interface RunningApiServer {
   kubeconfigPath: string;
   close(): Promise<void>;
   store: ObjectStore;
+  /** Lets the runtime serve `kubectl logs` (GET pods/<name>/log). */
+  setPodLogProvider(provider: PodLogProvider): void;
 }
 
 function seed(store: ObjectStore): void {
@@ -115,6 +118,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     adminToken,
     kubeconfigPath,
     store,
+    setPodLogProvider(provider) {
+      ctx.podLogs = provider;
+    },
     close() {
       closed ??= (async () => {
         for (const finish of [...ctx.watches]) finish();

@@ -1,6 +1,7 @@
 // The embedded API server against the real kubectl binary.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { TestApiServer } from '../../local-cluster/apiserver/testing.ts';
 import { startTestApiServer } from '../../local-cluster/apiserver/testing.ts';
@@ -383,6 +384,28 @@ spec:
     assert.equal(deleted.exitCode, 0, deleted.stderr);
     assert.match((await server.kubectl(['get', 'namespace', 'doomed'])).stderr, /not found/);
     assert.match((await server.kubectl(['get', 'configmap', 'inside', '-n', 'doomed'])).stderr, /not found/);
+  });
+
+  it('kubectl logs reads from the registered pod log provider', async () => {
+    server.store.create({ apiVersion: 'v1', kind: 'Pod' }, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'exporter', namespace: 'default' },
+      spec: { containers: [{ name: 'main', image: 'local' }] },
+    } as never);
+    const before = await server.kubectl(['logs', 'exporter']);
+    assert.match(before.stderr, /no log provider is registered/);
+    server.setPodLogProvider(async ({ namespace, pod, container, follow }) =>
+      follow
+        ? Readable.from([`${namespace}/${pod}/${container ?? ''} line 1\n`, 'line 2\n'])
+        : `${namespace}/${pod}/${container ?? ''} all\n`,
+    );
+    const logs = await server.kubectl(['logs', 'exporter', '-c', 'main']);
+    assert.equal(logs.stdout, 'default/exporter/main all');
+    const followed = await server.kubectl(['logs', '-f', 'exporter', '-c', 'main']);
+    assert.equal(followed.stdout, 'default/exporter/main line 1\nline 2');
+    const missing = await server.kubectl(['logs', 'nope']);
+    assert.match(missing.stderr, /pods "nope" not found/);
   });
 
   it('answers a wrong token with 401', async () => {
