@@ -14,10 +14,11 @@ import { imageState, type ImageLike, type ImageState } from '../shared/harvester
 import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { overallProgress } from '../shared/progress.ts';
+import { numberSetting } from '../shared/settings.ts';
 import { ATTEMPT_LABEL, ensureDiskServer, imagesByDisk, submitImage } from '../images/index.ts';
 
 export const CONDITION = 'DiskImagesReady';
-const resubmitLimit = () => Math.max(0, Number(process.env.IMAGE_RESUBMIT_LIMIT ?? 3));
+const resubmitLimit = () => numberSetting('IMAGE_RESUBMIT_LIMIT');
 
 function withCondition(disk: DiskInfo, input: ConditionInput, now: Date): DiskInfo {
   if (conditionUnchanged(disk.diskConditions, input)) return disk;

@@ -17,20 +17,20 @@ import { importFunction, type ImportStepContext, type StepOutcome } from '../sha
 import { importObjectNames, importUidSelector } from '../shared/import-objects.ts';
 import type { Kube, Obj } from '../shared/kube/client.ts';
 import { imageDisplayName } from '../shared/naming.ts';
+import { vmImportImage } from '../shared/settings.ts';
 import { overallProgress } from '../shared/progress.ts';
 import { TOKEN_ANNOTATION, diskServerManifests, diskUrl, newToken } from './workload.ts';
 
 export const CONDITION = 'DiskImagesSubmitted';
 /** Which submission of the disk's image this is (1 = first); bounds resubmits. */
 export const ATTEMPT_LABEL = 'migration.harvesterhci.io/attempt';
-const image = () => process.env.VM_IMPORT_IMAGE ?? 'ghcr.io/vm-import/vm-import:0.1.0';
 
 /** Ensures the disk server; returns its path token (kept in the Service so retries reuse it). */
 export async function ensureDiskServer(kube: Kube, imp: VirtualMachineImport): Promise<string> {
   const names = importObjectNames(imp.metadata.name!);
   const existing = await kube.find<Obj>('v1', 'Service', imp.metadata.namespace, names.diskServer);
   const token = existing?.metadata?.annotations?.[TOKEN_ANNOTATION] ?? newToken();
-  const { deployment, service } = diskServerManifests(imp, token, image());
+  const { deployment, service } = diskServerManifests(imp, token, vmImportImage());
   await kube.ensure(deployment);
   if (!existing) await kube.ensure(service);
   return token;

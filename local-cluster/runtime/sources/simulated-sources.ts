@@ -10,7 +10,8 @@ import { materializeSources } from '../../../test/simulators/disk-content.ts';
 
 export interface Endpoints {
   kubeconfig: string;
-  vmware?: { url: string; username: string; password: string; datacenter: string };
+  /** Beyond the contract's keys: the PEM CA that signed each simulator's certificate. */
+  vmware?: { url: string; username: string; password: string; datacenter: string; caCert: string };
   openstack?: {
     url: string;
     region: string;
@@ -18,8 +19,9 @@ export interface Endpoints {
     password: string;
     project_name: string;
     domain_name: string;
+    ca_cert?: string;
   };
-  ova?: { baseUrl: string };
+  ova?: { baseUrl: string; caCert?: string };
 }
 
 export interface SimulatedSources {
@@ -58,6 +60,7 @@ export async function startSimulatedSources(opts: {
         username: vc.username,
         password: vc.password,
         datacenter: vc.datacenter,
+        caCert: vc.caCertPem,
       };
     } else if (inventory.vmware) missing.push('vcsim');
 
@@ -76,6 +79,7 @@ export async function startSimulatedSources(opts: {
         password: os.password,
         project_name: os.projectName,
         domain_name: os.domainName,
+        ...(os.caCertPem ? { ca_cert: os.caCertPem } : {}),
       };
     } else if (inventory.openstack) missing.push('openstack');
 
@@ -90,7 +94,7 @@ export async function startSimulatedSources(opts: {
       }
       const server = await startOvaServer({ dir, tls: true, pkiDir: join(opts.stateDir, 'ova-pki') });
       stops.push(() => server.stop());
-      endpoints.ova = { baseUrl: server.baseUrl };
+      endpoints.ova = { baseUrl: server.baseUrl, ...(server.caCertPem ? { caCert: server.caCertPem } : {}) };
     } else if (inventory.ova?.length) missing.push('ova');
   } catch (err) {
     await stop();
