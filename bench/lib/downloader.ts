@@ -1,0 +1,58 @@
+// Stand-in for Harvester's image download (what local-cluster/runtime/harvester/image-controller.ts
+// does, in a reusable form): HTTP GET of the URL written to a file as received, then
+// `qemu-img convert -O raw` when qemu-img sees another format. Counts the bytes received.
+import axios from 'axios';
+import { execa } from 'execa';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+export interface DownloadResult {
+  /** The raw image on the downloader's side. */
+  rawPath: string;
+  /** Bytes of HTTP body received. */
+  bytesReceived: number;
+  /** Format qemu-img detected in what was received. */
+  format: string;
+}
+
+export async function downloadImage(url: string, dir: string, name = 'image'): Promise<DownloadResult> {
+  await mkdir(dir, { recursive: true });
+  const download = join(dir, `.${name}.download`);
+  const rawPath = join(dir, `${name}.raw`);
+  const res = await axios.get(url, { responseType: 'stream', validateStatus: () => true, timeout: 60_000 });
+  if (res.status !== 200) {
+    res.data.destroy();
+    throw new Error(`download ${url}: HTTP ${res.status}`);
+  }
+  const total = Number(res.headers['content-length'] ?? -1);
+  let bytesReceived = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytesReceived += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  await pipeline(res.data, meter, createWriteStream(download));
+  if (total >= 0 && bytesReceived !== total)
+    throw new Error(`download ${url}: got ${bytesReceived} of ${total} bytes`);
+  const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', download])).stdout) as {
+    format: string;
+  };
+  if (info.format === 'raw') await rename(download, rawPath);
+  else {
+    await execa('qemu-img', ['convert', '-f', info.format, '-O', 'raw', download, rawPath]);
+    await rm(download, { force: true });
+  }
+  return { rawPath, bytesReceived, format: info.format };
+}
+
+/** Whether two raw images hold the same bytes and have the same size (qemu-img compare). */
+export async function sameDisk(a: string, b: string): Promise<{ same: boolean; detail: string }> {
+  const [sa, sb] = await Promise.all([a, b].map(async (p) => (await stat(p)).size));
+  if (sa !== sb) return { same: false, detail: `sizes differ: ${sa} vs ${sb}` };
+  const r = await execa('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', a, b], { reject: false });
+  return { same: r.exitCode === 0, detail: (r.stdout || r.stderr).trim() };
+}

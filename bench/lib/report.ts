@@ -1,0 +1,205 @@
+// Pure logic of the benchmark report: overlap of disk exports, ratios, the goals and the table.
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/** The largest number of spans that overlap at one instant. */
+export function maxOverlap(spans: Span[]): number {
+  const edges = spans.flatMap((s) => [
+    { t: s.start, d: 1 },
+    { t: s.end, d: -1 },
+  ]);
+  // At equal times, ends come first: touching spans do not overlap.
+  edges.sort((a, b) => a.t - b.t || a.d - b.d);
+  let now = 0;
+  let max = 0;
+  for (const e of edges) max = Math.max(max, (now += e.d));
+  return max;
+}
+
+export interface WayMeasurement {
+  wallSeconds: number;
+  sourceBytes: number;
+  peakScratchBytes: number;
+  bytesServed: number;
+  peakRssBytes: number;
+}
+
+export interface CaseMeasurement {
+  source: 'vmware' | 'openstack';
+  sizeBytes: number;
+  allocatedBytes: number;
+  /** qcow2 metadata our disk server adds (header, L1, refcounts, L2). */
+  formatOverheadBytes: number;
+  ours: WayMeasurement;
+  upstream: WayMeasurement;
+}
+
+export interface ControlPlane {
+  transitionP50Ms: number | null;
+  transitionP99Ms: number | null;
+  oneImportSeconds: number | null;
+  twentyImportsSeconds: number | null;
+}
+
+export interface Machine {
+  readMBps: number;
+  writeMBps: number;
+}
+
+/** bench/results.json, in the shape the checks read. */
+export function resultsJson(machine: Machine, cases: CaseMeasurement[], controlPlane: ControlPlane) {
+  const way = (w: WayMeasurement) => ({
+    wallSeconds: round(w.wallSeconds, 3),
+    peakScratchBytes: w.peakScratchBytes,
+    bytesServed: w.bytesServed,
+    peakRssBytes: w.peakRssBytes,
+  });
+  return {
+    machine: { readMBps: round(machine.readMBps, 1), writeMBps: round(machine.writeMBps, 1) },
+    cases: cases.map((c) => ({
+      source: c.source,
+      sizeBytes: c.sizeBytes,
+      allocatedBytes: c.allocatedBytes,
+      ours: way(c.ours),
+      upstream: way(c.upstream),
+    })),
+    controlPlane,
+  };
+}
+
+const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+export function percentile(values: number[], p: number): number | null {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length) - 1;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!;
+}
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+export const mib = (b: number) => `${(b / MiB).toFixed(1)}M`;
+const size = (b: number) => (b % GiB === 0 ? `${b / GiB}G` : mib(b));
+
+export function caseName(c: { source: string; sizeBytes: number; allocatedBytes: number }): string {
+  const pct = c.sizeBytes ? Math.round((100 * c.allocatedBytes) / c.sizeBytes) : 0;
+  return `${c.source} ${size(c.sizeBytes)} ${pct}%`;
+}
+
+/** Throughput of a way in MB/s of virtual disk size (what the user waits for), 1 MB = 10^6 B. */
+export const diskMBps = (sizeBytes: number, w: WayMeasurement) => sizeBytes / 1e6 / w.wallSeconds;
+
+export function table(cases: CaseMeasurement[], machine: Machine): string {
+  const head = [
+    'case',
+    'way',
+    'wall s',
+    'source',
+    'peak scratch',
+    'served',
+    'peak RSS',
+    'ours/up wall',
+    'ours/up scratch',
+    'ours/up served',
+    'ours/limit',
+  ];
+  const rows: string[][] = [head];
+  for (const c of cases) {
+    for (const [name, w] of [
+      ['ours', c.ours],
+      ['upstream', c.upstream],
+    ] as const) {
+      const ours = name === 'ours';
+      rows.push([
+        ours ? caseName(c) : '',
+        name,
+        w.wallSeconds.toFixed(2),
+        mib(w.sourceBytes),
+        mib(w.peakScratchBytes),
+        mib(w.bytesServed),
+        mib(w.peakRssBytes),
+        ours ? (c.ours.wallSeconds / c.upstream.wallSeconds).toFixed(2) : '',
+        ours ? (c.ours.peakScratchBytes / c.upstream.peakScratchBytes).toFixed(2) : '',
+        ours ? (c.ours.bytesServed / c.upstream.bytesServed).toFixed(2) : '',
+        // Bytes the user needs moved (the allocated data) per second vs. the disk's write bandwidth.
+        `${((c.allocatedBytes / 1e6 / w.wallSeconds / machine.writeMBps) * 100).toFixed(0)}%`,
+      ]);
+    }
+  }
+  const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) => r.map((v, i) => (i < 2 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  '))
+    .join('\n');
+}
+
+export interface Goal {
+  goal: string;
+  met: boolean;
+  detail: string;
+}
+
+export interface ParallelMeasurement {
+  disks: number;
+  concurrency: number;
+  maxDisksInParallel: number;
+  wallSeconds: number;
+  sequentialWallSeconds: number;
+}
+
+export function evaluateGoals(cases: CaseMeasurement[], parallel: ParallelMeasurement | undefined): Goal[] {
+  const goals: Goal[] = [];
+  const worst = <T>(items: T[], score: (t: T) => number) =>
+    items.reduce((a, b) => (score(b) > score(a) ? b : a), items[0]!);
+  if (cases.length) {
+    const scratch = (c: CaseMeasurement) => c.ours.peakScratchBytes / Math.max(1, c.allocatedBytes);
+    const ws = worst(cases, scratch);
+    goals.push({
+      goal: 'peak scratch <= 1.1 x allocated data',
+      met: cases.every((c) => c.ours.peakScratchBytes <= 1.1 * c.allocatedBytes),
+      detail: `worst ${caseName(ws)}: ${mib(ws.ours.peakScratchBytes)} for ${mib(ws.allocatedBytes)} allocated (${scratch(ws).toFixed(3)}x)`,
+    });
+    const served = (c: CaseMeasurement) =>
+      c.ours.bytesServed / (1.1 * c.allocatedBytes + c.formatOverheadBytes);
+    const wv = worst(cases, served);
+    goals.push({
+      goal: 'bytes served <= 1.1 x allocated + format overhead',
+      met: cases.every((c) => served(c) <= 1),
+      detail: `worst ${caseName(wv)}: ${mib(wv.ours.bytesServed)} served for ${mib(wv.allocatedBytes)} allocated + ${mib(wv.formatOverheadBytes)} qcow2 metadata (${served(wv).toFixed(3)} of the limit)`,
+    });
+    const wr = worst(cases, (c) => c.ours.peakRssBytes);
+    goals.push({
+      goal: 'exporter RSS <= 256 MiB whatever the size',
+      met: cases.every((c) => c.ours.peakRssBytes <= 256 * MiB),
+      detail: `largest ${caseName(wr)}: ${mib(wr.ours.peakRssBytes)}`,
+    });
+  }
+  if (parallel) {
+    goals.push({
+      goal: 'disks of one VM exported in parallel (EXPORT_DISK_CONCURRENCY)',
+      met:
+        parallel.maxDisksInParallel >= Math.min(parallel.disks, parallel.concurrency) &&
+        parallel.concurrency > 1,
+      detail: `${parallel.disks} disks, EXPORT_DISK_CONCURRENCY=${parallel.concurrency}: up to ${parallel.maxDisksInParallel} moving at once, export ${parallel.wallSeconds.toFixed(2)} s vs ${parallel.sequentialWallSeconds.toFixed(2)} s with concurrency 1`,
+    });
+  } else {
+    goals.push({ goal: 'disks of one VM exported in parallel', met: false, detail: 'not measured' });
+  }
+  const big = cases.filter(
+    (c) => c.sizeBytes === 4 * GiB && Math.round((100 * c.allocatedBytes) / c.sizeBytes) === 50,
+  );
+  goals.push({
+    goal: 'end-to-end wall for 4 GiB/50% <= 0.6 x upstream',
+    met: big.length > 0 && big.every((c) => c.ours.wallSeconds <= 0.6 * c.upstream.wallSeconds),
+    detail: big.length
+      ? big
+          .map(
+            (c) =>
+              `${c.source}: ${c.ours.wallSeconds.toFixed(2)} s vs ${c.upstream.wallSeconds.toFixed(2)} s (${(c.ours.wallSeconds / c.upstream.wallSeconds).toFixed(2)}x)`,
+          )
+          .join('; ')
+      : 'no 4 GiB/50% case measured',
+  });
+  return goals;
+}

@@ -1,0 +1,113 @@
+// Re-creation of upstream's VMware export (upstream-behaviour.md §6.3, §9.1, §9.2): ExportVm lease,
+// the lease updater every 2 s, each VMDK downloaded whole into a staging dir on scratch, lease
+// completed, then `qemu-img convert -f vmdk -O raw` per disk (sequentially) into `<disk>.img`, the
+// VMDK deleted. qemu-img runs under /usr/bin/time -v for its peak RSS.
+import axios from 'axios';
+import { execa } from 'execa';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { VmwareConnection } from '../../functions/shared/sources/vmware/index.ts';
+import { findVm, retrieveObjectProperties } from '../../functions/shared/sources/vmware/inventory.ts';
+import { vimCall, withVimSession } from '../../functions/shared/sources/vmware/session.ts';
+import {
+  asArray,
+  child,
+  moRefArg,
+  text,
+  toMoRef,
+} from '../../functions/shared/sources/vmware/soap-values.ts';
+import { resolveDeviceUrl } from '../../functions/shared/sources/vmware/export.ts';
+
+export interface UpstreamExportResult {
+  sourceBytes: number;
+  /** Peak RSS of the qemu-img children (KiB), 0 when none ran. */
+  qemuRssKiB: number;
+  /** Served file names in the scratch dir, by disk index. */
+  files: string[];
+}
+
+export async function upstreamVmwareExport(
+  conn: VmwareConnection,
+  dc: string,
+  vmName: string,
+  scratchDir: string,
+): Promise<UpstreamExportResult> {
+  const staging = join(scratchDir, `${vmName}-staging`);
+  await mkdir(staging, { recursive: true });
+  let sourceBytes = 0;
+  const vmdks: string[] = [];
+  await withVimSession(conn, async (s) => {
+    const lease = toMoRef(
+      await vimCall(s, 'ExportVm', { _this: moRefArg(await findVm(s, dc, { name: vmName })) }),
+    )!;
+    let info: unknown;
+    for (;;) {
+      const props = await retrieveObjectProperties(s, lease, ['state', 'info']);
+      if (text(props.get('state')) === 'ready') {
+        info = props.get('info');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const urls = asArray(child(info, 'deviceUrl'))
+      .map((d) => text(child(d, 'url'))!)
+      .filter((u) => u.endsWith('.vmdk'));
+    const total = Number(text(child(info, 'totalDiskCapacityInKB')) ?? 0) * 1024 || 1;
+    const updater = setInterval(() => {
+      const percent = Math.min(100, Math.floor((sourceBytes * 100) / total));
+      void vimCall(s, 'HttpNfcLeaseProgress', { _this: moRefArg(lease), percent }).catch(() => undefined);
+    }, 2000);
+    try {
+      for (const [i, url] of urls.entries()) {
+        const vmdk = join(staging, `disk-${i}.vmdk`);
+        const response = await axios.get(resolveDeviceUrl(url, conn.endpoint), {
+          responseType: 'stream',
+          httpsAgent: s.agent,
+          headers: { Cookie: s.cookie },
+        });
+        const meter = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            sourceBytes += chunk.length;
+            cb(null, chunk);
+          },
+        });
+        await pipeline(response.data, meter, createWriteStream(vmdk));
+        vmdks.push(vmdk);
+      }
+    } finally {
+      clearInterval(updater);
+    }
+    await vimCall(s, 'HttpNfcLeaseComplete', { _this: moRefArg(lease) }).catch(() => undefined);
+  });
+  let qemuRssKiB = 0;
+  const files: string[] = [];
+  for (const [i, vmdk] of vmdks.entries()) {
+    const file = `disk-${i}.img`;
+    const convert = await execa('/usr/bin/time', [
+      '-v',
+      'qemu-img',
+      'convert',
+      '-f',
+      'vmdk',
+      '-O',
+      'raw',
+      vmdk,
+      join(scratchDir, file),
+    ]);
+    qemuRssKiB = Math.max(qemuRssKiB, maxRssFromTimeOutput(convert.stderr));
+    await rm(vmdk);
+    files.push(file);
+  }
+  await rm(staging, { recursive: true, force: true });
+  return { sourceBytes, qemuRssKiB, files };
+}
+
+/** "Maximum resident set size (kbytes): N" of GNU time -v. */
+export function maxRssFromTimeOutput(stderr: string): number {
+  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+  if (!m) throw new Error('no "Maximum resident set size" in the output of /usr/bin/time -v');
+  return Number(m[1]);
+}

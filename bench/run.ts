@@ -1,0 +1,196 @@
+// `npm run bench` (issue 9): our disk data path against a re-creation of upstream's, and the
+// machine's own limit, in one process and one run. Prints numbers, asserts nothing except that
+// every downloaded disk equals its source (a benchmark of wrong bytes is worthless).
+//   node --import tsx bench/run.ts [--quick]     (--quick: 64/256 MiB disks instead of 1/4 GiB)
+// For each disk (1 GiB and 4 GiB at 5, 50 and 100 % allocated) and each source (vcsim NFC,
+// OpenStack simulator Glance):
+//   ours:     the real source client exports into a sparse raw file on scratch (one pass), the
+//             disk server (functions/images/disk-server.ts) streams qcow2 from its extents;
+//   upstream: the whole VMDK / image downloaded to scratch, `qemu-img convert -f vmdk -O raw`
+//             (VMware; OpenStack downloads raw), served by Go's http.FileServer as a full file;
+// both fetched by the same image downloader (HTTP GET to a file, qemu-img convert when qcow2).
+import { execa } from 'execa';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { runExporter, runWay, type WayRun } from './lib/data-path.ts';
+import type { ExporterJob } from './lib/exporter-child.ts';
+import { measureDiskBandwidth } from './lib/machine.ts';
+import {
+  caseName,
+  evaluateGoals,
+  resultsJson,
+  table,
+  type CaseMeasurement,
+  type ParallelMeasurement,
+} from './lib/report.ts';
+import { startDiskServer, startStaticFileServer } from './lib/servers.ts';
+import {
+  openstackConnection,
+  openstackSourceRaw,
+  startBenchOpenstack,
+  startBenchVcsim,
+  vcsimSourceRaw,
+  vmName,
+  vmwareConnection,
+  type BenchVm,
+  type DiskSpec,
+} from './lib/sources.ts';
+import { measureControlPlane } from './lib/control-plane.ts';
+
+const WORK = join(import.meta.dirname, 'work', 'run');
+const CACHE = join(import.meta.dirname, 'work', 'sources');
+const quick = process.argv.includes('--quick');
+const sizesMiB = quick ? [64, 256] : [1024, 4096];
+const percents = [5, 50, 100];
+const POLL_MS = 50;
+const log = (msg: string) => console.log(`[${((Date.now() - T0) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+const T0 = Date.now();
+
+/** EXPORT_DISK_CONCURRENCY: the environment, else the shipped setting (config/settings.yaml). */
+function exportDiskConcurrency(): number {
+  const fromEnv = Number(process.env.EXPORT_DISK_CONCURRENCY);
+  if (fromEnv > 0) return Math.floor(fromEnv);
+  const settings = parseYaml(
+    readFileSync(join(import.meta.dirname, '..', 'config', 'settings.yaml'), 'utf8'),
+  ) as {
+    data?: Record<string, string>;
+  };
+  return Math.max(1, Number(settings.data?.EXPORT_DISK_CONCURRENCY ?? 1));
+}
+
+async function main(): Promise<void> {
+  console.log((await execa('df', ['-h', import.meta.dirname])).stdout);
+  await rm(WORK, { recursive: true, force: true });
+  const scratchOurs = join(WORK, 'scratch-ours');
+  const scratchUpstream = join(WORK, 'scratch-upstream');
+  const harvester = join(WORK, 'harvester-images');
+  for (const d of [scratchOurs, scratchUpstream]) await mkdir(d, { recursive: true });
+
+  log('machine limit: dd on the scratch directory ...');
+  const machine = await measureDiskBandwidth(WORK);
+  log(
+    `write ${machine.writeMBps.toFixed(0)} MB/s, read ${machine.readMBps.toFixed(0)} MB/s (${machine.note})`,
+  );
+
+  const specs: DiskSpec[] = sizesMiB.flatMap((sizeMiB) =>
+    percents.map((allocatedPercent) => ({ sizeMiB, allocatedPercent, seed: 9000 + allocatedPercent })),
+  );
+  const single: BenchVm[] = specs.map((d) => ({ name: vmName(d), disks: [d] }));
+  const concurrency = exportDiskConcurrency();
+  const parallelVm: BenchVm = {
+    name: 'bench-parallel',
+    disks: [0, 1].map((i) => ({ sizeMiB: quick ? 64 : 512, allocatedPercent: 50, seed: 9100 + i })),
+  };
+
+  log('sources: vcsim (VMDKs cached by spec) and the OpenStack simulator ...');
+  const vcsim = await startBenchVcsim([...single, parallelVm], join(CACHE, 'vcsim'));
+  const openstack = await startBenchOpenstack(single, join(WORK, 'openstack'));
+  const diskServer = await startDiskServer(scratchOurs);
+  const staticServer = await startStaticFileServer(scratchUpstream, join(import.meta.dirname, 'work', 'bin'));
+  log('sources ready');
+  const cases: CaseMeasurement[] = [];
+  let parallel: ParallelMeasurement | undefined;
+  try {
+    const vconn = vmwareConnection(vcsim);
+    const oconn = openstackConnection(openstack);
+    for (const spec of specs) {
+      for (const source of ['vmware', 'openstack'] as const) {
+        const vm = vmName(spec);
+        const sourceRaw = source === 'vmware' ? vcsimSourceRaw(vcsim, vm) : openstackSourceRaw(openstack, vm);
+        const job = (way: 'ours' | 'upstream'): ExporterJob => {
+          const scratchDir = way === 'ours' ? scratchOurs : scratchUpstream;
+          return source === 'vmware'
+            ? { way, source, conn: vconn, dc: vcsim.datacenter, vm, scratchDir, concurrency }
+            : { way, source, conn: oconn, vm, scratchDir, concurrency, pollMs: POLL_MS };
+        };
+        const run = (way: 'ours' | 'upstream') =>
+          runWay({
+            job: job(way),
+            server: way === 'ours' ? diskServer : staticServer,
+            downloadDir: harvester,
+            sourceRaw,
+            workDir: WORK,
+          });
+        const ours: WayRun = await run('ours');
+        const upstream: WayRun = await run('upstream');
+        // Cinder sizes are whole GiB: the cloud's volume is the disk (zeros after the content).
+        const sizeMiB = source === 'openstack' ? Math.ceil(spec.sizeMiB / 1024) * 1024 : spec.sizeMiB;
+        const c: CaseMeasurement = {
+          source,
+          sizeBytes: sizeMiB * 1024 * 1024,
+          allocatedBytes: Math.round((spec.sizeMiB * spec.allocatedPercent) / 100) * 1024 * 1024,
+          formatOverheadBytes: ours.formatOverheadBytes,
+          ours,
+          upstream,
+        };
+        cases.push(c);
+        const phases = (w: WayRun) =>
+          `${w.wallSeconds.toFixed(2)} s (export ${w.exportSeconds.toFixed(2)} + serve/download ${w.downloadSeconds.toFixed(2)})`;
+        log(
+          `${caseName(c)}: ours ${phases(ours)}, upstream ${phases(upstream)}; both downloads equal the source`,
+        );
+      }
+    }
+
+    log(`parallel disks: ${parallelVm.disks.length} disks of one VM, concurrency ${concurrency} vs 1 ...`);
+    const exportOnly = async (c: number) => {
+      await rm(scratchOurs, { recursive: true, force: true });
+      await mkdir(scratchOurs, { recursive: true });
+      const r = await runExporter(
+        {
+          way: 'ours',
+          source: 'vmware',
+          conn: vconn,
+          dc: vcsim.datacenter,
+          vm: parallelVm.name,
+          scratchDir: scratchOurs,
+          concurrency: c,
+        },
+        join(WORK, 'exporter-result-parallel.json'),
+      );
+      await rm(scratchOurs, { recursive: true, force: true });
+      await mkdir(scratchOurs, { recursive: true });
+      return r;
+    };
+    const par = await exportOnly(concurrency);
+    const seq = await exportOnly(1);
+    parallel = {
+      disks: parallelVm.disks.length,
+      concurrency,
+      maxDisksInParallel: par.maxDisksInParallel,
+      wallSeconds: (par.endedAt - par.startedAt) / 1000,
+      sequentialWallSeconds: (seq.endedAt - seq.startedAt) / 1000,
+    };
+  } finally {
+    await diskServer.stop();
+    await staticServer.stop();
+    await vcsim.stop();
+    await openstack.stop();
+    await rm(join(WORK, 'openstack'), { recursive: true, force: true });
+  }
+
+  log('control plane ...');
+  const controlPlane = await measureControlPlane(join(WORK, 'cluster'));
+  for (const note of controlPlane.notes) console.log(`  ${note}`);
+
+  console.log(
+    `\nmachine limit (scratch dir): write ${machine.writeMBps.toFixed(0)} MB/s, read ${machine.readMBps.toFixed(0)} MB/s; ${machine.note}`,
+  );
+  console.log('sizes in MiB; ours/limit = allocated data moved per second of wall / dd write bandwidth\n');
+  console.log(table(cases, machine));
+  console.log('\ngoals:');
+  for (const g of evaluateGoals(cases, parallel))
+    console.log(`  [${g.met ? 'met' : 'NOT met'}] ${g.goal}: ${g.detail}`);
+  console.log('\ncontrol plane:', JSON.stringify(controlPlane.result));
+  const out = resultsJson(machine, cases, controlPlane.result);
+  await writeFile(
+    join(import.meta.dirname, quick ? 'work/results-quick.json' : 'results.json'),
+    `${JSON.stringify(out, null, 2)}\n`,
+  );
+  await rm(WORK, { recursive: true, force: true });
+  log('done');
+}
+
+await main();
