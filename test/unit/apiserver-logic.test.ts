@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { aggregatedDiscovery, wantsAggregatedDiscovery } from '../../local-cluster/apiserver/discovery.ts';
 import { ChangeHistory } from '../../local-cluster/apiserver/history.ts';
+import { builtinPrinter } from '../../local-cluster/apiserver/printers.ts';
 import { validateObjectMeta } from '../../local-cluster/apiserver/names.ts';
 import { jsonPatch, mergePatch, strategicMergePatch } from '../../local-cluster/apiserver/patch.ts';
 import { compareVersionPriority, Registry } from '../../local-cluster/apiserver/registry.ts';
@@ -271,5 +272,68 @@ describe('object metadata validation', () => {
       /^metadata\.labels: Invalid value: "bad key": name part must consist of alphanumeric characters/,
     );
     assert.equal(lines[3], 'metadata.ownerReferences[0].uid: Required value');
+  });
+});
+
+describe('built-in printers', () => {
+  const info = (group: string, resource: string): never => ({ group, resource }) as never;
+  const created = new Date(Date.now() - 90_000).toISOString();
+  it('prints pods like kubectl (ready count, waiting reason, restarts)', () => {
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', creationTimestamp: created },
+      spec: { containers: [{ name: 'a' }, { name: 'b' }] },
+      status: {
+        phase: 'Running',
+        containerStatuses: [
+          { ready: true, restartCount: 1, state: {} },
+          { ready: false, restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff' } } },
+        ],
+      },
+    };
+    const printer = builtinPrinter(info('', 'pods'));
+    assert.deepEqual(
+      printer.columns.map((c) => c.name),
+      ['Name', 'Ready', 'Status', 'Restarts', 'Age'],
+    );
+    assert.deepEqual(printer.cells(pod, Date.now()), ['p', '1/2', 'CrashLoopBackOff', '3', '90s']);
+  });
+  it('prints jobs with completions and events with their object', () => {
+    const job = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'j', creationTimestamp: created },
+      spec: { completions: 1 },
+      status: {
+        succeeded: 1,
+        startTime: created,
+        completionTime: new Date(Date.parse(created) + 5_000).toISOString(),
+        conditions: [{ type: 'Complete', status: 'True' }],
+      },
+    };
+    assert.deepEqual(builtinPrinter(info('batch', 'jobs')).cells(job, Date.now()), [
+      'j',
+      'Complete',
+      '1/1',
+      '5s',
+      '90s',
+    ]);
+    const event = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: 'e', creationTimestamp: created },
+      involvedObject: { kind: 'VirtualMachineImport', name: 'vm1' },
+      type: 'Warning',
+      reason: 'Failed',
+      message: 'm',
+      lastTimestamp: created,
+    };
+    assert.deepEqual(builtinPrinter(info('', 'events')).cells(event, Date.now()).slice(0, 4), [
+      '90s',
+      'Warning',
+      'Failed',
+      'virtualmachineimport/vm1',
+    ]);
   });
 });
