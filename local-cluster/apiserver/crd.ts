@@ -2,6 +2,7 @@
 import type { StatusCause } from './errors.ts';
 import { now } from './names.ts';
 import type { CrdSpec } from './registry.ts';
+import { structuralErrors } from './structural.ts';
 import type { KubeObject } from './types.ts';
 
 export function validateCrd(crd: KubeObject): StatusCause[] {
@@ -35,6 +36,16 @@ export function validateCrd(crd: KubeObject): StatusCause[] {
       message: `Invalid value: ${JSON.stringify(spec.versions.map((v) => v.name))}: must have exactly one version marked as storage version`,
     });
   }
+  (Array.isArray(spec.versions) ? spec.versions : []).forEach((v, i) => {
+    const schema = v.schema?.openAPIV3Schema;
+    if (!schema) {
+      causes.push({
+        reason: 'FieldValueRequired',
+        field: `spec.versions[${i}].schema.openAPIV3Schema`,
+        message: 'Required value: schemas are required',
+      });
+    } else causes.push(...structuralErrors(schema, `spec.versions[${i}].schema.openAPIV3Schema`));
+  });
   if (spec.group && spec.names?.plural && crd.metadata.name !== `${spec.names.plural}.${spec.group}`) {
     causes.push({
       reason: 'FieldValueInvalid',

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { aggregatedDiscovery, wantsAggregatedDiscovery } from '../../local-cluster/apiserver/discovery.ts';
 import { ChangeHistory } from '../../local-cluster/apiserver/history.ts';
+import { structuralErrors } from '../../local-cluster/apiserver/structural.ts';
 import { builtinPrinter } from '../../local-cluster/apiserver/printers.ts';
 import { validateObjectMeta } from '../../local-cluster/apiserver/names.ts';
 import { jsonPatch, mergePatch, strategicMergePatch } from '../../local-cluster/apiserver/patch.ts';
@@ -335,5 +336,34 @@ describe('built-in printers', () => {
       'Failed',
       'virtualmachineimport/vm1',
     ]);
+  });
+});
+
+describe('structural CRD schemas', () => {
+  it('names the fields a real API server would reject', () => {
+    const errors = structuralErrors(
+      {
+        type: 'object',
+        properties: {
+          metadata: { type: 'object', properties: { labels: { type: 'object' } } },
+          spec: {
+            properties: {
+              list: { type: 'array' },
+              port: { 'x-kubernetes-int-or-string': true },
+              free: { 'x-kubernetes-preserve-unknown-fields': true },
+            },
+          },
+        },
+      },
+      'spec.versions[0].schema.openAPIV3Schema',
+    );
+    assert.deepEqual(
+      errors.map((e) => `${e.field}: ${e.message}`),
+      [
+        'spec.versions[0].schema.openAPIV3Schema.properties[metadata].properties[labels]: Forbidden: must not be specified',
+        'spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields',
+        'spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[list].items: Required value: must be specified',
+      ],
+    );
   });
 });
