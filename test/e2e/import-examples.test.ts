@@ -1,0 +1,151 @@
+// The seed examples end to end on the local cluster, driven with kubectl: sources become
+// clusterReady, three imports (VMware 2 disks + 2 NICs, OpenStack by name, OVA) and a fourth of the
+// OpenStack server by UUID run concurrently to virtualMachineRunning, images are byte-identical to
+// the source disks, and each VM has the source's CPU, memory, MACs, firmware, disk order and buses.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
+import { renderExample } from '../../local-cluster/examples.ts';
+import { loadInventory } from '../simulators/inventory.ts';
+import { sameDisk, waitForImports } from '../support/e2e.ts';
+
+let cluster: LocalCluster;
+let stateDir: string;
+
+describe('seed examples end to end on the local cluster', () => {
+  before(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'vm-import-e2e-'));
+    cluster = await startLocalCluster({ stateDir, imageRetryDelayMs: 500, jobBackoffBaseMs: 500 });
+  });
+  after(async () => {
+    await cluster?.stop();
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  });
+
+  test('the example sources become clusterReady', async () => {
+    await cluster.kubectl(['apply', '-f', '-'], await renderExample('sources.yaml', cluster.endpoints));
+    for (const kind of ['vmwaresource', 'openstacksource', 'ovasource']) {
+      await cluster.kubectl([
+        'wait',
+        '--for=jsonpath={.status.status}=clusterReady',
+        `${kind}.migration`,
+        '--all',
+        '--timeout=60s',
+      ]);
+    }
+    const out = await cluster.kubectl(['get', 'vmwaresource.migration']);
+    assert.match(out, /vcsim\s+clusterReady/);
+  });
+
+  test('four imports applied at once all reach virtualMachineRunning with identical disks', async () => {
+    const inventory = await loadInventory();
+    const server = inventory.openstack!.servers[0]!;
+    const byUuid = `---
+apiVersion: migration.harvesterhci.io/v1beta1
+kind: VirtualMachineImport
+metadata: {name: openstack-by-uuid, namespace: default}
+spec:
+  virtualMachineName: "${server.id}"
+  sourceCluster: {name: devstack, namespace: default, kind: OpenstackSource, apiVersion: migration.harvesterhci.io/v1beta1}
+`;
+    const started = Date.now();
+    await cluster.kubectl(
+      ['apply', '-f', '-'],
+      (await renderExample('imports.yaml', cluster.endpoints)) + byUuid,
+    );
+    const names = ['alpine-export-test', 'openstack-demo', 'appliance', 'openstack-by-uuid'];
+    const statuses = await waitForImports(cluster, names, 600_000);
+    const seconds = (Date.now() - started) / 1000;
+    console.log(
+      `# 4 concurrent imports: ${seconds.toFixed(1)} s from kubectl apply to virtualMachineRunning`,
+    );
+    for (const name of names) assert.equal(statuses[name]!.importStatus, 'virtualMachineRunning', name);
+
+    // the UUID resolves to the server's name; the second import of that server gets a unique name
+    const vmNames = names.map((n) => statuses[n]!.importedVirtualMachineName);
+    assert.equal(new Set(vmNames).size, 4, `distinct VM names: ${vmNames.join(', ')}`);
+    assert.match(statuses['openstack-by-uuid']!.importedVirtualMachineName!, /^openstack-demo/);
+
+    const table = await cluster.kubectl(['get', 'virtualmachineimport.migration']);
+    assert.match(table, /alpine-export-test\s+virtualMachineRunning\s+100\s+vcsim\s+alpine-export-test/);
+
+    // every imported image is byte-identical to its source disk
+    const sources: Record<string, string> = {
+      'alpine-export-test': 'vmware/alpine-export-test',
+      'openstack-demo': 'openstack/openstack-demo',
+      'openstack-by-uuid': 'openstack/openstack-demo',
+      appliance: 'ova/appliance',
+    };
+    for (const name of names) {
+      const disks = statuses[name]!.diskImportStatus ?? [];
+      assert.ok(disks.length > 0, `${name} has disks`);
+      for (const [i, disk] of disks.entries()) {
+        const image = join(stateDir, 'harvester', 'images', 'default', `${disk.VirtualMachineImage}.raw`);
+        const source = join(stateDir, 'sources', sources[name]!, `disk-${i}.raw`);
+        assert.ok(await sameDisk(image, source), `${name} disk ${i} identical to ${source}`);
+      }
+    }
+
+    // the VM has the source's CPU, memory, MACs, firmware, disk order and buses
+    const vm = (await cluster.kube.get(
+      'kubevirt.io/v1',
+      'VirtualMachine',
+      'alpine-export-test',
+      'default',
+    )) as any;
+    const domain = vm.spec.template.spec.domain;
+    const alpine = inventory.vmware!.vms[0]!;
+    assert.deepEqual(domain.cpu, {
+      sockets: alpine.cpus / alpine.coresPerSocket,
+      cores: alpine.coresPerSocket,
+      threads: 1,
+    });
+    assert.equal(domain.memory.guest, `${alpine.memoryMiB}Mi`);
+    assert.deepEqual(
+      domain.devices.disks.map((d: any) => [d.name, d.disk.bus, d.bootOrder]),
+      [
+        ['disk-0', 'scsi', 1],
+        ['disk-1', 'sata', 2],
+      ],
+    );
+    const macs = domain.devices.interfaces.map((i: any) => i.macAddress).sort();
+    assert.deepEqual(macs, alpine.nics.map((n) => n.mac).sort());
+    const openstack = (await cluster.kube.get(
+      'kubevirt.io/v1',
+      'VirtualMachine',
+      'openstack-demo',
+      'default',
+    )) as any;
+    assert.ok(openstack.spec.template.spec.domain.firmware?.bootloader?.efi, 'hw_firmware_type=uefi → EFI');
+    assert.equal(openstack.spec.template.spec.domain.memory.guest, `${server.flavor.ramMiB}Mi`);
+    const vmi = await cluster.kube.get(
+      'kubevirt.io/v1',
+      'VirtualMachineInstance',
+      'alpine-export-test',
+      'default',
+    );
+    assert.ok(vmi, 'KubeVirt started the VM');
+
+    // scratch and disk servers are gone; images no longer owned by the import
+    const left = await cluster.kubectl([
+      'get',
+      'jobs,deployments,pvc',
+      '-l',
+      'migration.harvesterhci.io/import-name',
+      '-o',
+      'name',
+    ]);
+    const leftovers = left.split('\n').filter((n) => /^job|^deployment|-scratch$/.test(n));
+    assert.deepEqual(leftovers, [], 'export Jobs, disk servers and scratch volumes are gone');
+    const img = await cluster.kube.get(
+      'harvesterhci.io/v1beta1',
+      'VirtualMachineImage',
+      statuses.appliance!.diskImportStatus![0]!.VirtualMachineImage!,
+      'default',
+    );
+    assert.equal(img?.metadata?.ownerReferences?.length ?? 0, 0);
+  });
+});

@@ -1,0 +1,62 @@
+// Helpers for end-to-end tests on the local cluster: apply YAML with kubectl, wait for imports.
+import {
+  API_VERSION,
+  TERMINAL_IMPORT_STATUSES,
+  type VirtualMachineImportStatus,
+} from '../../functions/shared/api/index.ts';
+import type { LocalCluster } from '../../local-cluster/cluster.ts';
+import { open } from 'node:fs/promises';
+
+export async function importStatus(cluster: LocalCluster, name: string, namespace = 'default') {
+  const obj = await cluster.kube.get(API_VERSION, 'VirtualMachineImport', name, namespace);
+  return (obj?.status ?? {}) as VirtualMachineImportStatus;
+}
+
+/** Waits until every import is terminal; returns their statuses. */
+export async function waitForImports(
+  cluster: LocalCluster,
+  names: string[],
+  timeoutMs: number,
+): Promise<Record<string, VirtualMachineImportStatus>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const statuses = Object.fromEntries(
+      await Promise.all(names.map(async (n) => [n, await importStatus(cluster, n)] as const)),
+    );
+    const pending = names.filter((n) => !TERMINAL_IMPORT_STATUSES.includes(statuses[n]!.importStatus ?? ''));
+    if (!pending.length) return statuses;
+    if (Date.now() > deadline)
+      throw new Error(
+        `imports not finished after ${timeoutMs} ms: ${pending.map((n) => `${n}=${statuses[n]!.importStatus ?? ''} ${JSON.stringify(statuses[n]!.importConditions?.at(-1)?.message ?? '')}`).join(', ')}`,
+      );
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/**
+ * Compares an imported raw image with its source disk: equal over the source's length, zeros
+ * after it (a Cinder volume is whole GiB: the simulator pads the data with zeros).
+ */
+export async function sameDisk(imagePath: string, sourcePath: string): Promise<boolean> {
+  const [image, source] = await Promise.all([open(imagePath), open(sourcePath)]);
+  try {
+    const a = Buffer.alloc(1 << 20);
+    const b = Buffer.alloc(1 << 20);
+    for (let offset = 0; ; offset += a.length) {
+      const [ra, rb] = await Promise.all([
+        image.read(a, 0, a.length, offset),
+        source.read(b, 0, b.length, offset),
+      ]);
+      if (ra.bytesRead === 0 && rb.bytesRead === 0) return true;
+      if (rb.bytesRead === 0) {
+        if (!a.subarray(0, ra.bytesRead).every((x) => x === 0)) return false;
+        continue;
+      }
+      if (ra.bytesRead < rb.bytesRead) return false;
+      if (!a.subarray(0, rb.bytesRead).equals(b.subarray(0, rb.bytesRead))) return false;
+      if (!a.subarray(rb.bytesRead, ra.bytesRead).every((x) => x === 0)) return false;
+    }
+  } finally {
+    await Promise.all([image.close(), source.close()]);
+  }
+}
