@@ -662,7 +662,13 @@ export class ObjectStore {
     for (const w of this.watchers) {
       if (w.storageKey !== info.storageKey) continue;
       const event = this.eventFor(w.info, w.selector, change);
-      if (event) w.onEvent(event);
+      if (!event) continue;
+      try {
+        w.onEvent(event);
+      } catch (err) {
+        // a failing in-process watcher must not fail the write nor starve the other watchers
+        console.error('apiserver: watch callback failed:', err);
+      }
     }
     return stored;
   }
