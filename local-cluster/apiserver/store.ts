@@ -81,6 +81,8 @@ export interface Watch {
 }
 
 interface Watcher {
+  /** Changes up to this resourceVersion were delivered when the watch started. */
+  startRv: number;
   storageKey: string;
   info: ResourceInfo;
   selector: Selector;
@@ -112,6 +114,8 @@ export class ObjectStore {
   /** Last server-side-applied configuration per object uid and field manager. */
   private readonly appliedConfigs = new Map<string, Map<string, unknown>>();
   private rv = 0;
+  private readonly undelivered: Change[] = [];
+  private dispatching = false;
 
   constructor(
     readonly registry: Registry,
@@ -207,7 +211,7 @@ export class ObjectStore {
         if (event) initial.push(event);
       }
     }
-    const watcher: Watcher = { storageKey: info.storageKey, info, selector, onEvent };
+    const watcher: Watcher = { startRv: this.rv, storageKey: info.storageKey, info, selector, onEvent };
     for (const event of initial) onEvent(event);
     this.watchers.add(watcher);
     return { stop: () => this.watchers.delete(watcher) };
@@ -659,18 +663,35 @@ export class ObjectStore {
       ...(previous ? { previous } : {}),
     };
     this.history.append(change);
-    for (const w of this.watchers) {
-      if (w.storageKey !== info.storageKey) continue;
-      const event = this.eventFor(w.info, w.selector, change);
-      if (!event) continue;
-      try {
-        w.onEvent(event);
-      } catch (err) {
-        // a failing in-process watcher must not fail the write nor starve the other watchers
-        console.error('apiserver: watch callback failed:', err);
-      }
-    }
+    this.dispatch(change);
     return stored;
+  }
+
+  /**
+   * Delivers changes to watchers in resourceVersion order. An in-process watcher that writes from
+   * its callback queues its change behind the one being delivered instead of overtaking it.
+   */
+  private dispatch(change: Change): void {
+    this.undelivered.push(change);
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      for (let c = this.undelivered.shift(); c; c = this.undelivered.shift()) {
+        for (const w of this.watchers) {
+          if (w.storageKey !== c.storageKey || c.rv <= w.startRv) continue;
+          const event = this.eventFor(w.info, w.selector, c);
+          if (!event) continue;
+          try {
+            w.onEvent(event);
+          } catch (err) {
+            // a failing in-process watcher must not fail the write nor starve the other watchers
+            console.error('apiserver: watch callback failed:', err);
+          }
+        }
+      }
+    } finally {
+      this.dispatching = false;
+    }
   }
 
   /** Removes an object for good (no finalizers left) and queues garbage collection. */
