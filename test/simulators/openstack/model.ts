@@ -185,7 +185,7 @@ export class CloudModel {
     await mkdir(this.dataDir, { recursive: true });
     for (const name of this.inventory.networks)
       this.networks.push({ id: stableUuid(`net:${name}`), name, subnetId: stableUuid(`subnet:${name}`) });
-    for (const s of this.inventory.servers) await this.loadServer(s);
+    for (const [index, s] of this.inventory.servers.entries()) await this.loadServer(s, index);
   }
 
   private network(name: string): Network {
@@ -197,8 +197,9 @@ export class CloudModel {
     return net;
   }
 
-  private async loadServer(s: InventoryOpenstackServer): Promise<void> {
-    const id = s.id ?? stableUuid(`server:${s.name}`);
+  private async loadServer(s: InventoryOpenstackServer, index: number): Promise<void> {
+    // Nova allows several servers of one name: the position keeps their generated ids apart.
+    const id = s.id ?? stableUuid(`server:${index}:${s.name}`);
     const t = now();
     const flavorDiskGiB = s.rootDisk ? Math.ceil((s.rootDisk.sizeMiB * 1024 * 1024) / GIB) : 0;
     const server: Server = {
