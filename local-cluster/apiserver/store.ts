@@ -27,7 +27,8 @@ import type { Selector } from './selectors.ts';
 import { matches, parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import type { KubeObject, ResourceInfo } from './types.ts';
 import { apiVersionOf, canonicalJson, clone } from './types.ts';
-import { processCustomResource } from './validation.ts';
+import { processCustomResource, prune } from './validation.ts';
+import { builtinSchema } from './builtin-schemas.ts';
 
 export type ResourceRef = ResourceInfo | { apiVersion: string; kind: string };
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
@@ -607,8 +608,11 @@ export class ObjectStore {
       causes.push(...validateName(name, dnsLabel));
     }
     causes.push(...validateObjectMeta(obj.metadata));
-    if (info.crd) {
-      const { unknownFields, causes: schemaCauses } = processCustomResource(obj, info.schema);
+    const builtin = builtinSchema(info);
+    if (info.crd || builtin) {
+      const { unknownFields, causes: schemaCauses } = info.crd
+        ? processCustomResource(obj, info.schema)
+        : { unknownFields: prune(obj, builtin), causes: [] };
       if (unknownFields.length > 0) {
         const list = unknownFields.map((f) => `unknown field "${f}"`);
         if (opts.fieldValidation === 'Strict') {

@@ -145,6 +145,37 @@ spec:
     assert.match(enumBad.stderr, /spec\.defaultDiskBusType: Unsupported value: "floppy": supported values:/);
   });
 
+  it('rejects unknown fields of built-in kinds under strict validation and prunes them otherwise', async () => {
+    const job = `apiVersion: batch/v1
+kind: Job
+metadata: {name: typo, namespace: default}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: main
+          imagee: busybox
+`;
+    const strict = await server.kubectl(['apply', '-f', '-'], { input: job });
+    assert.notEqual(strict.exitCode, 0);
+    assert.match(
+      strict.stderr,
+      /Job in version "v1" cannot be handled as a Job: strict decoding error: unknown field "spec.template.spec.containers\[0\].imagee"/,
+    );
+    const warned = await server.kubectl(['apply', '--validate=warn', '-f', '-'], { input: job });
+    assert.equal(warned.exitCode, 0, warned.stderr);
+    assert.match(warned.stderr, /Warning: unknown field "spec.template.spec.containers\[0\].imagee"/);
+    const stored = await server.kubectl([
+      'get',
+      'job',
+      'typo',
+      '-o',
+      'jsonpath={.spec.template.spec.containers[0]}',
+    ]);
+    assert.deepEqual(JSON.parse(stored.stdout), { name: 'main' });
+  });
+
   it('describes objects with their events', async () => {
     const created = await server.kubectl(['apply', '-f', '-'], { input: vmImport('described') });
     assert.equal(created.exitCode, 0, created.stderr);
