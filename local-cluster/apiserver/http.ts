@@ -133,7 +133,8 @@ function patchTypeOf(contentType: string): PatchType {
   }
 }
 
-function warningHeader(warnings: string[]): Record<string, string[]> {
+function warningHeader(warnings: string[], ctx?: HttpContext): Record<string, string[]> {
+  for (const w of warnings) ctx?.log?.(`warning: ${w}`);
   return warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`) } : {};
 }
 
@@ -338,7 +339,7 @@ async function handleResource(
         body.metadata.namespace = r.namespace ?? body.metadata.namespace;
       }
       const created = store.create(info, body, writeOpts());
-      return send(res, 201, render(created), warningHeader(warnings));
+      return send(res, 201, render(created), warningHeader(warnings, ctx));
     }
     case 'PUT': {
       if (r.name === undefined) throw methodNotAllowed('PUT requires a resource name');
@@ -358,7 +359,7 @@ async function handleResource(
       body.metadata.name = r.name;
       if (info.namespaced) body.metadata.namespace = r.namespace;
       const updated = store.update(info, body, writeOpts());
-      return send(res, 200, render(updated), warningHeader(warnings));
+      return send(res, 200, render(updated), warningHeader(warnings, ctx));
     }
     case 'PATCH': {
       if (r.name === undefined) throw methodNotAllowed('PATCH requires a resource name');
@@ -366,7 +367,7 @@ async function handleResource(
       const body = parseBody(await readBody(req), type === 'apply' ? 'yaml' : 'json');
       if (body === undefined) throw badRequest('the patch body is empty');
       const patched = store.patch(info, namespace, r.name, type, body, writeOpts());
-      return send(res, 200, render(patched), warningHeader(warnings));
+      return send(res, 200, render(patched), warningHeader(warnings, ctx));
     }
     case 'DELETE': {
       const body = parseBody(await readBody(req), 'json') as

@@ -1,5 +1,6 @@
 // Structural-schema processing of custom resources, as the apiextensions server does it:
 // pruning of unknown fields, schema defaults, then validation with Kubernetes' field error texts.
+import { isIP } from 'node:net';
 import type { StatusCause } from './errors.ts';
 import type { JSONSchemaProps, Json } from './types.ts';
 
@@ -88,6 +89,17 @@ export function applyDefaults(value: unknown, schema: JSONSchemaProps | undefine
     for (const item of value) applyDefaults(item, schema.items);
   }
 }
+
+/** The string formats the apiextensions server checks (a subset of kube-openapi's strfmt registry). */
+const FORMATS: Record<string, (v: string) => boolean> = {
+  'date-time': (v) =>
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/i.test(v) && !Number.isNaN(Date.parse(v)),
+  date: (v) => /^\d{4}-\d\d-\d\d$/.test(v) && !Number.isNaN(Date.parse(v)),
+  uuid: (v) => /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(v),
+  ipv4: (v) => isIP(v) === 4,
+  ipv6: (v) => isIP(v) === 6,
+  byte: (v) => /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(v),
+};
 
 function jsonType(v: unknown): string {
   if (v === null) return 'null';
@@ -192,6 +204,13 @@ export function validate(value: unknown, schema: JSONSchemaProps | undefined, pa
     }
     if (schema.maxLength !== undefined && [...value].length > schema.maxLength) {
       fail('FieldValueTooLong', `Too long: may not be more than ${schema.maxLength} bytes`);
+    }
+    const format = schema.format ? FORMATS[schema.format] : undefined;
+    if (format && !format(value)) {
+      fail(
+        'FieldValueInvalid',
+        `Invalid value: ${show(value)}: ${bodyPath} in body must be of type ${schema.format}: ${show(value)}`,
+      );
     }
     if (schema.pattern !== undefined) {
       let re: RegExp | undefined;

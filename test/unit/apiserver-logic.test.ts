@@ -98,6 +98,34 @@ describe('structural schema processing', () => {
         message: 'Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean"',
       },
     ]);
+    const formats = processCustomResource(
+      {
+        apiVersion: 'x/v1',
+        kind: 'X',
+        metadata: {},
+        status: { at: 'yesterday', ok: '2026-11-22T01:02:03.5Z', ip: '10.0.0.1' },
+      } as KubeObject,
+      {
+        type: 'object',
+        properties: {
+          status: {
+            type: 'object',
+            properties: {
+              at: { type: 'string', format: 'date-time' },
+              ok: { type: 'string', format: 'date-time' },
+              ip: { type: 'string', format: 'ipv4' },
+            },
+          },
+        },
+      },
+    ).causes;
+    assert.deepEqual(formats, [
+      {
+        reason: 'FieldValueInvalid',
+        field: 'status.at',
+        message: 'Invalid value: "yesterday": status.at in body must be of type date-time: "yesterday"',
+      },
+    ]);
     const missing = processCustomResource(obj({ count: 0 }), schema).causes;
     assert.deepEqual(
       missing.map((c) => `${c.field}: ${c.message}`),
