@@ -4,8 +4,17 @@
 // Linux routes all of 127.0.0.0/8 to the loopback interface, so each one can be bound
 // separately and two pods can both listen on port 8080.
 
-export const POD_CIDR_PREFIX = [127, 1] as const;
-export const SERVICE_CIDR_PREFIX = [127, 2] as const;
+/**
+ * Each cluster takes a random pair of /16s (pods, Services) in 127.16.0.0–127.215.255.255, so that
+ * two local clusters on one machine (tests, a bench next to `npm start`) never share an address.
+ */
+export function clusterCidrPrefixes(random: () => number = Math.random): {
+  pods: readonly [number, number];
+  services: readonly [number, number];
+} {
+  const base = 16 + 2 * Math.floor(random() * 100);
+  return { pods: [127, base], services: [127, base + 1] };
+}
 
 export type HostsTable = Record<string, string>;
 

@@ -2,13 +2,7 @@
 // file read by every process through the preload) and the Service proxy.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import {
-  AddressPool,
-  POD_CIDR_PREFIX,
-  SERVICE_CIDR_PREFIX,
-  serviceDnsNames,
-  type HostsTable,
-} from './names.ts';
+import { AddressPool, clusterCidrPrefixes, serviceDnsNames, type HostsTable } from './names.ts';
 import { installClusterDns } from './resolver.ts';
 import { ServiceProxy, type Endpoint } from './service-proxy.ts';
 
@@ -18,8 +12,9 @@ export interface ServicePortTarget {
 }
 
 export class ClusterNetwork {
-  private readonly pods = new AddressPool(POD_CIDR_PREFIX);
-  private readonly services = new AddressPool(SERVICE_CIDR_PREFIX);
+  private readonly cidrs = clusterCidrPrefixes();
+  private readonly pods = new AddressPool(this.cidrs.pods);
+  private readonly services = new AddressPool(this.cidrs.services);
   private readonly clusterIps = new Map<string, string>();
   private readonly exposedPorts = new Map<string, Set<number>>();
   readonly proxy = new ServiceProxy();
