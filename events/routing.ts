@@ -28,6 +28,7 @@ export const WATCHED_RESOURCES: WatchedResource[] = [
   { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'OvaSource' },
   { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'VirtualMachineImport' },
   { apiVersion: 'batch/v1', kind: 'Job', labelSelectorExists: IMPORT_LABEL },
+  { apiVersion: 'apps/v1', kind: 'Deployment', labelSelectorExists: IMPORT_LABEL },
   { apiVersion: 'harvesterhci.io/v1beta1', kind: 'VirtualMachineImage', labelSelectorExists: IMPORT_LABEL },
   { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', labelSelectorExists: IMPORT_LABEL },
 ];
@@ -80,8 +81,9 @@ export const ROUTING = {
     routes: [IMPORT_ROUTE, { types: [T.Add, T.Update, T.Delete], kind: 'Job', apiVersion: 'batch/v1' }],
   },
   images: {
-    purpose: 'disksExported → diskImageSubmitted: disk server and one VirtualMachineImage per disk.',
-    routes: [IMPORT_ROUTE],
+    purpose:
+      'disksExported → diskImageSubmitted: disk server and, once it serves, one VirtualMachineImage per disk.',
+    routes: [IMPORT_ROUTE, { types: [T.Add, T.Update], kind: 'Deployment', apiVersion: 'apps/v1' }],
   },
   'image-status': {
     purpose:

@@ -88,6 +88,15 @@ export async function imagesStep({ kube, import: imp, now }: ImportStepContext):
     };
   }
   const token = await ensureDiskServer(kube, imp);
+  // Harvester gives up on a URL after a few quick retries: submit only once the server serves.
+  const server = await kube.find<Obj>(
+    'apps/v1',
+    'Deployment',
+    imp.metadata.namespace,
+    importObjectNames(imp.metadata.name!).diskServer,
+  );
+  if (!((server?.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0))
+    return { action: 'wait', why: 'disk server not ready yet; its Deployment update brings the import back' };
   const existing = await imagesByDisk(kube, imp);
   const next = await Promise.all(
     disks.map(async (disk, index): Promise<DiskInfo> => {

@@ -80,6 +80,24 @@ async function exportedImport(name: string): Promise<void> {
   });
 }
 
+/** What the Deployment controller writes once the disk server's pod is ready. */
+async function diskServerReady(name: string) {
+  const deployment = await api.kube.get<Obj>('apps/v1', 'Deployment', NS, importObjectNames(name).diskServer);
+  await api.kube.replaceStatus(
+    { ...deployment, status: { replicas: 1, readyReplicas: 1 } } as Obj,
+    'deployments',
+  );
+}
+
+/** images waits for its disk server to serve, then submits the images. */
+async function submitImages(name: string) {
+  const waiting = await run(imagesStep, name);
+  assert.equal(waiting.importStatus, 'disksExported', 'no image before the disk server serves');
+  assert.equal((await imagesOf(name)).length, 0);
+  await diskServerReady(name);
+  return run(imagesStep, name);
+}
+
 const imagesOf = async (name: string) => {
   const uid = (await get(name)).metadata!.uid!;
   return api.kube.list<Obj>(
@@ -149,7 +167,7 @@ describe('pipeline functions after the export, on the embedded API server', () =
 
   test('images → image-status → vm → vm-status reaches virtualMachineRunning, idempotently', async () => {
     await exportedImport('web');
-    let status = await run(imagesStep, 'web');
+    let status = await submitImages('web');
     assert.equal(status.importStatus, 'diskImageSubmitted');
     assert.equal((await imagesOf('web')).length, 2);
     await run(imagesStep, 'web'); // a late duplicate event creates nothing more
@@ -226,7 +244,7 @@ describe('pipeline functions after the export, on the embedded API server', () =
   test('a failed image is resubmitted a bounded number of times, then the import fails with its message', async () => {
     process.env.IMAGE_RESUBMIT_LIMIT = '1';
     await exportedImport('flaky');
-    await run(imagesStep, 'flaky');
+    await submitImages('flaky');
     for (let attempt = 1; attempt <= 2; attempt++) {
       const images = await imagesOf('flaky');
       assert.equal(images.length, 2);
@@ -251,7 +269,7 @@ describe('pipeline functions after the export, on the embedded API server', () =
 
   test('deleting an unfinished import removes its images and volumes, then the import is gone', async () => {
     await exportedImport('gone');
-    await run(imagesStep, 'gone');
+    await submitImages('gone');
     assert.equal((await imagesOf('gone')).length, 2);
     const uid = (await get('gone')).metadata!.uid!;
     await api.kubectl('delete', 'virtualmachineimport.migration', 'gone', '--wait=false');

@@ -57,6 +57,42 @@ export function podLogFile(ctx: RuntimeContext, namespace: string, name: string,
   return join(ctx.paths.logs, safe ? `${safe}.log` : `pod-${namespace}-${name}.log`);
 }
 
+interface HttpProbe {
+  path?: string;
+  port?: number | string;
+}
+
+/** The URL a container's httpGet readiness probe checks on the pod's address, if it has one. */
+export function readinessProbeUrl(container: Container | undefined, podIp: string): string | undefined {
+  const probe = (container as { readinessProbe?: { httpGet?: HttpProbe } } | undefined)?.readinessProbe
+    ?.httpGet;
+  if (!probe) return undefined;
+  const ports = (container as { ports?: { name?: string; containerPort: number }[] }).ports ?? [];
+  const port =
+    typeof probe.port === 'number'
+      ? probe.port
+      : (ports.find((p) => p.name === probe.port)?.containerPort ??
+        Number(probe.port ?? ports[0]?.containerPort ?? 8080));
+  return `http://${podIp}:${port}${probe.path ?? '/'}`;
+}
+
+/** Polls the probe until it answers 2xx/3xx (→ true) or the process exits (→ false), like the kubelet. */
+async function waitUntilServing(url: string, proc: LocalProcess): Promise<boolean> {
+  let exited = false;
+  void proc.exited.then(() => (exited = true));
+  while (!exited) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await res.body?.cancel();
+      if (res.status >= 200 && res.status < 400) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
 export class PodRunner {
   private readonly pods = new Map<string, RunningPod>();
   private watch?: ListWatchHandle;
@@ -181,13 +217,20 @@ export class PodRunner {
     }
     const proc = entry.process;
     this.ctx.log('pods', 'started', { pod: `${ns}/${entry.name}`, pid: proc.pid, podIp: entry.podIp });
-    await this.writeStatus(pod, {
+    const probe = readinessProbeUrl(spec.containers?.[0], entry.podIp);
+    const running = {
       phase: 'Running',
       podIp: entry.podIp,
       startedAt: proc.startedAt,
       restarts: entry.restarts,
-    });
+    };
+    await this.writeStatus(pod, { ...running, ready: !probe });
     void proc.exited.then((info) => this.onExit(entry, info));
+    if (probe && (await waitUntilServing(probe, proc))) {
+      const current = (await this.ctx.kube.get('v1', 'Pod', entry.name, ns)) as PodObject | undefined;
+      if (current && current.metadata?.uid === entry.uid && entry.process === proc)
+        await this.writeStatus(current, { ...running, ready: true });
+    }
   }
 
   private async relaunch(entry: RunningPod): Promise<void> {
@@ -280,11 +323,13 @@ export class PodRunner {
         signal: NodeJS.Signals | null;
       };
       conditions?: Record<string, string>[];
+      /** Readiness (probe passed); default: ready as soon as it runs. */
+      ready?: boolean;
     },
   ): Promise<void> {
     const now = new Date().toISOString();
     const container = pod.spec?.containers?.[0];
-    const running = s.phase === 'Running' && !s.waiting;
+    const running = s.phase === 'Running' && !s.waiting && s.ready !== false;
     const state = s.terminated
       ? {
           terminated: {

@@ -15,6 +15,15 @@ type ServiceObject = KubeObject & {
   };
 };
 
+/** Running, with an address, and its Ready condition True (readiness probe passed): gets traffic. */
+export function isPodReady(p: KubeObject): boolean {
+  const st = p.status as
+    { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] } | undefined;
+  return (
+    st?.phase === 'Running' && !!st.podIP && st.conditions?.find((c) => c.type === 'Ready')?.status === 'True'
+  );
+}
+
 function matches(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 }
@@ -99,16 +108,13 @@ export class ServiceController {
     const name = svc.metadata!.name!;
     const selector = svc.spec?.selector;
     if (!selector || Object.keys(selector).length === 0) return; // no selector: managed elsewhere (functions)
-    const ready = [...this.pods.values()].filter((p) => {
-      const st = p.status as { phase?: string; podIP?: string } | undefined;
-      return (
+    const ready = [...this.pods.values()].filter(
+      (p) =>
         p.metadata?.namespace === ns &&
         !p.metadata?.deletionTimestamp &&
-        st?.phase === 'Running' &&
-        st.podIP &&
-        matches(selector, p.metadata?.labels)
-      );
-    });
+        isPodReady(p) &&
+        matches(selector, p.metadata?.labels),
+    );
     const ports = (svc.spec?.ports ?? []).map((sp) => ({
       port: sp.port,
       endpoints: ready.map((p): Endpoint => ({
@@ -178,9 +184,7 @@ export class ServiceController {
     }
     for (const p of current.slice(replicas))
       await this.ctx.kube.delete({ ...p, apiVersion: 'v1', kind: 'Pod' });
-    const running = current.filter(
-      (p) => (p.status as { phase?: string } | undefined)?.phase === 'Running',
-    ).length;
+    const running = current.filter(isPodReady).length;
     const status = {
       observedGeneration: dep.metadata?.generation,
       replicas,
