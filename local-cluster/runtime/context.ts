@@ -60,6 +60,7 @@ export function clusterProcessEnv(ctx: RuntimeContext, podIp: string): Record<st
     KUBECONFIG: ctx.kubeconfigPath,
     VMI_CLUSTER_DNS_HOSTS: ctx.paths.dnsHosts,
     VMI_POD_IP: podIp,
+    VMI_SUPERVISOR_PID: String(process.pid),
     NODE_OPTIONS: `--import "${ctx.tsxLoaderUrl}" --import "${ctx.preloadPath}"`,
   };
   if (ctx.caCertPath) env.NODE_EXTRA_CA_CERTS = ctx.caCertPath;

@@ -5,6 +5,20 @@
 import net from 'node:net';
 import { installClusterDns } from './resolver.ts';
 
+// Like a pod on a node that went away: when the local cluster's supervisor is gone (killed,
+// crashed, a test runner forced to exit), its processes end too instead of lingering as orphans
+// that hold ports and files.
+const supervisor = Number(process.env.VMI_SUPERVISOR_PID);
+if (supervisor > 1) {
+  setInterval(() => {
+    try {
+      process.kill(supervisor, 0);
+    } catch {
+      process.exit(137);
+    }
+  }, 1000).unref();
+}
+
 const hostsFile = process.env.VMI_CLUSTER_DNS_HOSTS;
 if (hostsFile) installClusterDns(hostsFile);
 
