@@ -77,6 +77,25 @@ export class ByteReader {
     return out;
   }
 
+  /**
+   * Consumes up to `max` bytes without copying (a view of one received chunk); undefined once
+   * the stream has ended. The view stays valid: chunks are never reused by the reader.
+   */
+  async readSome(max: number): Promise<Buffer | undefined> {
+    if (this.buffered === 0 && !(await this.pull())) return undefined;
+    if (this.buffered === 0) return this.readSome(max);
+    const first = this.chunks[0]!;
+    const n = Math.min(max, first.length - this.head);
+    const out = first.subarray(this.head, this.head + n);
+    this.consume(n);
+    return out;
+  }
+
+  /** Bytes received and not yet consumed (usable without waiting). */
+  get available(): number {
+    return this.buffered;
+  }
+
   /** Discards exactly `n` bytes without copying; throws TruncatedDiskStream if it ends first. */
   async skip(n: number): Promise<void> {
     let left = n;

@@ -4,10 +4,7 @@ import { ByteReader } from './byte-reader.ts';
 import type { ByteSource } from './byte-reader.ts';
 import { DiskFormatError } from './errors.ts';
 import { SparseFileWriter } from './sparse-file.ts';
-
-/** Bytes gathered before a write (positions stay aligned to it, so zero blocks are whole). */
-const STAGE_BYTES = 1024 * 1024;
-const MAX_WRITES_IN_FLIGHT = 4;
+import { StagedWriter } from './staged-writer.ts';
 
 export interface WriteSparseRawOptions {
   /** Expected size; the stream must hold exactly this many bytes. Default: whatever it holds. */
@@ -32,39 +29,32 @@ export async function writeSparseRaw(
   opts: WriteSparseRawOptions = {},
 ): Promise<WriteSparseRawResult> {
   const reader = new ByteReader(input, opts.signal, 'raw disk stream');
-  const inFlight = new Set<Promise<void>>();
-  let writeError: unknown;
   let writer: SparseFileWriter | undefined;
+  let staged: StagedWriter | undefined;
   try {
     writer = await SparseFileWriter.create(outPath);
     const out = writer;
     if (opts.sizeBytes !== undefined) await out.setSize(opts.sizeBytes);
+    // Received chunks are copied once, into ~1 MiB stages written at their absolute positions.
+    staged = new StagedWriter(out, {
+      onWritten: () => opts.onProgress?.(reader.bytesIn, out.allocatedBytes),
+    });
     let position = 0;
     for (;;) {
-      const n = await reader.fill(STAGE_BYTES);
-      if (n === 0) break;
-      // Copy: the reader's chunks may be views of larger buffers; the stage must own its bytes.
-      const stage = Buffer.from(await reader.read(n));
-      if (opts.sizeBytes !== undefined && position + n > opts.sizeBytes) {
+      const room = await staged.room(position);
+      const chunk = await reader.readSome(room.length);
+      if (!chunk) break;
+      if (opts.sizeBytes !== undefined && position + chunk.length > opts.sizeBytes) {
         throw new DiskFormatError(
           'DiskSizeMismatch',
           `raw disk stream is longer than the expected ${opts.sizeBytes} bytes`,
         );
       }
-      while (inFlight.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(inFlight);
-      if (writeError) throw writeError;
-      const job = out
-        .writeAt(stage, position)
-        .then(() => opts.onProgress?.(reader.bytesIn, out.allocatedBytes))
-        .catch((e: unknown) => {
-          writeError ??= e;
-        })
-        .finally(() => inFlight.delete(job));
-      inFlight.add(job);
-      position += n;
+      room.set(chunk);
+      staged.commit(chunk.length);
+      position += chunk.length;
     }
-    await Promise.all(inFlight);
-    if (writeError) throw writeError;
+    await staged.finish();
     if (opts.sizeBytes !== undefined && position !== opts.sizeBytes) {
       throw new DiskFormatError(
         'TruncatedDiskStream',
@@ -76,7 +66,7 @@ export async function writeSparseRaw(
     opts.onProgress?.(reader.bytesIn, out.allocatedBytes);
     return { sizeBytes: position, allocatedBytes: out.allocatedBytes };
   } catch (e) {
-    await Promise.allSettled(inFlight);
+    await staged?.settle();
     await writer?.discard();
     await reader.close();
     throw e;

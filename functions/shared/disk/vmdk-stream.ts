@@ -2,12 +2,12 @@
 // Sparse Extents") read once, in order, into a sparse raw file. Grain markers carry their LBA, so
 // neither the grain directory nor the grain tables are needed to place data; they are only used to
 // check that no grain is missing when the stream has no end-of-stream marker (qemu's output).
-import { promisify } from 'node:util';
-import { inflate } from 'node:zlib';
+import { inflateSync } from 'node:zlib';
 import { ByteReader } from './byte-reader.ts';
 import type { ByteSource } from './byte-reader.ts';
 import { DiskFormatError } from './errors.ts';
 import { SparseFileWriter } from './sparse-file.ts';
+import { StagedWriter } from './staged-writer.ts';
 import {
   MARKER_EOS,
   MARKER_FOOTER,
@@ -21,13 +21,8 @@ import {
 } from './vmdk-format.ts';
 import type { SparseExtentHeader } from './vmdk-format.ts';
 
-const inflateAsync = promisify(inflate);
-
-/** Grains inflated and written at the same time (bounds memory to a few grains). */
-const MAX_GRAINS_IN_FLIGHT = 4;
-
 export interface DecodeOptions {
-  /** Called after each grain: bytes read from the input so far, bytes of data written so far. */
+  /** Called after each ~1 MiB written: bytes read from the input so far, bytes of data written so far. */
   onProgress?(bytesIn: number, bytesOutAllocated: number): void;
   signal?: AbortSignal;
 }
@@ -54,8 +49,7 @@ export async function decodeStreamOptimizedVmdk(
 ): Promise<DecodeResult> {
   const reader = new ByteReader(input, opts.signal, 'streamOptimized VMDK');
   let writer: SparseFileWriter | undefined;
-  const inFlight = new Set<Promise<void>>();
-  let jobError: unknown;
+  let staged: StagedWriter | undefined;
   try {
     const got = await reader.fill(SECTOR);
     const first = await reader.read(got);
@@ -74,6 +68,12 @@ export async function decodeStreamOptimizedVmdk(
     writer = await SparseFileWriter.create(outPath);
     await writer.setSize(virtualSizeBytes);
     const out = writer;
+    // Grains are inflated synchronously (microseconds each; a thread-pool hand-off per grain
+    // costs more) and adjacent grains coalesce into ~1 MiB writes, several in flight.
+    staged = new StagedWriter(out, {
+      onWritten: () => opts.onProgress?.(reader.bytesIn, out.allocatedBytes),
+    });
+    const stages = staged;
 
     let grainsSeen = 0;
     let grainsInTables = 0;
@@ -101,15 +101,9 @@ export async function decodeStreamOptimizedVmdk(
         await reader.skip(padToSector(12 + compressedSize));
         grainsSeen++;
         const limit = Math.min(grainBytes, virtualSizeBytes - lba * SECTOR);
-        while (inFlight.size >= MAX_GRAINS_IN_FLIGHT) await Promise.race(inFlight);
-        if (jobError) throw jobError;
-        const job = writeGrain(out, compressed, lba, limit, grainBytes, markerOffset)
-          .then(() => opts.onProgress?.(reader.bytesIn, out.allocatedBytes))
-          .catch((e: unknown) => {
-            jobError ??= e;
-          })
-          .finally(() => inFlight.delete(job));
-        inFlight.add(job);
+        const data = inflateGrain(compressed, grainBytes, lba, markerOffset);
+        // A final partial grain may be stored padded to a whole grain; never write past the end.
+        await stages.put(data.length > limit ? data.subarray(0, limit) : data, lba * SECTOR);
         continue;
       }
       // Metadata marker: val = sectors of metadata that follow, type at byte 12, padded to a sector.
@@ -133,8 +127,7 @@ export async function decodeStreamOptimizedVmdk(
         throw corrupt(`unknown metadata marker type ${type} at stream offset ${markerOffset}`);
       }
     }
-    await Promise.all(inFlight);
-    if (jobError) throw jobError;
+    await stages.finish();
 
     const expected = sawGrainTables ? grainsInTables : expectedGrains;
     if (!sawEos && expected === undefined) {
@@ -151,31 +144,22 @@ export async function decodeStreamOptimizedVmdk(
     opts.onProgress?.(reader.bytesIn, out.allocatedBytes);
     return { virtualSizeBytes, allocatedBytes: out.allocatedBytes, descriptor };
   } catch (e) {
-    await Promise.allSettled(inFlight);
+    await staged?.settle();
     await writer?.discard();
     await reader.close();
     throw e;
   }
 }
 
-async function writeGrain(
-  out: SparseFileWriter,
-  compressed: Buffer,
-  lba: number,
-  limit: number,
-  grainBytes: number,
-  markerOffset: number,
-): Promise<void> {
-  let data: Buffer;
+function inflateGrain(compressed: Buffer, grainBytes: number, lba: number, markerOffset: number): Buffer {
   try {
-    data = await inflateAsync(compressed, { maxOutputLength: grainBytes });
+    // One output chunk of a whole grain: no concatenation of 16 KiB pieces.
+    return inflateSync(compressed, { maxOutputLength: grainBytes, chunkSize: Math.max(grainBytes, 64) });
   } catch (e) {
     throw corrupt(
       `grain at LBA ${lba} (stream offset ${markerOffset}) does not inflate: ${(e as Error).message}`,
     );
   }
-  // A final partial grain may be stored padded to a whole grain; never write past the disk's end.
-  await out.writeAt(data.length > limit ? data.subarray(0, limit) : data, lba * SECTOR);
 }
 
 /**
