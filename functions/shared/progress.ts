@@ -27,7 +27,9 @@ export function overallProgress(status: VirtualMachineImportStatus | undefined):
     case ImportStatus.Invalid:
       return 0;
     case ImportStatus.SourceReady:
-      return Math.floor(EXPORT_SHARE * bytesFraction(disks, ['pending', 'exporting', 'converting', 'verifying']));
+      return Math.floor(
+        EXPORT_SHARE * bytesFraction(disks, ['pending', 'exporting', 'converting', 'verifying']),
+      );
     case ImportStatus.DisksExported:
       return EXPORT_SHARE;
     case ImportStatus.DiskImagesSubmitted:
