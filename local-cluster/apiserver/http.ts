@@ -15,6 +15,7 @@ import {
 import { ApiError, badRequest, methodNotAllowed, unauthorized, unsupportedMediaType } from './errors.ts';
 import type { OpenApiV3 } from './openapi.ts';
 import { decodeProtobufObject, PROTOBUF_CONTENT_TYPE } from './protobuf.ts';
+import { requestAttributes, type RbacAuthorizer } from './rbac.ts';
 import { route } from './router.ts';
 import type {
   DeleteOptions,
@@ -44,6 +45,8 @@ export interface HttpContext {
   log?: (line: string) => void;
   /** Serves `pods/<name>/log` (kubectl logs) when the runtime registers one. */
   podLogs?: PodLogProvider;
+  /** RBAC for service-account tokens (rbac.ts). */
+  authorizer?: RbacAuthorizer;
 }
 
 export interface PodLogRequest {
@@ -184,7 +187,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: HttpContex
   const url = new URL(req.url ?? '/', 'https://apiserver');
   const r = route(url.pathname, ctx.store.registry);
   const publicPath = r.type === 'version' || r.type === 'health';
-  authenticate(req, ctx, publicPath);
+  const identity = authenticate(req, ctx, publicPath);
   const method = req.method ?? 'GET';
   if (r.type !== 'resource' && method !== 'GET' && method !== 'HEAD')
     throw methodNotAllowed(`the server does not allow this method on the requested resource`);
@@ -237,7 +240,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: HttpContex
     case 'unknown':
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     case 'resource':
-      return handleResource(req, res, ctx, r, url, method);
+      return handleResource(req, res, ctx, r, url, method, identity);
   }
 }
 
@@ -248,10 +251,12 @@ async function handleResource(
   r: Extract<ReturnType<typeof route>, { type: 'resource' }>,
   url: URL,
   method: string,
+  identity?: Identity,
 ): Promise<void> {
   const store = ctx.store;
   const info = store.registry.byResource(r.group, r.version, r.resource);
   if (!info) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+  if (ctx.authorizer && identity) ctx.authorizer.check(identity, requestAttributes(r, info, url, method));
   if (
     r.subresource !== undefined &&
     r.subresource !== 'status' &&
@@ -329,6 +334,7 @@ async function handleResource(
       if (r.name !== undefined) throw methodNotAllowed('POST is not allowed on a named resource');
       const body = parseBody(await readBody(req), contentType) as KubeObject | undefined;
       if (!body || typeof body !== 'object') throw badRequest('the request body must be an object');
+      if (ctx.authorizer && identity) ctx.authorizer.checkBinding(identity, info, body, r.namespace);
       body.metadata ??= {};
       if (info.namespaced) {
         if (body.metadata.namespace && r.namespace && body.metadata.namespace !== r.namespace) {
@@ -345,6 +351,7 @@ async function handleResource(
       if (r.name === undefined) throw methodNotAllowed('PUT requires a resource name');
       const body = parseBody(await readBody(req), contentType) as KubeObject | undefined;
       if (!body || typeof body !== 'object') throw badRequest('the request body must be an object');
+      if (ctx.authorizer && identity) ctx.authorizer.checkBinding(identity, info, body, r.namespace);
       body.metadata ??= {};
       if (body.metadata.name && body.metadata.name !== r.name) {
         throw badRequest(

@@ -10,6 +10,7 @@ import type { HttpContext, Identity, PodLogProvider } from './http.ts';
 import { createHandler } from './http.ts';
 import { kubeconfigYaml } from './kubeconfig.ts';
 import { openApiV3 } from './openapi.ts';
+import { RbacAuthorizer, ServiceAccountTokens, storeRbacSource } from './rbac.ts';
 import { Registry } from './registry.ts';
 import { ObjectStore } from './store.ts';
 
@@ -40,6 +41,8 @@ export interface ApiServerOptions {
   historyLimit?: number;
   /** Logs one line per request. */
   log?: (line: string) => void;
+  /** Appends every RBAC decision on a service-account request to this file (JSON lines). */
+  rbacDecisionLog?: string;
 }
 
 export interface RunningApiServer {
@@ -52,6 +55,8 @@ export interface RunningApiServer {
   store: ObjectStore;
   /** Lets the runtime serve `kubectl logs` (GET pods/<name>/log). */
   setPodLogProvider(provider: PodLogProvider): void;
+  /** A bearer token for the service account (RBAC applies to its requests). */
+  issueServiceAccountToken(namespace: string, name: string): string;
 }
 
 function seed(store: ObjectStore): void {
@@ -90,7 +95,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     serverAddress: '',
     watches: new Set(),
     ...(opts.log ? { log: opts.log } : {}),
+    authorizer: new RbacAuthorizer(storeRbacSource(store), {
+      ...(opts.rbacDecisionLog ? { decisionLogFile: opts.rbacDecisionLog } : {}),
+    }),
   };
+  const serviceAccountTokens = new ServiceAccountTokens(tokens);
   const server = createServer({ cert: pki.certPem, key: pki.keyPem }, createHandler(ctx));
   const sockets = new Set<Socket>();
   server.on('secureConnection', (s: Socket) => {
@@ -120,6 +129,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     store,
     setPodLogProvider(provider) {
       ctx.podLogs = provider;
+    },
+    issueServiceAccountToken(namespace, name) {
+      return serviceAccountTokens.issue(namespace, name);
     },
     close() {
       closed ??= (async () => {
