@@ -29,6 +29,7 @@ import type { KubeObject, ResourceInfo } from './types.ts';
 import { apiVersionOf, canonicalJson, clone } from './types.ts';
 import { processCustomResource, prune } from './validation.ts';
 import { builtinSchema } from './builtin-schemas.ts';
+import { defaultWorkload, labelJob, validateWorkload } from './workloads.ts';
 
 export type ResourceRef = ResourceInfo | { apiVersion: string; kind: string };
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
@@ -242,13 +243,17 @@ export class ObjectStore {
     const name = meta.name;
     if (info.namespaced) this.checkNamespaceAccepts(info, meta.namespace as string, name);
     if (info.statusSubresource) delete obj['status'];
-    if (!info.crd) prepareBuiltinCreate(obj);
+    if (!info.crd) {
+      prepareBuiltinCreate(obj);
+      defaultWorkload(obj);
+    }
     this.normalize(obj);
     this.admit(info, obj, opts, undefined);
     const bucket = this.bucket(info);
     const key = objectKey(meta.namespace, name);
     if (bucket.has(key)) throw alreadyExists(qualified(info), name);
     meta.uid = randomUUID();
+    labelJob(obj);
     meta.creationTimestamp = now();
     meta.generation = 1;
     delete meta.deletionTimestamp;
@@ -608,6 +613,7 @@ export class ObjectStore {
       causes.push(...validateName(name, dnsLabel));
     }
     causes.push(...validateObjectMeta(obj.metadata));
+    if (!info.crd) causes.push(...validateWorkload(obj));
     const builtin = builtinSchema(info);
     if (info.crd || builtin) {
       const { unknownFields, causes: schemaCauses } = info.crd

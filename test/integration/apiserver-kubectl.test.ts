@@ -155,17 +155,21 @@ spec:
       restartPolicy: Never
       containers:
         - name: main
-          imagee: busybox
+          image: busybox
+          imagePullPolicyy: Never
 `;
     const strict = await server.kubectl(['apply', '-f', '-'], { input: job });
     assert.notEqual(strict.exitCode, 0);
     assert.match(
       strict.stderr,
-      /Job in version "v1" cannot be handled as a Job: strict decoding error: unknown field "spec.template.spec.containers\[0\].imagee"/,
+      /Job in version "v1" cannot be handled as a Job: strict decoding error: unknown field "spec.template.spec.containers\[0\].imagePullPolicyy"/,
     );
     const warned = await server.kubectl(['apply', '--validate=warn', '-f', '-'], { input: job });
     assert.equal(warned.exitCode, 0, warned.stderr);
-    assert.match(warned.stderr, /Warning: unknown field "spec.template.spec.containers\[0\].imagee"/);
+    assert.match(
+      warned.stderr,
+      /Warning: unknown field "spec.template.spec.containers\[0\].imagePullPolicyy"/,
+    );
     const stored = await server.kubectl([
       'get',
       'job',
@@ -173,7 +177,18 @@ spec:
       '-o',
       'jsonpath={.spec.template.spec.containers[0]}',
     ]);
-    assert.deepEqual(JSON.parse(stored.stdout), { name: 'main' });
+    const container = JSON.parse(stored.stdout) as Record<string, unknown>;
+    assert.deepEqual(container, { name: 'main', image: 'busybox' }, 'the unknown field is pruned');
+    const noImage = await server.kubectl(['apply', '-f', '-'], {
+      input: job
+        .replace('name: typo', 'name: no-image')
+        .replace('          image: busybox\n', '')
+        .replace('          imagePullPolicyy: Never\n', ''),
+    });
+    assert.match(
+      noImage.stderr,
+      /The Job "no-image" is invalid: spec.template.spec.containers\[0\].image: Required value/,
+    );
   });
 
   it('describes objects with their events', async () => {
