@@ -13,6 +13,7 @@ import {
   serviceAccount,
   settingsConfigMap,
 } from './generators/functions.ts';
+import { exporterClusterRoles, functionRbac } from './generators/rbac.ts';
 import { NAMESPACE } from '../events/routing.ts';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -29,12 +30,17 @@ export function generatedFiles(): Record<string, string> {
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
   ]);
   files['config/settings.yaml'] = yamlDocs([settingsConfigMap()]);
+  files['config/rbac/exporter.yaml'] = yamlDocs(exporterClusterRoles());
   files['config/eventing/broker.yaml'] = yamlDocs([broker()]);
   files['config/eventing/apiserversource.yaml'] = yamlDocs(apiServerSource());
   files['config/eventing/pingsource.yaml'] = yamlDocs([pingSource()]);
   files['config/eventing/triggers.yaml'] = yamlDocs(triggers());
   for (const fn of functionNames) {
-    files[`config/functions/${fn}.yaml`] = yamlDocs([serviceAccount(fn), knativeService(fn)]);
+    files[`config/functions/${fn}.yaml`] = yamlDocs([
+      serviceAccount(fn),
+      ...functionRbac(fn),
+      knativeService(fn),
+    ]);
     files[`functions/${fn}/func.yaml`] = yamlDocs([funcYaml(fn)]);
   }
   const resources = Object.keys(files)

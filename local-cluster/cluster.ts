@@ -25,6 +25,7 @@ import {
 import { FunctionController } from './runtime/workloads/functions.ts';
 import { JobController } from './runtime/workloads/jobs.ts';
 import { PodRunner } from './runtime/workloads/pods.ts';
+import { serviceAccountKubeconfigs } from './runtime/workloads/service-account.ts';
 import { ServiceController } from './runtime/workloads/services.ts';
 import { VolumeClaims } from './runtime/workloads/volumes.ts';
 
@@ -46,6 +47,8 @@ export interface LocalClusterOptions {
   jobBackoffBaseMs?: number;
   /** Delay between Harvester image import retries (Harvester: 10 s). */
   imageRetryDelayMs?: number;
+  /** Appends every RBAC decision on a service-account request to this file (JSON lines). */
+  rbacDecisionLog?: string;
   /** Wait for every function to be ready before returning. Default true. */
   waitForFunctions?: boolean;
 }
@@ -89,7 +92,10 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     stoppers.length = 0;
   };
   try {
-    const api: RunningApiServer = await startApiServer({ dataDir: join(stateDir, 'apiserver') });
+    const api: RunningApiServer = await startApiServer({
+      dataDir: join(stateDir, 'apiserver'),
+      ...(options.rbacDecisionLog ? { rbacDecisionLog: options.rbacDecisionLog } : {}),
+    });
     stoppers.push(() => api.close());
     const kubeconfigPath = join(stateDir, 'kubeconfig');
     await copyFile(api.kubeconfigPath, kubeconfigPath);
@@ -112,6 +118,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       paths,
       projectRoot: PROJECT_ROOT,
       kubeconfigPath,
+      serviceAccountKubeconfig: serviceAccountKubeconfigs(join(stateDir, 'serviceaccounts'), api),
       caCertPath,
       nodeBinary: join(PROJECT_ROOT, 'node_modules', '.bin', 'node'),
       preloadPath: fileURLToPath(new URL('./runtime/dns/preload.ts', import.meta.url)),

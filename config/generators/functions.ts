@@ -12,6 +12,8 @@ type Manifest = Record<string, unknown>;
 
 export const SETTINGS_CONFIGMAP = 'vm-import-settings';
 export const FUNCTION_LABEL = 'functions.vm-import.harvesterhci.io/name';
+/** faas-js-runtime listens on 8080 (Knative's default PORT). */
+export const FUNCTION_PORT = 8080;
 
 /** The command that serves a function (same in the container and on the local cluster). */
 export const functionCommand = (fn: FunctionName): string[] => [
@@ -48,6 +50,9 @@ export function knativeService(fn: FunctionName): Manifest {
           annotations: {
             'autoscaling.knative.dev/min-scale': '0',
             'autoscaling.knative.dev/max-scale': '5',
+            // Concurrency-based autoscaling (KPA) with the hard limit below as the target.
+            'autoscaling.knative.dev/class': 'kpa.autoscaling.knative.dev',
+            'autoscaling.knative.dev/metric': 'concurrency',
           },
         },
         spec: {
@@ -59,11 +64,23 @@ export function knativeService(fn: FunctionName): Manifest {
               name: 'function',
               image: settings.image,
               command: functionCommand(fn),
-              ports: [{ containerPort: 8080 }],
+              ports: [{ containerPort: FUNCTION_PORT }],
               env: [{ name: 'FUNCTION_NAME', value: fn }],
               envFrom: [{ configMapRef: { name: SETTINGS_CONFIGMAP } }],
-              readinessProbe: { httpGet: { path: '/health/readiness' } },
-              livenessProbe: { httpGet: { path: '/health/liveness' } },
+              // faas-js-runtime's endpoints; Knative allows only the container port here.
+              readinessProbe: {
+                httpGet: { path: '/health/readiness', port: FUNCTION_PORT },
+                periodSeconds: 5,
+                timeoutSeconds: 2,
+                failureThreshold: 3,
+              },
+              livenessProbe: {
+                httpGet: { path: '/health/liveness', port: FUNCTION_PORT },
+                initialDelaySeconds: 10,
+                periodSeconds: 20,
+                timeoutSeconds: 2,
+                failureThreshold: 3,
+              },
               resources: {
                 requests: { cpu: '50m', memory: '96Mi' },
                 limits: { memory: '256Mi' },

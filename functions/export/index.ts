@@ -28,6 +28,7 @@ import {
   type SourceIdentity,
 } from './job-spec.ts';
 import { DISKS_EXPORTED_CONDITION } from './conditions.ts';
+import { ensureExporterAccess } from './exporter-access.ts';
 import { formatBytes, type ScratchSize } from './scratch-size.ts';
 import { scratchSizeOf, type Credentials } from './source-access.ts';
 
@@ -135,6 +136,7 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
     await kube.ensure(buildScratchPvc(imp, scratch.gib, stringSetting('SCRATCH_STORAGE_CLASS')));
   }
 
+  await ensureExporterAccess(kube, namespace, sourceNamespace);
   const job = buildExportJob(imp, {
     image: vmImportImage(),
     source: identity,

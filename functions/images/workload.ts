@@ -24,6 +24,8 @@ export function diskServerManifests(imp: VirtualMachineImport, token: string, im
       template: {
         metadata: { labels },
         spec: {
+          // It only serves files: no Kubernetes API credentials in the pod.
+          automountServiceAccountToken: false,
           securityContext: { runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 },
           containers: [
             {

@@ -31,6 +31,8 @@ export interface RuntimeContext {
   paths: RuntimePaths;
   projectRoot: string;
   kubeconfigPath: string;
+  /** Kubeconfig with the token of a service account (pods run with their own); absent: admin's. */
+  serviceAccountKubeconfig?: (namespace: string, name: string) => Promise<string>;
   caCertPath?: string;
   /** Node 22 binary; every node process of the cluster gets NODE_OPTIONS with tsx + the preload. */
   nodeBinary: string;
@@ -51,18 +53,25 @@ export function componentLogger(logDir: string): RuntimeContext['log'] {
   };
 }
 
-/** Environment every cluster process gets (in-cluster access to the API server and DNS). */
-export function clusterProcessEnv(ctx: RuntimeContext, podIp: string): Record<string, string> {
+/**
+ * Environment every cluster process gets (in-cluster access to the API server and DNS).
+ * `kubeconfig`: the pod's service-account kubeconfig; undefined = no API credentials.
+ */
+export function clusterProcessEnv(
+  ctx: RuntimeContext,
+  podIp: string,
+  kubeconfig: string | undefined = ctx.kubeconfigPath,
+): Record<string, string> {
   const env: Record<string, string> = {
     // node_modules/.bin first: "node" inside scripts is node 22 too.
     PATH: `${join(ctx.projectRoot, 'node_modules', '.bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     HOME: process.env.HOME ?? ctx.projectRoot,
-    KUBECONFIG: ctx.kubeconfigPath,
     VMI_CLUSTER_DNS_HOSTS: ctx.paths.dnsHosts,
     VMI_POD_IP: podIp,
     VMI_SUPERVISOR_PID: String(process.pid),
     NODE_OPTIONS: `--import "${ctx.tsxLoaderUrl}" --import "${ctx.preloadPath}"`,
   };
+  if (kubeconfig) env.KUBECONFIG = kubeconfig;
   if (ctx.caCertPath) env.NODE_EXTRA_CA_CERTS = ctx.caCertPath;
   return env;
 }

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { HTTP } from 'cloudevents';
 import type { RuntimeContext } from '../context.ts';
-import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
+import { isApiError, Kube, type KubeObject, type ListWatchHandle } from '../kube.ts';
 import { ApiServerSourceRunner, type ApiServerSourceSpec } from './apiserver-source.ts';
 import {
   Broker,
@@ -254,9 +254,14 @@ export class EventingController {
       this.apiSources.delete(key);
     }
     if (type === 'DELETED' || this.apiSources.has(key)) return;
-    const spec = obj.spec as unknown as ApiServerSourceSpec & SinkSpec;
+    const spec = obj.spec as unknown as ApiServerSourceSpec & SinkSpec & { serviceAccountName?: string };
+    // The receive adapter runs with the source's service account (RBAC applies to its watches).
+    const kube =
+      spec.serviceAccountName && this.ctx.serviceAccountKubeconfig
+        ? Kube.fromFile(await this.ctx.serviceAccountKubeconfig(ns, spec.serviceAccountName))
+        : this.ctx.kube;
     const runner = new ApiServerSourceRunner(
-      this.ctx.kube,
+      kube,
       {
         mode: spec.mode,
         resources: spec.resources,

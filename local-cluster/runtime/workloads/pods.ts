@@ -15,6 +15,7 @@ import {
   type Container,
 } from './container-spec.ts';
 import { materialize, startLocalProcess, type ExitInfo, type LocalProcess } from './local-process.ts';
+import { podKubeconfig } from './service-account.ts';
 import type { VolumeClaims } from './volumes.ts';
 
 interface RunningPod {
@@ -173,6 +174,7 @@ export class PodRunner {
         return;
       }
       sources = await this.loadConfig(pod);
+      const kubeconfig = await podKubeconfig(this.ctx, ns, spec);
       const plan = planContainerProcess(
         spec,
         {
@@ -193,7 +195,7 @@ export class PodRunner {
           nodeBinary: this.ctx.nodeBinary,
           nodeFlags: [],
           projectRoot: this.ctx.projectRoot,
-          baseEnv: clusterProcessEnv(this.ctx, entry.podIp),
+          baseEnv: clusterProcessEnv(this.ctx, entry.podIp, kubeconfig),
         },
       );
       await materialize(plan);

@@ -1,0 +1,230 @@
+// Least-privilege RBAC, one ClusterRole per function (imports live in any namespace), read off
+// each function's code: which Kube methods it calls on which kinds. Kube method → verb:
+// get/find → get, list → list, create → create, ensure → create (+ get when it exists),
+// replace → update, mergePatch → patch, delete → delete, replaceStatus → update on x/status,
+// recordEvent → create events. The permission table in the README is rendered from this too.
+import { FUNCTION_NAMES, NAMESPACE, knativeServiceName, type FunctionName } from '../../events/routing.ts';
+import {
+  EXPORTER_CLUSTER_ROLE,
+  EXPORTER_SOURCE_CLUSTER_ROLE,
+} from '../../functions/export/exporter-access.ts';
+import { EXPORTER_SERVICE_ACCOUNT } from '../../functions/export/job-spec.ts';
+
+type Manifest = Record<string, unknown>;
+
+export interface Grant {
+  apiGroup: string;
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+  /** Where the code uses it. */
+  why: string;
+}
+
+const MIGRATION = 'migration.harvesterhci.io';
+const SOURCES = ['vmwaresources', 'openstacksources', 'ovasources'];
+const RBAC_GROUP = 'rbac.authorization.k8s.io';
+
+const g = (
+  apiGroup: string,
+  resources: string[],
+  verbs: string[],
+  why: string,
+  resourceNames?: string[],
+): Grant => ({ apiGroup, resources, verbs, why, ...(resourceNames ? { resourceNames } : {}) });
+
+/** What every phase function does through shared/import-function.ts. */
+const IMPORT_STEP: Grant[] = [
+  g(MIGRATION, ['virtualmachineimports'], ['get'], 'import-function: re-reads the import'),
+  g(MIGRATION, ['virtualmachineimports/status'], ['update'], 'import-function: writes the phase'),
+  g('', ['events'], ['create'], 'kube/events: an Event per transition'),
+];
+
+/** shared/scratch.ts freeScratch: the export Job, the disk server, scratch and credentials copy. */
+const FREE_SCRATCH: Grant[] = [
+  g('batch', ['jobs'], ['delete'], 'scratch: deletes the export Job'),
+  g('apps', ['deployments'], ['delete'], 'scratch: deletes the disk server'),
+  g('', ['services', 'secrets'], ['delete'], 'scratch: deletes the disk server Service, credentials copy'),
+  g('', ['persistentvolumeclaims'], ['delete'], 'scratch: deletes the scratch volume'),
+];
+
+/** images/index.ts ensureDiskServer + imagesByDisk + submitImage. */
+const DISK_SERVER_AND_IMAGES: Grant[] = [
+  g('', ['services'], ['get', 'create'], 'ensureDiskServer: disk server Service'),
+  g('apps', ['deployments'], ['get', 'create'], 'ensureDiskServer: disk server Deployment (and readiness)'),
+  g('harvesterhci.io', ['virtualmachineimages'], ['list', 'create'], 'imagesByDisk, submitImage'),
+];
+
+export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
+  'verify-source': [
+    g(MIGRATION, SOURCES, ['get'], 're-reads the source'),
+    g(
+      MIGRATION,
+      SOURCES.map((s) => `${s}/status`),
+      ['update'],
+      'writes clusterReady/clusterNotReady',
+    ),
+    g('', ['secrets'], ['get'], 'sources/registry: reads the credentials Secret'),
+    g('', ['events'], ['create'], 'an Event per verification'),
+  ],
+  preflight: [
+    ...IMPORT_STEP,
+    g(MIGRATION, ['virtualmachineimports'], ['patch'], 'adds the finalizer'),
+    g(MIGRATION, SOURCES, ['get'], 'the source exists and is ready'),
+    g('', ['secrets'], ['get'], 'sources/registry preflightSource: the source credentials'),
+    g('k8s.cni.cncf.io', ['network-attachment-definitions'], ['get'], 'networkMapping targets exist'),
+    g('storage.k8s.io', ['storageclasses'], ['get'], 'spec.storageClass exists'),
+    g('kubevirt.io', ['virtualmachines'], ['get'], 'spec.targetName is free'),
+  ],
+  sanitize: [
+    ...IMPORT_STEP,
+    g(MIGRATION, ['virtualmachineimports'], ['list'], 'target names other imports took'),
+    g(MIGRATION, SOURCES, ['get'], 'the source of the import'),
+    g('kubevirt.io', ['virtualmachines'], ['list'], 'target names taken by VMs'),
+  ],
+  export: [
+    ...IMPORT_STEP,
+    g(MIGRATION, SOURCES, ['get'], 'the source of the import'),
+    g('batch', ['jobs'], ['get', 'list', 'create'], 'the export Job; running Jobs per source'),
+    g('', ['secrets'], ['get', 'create', 'update'], 'reads the credentials, copies them next to the import'),
+    g('', ['persistentvolumeclaims'], ['get', 'create'], 'the scratch volume'),
+    g('', ['serviceaccounts'], ['get', 'create'], 'exporter-access: vm-import-exporter'),
+    g(RBAC_GROUP, ['rolebindings'], ['get', 'create'], 'exporter-access: the exporter bindings'),
+    g(RBAC_GROUP, ['clusterroles'], ['bind'], 'exporter-access: may bind only the exporter roles', [
+      EXPORTER_CLUSTER_ROLE,
+      EXPORTER_SOURCE_CLUSTER_ROLE,
+    ]),
+  ],
+  'export-status': [...IMPORT_STEP, g('batch', ['jobs'], ['get'], 'the export Job and its conditions')],
+  images: [...IMPORT_STEP, ...DISK_SERVER_AND_IMAGES],
+  'image-status': [
+    ...IMPORT_STEP,
+    ...DISK_SERVER_AND_IMAGES,
+    g('harvesterhci.io', ['virtualmachineimages'], ['delete'], 'resubmit: deletes the failed image'),
+  ],
+  vm: [
+    ...IMPORT_STEP,
+    g('', ['configmaps'], ['get'], 'the source VM description the exporter wrote'),
+    g('kubevirt.io', ['virtualmachines'], ['get', 'create'], 'the KubeVirt VM'),
+    g('harvesterhci.io', ['virtualmachineimages'], ['list'], 'imagesByDisk'),
+    g('', ['persistentvolumeclaims'], ['get', 'create'], 'a volume per disk from its image'),
+    ...FREE_SCRATCH,
+  ],
+  'vm-status': [
+    ...IMPORT_STEP,
+    g('kubevirt.io', ['virtualmachines'], ['get'], 'is the VM ready'),
+    g('harvesterhci.io', ['virtualmachineimages'], ['list', 'update'], 'images outlive the import'),
+    g('', ['configmaps'], ['delete'], 'the source VM description'),
+    ...FREE_SCRATCH,
+  ],
+  cleanup: [
+    g(MIGRATION, ['virtualmachineimports'], ['get'], 'import-function: re-reads the import'),
+    g(MIGRATION, ['virtualmachineimports'], ['patch'], 'removes its and upstream finalizer'),
+    g('', ['events'], ['create'], 'CleanedUp Event'),
+    g('kubevirt.io', ['virtualmachines'], ['list', 'delete'], 'VMs of an unfinished import'),
+    g('', ['persistentvolumeclaims'], ['list'], 'volumes of an unfinished import'),
+    g('harvesterhci.io', ['virtualmachineimages'], ['list', 'delete'], 'images of an unfinished import'),
+    g('', ['configmaps'], ['delete'], 'the source VM description'),
+    ...FREE_SCRATCH,
+  ],
+  resync: [
+    g(
+      MIGRATION,
+      [...SOURCES, 'virtualmachineimports'],
+      ['list', 'patch'],
+      'touches every non-terminal object',
+    ),
+  ],
+  'dead-letter': [g('', ['events'], ['create'], 'EventDeliveryFailed on the object')],
+};
+
+/** The export Job (functions/export/job), bound per namespace by the export function. */
+export const EXPORTER_PERMISSIONS: Grant[] = [
+  g(MIGRATION, ['virtualmachineimports'], ['get'], 'status-writer: re-reads the import'),
+  g(MIGRATION, ['virtualmachineimports/status'], ['update'], 'status-writer: progress and conditions'),
+  g('', ['configmaps'], ['get', 'create', 'update'], 'exporter: the source VM description'),
+];
+export const EXPORTER_SOURCE_PERMISSIONS: Grant[] = [
+  g(MIGRATION, SOURCES, ['get'], 'exporter: reads the source (in its own namespace)'),
+];
+
+/** Merges grants with the same group, verbs and resourceNames into one rule each. */
+export function rulesOf(grants: Grant[]): Manifest[] {
+  const rules = new Map<
+    string,
+    { apiGroups: string[]; resources: Set<string>; verbs: string[]; resourceNames?: string[] }
+  >();
+  for (const gr of grants) {
+    const verbs = [...gr.verbs].sort();
+    const key = JSON.stringify([gr.apiGroup, verbs, gr.resourceNames ?? []]);
+    const rule = rules.get(key) ?? {
+      apiGroups: [gr.apiGroup],
+      resources: new Set<string>(),
+      verbs,
+      ...(gr.resourceNames ? { resourceNames: [...gr.resourceNames].sort() } : {}),
+    };
+    for (const r of gr.resources) rule.resources.add(r);
+    rules.set(key, rule);
+  }
+  return [...rules.values()]
+    .map((r) => ({ ...r, resources: [...r.resources].sort() }))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+const LABELS = { 'app.kubernetes.io/part-of': 'vm-import' };
+
+export function clusterRole(name: string, grants: Grant[]): Manifest {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name, labels: LABELS },
+    rules: rulesOf(grants),
+  };
+}
+
+/** The function's ClusterRole and its binding to the function's ServiceAccount. */
+export function functionRbac(fn: FunctionName): Manifest[] {
+  const name = knativeServiceName(fn);
+  return [
+    clusterRole(name, FUNCTION_PERMISSIONS[fn]),
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name, labels: LABELS },
+      roleRef: { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: NAMESPACE }],
+    },
+  ];
+}
+
+/** ClusterRoles the export function binds in import (and source) namespaces. */
+export function exporterClusterRoles(): Manifest[] {
+  return [
+    clusterRole(EXPORTER_CLUSTER_ROLE, EXPORTER_PERMISSIONS),
+    clusterRole(EXPORTER_SOURCE_CLUSTER_ROLE, EXPORTER_SOURCE_PERMISSIONS),
+  ];
+}
+
+/** Markdown table: who may do what (README "Install on Harvester"). */
+export function permissionTable(): string {
+  const row = (who: string, grants: Grant[]) =>
+    rulesOf(grants)
+      .map((r) => {
+        const rule = r as {
+          apiGroups: string[];
+          resources: string[];
+          verbs: string[];
+          resourceNames?: string[];
+        };
+        const names = rule.resourceNames ? ` (only ${rule.resourceNames.join(', ')})` : '';
+        return `| ${who} | ${rule.apiGroups[0] || 'core'} | ${rule.resources.join(', ')}${names} | ${rule.verbs.join(', ')} |`;
+      })
+      .join('\n');
+  return [
+    '| service account | API group | resources | verbs |',
+    '| --- | --- | --- | --- |',
+    ...FUNCTION_NAMES.map((fn) => row(knativeServiceName(fn), FUNCTION_PERMISSIONS[fn])),
+    row(`${EXPORTER_SERVICE_ACCOUNT} (import ns)`, EXPORTER_PERMISSIONS),
+    row(`${EXPORTER_SERVICE_ACCOUNT} (source ns)`, EXPORTER_SOURCE_PERMISSIONS),
+  ].join('\n');
+}
