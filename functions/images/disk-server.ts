@@ -1,6 +1,9 @@
 // The per-import disk server: serves this import's converted disks from the scratch volume,
-// read-only, under an unguessable path, as qcow2 (sparse: only allocated clusters travel) or raw.
-// `GET /<token>/<diskName>.qcow2` or `GET /<token>/<diskName>` (raw), with Range support.
+// read-only, under an unguessable path, with Range support:
+//   GET /<token>/<diskName>         the form that sends fewer bytes, decided from the file's
+//                                   extents: qcow2 (only allocated clusters travel) when less than
+//                                   90 % is allocated, raw otherwise (the downloader detects which);
+//   GET /<token>/<diskName>.qcow2   always qcow2;   GET /<token>/<diskName>.raw   always raw.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { serveDiskFile } from '../shared/disk/serve.ts';
@@ -17,13 +20,15 @@ export interface DiskServerOptions {
 export function resolveDiskRequest(
   path: string,
   { scratchDir, token }: DiskServerOptions,
-): { rawPath: string; format: 'raw' | 'qcow2' } | undefined {
+): { rawPath: string; format: 'raw' | 'qcow2' | 'auto' } | undefined {
   const [, first, file, ...rest] = decodeURIComponent(path.split('?')[0] ?? '').split('/');
   if (rest.length || first !== token || !file) return undefined;
-  const qcow2 = file.endsWith('.qcow2');
-  const diskName = qcow2 ? file.slice(0, -'.qcow2'.length) : file;
-  if (!DISK_FILE.test(diskName)) return undefined;
-  return { rawPath: join(scratchDir, diskName), format: qcow2 ? 'qcow2' : 'raw' };
+  if (DISK_FILE.test(file)) return { rawPath: join(scratchDir, file), format: 'auto' };
+  for (const format of ['qcow2', 'raw'] as const) {
+    const diskName = file.endsWith(`.${format}`) ? file.slice(0, -format.length - 1) : '';
+    if (DISK_FILE.test(diskName)) return { rawPath: join(scratchDir, diskName), format };
+  }
+  return undefined;
 }
 
 export function createDiskServer(options: DiskServerOptions) {

@@ -1,6 +1,6 @@
-// Serves one sparse raw disk file over HTTP, read-only, as raw (.img) or as a streamed qcow2
-// (.qcow2), with Content-Length, single byte ranges (206/416), HEAD, ETag and Last-Modified.
-// Mapping URL paths to files is the caller's job.
+// Serves one sparse raw disk file over HTTP, read-only, as raw or as a streamed qcow2, or in
+// whichever of the two sends fewer bytes ('auto'), with Content-Length, single byte ranges
+// (206/416), HEAD, ETag and Last-Modified. Mapping URL paths to files is the caller's job.
 import { stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,17 +15,33 @@ export type ServedDiskFormat = 'raw' | 'qcow2';
 
 export interface ServeDiskOptions {
   rawPath: string;
-  format: ServedDiskFormat;
+  /** 'auto': qcow2 when the disk is sparse enough for that to pay (see chooseServedFormat). */
+  format: ServedDiskFormat | 'auto';
+}
+
+/**
+ * Below this share of allocated data, qcow2 is served: it sends only the allocated clusters,
+ * which saves more than the downloader's conversion back to raw costs. Above it the bytes saved
+ * are few and the conversion is a second full pass over the disk, so raw is served.
+ */
+export const QCOW2_MAX_ALLOCATED_SHARE = 0.9;
+
+/** The format 'auto' serves for a raw file of `sizeBytes` with data in `extents`. */
+export function chooseServedFormat(sizeBytes: number, extents: readonly Extent[]): ServedDiskFormat {
+  if (sizeBytes === 0) return 'raw';
+  const allocated = extents.reduce((n, e) => n + e.length, 0);
+  return allocated < sizeBytes * QCOW2_MAX_ALLOCATED_SHARE ? 'qcow2' : 'raw';
 }
 
 interface DiskView {
+  format: ServedDiskFormat;
   extents: Extent[];
   layout?: Qcow2Layout;
   length: number;
 }
 
 // Extents of a file version (path, inode, size, mtime): mapping a large file is not free.
-const views = new Map<string, Promise<DiskView>>();
+const views = new Map<string, Promise<Extent[]>>();
 const MAX_CACHED_VIEWS = 64;
 
 /** Handles one request for the disk at `opts.rawPath`. Never throws; failures become 4xx/5xx. */
@@ -47,13 +63,14 @@ export async function serveDiskFile(
     }
     if (!st.isFile()) return sendStatus(res, 404, 'disk not found');
     const view = await diskView(opts.rawPath, st, opts.format);
-    const etag = `"${st.ino.toString(16)}-${st.size.toString(16)}-${Math.trunc(st.mtimeMs).toString(16)}-${opts.format}"`;
+    const etag = `"${st.ino.toString(16)}-${st.size.toString(16)}-${Math.trunc(st.mtimeMs).toString(16)}-${view.format}"`;
     const headers: Record<string, string> = {
       'Content-Type': 'application/octet-stream',
       'Accept-Ranges': 'bytes',
       ETag: etag,
       'Last-Modified': st.mtime.toUTCString(),
       'Cache-Control': 'no-cache',
+      'X-Disk-Format': view.format,
     };
     if (etagMatches(req.headers['if-none-match'], etag)) return sendStatus(res, 304, '', headers);
 
@@ -81,7 +98,7 @@ export async function serveDiskFile(
       return;
     }
     const body =
-      opts.format === 'qcow2'
+      view.format === 'qcow2'
         ? createQcow2Stream(opts.rawPath, view.extents, { start, end, layout: view.layout! })
         : createSparseRawStream(opts.rawPath, view.extents, { start, end, sizeBytes: st.size });
     await pipeline(body, res).catch(() => {
@@ -95,20 +112,21 @@ export async function serveDiskFile(
   }
 }
 
-async function diskView(rawPath: string, st: Stats, format: ServedDiskFormat): Promise<DiskView> {
+async function diskView(rawPath: string, st: Stats, requested: ServedDiskFormat | 'auto'): Promise<DiskView> {
   const key = `${rawPath}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
   let extentsPromise = views.get(key);
   if (!extentsPromise) {
-    extentsPromise = findDataExtents(rawPath).then((extents) => ({ extents, length: st.size }));
+    extentsPromise = findDataExtents(rawPath);
     extentsPromise.catch(() => views.delete(key));
     if (views.size >= MAX_CACHED_VIEWS) views.delete(views.keys().next().value!);
     views.set(key, extentsPromise);
   }
-  const { extents } = await extentsPromise;
-  if (format === 'raw') return { extents, length: st.size };
+  const extents = await extentsPromise;
+  const format = requested === 'auto' ? chooseServedFormat(st.size, extents) : requested;
+  if (format === 'raw') return { format, extents, length: st.size };
   if (st.size === 0) throw new Error('an empty file has no qcow2 form');
   const layout = qcow2Layout(st.size, extents);
-  return { extents, layout, length: layout.totalLength };
+  return { format, extents, layout, length: layout.totalLength };
 }
 
 /**
