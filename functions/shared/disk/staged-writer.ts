@@ -13,6 +13,8 @@ export interface StagedWriterOptions {
   maxInFlight?: number;
   /** Called when a stage has been written. */
   onWritten?(): void;
+  /** Sees each stage's bytes (in the order stages are flushed) just before it is written. */
+  beforeWrite?(data: Buffer, position: number): void;
 }
 
 export class StagedWriter {
@@ -74,8 +76,10 @@ export class StagedWriter {
     if (!stage) return;
     this.stage = undefined;
     if (this.error) throw this.error;
+    const data = stage.subarray(0, this.used);
+    this.opts.beforeWrite?.(data, this.base);
     const job = this.out
-      .writeAt(stage.subarray(0, this.used), this.base)
+      .writeAt(data, this.base)
       .then(() => this.opts.onWritten?.())
       .catch((e: unknown) => {
         this.error ??= e;

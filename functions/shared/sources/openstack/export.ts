@@ -410,24 +410,26 @@ export class ServerExport {
     const expected =
       algo === 'md5' && !image.os_hash_value ? image.checksum : (image.os_hash_value ?? image.checksum);
     const hash = algo ? createHash(algo) : undefined;
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash?.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    res.data.on('error', (e) => tap.destroy(e));
-    res.data.pipe(tap);
     const onProgress = (bytesDone: number) => progress({ phase: 'exporting', bytesDone, bytesTotal: total });
 
     let result: { sizeBytes: number; allocatedBytes: number };
     if ((image.disk_format ?? 'raw') === 'raw') {
-      result = await writeSparseRaw(tap, outPath, {
+      // The writer feeds the hash in ~1 MiB pieces as the bytes pass: one pass, hashed once.
+      result = await writeSparseRaw(res.data, outPath, {
         ...(image.size ? { sizeBytes: image.size } : {}),
+        ...(hash ? { hash } : {}),
         onProgress,
         signal,
       });
     } else {
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hash?.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      res.data.on('error', (e) => tap.destroy(e));
+      res.data.pipe(tap);
       const tmp = `${outPath}.${image.disk_format}.part`;
       try {
         let done = 0;
