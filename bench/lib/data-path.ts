@@ -18,8 +18,10 @@ const CHILD = join(import.meta.dirname, 'exporter-child.ts');
 
 export interface WayRun extends WayMeasurement {
   exporter: ExporterResult;
-  /** qcow2 metadata bytes of the served image (ours only, else 0). */
+  /** qcow2 metadata bytes of the served images (ours, where the server chose qcow2; else 0). */
   formatOverheadBytes: number;
+  /** Format of each disk as received by the downloader (ours: the disk server's choice). */
+  servedFormats: string[];
   /** Export (source → scratch, conversion included) and serve+download phases of the wall time. */
   exportSeconds: number;
   downloadSeconds: number;
@@ -41,7 +43,7 @@ export async function runExporter(job: ExporterJob, resultFile: string): Promise
 
 export interface WayOptions {
   job: ExporterJob;
-  /** Serves job.scratchDir: ours → the disk server (qcow2), upstream → the static file server (raw). */
+  /** Serves job.scratchDir: ours → the disk server (qcow2 or raw), upstream → the static file server (raw). */
   server: RunningServer;
   /** Where the downloader writes (Harvester's side, not scratch). */
   downloadDir: string;
@@ -60,12 +62,14 @@ export async function runWay(o: WayOptions): Promise<WayRun> {
   let endedAt: number;
   let peakScratchBytes = 0;
   const downloaded: string[] = [];
+  const servedFormats: string[] = [];
   try {
     exporter = await runExporter(o.job, join(o.workDir, `exporter-result-${o.job.way}.json`));
     for (const [i, file] of exporter.files.entries()) {
-      const url = o.job.way === 'ours' ? o.server.urlOf(`${file}.qcow2`) : o.server.urlOf(file);
-      const d = await downloadImage(url, o.downloadDir, `disk-${i}`);
+      // Ours: the bare name, so the disk server picks qcow2 or raw from the file's extents.
+      const d = await downloadImage(o.server.urlOf(file), o.downloadDir, `disk-${i}`);
       bytesServed += d.bytesReceived;
+      servedFormats.push(d.format);
       downloaded.push(d.rawPath);
     }
     endedAt = Date.now();
@@ -85,10 +89,11 @@ export async function runWay(o: WayOptions): Promise<WayRun> {
   }
   let formatOverheadBytes = 0;
   if (o.job.way === 'ours') {
-    for (const file of exporter.files) {
+    for (const [i, file] of exporter.files.entries()) {
       const path = join(o.job.scratchDir, file);
       const { size } = await stat(path);
-      if (size > 0) formatOverheadBytes += qcow2Layout(size, await findDataExtents(path)).dataOffset;
+      if (size > 0 && servedFormats[i] === 'qcow2')
+        formatOverheadBytes += qcow2Layout(size, await findDataExtents(path)).dataOffset;
     }
   }
   await rm(o.job.scratchDir, { recursive: true, force: true });
@@ -101,6 +106,7 @@ export async function runWay(o: WayOptions): Promise<WayRun> {
     peakRssBytes: Math.max(exporter.nodeRssKiB, exporter.qemuRssKiB) * 1024,
     exporter,
     formatOverheadBytes,
+    servedFormats,
     exportSeconds: (exporter.endedAt - exporter.startedAt) / 1000,
     downloadSeconds: (endedAt - exporter.endedAt) / 1000,
   };

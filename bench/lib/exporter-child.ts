@@ -36,6 +36,8 @@ export interface ExporterResult {
   startedAt: number;
   endedAt: number;
   sourceBytes: number;
+  /** CPU seconds (user + system) of this node process: robust to a shared machine's load. */
+  cpuSeconds: number;
   /** Peak RSS of this node process (KiB). */
   nodeRssKiB: number;
   /** Peak RSS of the qemu-img children (KiB; upstream only). */
@@ -90,6 +92,7 @@ async function runJob(job: ExporterJob): Promise<ExporterResult> {
     startedAt,
     endedAt,
     sourceBytes,
+    cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     nodeRssKiB: process.resourceUsage().maxRSS,
     qemuRssKiB,
     files,

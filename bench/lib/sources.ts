@@ -1,13 +1,18 @@
 // The simulated sources of the benchmark: vcsim (NFC export of streamOptimized VMDKs over HTTPS)
 // and the OpenStack simulator (Cinder volumes, Glance image download), one VM/server per disk
 // spec, and the source raw content each import must reproduce.
+import { createHash } from 'node:crypto';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { ensurePki } from '../../local-cluster/pki.ts';
 import type { OpenstackConnection } from '../../functions/shared/sources/openstack/config.ts';
 import type { VmwareConnection } from '../../functions/shared/sources/vmware/index.ts';
+import { writeDiskContent } from '../../test/simulators/disk-content.ts';
 import { Inventory } from '../../test/simulators/inventory.ts';
 import { startOpenstackSimulator, type OpenstackSimulator } from '../../test/simulators/openstack/index.ts';
 import { startVcsim, type Vcsim } from '../../test/simulators/vcsim/index.ts';
+import { writeStreamOptimizedVmdk } from './vmdk-fixture.ts';
 
 export interface DiskSpec {
   sizeMiB: number;
@@ -43,26 +48,63 @@ export function benchInventory(vmwareVms: BenchVm[], openstackServers: BenchVm[]
 }
 
 /**
- * Starts vcsim for `vms`. The streamOptimized VMDKs (qemu-img, single-threaded, slow for random
- * data) are made once per spec and cached in workDir; a first run makes them two at a time.
+ * The cache file vcsim's launcher (test/simulators/vcsim/index.ts) uses for a disk spec: it
+ * reuses `<key>.vmdk` when it is not older than `<key>.raw`, and only then skips qemu-img.
  */
-export async function startBenchVcsim(vms: BenchVm[], workDir: string): Promise<Vcsim> {
-  await ensurePki(join(workDir, 'pki'), ['127.0.0.1', 'localhost']);
-  const halves: BenchVm[][] = [[], []];
-  const bytes = [0, 0];
-  for (const vm of [...vms].sort((a, b) => weight(b) - weight(a))) {
-    const i = bytes[0]! <= bytes[1]! ? 0 : 1;
-    halves[i]!.push(vm);
-    bytes[i]! += weight(vm);
-  }
-  const warm = await Promise.all(
-    halves.filter((h) => h.length).map((h) => startVcsim({ inventory: benchInventory(h, []), workDir })),
-  );
-  await Promise.all(warm.map((v) => v.stop()));
-  return startVcsim({ inventory: benchInventory(vms, []), workDir });
+export function vcsimCachePaths(cacheDir: string, spec: DiskSpec): { rawPath: string; vmdkPath: string } {
+  const key = createHash('sha256')
+    .update(JSON.stringify([spec.sizeMiB, spec.allocatedPercent, spec.seed]))
+    .digest('hex')
+    .slice(0, 16);
+  return { rawPath: join(cacheDir, `${key}.raw`), vmdkPath: join(cacheDir, `${key}.vmdk`) };
 }
 
-const weight = (vm: BenchVm) => vm.disks.reduce((n, d) => n + d.sizeMiB * d.allocatedPercent, 0);
+async function fresh(vmdkPath: string, rawPath: string): Promise<boolean> {
+  const [v, r] = await Promise.all([
+    stat(vmdkPath).catch(() => undefined),
+    stat(rawPath).catch(() => undefined),
+  ]);
+  return !!v && !!r && v.mtimeMs >= r.mtimeMs;
+}
+
+/**
+ * Makes the raw content and streamOptimized VMDK of every disk spec not yet in vcsim's cache
+ * (bench/lib/vmdk-fixture.ts, instead of qemu-img's ~20 MB/s), two disks at a time. Returns
+ * the seconds spent and how many disks were made.
+ */
+export async function prepareVcsimDisks(
+  vms: BenchVm[],
+  workDir: string,
+): Promise<{ seconds: number; made: number }> {
+  const t0 = Date.now();
+  const cacheDir = join(workDir, 'disk-cache');
+  await mkdir(cacheDir, { recursive: true });
+  const specs = new Map<string, DiskSpec>();
+  for (const d of vms.flatMap((vm) => vm.disks)) specs.set(vcsimCachePaths(cacheDir, d).vmdkPath, d);
+  const todo: DiskSpec[] = [];
+  for (const d of specs.values()) {
+    const { rawPath, vmdkPath } = vcsimCachePaths(cacheDir, d);
+    if (!(await fresh(vmdkPath, rawPath))) todo.push(d);
+  }
+  todo.sort((a, b) => b.sizeMiB * b.allocatedPercent - a.sizeMiB * a.allocatedPercent);
+  const worker = async () => {
+    for (let d = todo.shift(); d; d = todo.shift()) {
+      const { rawPath, vmdkPath } = vcsimCachePaths(cacheDir, d);
+      await writeDiskContent(rawPath, d);
+      await writeStreamOptimizedVmdk(rawPath, vmdkPath);
+    }
+  };
+  const made = todo.length;
+  await Promise.all([worker(), worker()]);
+  return { seconds: (Date.now() - t0) / 1000, made };
+}
+
+/** Starts vcsim for `vms` (their VMDKs made first by prepareVcsimDisks when not cached). */
+export async function startBenchVcsim(vms: BenchVm[], workDir: string): Promise<Vcsim> {
+  await ensurePki(join(workDir, 'pki'), ['127.0.0.1', 'localhost']);
+  await prepareVcsimDisks(vms, workDir);
+  return startVcsim({ inventory: benchInventory(vms, []), workDir });
+}
 
 export function vmwareConnection(vcsim: Vcsim): VmwareConnection {
   return {
@@ -81,9 +123,32 @@ export function vcsimSourceRaw(vcsim: Vcsim, vm: string): string[] {
     .map((d) => d.rawPath);
 }
 
+// Hashes one file with one algorithm in a worker thread (plain JS: workers do not load tsx).
+const HASH_WORKER = `
+const { createHash } = require('node:crypto');
+const { createReadStream } = require('node:fs');
+const { parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  const h = createHash(workerData.algo);
+  for await (const c of createReadStream(workerData.path, { highWaterMark: 4 * 1024 * 1024 })) h.update(c);
+  parentPort.postMessage(h.digest('hex'));
+})().catch((e) => { throw e; });
+`;
+
+function hashInWorker(path: string, algo: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(HASH_WORKER, { eval: true, workerData: { path, algo } });
+    w.once('message', (m: string) => resolve(m));
+    w.once('error', reject);
+    w.once('exit', (code) => (code ? reject(new Error(`hash worker exited ${code}`)) : undefined));
+  });
+}
+
 /**
- * Starts the OpenStack simulator for `servers`. Glance checksums are computed (once per content)
- * before the measurements, so neither way pays for them as the first to export a disk.
+ * Starts the OpenStack simulator for `servers`. Glance checksums (md5 + sha512, what the model
+ * computes when an image becomes active) are computed before the measurements, so neither way
+ * pays for them as the first to export a disk; here in two worker threads per volume (both
+ * cores) instead of one pass on the simulator's thread (15 GiB of volumes in the full bench).
  */
 export async function startBenchOpenstack(
   servers: BenchVm[],
@@ -91,9 +156,21 @@ export async function startBenchOpenstack(
   { warmChecksums = true } = {},
 ): Promise<OpenstackSimulator> {
   const sim = await startOpenstackSimulator({ inventory: benchInventory([], servers), workDir });
-  // The model's checksum cache is private; reaching it keeps the cache out of the measurements.
-  const model = sim.model as unknown as { hashOf(path: string): Promise<unknown> };
-  if (warmChecksums) for (const v of sim.model.volumes.values()) await model.hashOf(v.path);
+  // The model's checksum cache is private; filling it keeps hashing out of the measurements.
+  const model = sim.model as unknown as {
+    hashes: Map<string, Promise<{ md5: string; sha512: string }>>;
+    contentKeys: Map<string, string>;
+    hashOf(path: string): Promise<unknown>;
+  };
+  if (warmChecksums) {
+    for (const v of sim.model.volumes.values()) {
+      const key = model.contentKeys.get(v.path) ?? v.path;
+      if (model.hashes.has(key)) continue;
+      const [md5, sha512] = await Promise.all([hashInWorker(v.path, 'md5'), hashInWorker(v.path, 'sha512')]);
+      model.hashes.set(key, Promise.resolve({ md5, sha512 }));
+      await model.hashOf(v.path); // the model's own lookup finds it
+    }
+  }
   return sim;
 }
 
