@@ -1,7 +1,9 @@
 // `npm run bench` (issue 9): our disk data path against a re-creation of upstream's, and the
 // machine's own limit, in one process and one run. Prints numbers, asserts nothing except that
 // every downloaded disk equals its source (a benchmark of wrong bytes is worthless).
-//   node --import tsx bench/run.ts [--quick]     (--quick: 64/256 MiB disks instead of 1/4 GiB)
+//   node --import tsx bench/run.ts [--quick] [--only 'vmware 4G 50%']
+//     --quick: 64/256 MiB disks instead of 1/4 GiB; --only: just the cases whose name contains the
+//     text, no parallel-disk or control-plane part, results in bench/work/results-only.json.
 // For each disk (1 GiB and 4 GiB at 5, 50 and 100 % allocated) and each source (vcsim NFC,
 // OpenStack simulator Glance):
 //   ours:     the real source client exports into a sparse raw file on scratch (one pass), the
@@ -24,6 +26,7 @@ import {
   resultsJson,
   table,
   type CaseMeasurement,
+  type ControlPlane,
   type ParallelMeasurement,
 } from './lib/report.ts';
 import { startDiskServer, startStaticFileServer } from './lib/servers.ts';
@@ -43,6 +46,8 @@ import {
 const WORK = join(import.meta.dirname, 'work', 'run');
 const CACHE = join(import.meta.dirname, 'work', 'sources');
 const quick = process.argv.includes('--quick');
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
 const sizesMiB = quick ? [64, 256] : [1024, 4096];
 const percents = [5, 50, 100];
 const POLL_MS = 50;
@@ -59,6 +64,49 @@ function exportDiskConcurrency(): number {
     data?: Record<string, string>;
   };
   return Math.max(1, Number(settings.data?.EXPORT_DISK_CONCURRENCY ?? 1));
+}
+
+class OnlyDone extends Error {}
+
+/**
+ * bench/lib/control-plane.ts in its own process: the local cluster runs in that process, and
+ * whatever goes wrong there (it can crash under load) leaves the data-path results intact and
+ * becomes nulls with the reason printed.
+ */
+async function controlPlaneInChild(dir: string): Promise<{ result: ControlPlane; notes: string[] }> {
+  const result: ControlPlane = {
+    transitionP50Ms: null,
+    transitionP99Ms: null,
+    oneImportSeconds: null,
+    twentyImportsSeconds: null,
+  };
+  const notes: string[] = [];
+  // One process per part: a crash in the imports does not lose the latencies.
+  for (const part of ['latency', 'imports'] as const) {
+    const r = await execa(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'lib', 'control-plane.ts'), dir, part],
+      { reject: false, all: true, timeout: 20 * 60_000, env: { LOG_LEVEL: 'warn' } },
+    );
+    const lines = (r.all ?? '').split('\n');
+    const json = lines.findLast((l) => l.startsWith('{"transitionP50Ms"'));
+    notes.push(...lines.filter((l) => l.startsWith('note: ')).map((l) => l.slice('note: '.length)));
+    if (r.exitCode === 0 && json) {
+      const got = JSON.parse(json) as ControlPlane;
+      if (part === 'latency') {
+        result.transitionP50Ms = got.transitionP50Ms;
+        result.transitionP99Ms = got.transitionP99Ms;
+      } else {
+        result.oneImportSeconds = got.oneImportSeconds;
+        result.twentyImportsSeconds = got.twentyImportsSeconds;
+      }
+    } else {
+      notes.push(
+        `${part} not measured: its process ended with ${r.exitCode ?? r.signal}${r.timedOut ? ' (timed out after 20 min)' : ''}: ${lines.slice(-12).join(' | ').slice(-1500)}`,
+      );
+    }
+  }
+  return { result, notes };
 }
 
 async function main(): Promise<void> {
@@ -78,6 +126,13 @@ async function main(): Promise<void> {
   const specs: DiskSpec[] = sizesMiB.flatMap((sizeMiB) =>
     percents.map((allocatedPercent) => ({ sizeMiB, allocatedPercent, seed: 9000 + allocatedPercent })),
   );
+  const wanted = (source: string, d: DiskSpec) =>
+    !only ||
+    caseName({
+      source,
+      sizeBytes: d.sizeMiB * 1024 * 1024,
+      allocatedBytes: Math.round((d.sizeMiB * d.allocatedPercent) / 100) * 1024 * 1024,
+    }).includes(only);
   const single: BenchVm[] = specs.map((d) => ({ name: vmName(d), disks: [d] }));
   const concurrency = exportDiskConcurrency();
   const parallelVm: BenchVm = {
@@ -90,7 +145,10 @@ async function main(): Promise<void> {
   log(`VMware sources: ${fixtures.made} disks made in ${fixtures.seconds.toFixed(1)} s`);
   const vcsim = await startBenchVcsim([...single, parallelVm], join(CACHE, 'vcsim'));
   log('OpenStack simulator: volumes and Glance checksums ...');
-  const openstack = await startBenchOpenstack(single, join(WORK, 'openstack'));
+  const openstack = await startBenchOpenstack(
+    single.filter((_, i) => wanted('openstack', specs[i]!)),
+    join(WORK, 'openstack'),
+  );
   const diskServer = await startDiskServer(scratchOurs);
   const staticServer = await startStaticFileServer(scratchUpstream, join(import.meta.dirname, 'work', 'bin'));
   log('sources ready');
@@ -101,6 +159,7 @@ async function main(): Promise<void> {
     const oconn = openstackConnection(openstack);
     for (const spec of specs) {
       for (const source of ['vmware', 'openstack'] as const) {
+        if (!wanted(source, spec)) continue;
         const vm = vmName(spec);
         const sourceRaw = source === 'vmware' ? vcsimSourceRaw(vcsim, vm) : openstackSourceRaw(openstack, vm);
         const job = (way: 'ours' | 'upstream'): ExporterJob => {
@@ -138,6 +197,7 @@ async function main(): Promise<void> {
       }
     }
 
+    if (only) throw new OnlyDone();
     log(`parallel disks: ${parallelVm.disks.length} disks of one VM, concurrency ${concurrency} vs 1 ...`);
     const exportOnly = async (c: number) => {
       await rm(scratchOurs, { recursive: true, force: true });
@@ -167,6 +227,8 @@ async function main(): Promise<void> {
       wallSeconds: (par.endedAt - par.startedAt) / 1000,
       sequentialWallSeconds: (seq.endedAt - seq.startedAt) / 1000,
     };
+  } catch (err) {
+    if (!(err instanceof OnlyDone)) throw err;
   } finally {
     await diskServer.stop();
     await staticServer.stop();
@@ -175,10 +237,17 @@ async function main(): Promise<void> {
     await rm(join(WORK, 'openstack'), { recursive: true, force: true });
   }
 
+  if (only) {
+    console.log(table(cases, machine));
+    await writeFile(
+      join(import.meta.dirname, 'work/results-only.json'),
+      `${JSON.stringify(resultsJson(machine, cases, { transitionP50Ms: null, transitionP99Ms: null, oneImportSeconds: null, twentyImportsSeconds: null }), null, 2)}\n`,
+    );
+    await rm(WORK, { recursive: true, force: true });
+    return;
+  }
   log('control plane ...');
-  // Loaded here: the data path above does not depend on the local cluster's modules.
-  const { measureControlPlane } = await import('./lib/control-plane.ts');
-  const controlPlane = await measureControlPlane(join(WORK, 'cluster'));
+  const controlPlane = await controlPlaneInChild(join(WORK, 'cluster'));
   for (const note of controlPlane.notes) console.log(`  ${note}`);
 
   console.log(
