@@ -80,6 +80,7 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     ...IMPORT_STEP,
     g(MIGRATION, ['virtualmachineimports'], ['list'], 'target names other imports took'),
     g(MIGRATION, SOURCES, ['get'], 'the source of the import'),
+    g('', ['secrets'], ['get'], 'sources/registry: credentials to resolve an OpenStack server name'),
     g('kubevirt.io', ['virtualmachines'], ['list'], 'target names taken by VMs'),
   ],
   export: [
