@@ -41,7 +41,7 @@ const inventory = {
       {
         name: 'big-one',
         shutdownSeconds: 0,
-        disks: [{ sizeMiB: 512, controller: 'pvscsi', allocatedPercent: 100, seed: 23 }],
+        disks: [{ sizeMiB: 256, controller: 'pvscsi', allocatedPercent: 100, seed: 23 }],
         nics: [],
       },
     ],
@@ -105,7 +105,7 @@ describe('edge cases end to end, with fault injection on', () => {
     cluster = await startLocalCluster({
       stateDir,
       inventoryFile,
-      imageRetryDelayMs: 500,
+      imageRetryDelayMs: 3000,
       jobBackoffBaseMs: 500,
       faults: { duplicate: 0.3, reorderWindowMs: 200, failFirstAttempts: 1, seed: 11 },
     });
@@ -121,7 +121,9 @@ describe('edge cases end to end, with fault injection on', () => {
   });
   after(async () => {
     await cluster?.stop();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    // KEEP_E2E_STATE=1 keeps the cluster's state and logs for a post-mortem.
+    if (stateDir && !process.env.KEEP_E2E_STATE) await rm(stateDir, { recursive: true, force: true });
+    else if (stateDir) console.log(`# local cluster state and logs kept in ${stateDir}`);
   });
 
   test('invalid imports end in virtualMachineImportInvalid with a message that says what to fix', async () => {

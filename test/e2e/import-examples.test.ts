@@ -18,11 +18,13 @@ let stateDir: string;
 describe('seed examples end to end on the local cluster', () => {
   before(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'vm-import-e2e-'));
-    cluster = await startLocalCluster({ stateDir, imageRetryDelayMs: 500, jobBackoffBaseMs: 500 });
+    cluster = await startLocalCluster({ stateDir, imageRetryDelayMs: 3000, jobBackoffBaseMs: 500 });
   });
   after(async () => {
     await cluster?.stop();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    // KEEP_E2E_STATE=1 keeps the cluster's state and logs for a post-mortem.
+    if (stateDir && !process.env.KEEP_E2E_STATE) await rm(stateDir, { recursive: true, force: true });
+    else if (stateDir) console.log(`# local cluster state and logs kept in ${stateDir}`);
   });
 
   test('the example sources become clusterReady', async () => {
