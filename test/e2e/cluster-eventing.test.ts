@@ -61,12 +61,31 @@ spec:
     deadLetterSink:
       ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: dead-letter-probe}
 ---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: imports-source, namespace: events-test}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: imports-source, namespace: events-test}
+rules:
+  - apiGroups: [migration.harvesterhci.io]
+    resources: [virtualmachineimports]
+    verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: imports-source, namespace: events-test}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: imports-source}
+subjects: [{kind: ServiceAccount, name: imports-source, namespace: events-test}]
+---
 apiVersion: sources.knative.dev/v1
 kind: ApiServerSource
 metadata: {name: imports, namespace: events-test}
 spec:
   mode: Resource
-  serviceAccountName: default
+  # The source watches with this account's token: it needs get/list/watch on what it watches.
+  serviceAccountName: imports-source
   resources:
     - {apiVersion: migration.harvesterhci.io/v1beta1, kind: VirtualMachineImport}
   sink:
