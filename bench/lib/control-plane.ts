@@ -231,7 +231,7 @@ async function importTimes(
       const failed = names.filter((n) => statuses[n]!.importStatus !== 'virtualMachineRunning');
       if (failed.length) {
         notes.push(
-          `imports ${failed.join(', ')} ended ${statuses[failed[0]!]!.importStatus}: no time reported`,
+          `imports ${failed.join(', ')} ended ${statuses[failed[0]!]!.importStatus} (first: ${JSON.stringify(statuses[failed[0]!]!.importConditions?.at(-1)?.message ?? '')}): no time reported`,
         );
         return null;
       }
