@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { API_VERSION, KINDS, type KindName } from '../../functions/shared/api/index.ts';
 
-const SEEDS = join(import.meta.dirname, '../../../shared/seeds');
+// Copies of the user's seed documents (shared/seeds), so the test runs in any clone.
+const SEEDS = join(import.meta.dirname, '../fixtures/seeds');
 
 /** Fenced code blocks of a markdown-ish document, with their indentation removed. */
 export function fencedBlocks(text: string): string[] {
