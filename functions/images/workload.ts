@@ -70,8 +70,8 @@ export function diskServerManifests(imp: VirtualMachineImport, token: string, im
   return { deployment, service };
 }
 
-/** URL Harvester downloads disk `diskName` from. */
+/** URL Harvester downloads disk `diskName` from: the server sends qcow2 or raw, whichever is smaller. */
 export function diskUrl(imp: VirtualMachineImport, token: string, diskName: string): string {
   const names = importObjectNames(imp.metadata.name!);
-  return `http://${names.diskServer}.${imp.metadata.namespace ?? 'default'}.svc/${token}/${encodeURIComponent(diskName)}.qcow2`;
+  return `http://${names.diskServer}.${imp.metadata.namespace ?? 'default'}.svc/${token}/${encodeURIComponent(diskName)}`;
 }

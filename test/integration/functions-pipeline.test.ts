@@ -179,10 +179,7 @@ describe('pipeline functions after the export, on the embedded API server', () =
     const images = await imagesOf('web');
     for (const image of images) {
       const url = (image.spec as { url: string }).url;
-      assert.match(
-        url,
-        new RegExp(`^http://${names.diskServer}\\.default\\.svc/${token}/disk-[01]\\.img\\.qcow2$`),
-      );
+      assert.match(url, new RegExp(`^http://${names.diskServer}\\.default\\.svc/${token}/disk-[01]\\.img$`));
       assert.equal(image.metadata!.ownerReferences?.[0]?.kind, 'VirtualMachineImport');
     }
 
