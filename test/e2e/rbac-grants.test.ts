@@ -19,12 +19,6 @@ import { waitForImports } from '../support/e2e.ts';
  * "<role> <group>/<resource> <verb>" → where the code uses it.
  */
 const FAILURE_PATHS_ONLY: Record<string, string> = {
-  // The PingSource ticks once a minute: a run can end before resync touches anything.
-  'vm-import-resync migration.harvesterhci.io/openstacksources patch': 'resync: only on a PingSource tick',
-  'vm-import-resync migration.harvesterhci.io/ovasources patch': 'resync: only on a PingSource tick',
-  'vm-import-resync migration.harvesterhci.io/virtualmachineimports patch':
-    'resync: only on a PingSource tick',
-  'vm-import-resync migration.harvesterhci.io/vmwaresources patch': 'resync: only on a PingSource tick',
   'vm-import-dead-letter core/events create': 'dead-letter: only when the broker gives up on an event',
   'vm-import-image-status harvesterhci.io/virtualmachineimages delete':
     'image-status: resubmitting a failed VirtualMachineImage',
@@ -131,6 +125,8 @@ spec:
   sourceCluster: {name: appliance, namespace: default, kind: OvaSource, apiVersion: migration.harvesterhci.io/v1beta1}
 `;
     await cluster.kubectl(['apply', '-f', '-'], examples.join('---\n') + elsewhere);
+    // a resync tick while the imports are in flight, instead of waiting up to a minute for the schedule
+    assert.ok(cluster.eventing.firePingSources() > 0, 'no PingSource is running');
     // delete it once its export Job exists (cleanup removes the Job, scratch and credentials)
     const deadline = Date.now() + 300_000;
     while (!(await cluster.kube.get('batch/v1', 'Job', exportJobName('deleted-early'), 'imports'))) {

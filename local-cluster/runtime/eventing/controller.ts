@@ -330,6 +330,12 @@ export class EventingController {
     }
   }
 
+  /** Make every PingSource tick now; returns how many fired. */
+  firePingSources(): number {
+    for (const s of this.pingSources.values()) s.runner.fire();
+    return this.pingSources.size;
+  }
+
   async stop(): Promise<void> {
     for (const w of this.watches) w.stop();
     for (const s of this.apiSources.values()) s.runner.stop();

@@ -73,6 +73,11 @@ export class PingSourceRunner {
     arm();
   }
 
+  /** Emit one event now, as a tick would (tests use it instead of waiting for the schedule). */
+  fire(): void {
+    if (!this.stopped) this.emit(makePingEvent(this.namespace, this.name, this.spec, new Date()));
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
