@@ -144,10 +144,11 @@ async function main(): Promise<void> {
   const fixtures = await prepareVcsimDisks([...single, parallelVm], join(CACHE, 'vcsim'));
   log(`VMware sources: ${fixtures.made} disks made in ${fixtures.seconds.toFixed(1)} s`);
   const vcsim = await startBenchVcsim([...single, parallelVm], join(CACHE, 'vcsim'));
-  log('OpenStack simulator: volumes and Glance checksums ...');
+  log('OpenStack simulator (Ceph-like clones): volumes from the disk cache, Glance checksums ...');
   const openstack = await startBenchOpenstack(
     single.filter((_, i) => wanted('openstack', specs[i]!)),
     join(WORK, 'openstack'),
+    join(CACHE, 'vcsim'),
   );
   const diskServer = await startDiskServer(scratchOurs);
   const staticServer = await startStaticFileServer(scratchUpstream, join(import.meta.dirname, 'work', 'bin'));

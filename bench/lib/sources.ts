@@ -1,14 +1,13 @@
 // The simulated sources of the benchmark: vcsim (NFC export of streamOptimized VMDKs over HTTPS)
 // and the OpenStack simulator (Cinder volumes, Glance image download), one VM/server per disk
 // spec, and the source raw content each import must reproduce.
-import { createHash } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ensurePki } from '../../local-cluster/pki.ts';
 import type { OpenstackConnection } from '../../functions/shared/sources/openstack/config.ts';
 import type { VmwareConnection } from '../../functions/shared/sources/vmware/index.ts';
-import { writeDiskContent } from '../../test/simulators/disk-content.ts';
+import { cachedDiskContent, diskCachePath } from '../../test/simulators/disk-content.ts';
 import { Inventory } from '../../test/simulators/inventory.ts';
 import { startOpenstackSimulator, type OpenstackSimulator } from '../../test/simulators/openstack/index.ts';
 import { startVcsim, type Vcsim } from '../../test/simulators/vcsim/index.ts';
@@ -48,15 +47,11 @@ export function benchInventory(vmwareVms: BenchVm[], openstackServers: BenchVm[]
 }
 
 /**
- * The cache file vcsim's launcher (test/simulators/vcsim/index.ts) uses for a disk spec: it
+ * The cache files vcsim's launcher (test/simulators/vcsim/index.ts) uses for a disk spec: it
  * reuses `<key>.vmdk` when it is not older than `<key>.raw`, and only then skips qemu-img.
  */
 export function vcsimCachePaths(cacheDir: string, spec: DiskSpec): { rawPath: string; vmdkPath: string } {
-  const key = createHash('sha256')
-    .update(JSON.stringify([spec.sizeMiB, spec.allocatedPercent, spec.seed]))
-    .digest('hex')
-    .slice(0, 16);
-  return { rawPath: join(cacheDir, `${key}.raw`), vmdkPath: join(cacheDir, `${key}.vmdk`) };
+  return { rawPath: diskCachePath(cacheDir, spec), vmdkPath: diskCachePath(cacheDir, spec, 'vmdk') };
 }
 
 async function fresh(vmdkPath: string, rawPath: string): Promise<boolean> {
@@ -90,7 +85,8 @@ export async function prepareVcsimDisks(
   const worker = async () => {
     for (let d = todo.shift(); d; d = todo.shift()) {
       const { rawPath, vmdkPath } = vcsimCachePaths(cacheDir, d);
-      await writeDiskContent(rawPath, d);
+      await rm(rawPath, { force: true }); // its VMDK is stale or missing: make both again
+      await cachedDiskContent(cacheDir, d);
       await writeStreamOptimizedVmdk(rawPath, vmdkPath);
     }
   };
@@ -145,31 +141,38 @@ function hashInWorker(path: string, algo: string): Promise<string> {
 }
 
 /**
- * Starts the OpenStack simulator for `servers`. Glance checksums (md5 + sha512, what the model
+ * Starts the OpenStack simulator for `servers`, on a Ceph-like backend (snapshots, volumes from
+ * snapshots and uploads to Glance are copy-on-write clones, as with RBD), its volumes sharing
+ * vcsim's disk-content cache under `cacheDir`. Glance checksums (md5 + sha512, what the model
  * computes when an image becomes active) are computed before the measurements, so neither way
- * pays for them as the first to export a disk; here in two worker threads per volume (both
- * cores) instead of one pass on the simulator's thread (15 GiB of volumes in the full bench).
+ * pays for them as the first to export a disk: two worker threads per content file (both cores),
+ * kept in `<content>.checksums.json` for the next run.
  */
 export async function startBenchOpenstack(
   servers: BenchVm[],
   workDir: string,
-  { warmChecksums = true } = {},
+  cacheDir: string,
 ): Promise<OpenstackSimulator> {
-  const sim = await startOpenstackSimulator({ inventory: benchInventory([], servers), workDir });
-  // The model's checksum cache is private; filling it keeps hashing out of the measurements.
-  const model = sim.model as unknown as {
-    hashes: Map<string, Promise<{ md5: string; sha512: string }>>;
-    contentKeys: Map<string, string>;
-    hashOf(path: string): Promise<unknown>;
-  };
-  if (warmChecksums) {
-    for (const v of sim.model.volumes.values()) {
-      const key = model.contentKeys.get(v.path) ?? v.path;
-      if (model.hashes.has(key)) continue;
-      const [md5, sha512] = await Promise.all([hashInWorker(v.path, 'md5'), hashInWorker(v.path, 'sha512')]);
-      model.hashes.set(key, Promise.resolve({ md5, sha512 }));
-      await model.hashOf(v.path); // the model's own lookup finds it
+  const sim = await startOpenstackSimulator({
+    inventory: benchInventory([], servers),
+    workDir,
+    storage: 'clone',
+    diskCacheDir: join(cacheDir, 'disk-cache'),
+  });
+  for (const contentPath of new Set(sim.model.volumeContents().map((v) => v.contentPath))) {
+    const saved = `${contentPath}.checksums.json`;
+    let sums = await readFile(saved, 'utf8')
+      .then((t) => JSON.parse(t) as { md5: string; sha512: string })
+      .catch(() => undefined);
+    if (!sums) {
+      const [md5, sha512] = await Promise.all([
+        hashInWorker(contentPath, 'md5'),
+        hashInWorker(contentPath, 'sha512'),
+      ]);
+      sums = { md5, sha512 };
+      await writeFile(saved, JSON.stringify(sums));
     }
+    sim.model.knowChecksums(contentPath, sums);
   }
   return sim;
 }

@@ -127,7 +127,7 @@ describe('OpenStack simulator → Glance export → disk server → downloader',
   ];
   let sim: OpenstackSimulator;
   before(async () => {
-    sim = await startBenchOpenstack(servers, join(work, 'openstack'), { warmChecksums: false });
+    sim = await startBenchOpenstack(servers, join(work, 'openstack'), join(work, 'vcsim'));
   });
   after(async () => {
     await sim?.stop();

@@ -2,7 +2,7 @@
 // disk's 1 MiB blocks, zeros elsewhere, all decided by `seed`. Written as sparse raw files so that
 // anyone can compare an imported image with its source byte for byte.
 import { createCipheriv, createHash } from 'node:crypto';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Inventory } from './inventory.ts';
 
@@ -64,6 +64,36 @@ export async function writeDiskContent(
     await file.close();
   }
   return { sizeBytes, allocatedBytes: blocks.length * BLOCK_BYTES };
+}
+
+/**
+ * The file a disk-content cache keeps for `spec` with extension `ext` (content is a pure function
+ * of the spec, so the spec is the key): `<cacheDir>/<16 hex>.<ext>`.
+ */
+export function diskCachePath(cacheDir: string, spec: DiskContentSpec, ext = 'raw'): string {
+  const key = createHash('sha256')
+    .update(JSON.stringify([spec.sizeMiB, spec.allocatedPercent, spec.seed]))
+    .digest('hex')
+    .slice(0, 16);
+  return join(cacheDir, `${key}.${ext}`);
+}
+
+/**
+ * The raw file of `spec` in `cacheDir`, written first when absent (to a temporary name, then
+ * renamed: a file under the final name is complete). Callers share it by link or copy and never
+ * write to it.
+ */
+export async function cachedDiskContent(cacheDir: string, spec: DiskContentSpec): Promise<string> {
+  const path = diskCachePath(cacheDir, spec);
+  try {
+    await stat(path);
+    return path;
+  } catch {
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeDiskContent(tmp, spec);
+    await rename(tmp, path);
+    return path;
+  }
 }
 
 export interface MaterializedDisk {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ensurePki } from '../../../local-cluster/pki.ts';
 import { loadInventory, type Inventory } from '../inventory.ts';
-import { CloudModel, type OpenstackFaults } from './model.ts';
+import { CloudModel, type OpenstackFaults, type StorageBackend } from './model.ts';
 import { errorResponse, type SimResponse } from './responses.ts';
 import { Router, type Credentials } from './routes.ts';
 
@@ -28,6 +28,10 @@ export interface OpenstackSimulatorOptions {
   faults?: OpenstackFaults;
   /** Disk format of images that Nova `createImage` makes of image-booted servers. */
   serverImageFormat?: 'raw' | 'qcow2';
+  /** How Cinder and Glance copy data (default 'copy', an LVM-like backend). */
+  storage?: StorageBackend;
+  /** Volume content from this disk-content cache (see ModelOptions.diskCacheDir). */
+  diskCacheDir?: string;
 }
 
 export interface OpenstackSimulator {
@@ -102,6 +106,8 @@ export async function startOpenstackSimulator(
   const model = new CloudModel(inventory.openstack, {
     workDir: options.workDir,
     ...(options.serverImageFormat ? { serverImageFormat: options.serverImageFormat } : {}),
+    ...(options.storage ? { storage: options.storage } : {}),
+    ...(options.diskCacheDir ? { diskCacheDir: options.diskCacheDir } : {}),
   });
   model.faults = { ...options.faults };
   await model.load();

@@ -4,10 +4,10 @@
 // would make (snapshot, volume from snapshot, upload to image, server snapshot) is a real copy.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rm, stat, truncate } from 'node:fs/promises';
+import { link, mkdir, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { writeDiskContent } from '../disk-content.ts';
+import { cachedDiskContent, writeDiskContent } from '../disk-content.ts';
 import type { Inventory, InventoryOpenstackServer } from '../inventory.ts';
 
 export const GIB = 1024 * 1024 * 1024;
@@ -141,10 +141,22 @@ async function copySparse(from: string, to: string): Promise<void> {
   await execa('cp', ['--sparse=always', from, to]);
 }
 
+/**
+ * How the cloud's storage backend copies data: 'copy' like Cinder's LVM driver (a full copy for
+ * a snapshot, a volume from a snapshot and an upload to Glance), 'clone' like a Ceph RBD backend
+ * shared with Glance (copy-on-write clones: instant, no data moved). Data files are never written
+ * after they are made, so a clone is a hard link.
+ */
+export type StorageBackend = 'copy' | 'clone';
+
 export interface ModelOptions {
   workDir: string;
   /** Disk format of images made by `createImage` (libvirt makes qcow2; raw is simpler). */
   serverImageFormat?: 'raw' | 'qcow2';
+  /** Default 'copy'. */
+  storage?: StorageBackend;
+  /** Take volume content from this disk-content cache (shared with vcsim) instead of writing it. */
+  diskCacheDir?: string;
 }
 
 export class CloudModel {
@@ -163,6 +175,8 @@ export class CloudModel {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly dataDir: string;
   private readonly serverImageFormat: 'raw' | 'qcow2';
+  private readonly storage: StorageBackend;
+  private readonly diskCacheDir: string | undefined;
   private stopped = false;
   /** Data files that hold the same bytes share a content key, so each content is hashed once. */
   private readonly contentKeys = new Map<string, string>();
@@ -175,6 +189,8 @@ export class CloudModel {
     this.region = inventory.region;
     this.dataDir = join(options.workDir, 'data');
     this.serverImageFormat = options.serverImageFormat ?? 'raw';
+    this.storage = options.storage ?? 'copy';
+    this.diskCacheDir = options.diskCacheDir;
   }
 
   get transitionMs(): number {
@@ -262,9 +278,14 @@ export class CloudModel {
     for (const [i, v] of s.volumes.entries()) {
       const volId = stableUuid(`volume:${id}:${i}`);
       const path = join(this.dataDir, `volume-${volId}.raw`);
-      await writeDiskContent(path, v);
       const size = Math.ceil((v.sizeMiB * 1024 * 1024) / GIB);
-      await truncate(path, size * GIB);
+      if (this.diskCacheDir && v.sizeMiB * 1024 * 1024 === size * GIB)
+        await this.copy(await cachedDiskContent(this.diskCacheDir, v), path);
+      else {
+        await rm(path, { force: true }); // it may be a clone of a cached file: never write through it
+        await writeDiskContent(path, v);
+        await truncate(path, size * GIB);
+      }
       const device = i === bootIndex ? diskLetter(0) : diskLetter(next++);
       this.volumes.set(volId, {
         id: volId,
@@ -497,11 +518,11 @@ export class CloudModel {
           'create volume from backend storage:Driver failed to create the volume.',
         );
       } else {
-        await this.copy(snap.path, volume.path);
         if (size !== snap.size) {
+          // a larger volume: its own file, grown (never grow a clone: it would grow the snapshot)
+          await copySparse(snap.path, volume.path);
           await truncate(volume.path, size * GIB);
-          this.contentKeys.delete(volume.path);
-        }
+        } else await this.copy(snap.path, volume.path);
         volume.status = 'available';
       }
       volume.updatedAt = now();
@@ -589,8 +610,31 @@ export class CloudModel {
   }
 
   private async copy(from: string, to: string): Promise<void> {
-    await copySparse(from, to);
+    await rm(to, { force: true });
+    if (this.storage === 'clone')
+      await link(from, to).catch(async (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EXDEV') throw e;
+        await copySparse(from, to); // another file system: no clone possible
+      });
+    else await copySparse(from, to);
     this.contentKeys.set(to, this.contentKeys.get(from) ?? from);
+  }
+
+  /** The data file of every volume, each with the file its content came from (for checksums). */
+  volumeContents(): Array<{ volumeId: string; path: string; contentPath: string }> {
+    return [...this.volumes.values()].map((v) => ({
+      volumeId: v.id,
+      path: v.path,
+      contentPath: this.contentKeys.get(v.path) ?? v.path,
+    }));
+  }
+
+  /**
+   * Glance checksums of a content file computed elsewhere (a benchmark hashing on both cores before
+   * it measures), so images made from it do not hash it again.
+   */
+  knowChecksums(contentPath: string, hashes: { md5: string; sha512: string }): void {
+    this.hashes.set(contentPath, Promise.resolve(hashes));
   }
 
   private hashOf(path: string): Promise<{ md5: string; sha512: string }> {

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ensurePki } from '../../../local-cluster/pki.ts';
-import { writeDiskContent } from '../disk-content.ts';
+import { cachedDiskContent, diskCachePath } from '../disk-content.ts';
 import { loadInventory, type Inventory } from '../inventory.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -63,16 +63,12 @@ async function ensureDiskFiles(
   cacheDir: string,
   spec: { sizeMiB: number; allocatedPercent: number; seed: number },
 ): Promise<{ rawPath: string; vmdkPath: string; sizeBytes: number; allocatedBytes: number }> {
-  const key = createHash('sha256')
-    .update(JSON.stringify([spec.sizeMiB, spec.allocatedPercent, spec.seed]))
-    .digest('hex')
-    .slice(0, 16);
-  const rawPath = join(cacheDir, `${key}.raw`);
-  const vmdkPath = join(cacheDir, `${key}.vmdk`);
+  const rawPath = diskCachePath(cacheDir, spec);
+  const vmdkPath = diskCachePath(cacheDir, spec, 'vmdk');
   const sizeBytes = spec.sizeMiB * 1024 * 1024;
   const allocatedBytes = Math.round((spec.sizeMiB * spec.allocatedPercent) / 100) * 1024 * 1024;
   if (!(await isNewer(vmdkPath, rawPath))) {
-    await writeDiskContent(rawPath, spec);
+    await cachedDiskContent(cacheDir, spec);
     const tmp = `${vmdkPath}.tmp`;
     await execa('qemu-img', [
       'convert',
