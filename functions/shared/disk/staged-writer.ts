@@ -2,6 +2,7 @@
 // writes each stage's non-zero 64 KiB blocks to a SparseFileWriter, several stages in flight. The
 // stages come from a fixed pool, so memory stays at (maxInFlight + 1) stages and no buffer is
 // allocated per piece; a piece is copied once, into its stage.
+import { allocAligned } from './aligned-buffer.ts';
 import type { SparseFileWriter } from './sparse-file.ts';
 
 export const STAGE_BYTES = 1024 * 1024;
@@ -109,6 +110,6 @@ export class StagedWriter {
       await Promise.race(this.inFlight);
     }
     if (this.error) throw this.error;
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.stageBytes);
+    return this.free.pop() ?? allocAligned(this.stageBytes); // aligned: the writer can use O_DIRECT
   }
 }

@@ -45,7 +45,13 @@ export class JobController {
     this.jobsWatch = this.ctx.kube.listWatch(
       { apiVersion: 'batch/v1', kind: 'Job', emitListed: true },
       (type, job) => {
-        if (type === 'DELETED') void this.onDeleted(job);
+        if (type === 'DELETED')
+          this.onDeleted(job).catch((err: unknown) =>
+            this.ctx.log('jobs', 'deleting the pods of a deleted Job failed', {
+              job: `${job.metadata?.namespace}/${job.metadata?.name}`,
+              error: err instanceof Error ? err.message : String(err),
+            }),
+          );
         else this.enqueue(job.metadata!.namespace ?? 'default', job.metadata!.name!);
       },
     );

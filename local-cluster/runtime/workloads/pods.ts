@@ -170,7 +170,10 @@ export class PodRunner {
           phase: 'Pending',
           conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: waiting }],
         });
-        entry.retryTimer = setTimeout(() => void this.relaunch(entry), 1000);
+        entry.retryTimer = setTimeout(
+          () => this.inBackground(entry, 'relaunch', () => this.relaunch(entry)),
+          1000,
+        );
         return;
       }
       sources = await this.loadConfig(pod);
@@ -210,7 +213,10 @@ export class PodRunner {
       if (err instanceof PodSpecError && err.reason === 'CreateContainerConfigError') {
         // Kubernetes keeps such a pod Pending and retries; a Secret may appear later.
         await this.writeStatus(pod, { phase: 'Pending', waiting: { reason, message } });
-        entry.retryTimer = setTimeout(() => void this.relaunch(entry), 2000);
+        entry.retryTimer = setTimeout(
+          () => this.inBackground(entry, 'relaunch', () => this.relaunch(entry)),
+          2000,
+        );
         return;
       }
       await this.writeStatus(pod, { phase: 'Failed', reason, message, waiting: { reason, message } });
@@ -227,12 +233,33 @@ export class PodRunner {
       restarts: entry.restarts,
     };
     await this.writeStatus(pod, { ...running, ready: !probe });
-    void proc.exited.then((info) => this.onExit(entry, info));
+    void proc.exited.then((info) =>
+      this.inBackground(entry, 'exit handling', () => this.onExit(entry, info)),
+    );
     if (probe && (await waitUntilServing(probe, proc))) {
       const current = (await this.ctx.kube.get('v1', 'Pod', entry.name, ns)) as PodObject | undefined;
       if (current && current.metadata?.uid === entry.uid && entry.process === proc)
         await this.writeStatus(current, { ...running, ready: true });
     }
+  }
+
+  /**
+   * Runs work no caller awaits (timers, exit handlers): an API server that is busy or already
+   * stopped must cost a log line, never the whole runtime (an unhandled rejection ends the process).
+   */
+  private inBackground(entry: RunningPod, what: string, work: () => Promise<void>): void {
+    work().catch((err: unknown) => {
+      if (entry.stopping) return;
+      this.ctx.log('pods', `${what} failed, retrying in 2 s`, {
+        pod: `${entry.namespace}/${entry.name}`,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      // level-triggered: relaunch re-reads the pod and does whatever it needs now
+      entry.retryTimer = setTimeout(
+        () => this.inBackground(entry, 'relaunch', () => this.relaunch(entry)),
+        2000,
+      );
+    });
   }
 
   private async relaunch(entry: RunningPod): Promise<void> {
@@ -262,7 +289,10 @@ export class PodRunner {
         waiting: { reason: 'CrashLoopBackOff', message: `back-off restarting failed container` },
         restarts: entry.restarts,
       });
-      entry.retryTimer = setTimeout(() => void this.relaunch(entry), delay);
+      entry.retryTimer = setTimeout(
+        () => this.inBackground(entry, 'relaunch', () => this.relaunch(entry)),
+        delay,
+      );
       return;
     }
     await this.writeStatus(pod, {
