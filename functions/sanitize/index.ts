@@ -1,37 +1,12 @@
 // virtualMachineImportValid → sourceReady: picks the name of the KubeVirt VM (spec.targetName, or
 // the source VM's name sanitised to RFC 1123, unique among VMs and other imports' targets).
-import {
-  API_VERSION,
-  ImportStatus,
-  KINDS,
-  sourceKindOf,
-  type VirtualMachineImport,
-} from '../shared/api/index.ts';
-import {
-  IMPORT_ANNOTATION,
-  importFunction,
-  type ImportStepContext,
-  type StepOutcome,
-} from '../shared/import-function.ts';
-import type { Obj } from '../shared/kube/client.ts';
-import { sanitizeVmName } from '../shared/naming.ts';
+import { API_VERSION, ImportStatus, sourceKindOf } from '../shared/api/index.ts';
+import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
+import { NoFreeNameError } from '../shared/naming.ts';
+import { chooseVmName } from '../shared/vm-name.ts';
 import { sourceVmName, verdictOfError } from '../shared/sources/registry.ts';
 
 export const CONDITION = 'SourceReady';
-
-/** Names in the namespace that this import must not take: foreign VMs and other imports' targets. */
-export function takenNames(imp: VirtualMachineImport, vms: Obj[], imports: Obj[]): Set<string> {
-  const taken = new Set<string>();
-  for (const vm of vms)
-    if (vm.metadata?.annotations?.[IMPORT_ANNOTATION] !== imp.metadata.name) taken.add(vm.metadata!.name!);
-  for (const other of imports) {
-    if (other.metadata?.name === imp.metadata.name) continue;
-    const name = (other.status as { importedVirtualMachineName?: string } | undefined)
-      ?.importedVirtualMachineName;
-    if (name) taken.add(name);
-  }
-  return taken;
-}
 
 export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
   const status = imp.status ?? {};
@@ -63,15 +38,11 @@ export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Pr
       if (verdict.verdict === 'wait') return { action: 'wait', why: verdict.message };
       return verdict.verdict === 'invalid' ? fail(verdict.reason, verdict.message) : { action: 'ignore' };
     }
-    const [vms, imports] = await Promise.all([
-      kube.list<Obj>('kubevirt.io/v1', 'VirtualMachine', namespace),
-      kube.list<Obj>(API_VERSION, KINDS.VirtualMachineImport.kind, namespace),
-    ]);
-    const taken = takenNames(imp, vms, imports);
     try {
-      name = sanitizeVmName(sourceName, { taken: (n) => taken.has(n) });
+      name = await chooseVmName(kube, imp, sourceName);
     } catch (e) {
-      return fail('NoFreeName', e instanceof Error ? e.message : String(e));
+      if (e instanceof NoFreeNameError) return fail('NoFreeName', e.message);
+      throw e;
     }
   }
   const message =

@@ -47,24 +47,37 @@ function withSuffix(head: string, suffix: string, max: number): string {
   return cut === '' ? suffix : `${cut}-${suffix}`;
 }
 
+/** Every candidate name is taken: the user has to choose one (spec.targetName). */
+export class NoFreeNameError extends Error {
+  override name = 'NoFreeNameError';
+}
+
 /**
  * The KubeVirt VirtualMachine name for a source VM name (status.importedVirtualMachineName).
  * RFC 1123 label: `My_VM.1` → `my-vm-1`; nothing usable → `vm`. Names longer than 63 become
  * `<first 56 chars>-<6 hex of sha256(source name)>`. When `taken(name)` reports the name as used
- * by a VM that is not ours, `<trimmed>-<6 hex of sha256(source name + attempt)>` is tried for
- * attempt 1, 2, … until a free one is found (throws after 100 attempts).
+ * by a VM that is not ours, `<trimmed>-<6 hex of sha256(source name + salt + attempt)>` is tried
+ * for attempt 1, 2, … until a free one is found (throws after 100 attempts). The salt (the
+ * import's UID) gives concurrent imports of one source different candidates.
  */
-export function sanitizeVmName(sourceName: string, opts: { taken?: (name: string) => boolean } = {}): string {
+export function sanitizeVmName(
+  sourceName: string,
+  opts: { taken?: (name: string) => boolean; salt?: string } = {},
+): string {
   const base = toDnsCharacters(sourceName) || FALLBACK_VM_NAME;
   const first =
     base.length <= MAX_LABEL_LENGTH ? base : withSuffix(base, shortHash(sourceName), MAX_LABEL_LENGTH);
   const taken = opts.taken;
   if (!taken || !taken(first)) return first;
   for (let attempt = 1; attempt <= MAX_COLLISION_ATTEMPTS; attempt++) {
-    const candidate = withSuffix(base, shortHash(`${sourceName}\u0000${attempt}`), MAX_LABEL_LENGTH);
+    const candidate = withSuffix(
+      base,
+      shortHash(`${sourceName}\u0000${opts.salt ?? ''}\u0000${attempt}`),
+      MAX_LABEL_LENGTH,
+    );
     if (!taken(candidate)) return candidate;
   }
-  throw new Error(
+  throw new NoFreeNameError(
     `no free VirtualMachine name for "${sourceName}" after ${MAX_COLLISION_ATTEMPTS} attempts; set spec.targetName`,
   );
 }

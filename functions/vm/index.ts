@@ -19,7 +19,8 @@ import { findMapping, mapNetworks, unmappedNicsMessage } from '../shared/kubevir
 import { buildVirtualMachine } from '../shared/kubevirt/virtual-machine.ts';
 import { buildVolumeClaim } from '../shared/kubevirt/volumes.ts';
 import type { Obj } from '../shared/kube/client.ts';
-import { dnsName } from '../shared/naming.ts';
+import { dnsName, labelValue, NoFreeNameError } from '../shared/naming.ts';
+import { chooseVmName } from '../shared/vm-name.ts';
 import { freeScratch } from '../shared/scratch.ts';
 import type { SourceVm } from '../shared/sources/types.ts';
 import { imagesByDisk } from '../images/index.ts';
@@ -56,38 +57,31 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
     );
   const source = JSON.parse(json) as SourceVm;
 
-  const existing = await kube.find<Obj>('kubevirt.io/v1', 'VirtualMachine', namespace, vmName);
-  if (existing && existing.metadata?.labels?.[LABEL_IMPORT_UID] !== imp.metadata.uid)
-    return fail(
-      'VirtualMachineNameTaken',
-      `a VirtualMachine named ${vmName} already exists and was not created by this import`,
-    );
+  const ours = (o: Obj | undefined) =>
+    o?.metadata?.labels?.[LABEL_IMPORT_UID] === labelValue(imp.metadata.uid!);
 
   const images = await imagesByDisk(kube, imp);
   const disks = status.diskImportStatus ?? [];
-  const volumes: { claimName: string; bus: DiskBus; bootOrder: number }[] = [];
+  const claims: { claim: Obj; bus: DiskBus; bootOrder: number }[] = [];
   for (const [index, disk] of disks.entries()) {
     const image = images.get(index) as ImageLike | undefined;
     const sizeBytes = image && imageVolumeSizeBytes(image);
     const storageClassName = image && imageStorageClassName(image);
     if (!image || !sizeBytes || !storageClassName)
       return { action: 'wait', why: `image of disk ${index} has no size or storage class yet` };
-    const claimName = volumeClaimName(vmName, index);
-    await kube.ensure(
-      buildVolumeClaim({
-        name: claimName,
-        namespace,
-        imageNamespace: namespace,
-        imageName: image.metadata!.name!,
-        sizeBytes,
-        storageClassName,
-        importName: imp.metadata.name!,
-        importUid: imp.metadata.uid!,
-        diskIndex: index,
-      }) as unknown as Obj,
-    );
-    volumes.push({
-      claimName,
+    const claim = buildVolumeClaim({
+      name: volumeClaimName(vmName, index),
+      namespace,
+      imageNamespace: namespace,
+      imageName: image.metadata!.name!,
+      sizeBytes,
+      storageClassName,
+      importName: imp.metadata.name!,
+      importUid: imp.metadata.uid!,
+      diskIndex: index,
+    }) as unknown as Obj;
+    claims.push({
+      claim,
       bus: (disk.busType || imp.spec.defaultDiskBusType || 'virtio') as DiskBus,
       bootOrder: index + 1,
     });
@@ -100,14 +94,50 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
     importUid: imp.metadata.uid!,
     vm: source,
     spec: imp.spec,
-    volumes,
+    volumes: claims.map(({ claim, bus, bootOrder }) => ({
+      claimName: claim.metadata!.name!,
+      bus,
+      bootOrder,
+    })),
     networkLayout: layout,
   }) as unknown as Obj;
   manifest.metadata!.annotations = {
     ...manifest.metadata!.annotations,
     [IMPORT_ANNOTATION]: imp.metadata.name!,
   };
-  if (!existing) await kube.ensure(manifest);
+  // The VM first: its create is what makes the name ours (KubeVirt waits for the claims). Two
+  // imports that chose the same name at once both get here; the one whose create lost renames.
+  const { object: vm } = await kube.ensure(manifest);
+  if (!ours(vm)) {
+    if (imp.spec.targetName)
+      return fail(
+        'VirtualMachineNameTaken',
+        `a VirtualMachine named ${vmName} already exists and was not created by this import; choose another spec.targetName and re-create the import`,
+      );
+    let renamed: string;
+    try {
+      renamed = await chooseVmName(kube, imp, source.name, [vmName]);
+    } catch (e) {
+      if (e instanceof NoFreeNameError) return fail('NoFreeName', e.message);
+      throw e;
+    }
+    const message = `the name ${vmName} was taken meanwhile by another VM or import; the VM will be created as ${renamed}`;
+    return {
+      action: 'update',
+      status: { ...status, importedVirtualMachineName: renamed },
+      condition: { type: CONDITION, status: 'False', reason: 'VirtualMachineRenamed', message },
+      event: { type: 'Normal', reason: 'VirtualMachineRenamed', message },
+    };
+  }
+  for (const { claim } of claims) {
+    const { object: pvc } = await kube.ensure(claim);
+    if (!ours(pvc))
+      return fail(
+        'VolumeClaimNameTaken',
+        `PersistentVolumeClaim ${claim.metadata!.name} already exists and was not created by this import; remove it, then re-create the import`,
+      );
+  }
+  const volumes = claims;
   await freeScratch(kube, imp as VirtualMachineImport);
 
   const onPodNetwork = source.nics

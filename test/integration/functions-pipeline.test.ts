@@ -238,6 +238,44 @@ describe('pipeline functions after the export, on the embedded API server', () =
       assert.equal(image.metadata!.ownerReferences?.length ?? 0, 0, 'images outlive the import');
   });
 
+  test('two imports that chose the same VM name: the second to create renames, each VM gets its own volumes', async () => {
+    for (const name of ['twin-a', 'twin-b']) {
+      await exportedImport(name);
+      const fresh = await get(name);
+      await api.kube.replaceStatus(
+        { ...fresh, status: { ...fresh.status, importedVirtualMachineName: 'twin' } },
+        'virtualmachineimports',
+      );
+      await submitImages(name);
+      for (const image of await imagesOf(name)) await harvesterReports(image, 'imported');
+      assert.equal((await run(imageStatusStep, name)).importStatus, 'diskImagesReady');
+    }
+    assert.equal((await run(vmStep, 'twin-a')).importStatus, 'virtualMachineCreated');
+    let b = await run(vmStep, 'twin-b');
+    assert.equal(b.importStatus, 'diskImagesReady', 'still before the VM');
+    assert.notEqual(b.importedVirtualMachineName, 'twin');
+    assert.match(b.importedVirtualMachineName ?? '', /^web-01-[0-9a-f]{6}$/);
+    const renamed = b.importConditions?.find((c) => c.type === 'VirtualMachineCreated');
+    assert.equal(renamed?.reason, 'VirtualMachineRenamed');
+    b = await run(vmStep, 'twin-b');
+    assert.equal(b.importStatus, 'virtualMachineCreated');
+    for (const name of ['twin-a', 'twin-b']) {
+      const imp = await get(name);
+      const vmName = (imp.status as VirtualMachineImportStatus).importedVirtualMachineName!;
+      const vm = await api.kube.get<any>('kubevirt.io/v1', 'VirtualMachine', NS, vmName);
+      assert.equal(vm.metadata.labels['migration.harvesterhci.io/import-uid'], imp.metadata!.uid);
+      for (const v of vm.spec.template.spec.volumes) {
+        const claim = await api.kube.get<Obj>(
+          'v1',
+          'PersistentVolumeClaim',
+          NS,
+          v.persistentVolumeClaim.claimName,
+        );
+        assert.equal(claim.metadata!.labels!['migration.harvesterhci.io/import-uid'], imp.metadata!.uid);
+      }
+    }
+  });
+
   test('a failed image is resubmitted a bounded number of times, then the import fails with its message', async () => {
     process.env.IMAGE_RESUBMIT_LIMIT = '1';
     await exportedImport('flaky');

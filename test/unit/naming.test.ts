@@ -69,7 +69,7 @@ test('sanitizeVmName: a taken name gets a hash suffix, attempts continue until f
   });
   assert.equal(seen[0], 'my-vm');
   assert.match(first, /^my-vm-[0-9a-f]{6}$/);
-  assert.equal(first, `my-vm-${shortHash('My VM\u00001')}`);
+  assert.equal(first, `my-vm-${shortHash('My VM\u0000\u00001')}`);
 
   const taken = new Set(['my-vm', first]);
   const second = sanitizeVmName('My VM', { taken: (n) => taken.has(n) });
@@ -79,6 +79,12 @@ test('sanitizeVmName: a taken name gets a hash suffix, attempts continue until f
 
   // Different source names that sanitize alike ("my_vm" vs "My VM") get different suffixes.
   assert.notEqual(sanitizeVmName('my_vm', { taken: (n) => n === 'my-vm' }), first);
+
+  // Two imports of one source (salted with their UIDs) get different candidates.
+  const a = sanitizeVmName('My VM', { taken: (n) => n === 'my-vm', salt: 'uid-a' });
+  const b = sanitizeVmName('My VM', { taken: (n) => n === 'my-vm', salt: 'uid-b' });
+  assert.notEqual(a, b);
+  assert.equal(a, `my-vm-${shortHash('My VM\u0000uid-a\u00001')}`);
 });
 
 test('sanitizeVmName: collision on a long name stays within 63', () => {

@@ -1,0 +1,39 @@
+// Choosing the KubeVirt VM name of an import that has no spec.targetName: the source name
+// sanitised (naming.ts), free among the namespace's VMs and the names other imports hold. Two
+// imports choosing at once can still pick the same name; the vm function's create settles it
+// (only one create succeeds) and the loser chooses again.
+import { API_VERSION, KINDS, type VirtualMachineImport } from './api/index.ts';
+import { IMPORT_ANNOTATION } from './import-function.ts';
+import type { Kube, Obj } from './kube/client.ts';
+import { sanitizeVmName } from './naming.ts';
+
+/** Names in the namespace that this import must not take: foreign VMs and other imports' targets. */
+export function takenNames(imp: VirtualMachineImport, vms: Obj[], imports: Obj[]): Set<string> {
+  const taken = new Set<string>();
+  for (const vm of vms)
+    if (vm.metadata?.annotations?.[IMPORT_ANNOTATION] !== imp.metadata.name) taken.add(vm.metadata!.name!);
+  for (const other of imports) {
+    if (other.metadata?.name === imp.metadata.name) continue;
+    const name = (other.status as { importedVirtualMachineName?: string } | undefined)
+      ?.importedVirtualMachineName;
+    if (name) taken.add(name);
+  }
+  return taken;
+}
+
+/** A free VM name for `sourceName` (throws when none is left: the user must set spec.targetName). */
+export async function chooseVmName(
+  kube: Kube,
+  imp: VirtualMachineImport,
+  sourceName: string,
+  alsoTaken: string[] = [],
+): Promise<string> {
+  const namespace = imp.metadata.namespace ?? 'default';
+  const [vms, imports] = await Promise.all([
+    kube.list<Obj>('kubevirt.io/v1', 'VirtualMachine', namespace),
+    kube.list<Obj>(API_VERSION, KINDS.VirtualMachineImport.kind, namespace),
+  ]);
+  const taken = takenNames(imp, vms, imports);
+  for (const name of alsoTaken) taken.add(name);
+  return sanitizeVmName(sourceName, { taken: (n) => taken.has(n), salt: imp.metadata.uid ?? '' });
+}
