@@ -107,6 +107,8 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     ...IMPORT_STEP,
     g('', ['configmaps'], ['get'], 'the source VM description the exporter wrote'),
     g('kubevirt.io', ['virtualmachines'], ['get', 'create'], 'the KubeVirt VM'),
+    g('kubevirt.io', ['virtualmachines'], ['list'], 'vm-name: a new name when the chosen one was taken'),
+    g(MIGRATION, ['virtualmachineimports'], ['list'], 'vm-name: names other imports hold'),
     g('harvesterhci.io', ['virtualmachineimages'], ['list'], 'imagesByDisk'),
     g('', ['persistentvolumeclaims'], ['get', 'create'], 'a volume per disk from its image'),
     ...FREE_SCRATCH,

@@ -31,6 +31,10 @@ const FAILURE_PATHS_ONLY: Record<string, string> = {
     'cleanup: an import deleted after its VM was created',
   'vm-import-cleanup harvesterhci.io/virtualmachineimages delete':
     'cleanup: an import deleted after its images were submitted',
+  'vm-import-vm kubevirt.io/virtualmachines list':
+    'vm: another import took the chosen VM name meanwhile, a new one is chosen',
+  'vm-import-vm migration.harvesterhci.io/virtualmachineimports list':
+    'vm: another import took the chosen VM name meanwhile, a new one is chosen',
   'vm-import-vm core/persistentvolumeclaims get':
     'vm: ensure() of a volume that already exists (a repeated event)',
   'vm-import-export core/secrets update': 'export: the source Secret changed since the copy',

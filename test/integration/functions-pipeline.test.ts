@@ -243,7 +243,10 @@ describe('pipeline functions after the export, on the embedded API server', () =
       await exportedImport(name);
       const fresh = await get(name);
       await api.kube.replaceStatus(
-        { ...fresh, status: { ...fresh.status, importedVirtualMachineName: 'twin' } },
+        {
+          ...fresh,
+          status: { ...(fresh.status as VirtualMachineImportStatus), importedVirtualMachineName: 'twin' },
+        },
         'virtualmachineimports',
       );
       await submitImages(name);

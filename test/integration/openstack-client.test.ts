@@ -9,84 +9,13 @@ import { ensurePki } from '../../local-cluster/pki.ts';
 import { OpenstackClient, verifyOpenstackSource } from '../../functions/shared/sources/openstack/index.ts';
 import type { OpenstackConnection } from '../../functions/shared/sources/openstack/config.ts';
 import { SourceError } from '../../functions/shared/sources/types.ts';
-import type { Inventory } from '../simulators/inventory.ts';
 import { startOpenstackSimulator, type OpenstackSimulator } from '../simulators/openstack/index.ts';
-
-const TWO_DISKS = 'aaaaaaaa-1111-4111-8111-000000000001';
-const IMAGE_BOOTED = 'aaaaaaaa-1111-4111-8111-000000000002';
-const inventory: Inventory = {
-  openstack: {
-    region: 'RegionOne',
-    networks: ['shared', 'public', 'unused'],
-    servers: [
-      {
-        name: 'two-disks',
-        id: TWO_DISKS,
-        status: 'ACTIVE',
-        flavor: { vcpus: 2, ramMiB: 1024 },
-        description: 'two volumes, two NICs',
-        // The data volume comes first in the inventory (and in volumes_attached): boot order must
-        // still put the bootable root volume first.
-        volumes: [
-          { sizeMiB: 8, bootable: false, allocatedPercent: 50, seed: 11, imageProperties: {} },
-          {
-            sizeMiB: 16,
-            bootable: true,
-            allocatedPercent: 40,
-            seed: 12,
-            imageProperties: {
-              hw_firmware_type: 'uefi',
-              os_secure_boot: 'required',
-              hw_tpm_model: 'tpm-crb',
-            },
-          },
-        ],
-        bootFromImage: false,
-        ports: [
-          { network: 'public', mac: 'FA:16:3E:00:00:02', ip: '172.24.4.5' },
-          { network: 'shared', mac: 'fa:16:3e:00:00:01' },
-        ],
-      },
-      {
-        name: 'image-booted',
-        id: IMAGE_BOOTED,
-        status: 'SHUTOFF',
-        flavor: { vcpus: 1, ramMiB: 512 },
-        volumes: [],
-        bootFromImage: true,
-        rootDisk: { sizeMiB: 8, allocatedPercent: 30, seed: 13 },
-        ports: [{ network: 'shared', mac: 'fa:16:3e:00:00:03', ip: '10.0.0.7' }],
-      },
-      {
-        name: 'dup',
-        status: 'ACTIVE',
-        flavor: { vcpus: 1, ramMiB: 256 },
-        volumes: [{ sizeMiB: 1, bootable: true, allocatedPercent: 0, seed: 0, imageProperties: {} }],
-        bootFromImage: false,
-        ports: [],
-        id: 'aaaaaaaa-1111-4111-8111-000000000003',
-      },
-      {
-        name: 'dup',
-        status: 'ACTIVE',
-        flavor: { vcpus: 1, ramMiB: 256 },
-        volumes: [{ sizeMiB: 1, bootable: true, allocatedPercent: 0, seed: 0, imageProperties: {} }],
-        bootFromImage: false,
-        ports: [],
-        id: 'aaaaaaaa-1111-4111-8111-000000000004',
-      },
-      {
-        name: 'testvm',
-        status: 'ACTIVE',
-        flavor: { vcpus: 1, ramMiB: 256 },
-        volumes: [{ sizeMiB: 2, bootable: true, allocatedPercent: 100, seed: 5, imageProperties: {} }],
-        bootFromImage: false,
-        ports: [],
-        id: 'aaaaaaaa-1111-4111-8111-000000000005',
-      },
-    ],
-  },
-};
+import {
+  IMAGE_BOOTED,
+  OPENSTACK_TEST_INVENTORY as inventory,
+  TWO_DISKS,
+  openstackConnection,
+} from '../support/openstack.ts';
 
 let sim: OpenstackSimulator;
 let work: string;
@@ -94,24 +23,8 @@ let conn: OpenstackConnection;
 const logs: Array<Record<string, unknown>> = [];
 const log = (e: Record<string, unknown>) => void logs.push(e);
 
-function connection(
-  overrides: Partial<OpenstackConnection['credentials']> & { region?: string } = {},
-): OpenstackConnection {
-  const { region, ...creds } = overrides;
-  return {
-    endpoint: sim.url,
-    region: region ?? sim.region,
-    credentials: {
-      username: sim.username,
-      password: sim.password,
-      projectName: sim.projectName,
-      domainName: sim.domainName,
-      caCertPem: sim.caCertPem!,
-      insecureSkipVerify: false,
-      ...creds,
-    },
-  };
-}
+const connection = (overrides: Parameters<typeof openstackConnection>[1] = {}) =>
+  openstackConnection(sim, overrides);
 
 async function rejectsWith(p: Promise<unknown>, reason: string, text?: RegExp): Promise<SourceError> {
   try {
