@@ -8,6 +8,7 @@ import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { allocAligned, directIoEligible } from '../../functions/shared/disk/aligned-buffer.ts';
+import { DiskFileReader } from '../../functions/shared/disk/direct-reader.ts';
 import { SparseFileWriter } from '../../functions/shared/disk/sparse-file.ts';
 import { StagedWriter } from '../../functions/shared/disk/staged-writer.ts';
 
@@ -55,6 +56,18 @@ describe('O_DIRECT in SparseFileWriter', () => {
       await staged.finish();
       await writer.finish();
       assert.deepEqual(await readFile(path), expected);
+      // read back through DiskFileReader: aligned pieces direct, the odd tail and offsets buffered
+      const reader = await DiskFileReader.open(path, { directIo });
+      const back = Buffer.alloc(size);
+      for (const [from, to] of [
+        [0, 3 * 1024 * KiB],
+        [3 * 1024 * KiB, 3 * 1024 * KiB + 1000],
+        [3 * 1024 * KiB + 1000, size],
+      ] as const)
+        assert.equal(await reader.read(back, from, to - from, from), to - from);
+      assert.equal(await reader.read(Buffer.alloc(8192), 0, 8192, size - 7), 7, 'short read at the end');
+      await reader.close();
+      assert.deepEqual(back, expected);
       const allocated = (await stat(path)).blocks * 512;
       assert.ok(allocated < size - 1024 * KiB, `zeros stayed holes (${allocated} of ${size} allocated)`);
       if (directIo) {

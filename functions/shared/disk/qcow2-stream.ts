@@ -1,8 +1,9 @@
 // Streams the qcow2 image of a sparse raw file (see qcow2-layout.ts) straight from the raw file:
 // metadata clusters are computed on the fly, data clusters read from the raw file. Byte ranges
 // are supported so an HTTP download can resume.
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { DiskFileReader } from './direct-reader.ts';
 import type { Extent } from './extents.ts';
 import { QCOW2_CLUSTER_SIZE, qcow2Layout, qcow2MetadataCluster, runAtHostCluster } from './qcow2-layout.ts';
 import type { Qcow2Layout } from './qcow2-layout.ts';
@@ -42,7 +43,7 @@ async function* qcow2Bytes(
   if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && end < layout.totalLength)) {
     throw new RangeError(`range ${start}-${end} is outside the ${layout.totalLength}-byte image`);
   }
-  const fh = await open(rawPath, 'r');
+  const file = await DiskFileReader.open(rawPath);
   try {
     let pos = start;
     while (pos <= end) {
@@ -62,12 +63,7 @@ async function* qcow2Bytes(
         const count = lastCluster - cluster + 1;
         chunk = Buffer.alloc(count * C); // zero-filled: the raw file may end inside the last cluster
         const guestOffset = (run.guestCluster + (cluster - run.hostCluster)) * C;
-        let got = 0;
-        while (got < chunk.length) {
-          const { bytesRead } = await fh.read(chunk, got, chunk.length - got, guestOffset + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
+        await file.read(chunk, 0, chunk.length, guestOffset);
         chunkStart = cluster * C;
       }
       const from = pos - chunkStart;
@@ -76,6 +72,6 @@ async function* qcow2Bytes(
       pos = chunkStart + to;
     }
   } finally {
-    await fh.close();
+    await file.close();
   }
 }

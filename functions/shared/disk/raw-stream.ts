@@ -1,7 +1,8 @@
 // Streams bytes [start, end] of a sparse raw file: data extents are read from the file, holes are
 // sent from a shared zero buffer without touching the file.
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { DiskFileReader } from './direct-reader.ts';
 import type { Extent } from './extents.ts';
 import { zeros } from './zero.ts';
 
@@ -38,7 +39,7 @@ async function* rawBytes(rawPath: string, extents: Extent[], opts: RawStreamOpti
   )) {
     throw new RangeError(`range ${start}-${end} is outside the ${size}-byte file`);
   }
-  const fh = await open(rawPath, 'r');
+  const file = await DiskFileReader.open(rawPath);
   try {
     let pos = start;
     let i = 0;
@@ -48,12 +49,7 @@ async function* rawBytes(rawPath: string, extents: Extent[], opts: RawStreamOpti
       if (ext && ext.offset <= pos) {
         const n = Math.min(READ_BYTES, ext.offset + ext.length - pos, end + 1 - pos);
         const buf = Buffer.allocUnsafe(n);
-        let got = 0;
-        while (got < n) {
-          const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
+        const got = await file.read(buf, 0, n, pos);
         if (got < n) buf.fill(0, got); // the file shrank under us: keep the promised length
         yield buf;
         pos += n;
@@ -65,6 +61,6 @@ async function* rawBytes(rawPath: string, extents: Extent[], opts: RawStreamOpti
       }
     }
   } finally {
-    await fh.close();
+    await file.close();
   }
 }
