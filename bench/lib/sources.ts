@@ -5,7 +5,6 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ensurePki } from '../../local-cluster/pki.ts';
-import type { OpenstackConnection } from '../../functions/shared/sources/openstack/config.ts';
 import type { VmwareConnection } from '../../functions/shared/sources/vmware/index.ts';
 import { cachedDiskContent, diskCachePath } from '../../test/simulators/disk-content.ts';
 import { Inventory } from '../../test/simulators/inventory.ts';
@@ -177,20 +176,7 @@ export async function startBenchOpenstack(
   return sim;
 }
 
-export function openstackConnection(sim: OpenstackSimulator): OpenstackConnection {
-  return {
-    endpoint: sim.url,
-    region: sim.region,
-    credentials: {
-      username: sim.username,
-      password: sim.password,
-      projectName: sim.projectName,
-      domainName: sim.domainName,
-      caCertPem: sim.caCertPem!,
-      insecureSkipVerify: false,
-    },
-  };
-}
+export { openstackConnection } from '../../test/support/openstack.ts';
 
 /** The volumes of server `name` as the cloud holds them (content padded to whole GiB), in order. */
 export function openstackSourceRaw(sim: OpenstackSimulator, name: string): string[] {

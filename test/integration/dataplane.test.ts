@@ -5,6 +5,7 @@
 // Cinder sizes whole GiB, so odd sizes go through the decoders from a file instead of a simulator.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { toStreamOptimizedVmdk } from '../simulators/disk-content.ts';
 import { execa } from 'execa';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, stat, truncate } from 'node:fs/promises';
@@ -194,17 +195,7 @@ describe('odd-sized disks (not a multiple of the grain or cluster) → disk serv
     const source = join(work, 'odd-vmdk.raw');
     await oddDisk(source, 3 * MiB + 7 * 512);
     const vmdk = join(work, 'odd.vmdk');
-    await execa('qemu-img', [
-      'convert',
-      '-f',
-      'raw',
-      '-O',
-      'vmdk',
-      '-o',
-      'subformat=streamOptimized',
-      source,
-      vmdk,
-    ]);
+    await toStreamOptimizedVmdk(source, vmdk);
     const r = await decodeStreamOptimizedVmdk(createReadStream(vmdk), join(scratch, 'disk-0.raw'));
     assert.equal(r.virtualSizeBytes, 3 * MiB + 7 * 512);
     await assertServedEquals('disk-0.raw', source, 'odd VMDK');

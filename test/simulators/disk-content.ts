@@ -2,6 +2,7 @@
 // disk's 1 MiB blocks, zeros elsewhere, all decided by `seed`. Written as sparse raw files so that
 // anyone can compare an imported image with its source byte for byte.
 import { createCipheriv, createHash } from 'node:crypto';
+import { execa } from 'execa';
 import { mkdir, open, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Inventory } from './inventory.ts';
@@ -94,6 +95,21 @@ export async function cachedDiskContent(cacheDir: string, spec: DiskContentSpec)
     await rename(tmp, path);
     return path;
   }
+}
+
+/** `qemu-img convert` of a raw file into a streamOptimized VMDK (what NFC exports and OVAs carry). */
+export async function toStreamOptimizedVmdk(rawPath: string, vmdkPath: string): Promise<void> {
+  await execa('qemu-img', [
+    'convert',
+    '-f',
+    'raw',
+    '-O',
+    'vmdk',
+    '-o',
+    'subformat=streamOptimized',
+    rawPath,
+    vmdkPath,
+  ]);
 }
 
 export interface MaterializedDisk {

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, open, rename, rm, stat, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { writeDiskContent } from '../disk-content.ts';
+import { toStreamOptimizedVmdk, writeDiskContent } from '../disk-content.ts';
 import { writeOvf, type OvaController, type OvaNicType } from './ovf-writer.ts';
 
 export interface OvaDiskSpec {
@@ -83,17 +83,7 @@ export async function buildOva(args: {
       const content = await writeDiskContent(rawPath, disk);
       const fileName = `${vmName}-disk${i + 1}.vmdk`;
       const vmdk = join(work, fileName);
-      await execa('qemu-img', [
-        'convert',
-        '-f',
-        'raw',
-        '-O',
-        'vmdk',
-        '-o',
-        'subformat=streamOptimized',
-        rawPath,
-        vmdk,
-      ]);
+      await toStreamOptimizedVmdk(rawPath, vmdk);
       const fileSize = (await stat(vmdk)).size;
       disks.push({ fileName, ...content, ...(opts.rawDir ? { rawPath } : {}) });
       ovfDisks.push({

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ensurePki } from '../../../local-cluster/pki.ts';
-import { cachedDiskContent, diskCachePath } from '../disk-content.ts';
+import { cachedDiskContent, diskCachePath, toStreamOptimizedVmdk } from '../disk-content.ts';
 import { loadInventory, type Inventory } from '../inventory.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -70,17 +70,7 @@ async function ensureDiskFiles(
   if (!(await isNewer(vmdkPath, rawPath))) {
     await cachedDiskContent(cacheDir, spec);
     const tmp = `${vmdkPath}.tmp`;
-    await execa('qemu-img', [
-      'convert',
-      '-f',
-      'raw',
-      '-O',
-      'vmdk',
-      '-o',
-      'subformat=streamOptimized',
-      rawPath,
-      tmp,
-    ]);
+    await toStreamOptimizedVmdk(rawPath, tmp);
     await rename(tmp, vmdkPath);
   }
   return { rawPath, vmdkPath, sizeBytes, allocatedBytes };
