@@ -3,7 +3,9 @@
 // anyone can compare an imported image with its source byte for byte.
 import { createCipheriv, createHash } from 'node:crypto';
 import { execa } from 'execa';
-import { mkdir, open, rename, stat } from 'node:fs/promises';
+import { SparseFileWriter } from '../../functions/shared/disk/sparse-file.ts';
+import { StagedWriter } from '../../functions/shared/disk/staged-writer.ts';
+import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Inventory } from './inventory.ts';
 
@@ -48,7 +50,10 @@ export function blockData(seed: number, block: number): Buffer {
   return createCipheriv('aes-128-ctr', key, iv).update(Buffer.alloc(BLOCK_BYTES));
 }
 
-/** Writes the disk as a sparse raw file (zero blocks are holes). */
+/**
+ * Writes the disk as a sparse raw file (zero blocks are holes), through the product's staged
+ * writer: O_DIRECT where the file system allows, as multi-GiB fixtures are written once.
+ */
 export async function writeDiskContent(
   path: string,
   spec: DiskContentSpec,
@@ -56,13 +61,16 @@ export async function writeDiskContent(
   const sizeBytes = spec.sizeMiB * BLOCK_BYTES;
   const blocks = allocatedBlocks(spec);
   await mkdir(dirname(path), { recursive: true });
-  const file = await open(path, 'w');
+  const writer = await SparseFileWriter.create(path);
   try {
-    await file.truncate(sizeBytes);
-    for (const block of blocks)
-      await file.write(blockData(spec.seed, block), 0, BLOCK_BYTES, block * BLOCK_BYTES);
-  } finally {
-    await file.close();
+    await writer.setSize(sizeBytes);
+    const staged = new StagedWriter(writer);
+    for (const block of blocks) await staged.put(blockData(spec.seed, block), block * BLOCK_BYTES);
+    await staged.finish();
+    await writer.finish();
+  } catch (e) {
+    await writer.discard();
+    throw e;
   }
   return { sizeBytes, allocatedBytes: blocks.length * BLOCK_BYTES };
 }
