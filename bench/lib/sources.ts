@@ -85,7 +85,11 @@ export async function prepareVcsimDisks(
     for (let d = todo.shift(); d; d = todo.shift()) {
       const { rawPath, vmdkPath } = vcsimCachePaths(cacheDir, d);
       await rm(rawPath, { force: true }); // its VMDK is stale or missing: make both again
+      await rm(checksumsFile(rawPath), { force: true });
       await cachedDiskContent(cacheDir, d);
+      // Glance checksums of the content (the OpenStack part needs them) hash on the CPU while
+      // the VMDK is mostly waiting for the disk.
+      void contentChecksums(rawPath).catch(() => undefined); // awaited (and reported) later
       await writeStreamOptimizedVmdk(rawPath, vmdkPath);
     }
   };
@@ -139,13 +143,40 @@ function hashInWorker(path: string, algo: string): Promise<string> {
   });
 }
 
+const checksumsFile = (contentPath: string) => `${contentPath}.checksums.json`;
+const checksums = new Map<string, Promise<{ md5: string; sha512: string }>>();
+
+/**
+ * md5 and sha512 of a content file (Glance's checksum and os_hash_value), each in a worker thread,
+ * once per process and kept next to the file for the next run.
+ */
+function contentChecksums(contentPath: string): Promise<{ md5: string; sha512: string }> {
+  let sums = checksums.get(contentPath);
+  if (!sums) {
+    sums = (async () => {
+      const saved = await readFile(checksumsFile(contentPath), 'utf8')
+        .then((t) => JSON.parse(t) as { md5: string; sha512: string })
+        .catch(() => undefined);
+      if (saved) return saved;
+      const [md5, sha512] = await Promise.all([
+        hashInWorker(contentPath, 'md5'),
+        hashInWorker(contentPath, 'sha512'),
+      ]);
+      await writeFile(checksumsFile(contentPath), JSON.stringify({ md5, sha512 }));
+      return { md5, sha512 };
+    })();
+    checksums.set(contentPath, sums);
+  }
+  return sums;
+}
+
 /**
  * Starts the OpenStack simulator for `servers`, on a Ceph-like backend (snapshots, volumes from
  * snapshots and uploads to Glance are copy-on-write clones, as with RBD), its volumes sharing
  * vcsim's disk-content cache under `cacheDir`. Glance checksums (md5 + sha512, what the model
  * computes when an image becomes active) are computed before the measurements, so neither way
- * pays for them as the first to export a disk: two worker threads per content file (both cores),
- * kept in `<content>.checksums.json` for the next run.
+ * pays for them as the first to export a disk (contentChecksums, mostly done while the VMDKs
+ * were made).
  */
 export async function startBenchOpenstack(
   servers: BenchVm[],
@@ -158,21 +189,8 @@ export async function startBenchOpenstack(
     storage: 'clone',
     diskCacheDir: join(cacheDir, 'disk-cache'),
   });
-  for (const contentPath of new Set(sim.model.volumeContents().map((v) => v.contentPath))) {
-    const saved = `${contentPath}.checksums.json`;
-    let sums = await readFile(saved, 'utf8')
-      .then((t) => JSON.parse(t) as { md5: string; sha512: string })
-      .catch(() => undefined);
-    if (!sums) {
-      const [md5, sha512] = await Promise.all([
-        hashInWorker(contentPath, 'md5'),
-        hashInWorker(contentPath, 'sha512'),
-      ]);
-      sums = { md5, sha512 };
-      await writeFile(saved, JSON.stringify(sums));
-    }
-    sim.model.knowChecksums(contentPath, sums);
-  }
+  for (const contentPath of new Set(sim.model.volumeContents().map((v) => v.contentPath)))
+    sim.model.knowChecksums(contentPath, await contentChecksums(contentPath));
   return sim;
 }
 
