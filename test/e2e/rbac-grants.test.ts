@@ -31,6 +31,8 @@ const FAILURE_PATHS_ONLY: Record<string, string> = {
     'cleanup: an import deleted after its VM was created',
   'vm-import-cleanup harvesterhci.io/virtualmachineimages delete':
     'cleanup: an import deleted after its images were submitted',
+  'vm-import-vm kubevirt.io/virtualmachines get':
+    'vm: ensure() reads the VM back when its create finds it exists (a repeated event)',
   'vm-import-vm kubevirt.io/virtualmachines list':
     'vm: another import took the chosen VM name meanwhile, a new one is chosen',
   'vm-import-vm migration.harvesterhci.io/virtualmachineimports list':
