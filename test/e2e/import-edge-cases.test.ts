@@ -9,8 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
-import { renderExample } from '../../local-cluster/examples.ts';
-import { importStatus, sameDisk, waitForImports } from '../support/e2e.ts';
+import { applyExampleSources, importStatus, sameDisk, waitForImports } from '../support/e2e.ts';
 
 let cluster: LocalCluster;
 let stateDir: string;
@@ -109,15 +108,7 @@ describe('edge cases end to end, with fault injection on', () => {
       jobBackoffBaseMs: 500,
       faults: { duplicate: 0.3, reorderWindowMs: 200, failFirstAttempts: 1, seed: 11 },
     });
-    await apply(await renderExample('sources.yaml', cluster.endpoints));
-    for (const kind of ['vmwaresource', 'openstacksource', 'ovasource'])
-      await cluster.kubectl([
-        'wait',
-        '--for=jsonpath={.status.status}=clusterReady',
-        `${kind}.migration`,
-        '--all',
-        '--timeout=90s',
-      ]);
+    await applyExampleSources(cluster, 90);
   });
   after(async () => {
     await cluster?.stop();

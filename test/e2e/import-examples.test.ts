@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
 import { renderExample } from '../../local-cluster/examples.ts';
 import { loadInventory } from '../simulators/inventory.ts';
-import { sameDisk, waitForImports } from '../support/e2e.ts';
+import { applyExampleSources, sameDisk, waitForImports } from '../support/e2e.ts';
 
 let cluster: LocalCluster;
 let stateDir: string;
@@ -28,16 +28,7 @@ describe('seed examples end to end on the local cluster', () => {
   });
 
   test('the example sources become clusterReady', async () => {
-    await cluster.kubectl(['apply', '-f', '-'], await renderExample('sources.yaml', cluster.endpoints));
-    for (const kind of ['vmwaresource', 'openstacksource', 'ovasource']) {
-      await cluster.kubectl([
-        'wait',
-        '--for=jsonpath={.status.status}=clusterReady',
-        `${kind}.migration`,
-        '--all',
-        '--timeout=60s',
-      ]);
-    }
+    await applyExampleSources(cluster);
     const out = await cluster.kubectl(['get', 'vmwaresource.migration']);
     assert.match(out, /vcsim\s+clusterReady/);
   });

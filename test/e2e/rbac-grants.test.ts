@@ -12,7 +12,7 @@ import type { DecisionRecord, PolicyRule } from '../../local-cluster/apiserver/r
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
 import { renderExample } from '../../local-cluster/examples.ts';
 import { exportJobName } from '../../functions/export/job-spec.ts';
-import { waitForImports } from '../support/e2e.ts';
+import { applyExampleSources, waitForImports } from '../support/e2e.ts';
 
 /**
  * Grants only failure paths use, which a successful import and a deletion do not reach:
@@ -102,15 +102,7 @@ describe('every granted permission is used, none is missing', () => {
   });
 
   test('a VMware, an OpenStack and an OVA import run, one import in another namespace is deleted mid-export', async () => {
-    await cluster.kubectl(['apply', '-f', '-'], await renderExample('sources.yaml', cluster.endpoints));
-    for (const kind of ['vmwaresource', 'openstacksource', 'ovasource'])
-      await cluster.kubectl([
-        'wait',
-        '--for=jsonpath={.status.status}=clusterReady',
-        `${kind}.migration`,
-        '--all',
-        '--timeout=60s',
-      ]);
+    await applyExampleSources(cluster);
     const examples = (await renderExample('imports.yaml', cluster.endpoints))
       .split(/^---$/m)
       .filter((d) => /name: (alpine-export-test|openstack-demo|appliance)\n/.test(d));

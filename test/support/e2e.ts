@@ -5,7 +5,21 @@ import {
   type VirtualMachineImportStatus,
 } from '../../functions/shared/api/index.ts';
 import type { LocalCluster } from '../../local-cluster/cluster.ts';
+import { renderExample } from '../../local-cluster/examples.ts';
 import { open } from 'node:fs/promises';
+
+/** `kubectl apply` of config/examples/sources.yaml, then waits until every source is clusterReady. */
+export async function applyExampleSources(cluster: LocalCluster, timeoutSeconds = 60): Promise<void> {
+  await cluster.kubectl(['apply', '-f', '-'], await renderExample('sources.yaml', cluster.endpoints));
+  for (const kind of ['vmwaresource', 'openstacksource', 'ovasource'])
+    await cluster.kubectl([
+      'wait',
+      '--for=jsonpath={.status.status}=clusterReady',
+      `${kind}.migration`,
+      '--all',
+      `--timeout=${timeoutSeconds}s`,
+    ]);
+}
 
 export async function importStatus(cluster: LocalCluster, name: string, namespace = 'default') {
   const obj = await cluster.kube.get(API_VERSION, 'VirtualMachineImport', name, namespace);
