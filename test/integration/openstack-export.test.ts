@@ -185,7 +185,7 @@ describe('export', () => {
 
   it('re-authenticates when the token expires during the waits, and survives 503s', async () => {
     sim.setFaults({
-      tokenLifetimeMs: 150,
+      tokenLifetimeMs: 1000, // expires during the export (seconds), yet outlives auth → retry under load
       transitionMs: 100,
       httpErrors: [{ method: 'GET', path: '/snapshots/', status: 503, times: 2 }],
     });
