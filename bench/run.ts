@@ -193,7 +193,7 @@ async function main(): Promise<void> {
         const phases = (w: WayRun) =>
           `${w.wallSeconds.toFixed(2)} s (export ${w.exportSeconds.toFixed(2)}, exporter CPU ${w.exporter.cpuSeconds.toFixed(2)} s + serve/download ${w.downloadSeconds.toFixed(2)}${w.servedFormats.length ? ` as ${w.servedFormats.join(',')}` : ''})`;
         log(
-          `${caseName(c)}: ours ${phases(ours)}, upstream ${phases(upstream)}; both downloads equal the source`,
+          `${caseName(c)}: ours ${phases(ours)}, upstream ${phases(upstream)}; both downloads equal the source (checked in ${(ours.verifySeconds + upstream.verifySeconds).toFixed(1)} s)`,
         );
       }
     }

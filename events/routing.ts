@@ -73,8 +73,9 @@ export const ROUTING = {
     routes: [IMPORT_ROUTE],
   },
   export: {
-    purpose: 'sourceReady: creates the scratch volume and the export Job.',
-    routes: [IMPORT_ROUTE],
+    purpose:
+      'sourceReady: creates the scratch volume and the export Job; a finished export Job wakes the imports queued behind it.',
+    routes: [IMPORT_ROUTE, { types: [T.Add, T.Update, T.Delete], kind: 'Job', apiVersion: 'batch/v1' }],
   },
   'export-status': {
     purpose: 'sourceReady → disksExported or VMMigrationFailed from the export Job.',

@@ -25,6 +25,8 @@ export interface WayRun extends WayMeasurement {
   /** Export (source → scratch, conversion included) and serve+download phases of the wall time. */
   exportSeconds: number;
   downloadSeconds: number;
+  /** Not part of the wall time: comparing the downloaded disks with the source. */
+  verifySeconds: number;
 }
 
 /** Runs the exporter child for `job` and returns its result. */
@@ -80,6 +82,7 @@ export async function runWay(o: WayOptions): Promise<WayRun> {
     throw new Error(
       `${o.job.way} ${o.job.vm}: ${downloaded.length} disks downloaded, ${o.sourceRaw.length} expected`,
     );
+  const verifyStart = Date.now();
   for (const [i, raw] of downloaded.entries()) {
     const cmp = await sameDisk(raw, o.sourceRaw[i]!);
     if (!cmp.same)
@@ -87,6 +90,7 @@ export async function runWay(o: WayOptions): Promise<WayRun> {
         `${o.job.way} ${o.job.vm} disk ${i}: downloaded image differs from the source: ${cmp.detail}`,
       );
   }
+  const verifySeconds = (Date.now() - verifyStart) / 1000;
   let formatOverheadBytes = 0;
   if (o.job.way === 'ours') {
     for (const [i, file] of exporter.files.entries()) {
@@ -109,5 +113,6 @@ export async function runWay(o: WayOptions): Promise<WayRun> {
     servedFormats,
     exportSeconds: (exporter.endedAt - exporter.startedAt) / 1000,
     downloadSeconds: (endedAt - exporter.endedAt) / 1000,
+    verifySeconds,
   };
 }

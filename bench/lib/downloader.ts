@@ -49,10 +49,24 @@ export async function downloadImage(url: string, dir: string, name = 'image'): P
   return { rawPath, bytesReceived, format: info.format };
 }
 
-/** Whether two raw images hold the same bytes and have the same size (qemu-img compare). */
-export async function sameDisk(a: string, b: string): Promise<{ same: boolean; detail: string }> {
-  const [sa, sb] = await Promise.all([a, b].map(async (p) => (await stat(p)).size));
+const rawImageOpts = (path: string, direct: boolean) =>
+  `driver=raw,file.driver=file,file.filename=${path.replaceAll(',', ',,')}${direct ? ',cache.direct=on' : ''}`;
+
+/**
+ * Whether a downloaded raw image holds the same bytes as the source's raw file and has the same
+ * size (qemu-img compare). The source is read with O_DIRECT: it is not in the page cache (the
+ * sources serve VMDKs or clones of it), and filling the cache costs more than the compare here.
+ */
+export async function sameDisk(
+  downloaded: string,
+  source: string,
+): Promise<{ same: boolean; detail: string }> {
+  const [sa, sb] = await Promise.all([downloaded, source].map(async (p) => (await stat(p)).size));
   if (sa !== sb) return { same: false, detail: `sizes differ: ${sa} vs ${sb}` };
-  const r = await execa('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', a, b], { reject: false });
+  const r = await execa(
+    'qemu-img',
+    ['compare', '--image-opts', rawImageOpts(downloaded, false), rawImageOpts(source, true)],
+    { reject: false },
+  );
   return { same: r.exitCode === 0, detail: (r.stdout || r.stderr).trim() };
 }

@@ -89,7 +89,7 @@ export async function prepareVcsimDisks(
       await cachedDiskContent(cacheDir, d);
       // Glance checksums of the content (the OpenStack part needs them) hash on the CPU while
       // the VMDK is mostly waiting for the disk.
-      void contentChecksums(rawPath).catch(() => undefined); // awaited (and reported) later
+      void contentChecksums(rawPath, d).catch(() => undefined); // awaited (and reported) later
       await writeStreamOptimizedVmdk(rawPath, vmdkPath);
     }
   };
@@ -122,21 +122,12 @@ export function vcsimSourceRaw(vcsim: Vcsim, vm: string): string[] {
     .map((d) => d.rawPath);
 }
 
-// Hashes one file with one algorithm in a worker thread (plain JS: workers do not load tsx).
-const HASH_WORKER = `
-const { createHash } = require('node:crypto');
-const { createReadStream } = require('node:fs');
-const { parentPort, workerData } = require('node:worker_threads');
-(async () => {
-  const h = createHash(workerData.algo);
-  for await (const c of createReadStream(workerData.path, { highWaterMark: 4 * 1024 * 1024 })) h.update(c);
-  parentPort.postMessage(h.digest('hex'));
-})().catch((e) => { throw e; });
-`;
-
-function hashInWorker(path: string, algo: string): Promise<string> {
+/** `algo` digest (hex) of the content of `spec`, computed in a worker thread. */
+export function contentHash(spec: DiskSpec, algo: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(HASH_WORKER, { eval: true, workerData: { path, algo } });
+    const w = new Worker(new URL('./content-hash-worker.ts', import.meta.url), {
+      workerData: { spec, algo },
+    });
     w.once('message', (m: string) => resolve(m));
     w.once('error', reject);
     w.once('exit', (code) => (code ? reject(new Error(`hash worker exited ${code}`)) : undefined));
@@ -147,10 +138,10 @@ const checksumsFile = (contentPath: string) => `${contentPath}.checksums.json`;
 const checksums = new Map<string, Promise<{ md5: string; sha512: string }>>();
 
 /**
- * md5 and sha512 of a content file (Glance's checksum and os_hash_value), each in a worker thread,
- * once per process and kept next to the file for the next run.
+ * md5 and sha512 of the content file of `spec` (Glance's checksum and os_hash_value), each in a
+ * worker thread, once per process and kept next to the file for the next run.
  */
-function contentChecksums(contentPath: string): Promise<{ md5: string; sha512: string }> {
+function contentChecksums(contentPath: string, spec: DiskSpec): Promise<{ md5: string; sha512: string }> {
   let sums = checksums.get(contentPath);
   if (!sums) {
     sums = (async () => {
@@ -158,10 +149,7 @@ function contentChecksums(contentPath: string): Promise<{ md5: string; sha512: s
         .then((t) => JSON.parse(t) as { md5: string; sha512: string })
         .catch(() => undefined);
       if (saved) return saved;
-      const [md5, sha512] = await Promise.all([
-        hashInWorker(contentPath, 'md5'),
-        hashInWorker(contentPath, 'sha512'),
-      ]);
+      const [md5, sha512] = await Promise.all([contentHash(spec, 'md5'), contentHash(spec, 'sha512')]);
       await writeFile(checksumsFile(contentPath), JSON.stringify({ md5, sha512 }));
       return { md5, sha512 };
     })();
@@ -189,8 +177,14 @@ export async function startBenchOpenstack(
     storage: 'clone',
     diskCacheDir: join(cacheDir, 'disk-cache'),
   });
-  for (const contentPath of new Set(sim.model.volumeContents().map((v) => v.contentPath)))
-    sim.model.knowChecksums(contentPath, await contentChecksums(contentPath));
+  const specs = new Map(
+    servers.flatMap((vm) => vm.disks).map((d) => [diskCachePath(join(cacheDir, 'disk-cache'), d), d]),
+  );
+  for (const contentPath of new Set(sim.model.volumeContents().map((v) => v.contentPath))) {
+    const spec = specs.get(contentPath);
+    if (!spec) throw new Error(`volume content ${contentPath} is not one of the bench's disk specs`);
+    sim.model.knowChecksums(contentPath, await contentChecksums(contentPath, spec));
+  }
   return sim;
 }
 

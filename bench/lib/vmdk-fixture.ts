@@ -6,9 +6,11 @@
 // deflated in the thread pool, in VMware's layout (Virtual Disk Format 1.1: header with
 // GD_AT_END, descriptor, grain markers, GT/GD markers, footer, end-of-stream marker), which
 // qemu-img and our decoder both read.
-import { open, rename, stat } from 'node:fs/promises';
+import { rename, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { deflate } from 'node:zlib';
+import { DiskFileReader } from '../../functions/shared/disk/direct-reader.ts';
+import { findDataExtents, type Extent } from '../../functions/shared/disk/extents.ts';
 import { SparseFileWriter } from '../../functions/shared/disk/sparse-file.ts';
 import { StagedWriter } from '../../functions/shared/disk/staged-writer.ts';
 
@@ -50,6 +52,9 @@ function metaMarker(sectors: number, type: number): Buffer {
 
 const padded = (n: number) => Math.ceil(n / S) * S;
 
+const overlaps = (extents: Extent[], offset: number, length: number) =>
+  extents.some((e) => e.offset < offset + length && offset < e.offset + e.length);
+
 /**
  * Writes the streamOptimized VMDK of the raw file `rawPath` to `vmdkPath` (via a temporary file,
  * renamed at the end). All-zero grains are left out, as qemu-img and VMware do.
@@ -64,7 +69,9 @@ export async function writeStreamOptimizedVmdk(
   const grains = Math.ceil(capacity / GRAIN_SECTORS);
   const gdes = Math.ceil(grains / GTES);
   const tmp = `${vmdkPath}.tmp`;
-  const input = await open(rawPath, 'r');
+  // Batches without data are not read; the rest bypasses the page cache (read once).
+  const extents = await findDataExtents(rawPath);
+  const input = await DiskFileReader.open(rawPath);
   // Staged in aligned 1 MiB pieces so they go out with O_DIRECT (the zero padding stays a hole).
   const out = await SparseFileWriter.create(tmp);
   const staged = new StagedWriter(out);
@@ -89,12 +96,9 @@ export async function writeStreamOptimizedVmdk(
     const batch = Buffer.allocUnsafe(BATCH_GRAINS * GRAIN);
     for (let first = 0; first < grains; first += BATCH_GRAINS) {
       const want = Math.min(batch.length, size - first * GRAIN);
-      let got = 0;
-      while (got < want) {
-        const { bytesRead } = await input.read(batch, got, want - got, first * GRAIN + got);
-        if (bytesRead === 0) throw new Error(`${rawPath} shrank while being read`);
-        got += bytesRead;
-      }
+      if (!overlaps(extents, first * GRAIN, want)) continue;
+      const got = await input.read(batch, 0, want, first * GRAIN);
+      if (got < want) throw new Error(`${rawPath} shrank while being read`);
       batch.fill(0, got, Math.ceil(got / GRAIN) * GRAIN); // the last grain is padded with zeros
       const count = Math.ceil(got / GRAIN);
       const jobs: Promise<{ g: number; z: Buffer } | undefined>[] = [];

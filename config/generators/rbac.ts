@@ -87,6 +87,8 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     ...IMPORT_STEP,
     g(MIGRATION, SOURCES, ['get'], 'the source of the import'),
     g('batch', ['jobs'], ['get', 'list', 'create'], 'the export Job; running Jobs per source'),
+    g(MIGRATION, ['virtualmachineimports'], ['list'], 'queue: imports waiting for the same source'),
+    g(MIGRATION, ['virtualmachineimports'], ['patch'], 'queue: wakes the next queued imports'),
     g('', ['secrets'], ['get', 'create', 'update'], 'reads the credentials, copies them next to the import'),
     g('', ['persistentvolumeclaims'], ['get', 'create'], 'the scratch volume'),
     g('', ['serviceaccounts'], ['get', 'create'], 'exporter-access: vm-import-exporter'),

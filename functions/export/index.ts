@@ -9,26 +9,34 @@ import {
   type VirtualMachineImport,
 } from '../shared/api/index.ts';
 import { conditionUnchanged, isTrue, type ConditionInput } from '../shared/conditions.ts';
-import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
-import { isNotFound, type Kube, type Obj } from '../shared/kube/client.ts';
+import type { CloudEvent } from 'cloudevents';
+import type { Context } from 'faas-js-runtime';
+import { ApiServerSourceEventType } from '../../events/apiserver-source.ts';
+import {
+  importFunction,
+  type HandlerDeps,
+  type ImportStepContext,
+  type StepOutcome,
+} from '../shared/import-function.ts';
+import { Kube, isNotFound, type Obj } from '../shared/kube/client.ts';
+import { createLogger } from '../shared/log.ts';
 import { overallProgress } from '../shared/progress.ts';
 import { numberSetting, stringSetting, vmImportImage } from '../shared/settings.ts';
 import { readSecretData } from '../shared/sources/registry.ts';
 import { SourceError } from '../shared/sources/types.ts';
 import {
-  EXPORT_SOURCE_LABEL,
   buildCredentialsSecret,
   buildExportJob,
   buildScratchPvc,
   credentialsSecretName,
   exportJobName,
   exportSourceLabelValue,
-  jobFinished,
   scratchPvcName,
   type SourceIdentity,
 } from './job-spec.ts';
 import { DISKS_EXPORTED_CONDITION } from './conditions.ts';
 import { ensureExporterAccess } from './exporter-access.ts';
+import { isAdmitted, readSourceQueue, wakeQueuedExports } from './queue.ts';
 import { formatBytes, type ScratchSize } from './scratch-size.ts';
 import { scratchSizeOf, type Credentials } from './source-access.ts';
 
@@ -85,19 +93,21 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
     );
   const identity: SourceIdentity = { kind, namespace: sourceNamespace, name: ref!.name! };
 
-  const cap = Math.floor(numberSetting('EXPORT_JOBS_PER_SOURCE', process.env, 1));
-  const running = (
-    await kube.list<Obj>(
-      'batch/v1',
-      'Job',
-      undefined,
-      `${EXPORT_SOURCE_LABEL}=${exportSourceLabelValue(identity)}`,
-    )
-  ).filter((j) => !jobFinished(j)).length;
-  if (running >= cap)
+  const cap = exportJobsPerSource();
+  const queue = await readSourceQueue(kube, exportSourceLabelValue(identity));
+  const me = {
+    namespace,
+    name,
+    creationTimestamp: String(imp.metadata.creationTimestamp ?? ''),
+  };
+  // This import is in the queue it just read unless the list lagged behind its creation.
+  const waiting = queue.waiting.some((i) => i.namespace === namespace && i.name === name)
+    ? queue.waiting
+    : [...queue.waiting, me];
+  if (!isAdmitted(waiting, queue.running, cap, me))
     return waitWith(
       'ExportQueued',
-      `queued: ${running} export Job(s) already run against ${kind} ${sourceNamespace}/${identity.name} (EXPORT_JOBS_PER_SOURCE=${cap}); the export starts when one finishes`,
+      `queued: EXPORT_JOBS_PER_SOURCE=${cap} export Jobs already run against ${kind} ${sourceNamespace}/${identity.name}; queued exports start oldest first as those finish`,
     );
 
   let credentials: Credentials | undefined;
@@ -189,4 +199,23 @@ async function ensureCredentialsCopy(
   return credentialsSecretName(imp.metadata.name!);
 }
 
-export const handle = importFunction('export', exportStep);
+const exportJobsPerSource = () => Math.floor(numberSetting('EXPORT_JOBS_PER_SOURCE', process.env, 1));
+
+/**
+ * Import events run the export step; export Job events (finished or deleted) wake the imports
+ * queued behind EXPORT_JOBS_PER_SOURCE.
+ */
+export function createHandler(deps: HandlerDeps = {}) {
+  const log = deps.log ?? createLogger({ function: 'export' });
+  const importHandler = importFunction('export', exportStep, { ...deps, log });
+  return async function handle(context: Context, event?: CloudEvent<unknown>) {
+    const object = event?.data as Obj | undefined;
+    if (object?.kind !== 'Job') return importHandler(context, event);
+    deps.kube ??= new Kube();
+    const deleted = event!.type === ApiServerSourceEventType.Delete;
+    await wakeQueuedExports(deps.kube, log, object, deleted, exportJobsPerSource());
+    return { statusCode: 204 };
+  };
+}
+
+export const handle = createHandler();

@@ -40,6 +40,8 @@ const FAILURE_PATHS_ONLY: Record<string, string> = {
   'vm-import-vm core/persistentvolumeclaims get':
     'vm: ensure() of a volume that already exists (a repeated event)',
   'vm-import-export core/secrets update': 'export: the source Secret changed since the copy',
+  'vm-import-export migration.harvesterhci.io/virtualmachineimports patch':
+    'export: wakes imports queued behind EXPORT_JOBS_PER_SOURCE (export-vmware.test.ts)',
   'vm-import-exporter core/configmaps get': 'exporter: ensure() when the Job is re-run',
   'vm-import-exporter core/configmaps update': 'exporter: the Job is re-run after a crash',
   // Knative's ApiServerSource reconciler checks get, list and watch (SufficientPermissions); its

@@ -2,9 +2,11 @@
 // that qemu-img and our decoder both read back as the raw disk.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
+import { contentHash } from '../../bench/lib/sources.ts';
 import { writeStreamOptimizedVmdk } from '../../bench/lib/vmdk-fixture.ts';
 import { decodeStreamOptimizedVmdk } from '../../functions/shared/disk/vmdk-stream.ts';
 import { writeDiskContent } from '../simulators/disk-content.ts';
@@ -57,3 +59,12 @@ for (const shape of [
     assert.ok((await readFile(out)).equals(await readFile(raw)), 'decoded disk equals the raw disk');
   });
 }
+
+test('bench Glance checksums computed from the content spec equal those of the written file', async () => {
+  const spec = { sizeMiB: 12, allocatedPercent: 40, seed: 77 };
+  const raw = join(dir, 'checksummed.raw');
+  await writeDiskContent(raw, spec);
+  const bytes = await readFile(raw);
+  for (const algo of ['md5', 'sha512'])
+    assert.equal(await contentHash(spec, algo), createHash(algo).update(bytes).digest('hex'), algo);
+});

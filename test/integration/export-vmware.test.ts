@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
 import { importFunction } from '../../functions/shared/import-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
-import { exportStep } from '../../functions/export/index.ts';
+import { createHandler as createExportHandler } from '../../functions/export/index.ts';
+import { EXPORT_WAKE_ANNOTATION } from '../../functions/export/queue.ts';
 import { exportStatusStep } from '../../functions/export-status/index.ts';
 import { Inventory } from '../simulators/inventory.ts';
 import { startVcsim, type Vcsim } from '../simulators/vcsim/index.ts';
@@ -50,7 +51,7 @@ let api: TestApi;
 let vcsim: Vcsim;
 let root: string;
 
-const exportHandler = () => importFunction('export', exportStep, { kube: api.kube });
+const exportHandler = () => createExportHandler({ kube: api.kube });
 const exportStatusHandler = () => importFunction('export-status', exportStatusStep, { kube: api.kube });
 
 async function getImport(name: string, namespace = 'default') {
@@ -176,17 +177,26 @@ describe('export function', () => {
     );
   });
 
-  test('above EXPORT_JOBS_PER_SOURCE the import is queued; it starts when a Job finishes', async () => {
+  test('above EXPORT_JOBS_PER_SOURCE imports queue; a finished Job wakes the oldest, which starts', async () => {
     process.env.EXPORT_JOBS_PER_SOURCE = '2'; // fn-import and cross-ns run against this source
     try {
+      const handle = exportHandler();
       const imp = await createSourceReadyImport('queued', { virtualMachineName: 'fn-vm' });
-      await exportHandler()(noContext, apiServerEvent(imp));
+      await handle(noContext, apiServerEvent(imp));
       assert.equal(await api.kube.find('batch/v1', 'Job', 'default', 'queued-export'), undefined);
       const c = condition(await statusOf('queued'), 'DisksExported');
       assert.equal(c?.reason, 'ExportQueued');
-      assert.match(c?.message ?? '', /2 export Job\(s\) already run/);
+      assert.match(
+        c?.message ?? '',
+        /EXPORT_JOBS_PER_SOURCE=2 export Jobs already run against VmwareSource default\/vcsim/,
+      );
+      // Creation timestamps have one-second resolution: make the second one surely younger.
+      await new Promise((r) => setTimeout(r, 1100));
+      const younger = await createSourceReadyImport('queued-later', { virtualMachineName: 'fn-vm' });
+      await handle(noContext, apiServerEvent(younger));
+      assert.equal(condition(await statusOf('queued-later'), 'DisksExported')?.reason, 'ExportQueued');
 
-      await api.kubectl(
+      const finished = await api.kubectl(
         'patch',
         'job',
         'cross-ns-export',
@@ -194,6 +204,8 @@ describe('export function', () => {
         'team-b',
         '--subresource=status',
         '--type=merge',
+        '-o',
+        'json',
         '-p',
         JSON.stringify({
           status: {
@@ -208,8 +220,24 @@ describe('export function', () => {
           },
         }),
       );
-      await exportHandler()(noContext, apiServerEvent(await getImport('queued')));
+      const job = JSON.parse(finished) as Obj;
+      // One slot is free: the Job event wakes the oldest queued import only, twice the same way.
+      for (let i = 0; i < 2; i++) await handle(noContext, apiServerEvent(job));
+      const woken = (await getImport('queued')).metadata?.annotations?.[EXPORT_WAKE_ANNOTATION];
+      assert.equal(woken, job.metadata?.uid);
+      assert.equal(
+        (await getImport('queued-later')).metadata?.annotations?.[EXPORT_WAKE_ANNOTATION],
+        undefined,
+      );
+
+      // Both queued imports get an event at once: only the oldest takes the free slot.
+      await Promise.all([
+        handle(noContext, apiServerEvent(await getImport('queued-later'))),
+        handle(noContext, apiServerEvent(await getImport('queued'))),
+      ]);
       assert.ok(await api.kube.find('batch/v1', 'Job', 'default', 'queued-export'));
+      assert.equal(await api.kube.find('batch/v1', 'Job', 'default', 'queued-later-export'), undefined);
+      assert.equal(condition(await statusOf('queued-later'), 'DisksExported')?.reason, 'ExportQueued');
     } finally {
       delete process.env.EXPORT_JOBS_PER_SOURCE;
     }
