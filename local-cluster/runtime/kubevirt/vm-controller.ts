@@ -5,6 +5,7 @@
 // NetworkAttachmentDefinition exists. Otherwise the status says why not (printableStatus
 // Stopped, or WaitingForVolumeBinding / ErrorPvcNotFound with a Ready=False condition).
 import type { RuntimeContext } from '../context.ts';
+import { KeyedQueue } from '../keyed-queue.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
 
 type VmObject = KubeObject & {
@@ -39,7 +40,13 @@ export function shouldRun(vm: VmObject): boolean {
 
 export class KubeVirtController {
   private watches: ListWatchHandle[] = [];
-  private serial: Promise<void> = Promise.resolve();
+  private readonly queue = new KeyedQueue(
+    (key) => {
+      const [ns, name] = key.split('/') as [string, string];
+      return this.reconcile(ns, name);
+    },
+    (key, err) => this.ctx.log('kubevirt', 'reconcile failed', { vm: key, error: String(err) }),
+  );
   private readonly vms = new Map<string, VmObject>();
 
   constructor(private readonly ctx: RuntimeContext) {}
@@ -72,11 +79,7 @@ export class KubeVirtController {
   }
 
   private enqueue(ns: string, name: string): void {
-    this.serial = this.serial
-      .then(() => this.reconcile(ns, name))
-      .catch((err: unknown) =>
-        this.ctx.log('kubevirt', 'reconcile failed', { vm: `${ns}/${name}`, error: String(err) }),
-      );
+    this.queue.add(`${ns}/${name}`);
   }
 
   private async blocker(vm: VmObject): Promise<VmReadiness['blocker']> {
@@ -247,6 +250,7 @@ export class KubeVirtController {
   }
 
   stop(): void {
+    this.queue.stop();
     for (const w of this.watches) w.stop();
   }
 }

@@ -3,6 +3,7 @@
 // when the Job finishes by deadline or backoff limit, or is deleted.
 import { randomBytes } from 'node:crypto';
 import type { RuntimeContext } from '../context.ts';
+import { KeyedQueue } from '../keyed-queue.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
 import {
   decideJob,
@@ -34,8 +35,16 @@ function podSummary(pod: KubeObject): PodSummary {
 export class JobController {
   private jobsWatch?: ListWatchHandle;
   private podsWatch?: ListWatchHandle;
-  private readonly queue = new Map<string, Promise<void>>();
-  private readonly pending = new Set<string>();
+  private readonly queue = new KeyedQueue(
+    (key) => {
+      const [ns, name] = key.split('/') as [string, string];
+      return this.reconcile(ns, name);
+    },
+    (key, err) => {
+      this.ctx.log('jobs', 'reconcile failed', { job: key, error: String(err) });
+      setTimeout(() => this.queue.add(key), 1000);
+    },
+  );
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private stopped = false;
 
@@ -67,21 +76,7 @@ export class JobController {
 
   /** Reconciles are serialised per Job and coalesced. */
   private enqueue(ns: string, name: string): void {
-    if (this.stopped) return;
-    const key = `${ns}/${name}`;
-    if (this.pending.has(key)) return;
-    this.pending.add(key);
-    const prev = this.queue.get(key) ?? Promise.resolve();
-    const next = prev
-      .then(async () => {
-        this.pending.delete(key);
-        await this.reconcile(ns, name);
-      })
-      .catch((err: unknown) => {
-        this.ctx.log('jobs', 'reconcile failed', { job: key, error: String(err) });
-        setTimeout(() => this.enqueue(ns, name), 1000);
-      });
-    this.queue.set(key, next);
+    if (!this.stopped) this.queue.add(`${ns}/${name}`);
   }
 
   private async onDeleted(job: KubeObject): Promise<void> {
@@ -181,6 +176,7 @@ export class JobController {
 
   stop(): void {
     this.stopped = true;
+    this.queue.stop();
     this.jobsWatch?.stop();
     this.podsWatch?.stop();
     for (const t of this.timers.values()) clearTimeout(t);

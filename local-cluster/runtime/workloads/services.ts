@@ -4,6 +4,7 @@
 // `replicas` pods of its template running (no ReplicaSet layer; rollouts replace all pods).
 import { createHash, randomBytes } from 'node:crypto';
 import type { RuntimeContext } from '../context.ts';
+import { KeyedQueue } from '../keyed-queue.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
 import type { Endpoint } from '../dns/service-proxy.ts';
 
@@ -49,7 +50,14 @@ export class ServiceController {
   private depWatch?: ListWatchHandle;
   private readonly services = new Map<string, ServiceObject>();
   private readonly pods = new Map<string, KubeObject>();
-  private syncing: Promise<void> = Promise.resolve();
+  /** Keys `svc/<ns>/<name>` and `deploy/<ns>/<name>`, each synced from its current state. */
+  private readonly queue = new KeyedQueue(
+    (key) => this.sync(key),
+    (key, err) => {
+      this.ctx.log('services', 'sync failed', { key, error: String(err) });
+      setTimeout(() => this.queue.add(key), 1000);
+    },
+  );
 
   constructor(private readonly ctx: RuntimeContext) {}
 
@@ -58,15 +66,9 @@ export class ServiceController {
       { apiVersion: 'v1', kind: 'Service', emitListed: true },
       (type, svc) => {
         const key = `${svc.metadata!.namespace}/${svc.metadata!.name}`;
-        if (type === 'DELETED') {
-          this.services.delete(key);
-          this.serialise(() =>
-            this.ctx.network.removeService(svc.metadata!.name!, svc.metadata!.namespace ?? 'default'),
-          );
-        } else {
-          this.services.set(key, svc as ServiceObject);
-          this.serialise(() => this.syncService(svc as ServiceObject));
-        }
+        if (type === 'DELETED') this.services.delete(key);
+        else this.services.set(key, svc as ServiceObject);
+        this.queue.add(`svc/${key}`);
       },
     );
     this.podWatch = this.ctx.kube.listWatch(
@@ -75,32 +77,32 @@ export class ServiceController {
         const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
         if (type === 'DELETED') this.pods.delete(key);
         else this.pods.set(key, pod);
-        for (const svc of this.services.values()) {
-          if (svc.metadata?.namespace === pod.metadata?.namespace)
-            this.serialise(() => this.syncService(svc));
+        for (const [svcKey, svc] of this.services) {
+          if (svc.metadata?.namespace === pod.metadata?.namespace) this.queue.add(`svc/${svcKey}`);
         }
         const owner = pod.metadata?.ownerReferences?.find((o) => o.kind === 'Deployment');
-        if (owner && type !== 'ADDED') {
-          this.serialise(async () => {
-            const dep = await this.ctx.kube.get('apps/v1', 'Deployment', owner.name, pod.metadata!.namespace);
-            if (dep && !dep.metadata?.deletionTimestamp) await this.syncDeployment(dep);
-          });
-        }
+        if (owner && type !== 'ADDED') this.queue.add(`deploy/${pod.metadata!.namespace}/${owner.name}`);
       },
     );
     this.depWatch = this.ctx.kube.listWatch(
       { apiVersion: 'apps/v1', kind: 'Deployment', emitListed: true },
       (type, dep) => {
-        if (type !== 'DELETED') this.serialise(() => this.syncDeployment(dep));
+        if (type !== 'DELETED') this.queue.add(`deploy/${dep.metadata!.namespace}/${dep.metadata!.name}`);
       },
     );
     await Promise.all([this.svcWatch.ready, this.podWatch.ready, this.depWatch.ready]);
   }
 
-  private serialise(fn: () => Promise<void>): void {
-    this.syncing = this.syncing
-      .then(fn)
-      .catch((err: unknown) => this.ctx.log('services', 'sync failed', { error: String(err) }));
+  private async sync(key: string): Promise<void> {
+    const [kind, ns, name] = key.split('/') as [string, string, string];
+    if (kind === 'svc') {
+      const svc = this.services.get(`${ns}/${name}`);
+      if (svc) await this.syncService(svc);
+      else await this.ctx.network.removeService(name, ns);
+      return;
+    }
+    const dep = await this.ctx.kube.get('apps/v1', 'Deployment', name, ns);
+    if (dep && !dep.metadata?.deletionTimestamp) await this.syncDeployment(dep);
   }
 
   private async syncService(svc: ServiceObject): Promise<void> {
@@ -202,6 +204,7 @@ export class ServiceController {
   }
 
   stop(): void {
+    this.queue.stop();
     this.svcWatch?.stop();
     this.podWatch?.stop();
     this.depWatch?.stop();

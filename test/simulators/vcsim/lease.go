@@ -261,7 +261,7 @@ func (r *leaseRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.NotFound(w, req)
 		return
 	}
-	f, err := os.Open(file)
+	f, err := openDirect(file, 256*1024)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -271,16 +271,15 @@ func (r *leaseRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
 	w.WriteHeader(http.StatusOK)
-	buf := make([]byte, 256*1024)
 	var sent int64
 	for {
-		n, err := f.Read(buf)
-		if n > 0 {
+		chunk, err := f.Read()
+		if n := len(chunk); n > 0 {
 			if !lease.ready() {
 				log.Printf("nfc GET %s: lease left ready state after %d bytes, closing", parts[1], sent)
 				panic(http.ErrAbortHandler)
 			}
-			if _, werr := w.Write(buf[:n]); werr != nil {
+			if _, werr := w.Write(chunk); werr != nil {
 				log.Printf("nfc GET %s: client went away after %d bytes", parts[1], sent)
 				return
 			}
