@@ -29,6 +29,7 @@ import {
   type ControlPlane,
   type ParallelMeasurement,
 } from './lib/report.ts';
+import { goTool } from './lib/go-tool.ts';
 import { startDiskServer, startStaticFileServer } from './lib/servers.ts';
 import {
   openstackConnection,
@@ -151,7 +152,9 @@ async function main(): Promise<void> {
     join(CACHE, 'vcsim'),
   );
   const diskServer = await startDiskServer(scratchOurs);
-  const staticServer = await startStaticFileServer(scratchUpstream, join(import.meta.dirname, 'work', 'bin'));
+  const staticServer = await startStaticFileServer(scratchUpstream);
+  await goTool('image-fetch'); // built before any measurement
+
   log('sources ready');
   const cases: CaseMeasurement[] = [];
   let parallel: ParallelMeasurement | undefined;

@@ -1,13 +1,11 @@
 // Stand-in for Harvester's image download (what local-cluster/runtime/harvester/image-controller.ts
-// does, in a reusable form): HTTP GET of the URL written to a file as received, then
-// `qemu-img convert -O raw` when qemu-img sees another format. Counts the bytes received.
-import axios from 'axios';
+// does, in a reusable form): HTTP GET of the URL written to a file as received (by a Go program,
+// as Longhorn's backing-image-manager is Go), then `qemu-img convert -O raw` when qemu-img sees
+// another format. Counts the bytes received.
 import { execa } from 'execa';
-import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { goFetch } from './go-tool.ts';
 
 export interface DownloadResult {
   /** The raw image on the downloader's side. */
@@ -22,22 +20,7 @@ export async function downloadImage(url: string, dir: string, name = 'image'): P
   await mkdir(dir, { recursive: true });
   const download = join(dir, `.${name}.download`);
   const rawPath = join(dir, `${name}.raw`);
-  const res = await axios.get(url, { responseType: 'stream', validateStatus: () => true, timeout: 60_000 });
-  if (res.status !== 200) {
-    res.data.destroy();
-    throw new Error(`download ${url}: HTTP ${res.status}`);
-  }
-  const total = Number(res.headers['content-length'] ?? -1);
-  let bytesReceived = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      bytesReceived += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  await pipeline(res.data, meter, createWriteStream(download));
-  if (total >= 0 && bytesReceived !== total)
-    throw new Error(`download ${url}: got ${bytesReceived} of ${total} bytes`);
+  const bytesReceived = await goFetch(url, download);
   const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', download])).stdout) as {
     format: string;
   };

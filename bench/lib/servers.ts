@@ -3,12 +3,12 @@
 //   * upstream's: Go's http.FileServer over the scratch directory (static-file-server/main.go).
 import { execa, type ResultPromise } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import axios from 'axios';
+import { goTool } from './go-tool.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -64,12 +64,8 @@ export async function startDiskServer(scratchDir: string): Promise<RunningServer
 }
 
 /** Builds (once) and starts the re-creation of upstream's static file server over `dir`. */
-export async function startStaticFileServer(dir: string, binDir: string): Promise<RunningServer> {
-  await mkdir(binDir, { recursive: true });
-  const bin = join(binDir, 'static-file-server');
-  await execa('go', ['build', '-o', bin, join(import.meta.dirname, 'static-file-server', 'main.go')], {
-    env: { GO111MODULE: 'off', GOFLAGS: '' },
-  });
+export async function startStaticFileServer(dir: string): Promise<RunningServer> {
+  const bin = await goTool('static-file-server');
   const child = execa(bin, [dir], { stdout: 'pipe', stderr: 'inherit', reject: false, cleanup: true });
   const lines = createInterface({ input: child.stdout! });
   const address = await new Promise<string>((resolve, reject) => {

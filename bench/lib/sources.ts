@@ -10,6 +10,7 @@ import { cachedDiskContent, diskCachePath } from '../../test/simulators/disk-con
 import { Inventory } from '../../test/simulators/inventory.ts';
 import { startOpenstackSimulator, type OpenstackSimulator } from '../../test/simulators/openstack/index.ts';
 import { startVcsim, type Vcsim } from '../../test/simulators/vcsim/index.ts';
+import type { HashInput } from './content-hash-worker.ts';
 import { writeStreamOptimizedVmdk } from './vmdk-fixture.ts';
 
 export interface DiskSpec {
@@ -122,11 +123,11 @@ export function vcsimSourceRaw(vcsim: Vcsim, vm: string): string[] {
     .map((d) => d.rawPath);
 }
 
-/** `algo` digest (hex) of the content of `spec`, computed in a worker thread. */
-export function contentHash(spec: DiskSpec, algo: string): Promise<string> {
+/** `algo` digest (hex) of a disk-content spec's bytes or of a file, computed in a worker thread. */
+export function contentHash(input: HashInput, algo: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('./content-hash-worker.ts', import.meta.url), {
-      workerData: { spec, algo },
+      workerData: { input, algo },
     });
     w.once('message', (m: string) => resolve(m));
     w.once('error', reject);
@@ -141,7 +142,10 @@ const checksums = new Map<string, Promise<{ md5: string; sha512: string }>>();
  * md5 and sha512 of the content file of `spec` (Glance's checksum and os_hash_value), each in a
  * worker thread, once per process and kept next to the file for the next run.
  */
-function contentChecksums(contentPath: string, spec: DiskSpec): Promise<{ md5: string; sha512: string }> {
+function contentChecksums(
+  contentPath: string,
+  spec: DiskSpec | undefined,
+): Promise<{ md5: string; sha512: string }> {
   let sums = checksums.get(contentPath);
   if (!sums) {
     sums = (async () => {
@@ -149,7 +153,8 @@ function contentChecksums(contentPath: string, spec: DiskSpec): Promise<{ md5: s
         .then((t) => JSON.parse(t) as { md5: string; sha512: string })
         .catch(() => undefined);
       if (saved) return saved;
-      const [md5, sha512] = await Promise.all([contentHash(spec, 'md5'), contentHash(spec, 'sha512')]);
+      const input: HashInput = spec ? { spec } : { path: contentPath };
+      const [md5, sha512] = await Promise.all([contentHash(input, 'md5'), contentHash(input, 'sha512')]);
       await writeFile(checksumsFile(contentPath), JSON.stringify({ md5, sha512 }));
       return { md5, sha512 };
     })();
@@ -180,11 +185,9 @@ export async function startBenchOpenstack(
   const specs = new Map(
     servers.flatMap((vm) => vm.disks).map((d) => [diskCachePath(join(cacheDir, 'disk-cache'), d), d]),
   );
-  for (const contentPath of new Set(sim.model.volumeContents().map((v) => v.contentPath))) {
-    const spec = specs.get(contentPath);
-    if (!spec) throw new Error(`volume content ${contentPath} is not one of the bench's disk specs`);
-    sim.model.knowChecksums(contentPath, await contentChecksums(contentPath, spec));
-  }
+  // A volume the simulator padded to whole GiB (--quick sizes) is hashed from its file.
+  for (const contentPath of new Set(sim.model.volumeContents().map((v) => v.contentPath)))
+    sim.model.knowChecksums(contentPath, await contentChecksums(contentPath, specs.get(contentPath)));
   return sim;
 }
 

@@ -1,14 +1,12 @@
 // Re-creation of upstream's OpenStack export (upstream-behaviour.md §7.4, §9.1, §9.2): per attached
 // volume, sequentially: snapshot → volume from snapshot → os-volume_upload_image (raw) → wait for
-// the image → GET /v2/images/<id>/file copied as is (io.Copy: every byte written, no holes) to
+// the image → GET /v2/images/<id>/file copied as is (Go's io.Copy: every byte written, no holes) to
 // `<disk>.img`; then image, volume and snapshot deleted. No conversion (upstream downloads raw).
-import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { OpenstackClient } from '../../functions/shared/sources/openstack/index.ts';
 import type { OpenstackConnection } from '../../functions/shared/sources/openstack/config.ts';
+import { goFetch } from './go-tool.ts';
 import type { UpstreamExportResult } from './upstream-vmware.ts';
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
@@ -73,20 +71,10 @@ export async function upstreamOpenstackExport(
     try {
       await waitFor('image', `/images/${imageId}`, null, 'active');
       const file = `disk-${i}.img`;
-      const res = await s.call<Readable>('image', `/images/${imageId}/file`, {
-        method: 'GET',
-        responseType: 'stream',
-        timeout: 0,
-        what: 'download',
+      sourceBytes += await goFetch(`${s.endpoint('image')}/images/${imageId}/file`, join(scratchDir, file), {
+        ...(conn.credentials.caCertPem ? { caCertPem: conn.credentials.caCertPem } : {}),
+        headers: await s.authHeaders(),
       });
-      if (res.status !== 200) throw new Error(`image download: HTTP ${res.status}`);
-      const meter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          sourceBytes += chunk.length;
-          cb(null, chunk);
-        },
-      });
-      await pipeline(res.data, meter, createWriteStream(join(scratchDir, file)));
       files.push(file);
     } finally {
       // Upstream deletes without waiting; the snapshot waits for its volume here only so the

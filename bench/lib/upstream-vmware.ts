@@ -2,13 +2,9 @@
 // the lease updater every 2 s, each VMDK downloaded whole into a staging dir on scratch, lease
 // completed, then `qemu-img convert -f vmdk -O raw` per disk (sequentially) into `<disk>.img`, the
 // VMDK deleted. qemu-img runs under /usr/bin/time -v for its peak RSS.
-import axios from 'axios';
 import { execa } from 'execa';
-import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { VmwareConnection } from '../../functions/shared/sources/vmware/index.ts';
 import { findVm, retrieveObjectProperties } from '../../functions/shared/sources/vmware/inventory.ts';
 import { vimCall, withVimSession } from '../../functions/shared/sources/vmware/session.ts';
@@ -20,6 +16,7 @@ import {
   toMoRef,
 } from '../../functions/shared/sources/vmware/soap-values.ts';
 import { resolveDeviceUrl } from '../../functions/shared/sources/vmware/export.ts';
+import { goFetch } from './go-tool.ts';
 
 export interface UpstreamExportResult {
   sourceBytes: number;
@@ -63,18 +60,10 @@ export async function upstreamVmwareExport(
     try {
       for (const [i, url] of urls.entries()) {
         const vmdk = join(staging, `disk-${i}.vmdk`);
-        const response = await axios.get(resolveDeviceUrl(url, conn.endpoint), {
-          responseType: 'stream',
-          httpsAgent: s.agent,
+        sourceBytes += await goFetch(resolveDeviceUrl(url, conn.endpoint), vmdk, {
+          ...(conn.caCertPem ? { caCertPem: conn.caCertPem } : {}),
           headers: { Cookie: s.cookie },
         });
-        const meter = new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            sourceBytes += chunk.length;
-            cb(null, chunk);
-          },
-        });
-        await pipeline(response.data, meter, createWriteStream(vmdk));
         vmdks.push(vmdk);
       }
     } finally {

@@ -110,6 +110,12 @@ export class OpenstackSession {
     return url;
   }
 
+  /** Headers that authorize a request another program makes (the bench's Go downloads). */
+  async authHeaders(): Promise<Record<string, string>> {
+    if (!this.token) await this.authenticate();
+    return { 'X-Auth-Token': this.token! };
+  }
+
   /** Reads Nova's version document and picks the microversion to send with every compute call. */
   async negotiateCompute(): Promise<void> {
     const url = this.endpoint('compute');
