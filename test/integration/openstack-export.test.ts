@@ -2,7 +2,7 @@
 // disk data, qemu-img for qcow2): byte-identical disks, failures, token expiry, cleanup order.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, stat, truncate } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -233,5 +233,27 @@ describe('export', () => {
     // Clean the simulator by hand for the next tests.
     for (const v of sim.model.volumes.values()) if (v.status === 'deleting') sim.model.volumes.delete(v.id);
     for (const s of sim.model.snapshots.values()) sim.model.snapshots.delete(s.id);
+  });
+
+  // Last: it leaves wrong checksums in the model for testvm's content.
+  it('refuses a download that does not match the image checksum, leaving no disk and no temporaries', async () => {
+    const server = [...sim.model.servers.values()].find((sv) => sv.name === 'testvm')!;
+    const attached = new Set(
+      [...sim.model.volumes.values()]
+        .filter((v) => v.attachments.some((a) => a.serverId === server.id))
+        .map((v) => v.path),
+    );
+    for (const c of sim.model.volumeContents())
+      if (attached.has(c.path))
+        sim.model.knowChecksums(c.contentPath, { md5: '0'.repeat(32), sha512: '0'.repeat(128) });
+    const scratch = join(work, 'scratch-checksum');
+    await rejectsWith(
+      exportOpenstackServer(conn, 'testvm', { scratchDir: scratch }, SETTINGS, { log }),
+      'ChecksumMismatch',
+      /does not match its checksum/,
+    );
+    const left = await readdir(scratch).catch(() => []);
+    assert.deepEqual(left, [], 'no partial disk is left in scratch');
+    assert.deepEqual(cloudLeftovers(), { snapshots: [], volumes: [], images: [] });
   });
 });
