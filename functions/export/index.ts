@@ -4,11 +4,10 @@
 import {
   API_VERSION,
   ImportConditionType,
-  ImportStatus,
   sourceKindOf,
   type VirtualMachineImport,
 } from '../shared/api/index.ts';
-import { conditionUnchanged, isTrue, type ConditionInput } from '../shared/conditions.ts';
+import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
 import type { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
 import { ApiServerSourceEventType } from '../../events/apiserver-source.ts';
@@ -36,7 +35,7 @@ import {
 } from './job-spec.ts';
 import { DISKS_EXPORTED_CONDITION } from './conditions.ts';
 import { ensureExporterAccess } from './exporter-access.ts';
-import { isAdmitted, readSourceQueue, wakeQueuedExports } from './queue.ts';
+import { isAdmitted, readSourceQueue, waitsForExport, wakeQueuedExports } from './queue.ts';
 import { formatBytes, type ScratchSize } from './scratch-size.ts';
 import { scratchSizeOf, type Credentials } from './source-access.ts';
 
@@ -47,15 +46,9 @@ const ownedBy = (o: Obj, imp: VirtualMachineImport) =>
 
 export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
   const { kube, import: imp, log } = ctx;
+  if (!waitsForExport(imp)) return { action: 'ignore' };
   const status = imp.status ?? {};
-  if (status.importStatus !== ImportStatus.SourceReady || imp.metadata.deletionTimestamp)
-    return { action: 'ignore' };
   const conditions = status.importConditions;
-  if (
-    isTrue(conditions, ImportConditionType.Exported) ||
-    isTrue(conditions, ImportConditionType.ExportFailed)
-  )
-    return { action: 'ignore' };
   const name = imp.metadata.name!;
   const namespace = imp.metadata.namespace ?? 'default';
 
@@ -208,12 +201,13 @@ const exportJobsPerSource = () => Math.floor(numberSetting('EXPORT_JOBS_PER_SOUR
 export function createHandler(deps: HandlerDeps = {}) {
   const log = deps.log ?? createLogger({ function: 'export' });
   const importHandler = importFunction('export', exportStep, { ...deps, log });
+  let kube = deps.kube;
   return async function handle(context: Context, event?: CloudEvent<unknown>) {
     const object = event?.data as Obj | undefined;
     if (object?.kind !== 'Job') return importHandler(context, event);
-    deps.kube ??= new Kube();
+    kube ??= new Kube();
     const deleted = event!.type === ApiServerSourceEventType.Delete;
-    await wakeQueuedExports(deps.kube, log, object, deleted, exportJobsPerSource());
+    await wakeQueuedExports(kube, log, object, deleted, exportJobsPerSource());
     return { statusCode: 204 };
   };
 }

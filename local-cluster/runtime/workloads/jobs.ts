@@ -76,7 +76,7 @@ export class JobController {
 
   /** Reconciles are serialised per Job and coalesced. */
   private enqueue(ns: string, name: string): void {
-    if (!this.stopped) this.queue.add(`${ns}/${name}`);
+    this.queue.add(`${ns}/${name}`);
   }
 
   private async onDeleted(job: KubeObject): Promise<void> {
