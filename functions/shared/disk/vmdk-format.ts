@@ -1,6 +1,7 @@
 // Pure parsing of VMware "Virtual Disk Format 1.1" sparse extent structures as used by
 // streamOptimized VMDKs (NFC exports, OVA members). All integers are little-endian.
 import { DiskFormatError } from './errors.ts';
+import { MAX_DISK_BYTES, MAX_VMDK_DESCRIPTOR_BYTES, MAX_VMDK_GTES_PER_GT } from '../limits.ts';
 
 export const SECTOR = 512;
 export const VMDK_MAGIC = 0x564d444b; // "KDMV" on disk
@@ -86,11 +87,21 @@ export function parseSparseExtentHeader(sector: Buffer): SparseExtentHeader {
   if (g < 8 || g > MAX_GRAIN_SECTORS || (g & (g - 1)) !== 0)
     throw notVmdk(`invalid grain size of ${g} sectors`);
   if (h.capacitySectors === 0) throw notVmdk('capacity is 0');
+  if (h.capacitySectors * SECTOR > MAX_DISK_BYTES) {
+    throw notVmdk(
+      `capacity of ${h.capacitySectors} sectors is larger than the largest supported disk (${MAX_DISK_BYTES} bytes)`,
+    );
+  }
+  if (h.numGTEsPerGT < 1 || h.numGTEsPerGT > MAX_VMDK_GTES_PER_GT) {
+    throw notVmdk(
+      `${h.numGTEsPerGT} grain table entries per table is outside 1-${MAX_VMDK_GTES_PER_GT} (VMware and qemu write 512)`,
+    );
+  }
   if (h.overheadSectors < 1) throw notVmdk(`invalid overHead of ${h.overheadSectors} sectors`);
   if (h.descriptorSectors > 0 && h.descriptorOffset + h.descriptorSectors > h.overheadSectors) {
     throw notVmdk('embedded descriptor lies beyond the metadata area');
   }
-  if (h.descriptorSectors > 2048)
+  if (h.descriptorSectors * SECTOR > MAX_VMDK_DESCRIPTOR_BYTES)
     throw notVmdk(`embedded descriptor of ${h.descriptorSectors} sectors is too large`);
   return h;
 }
@@ -123,6 +134,16 @@ function safeMarkerValue(v: bigint): number {
 export function grainDirectoryEntries(h: SparseExtentHeader): number {
   const grains = Math.ceil(h.capacitySectors / h.grainSectors);
   return Math.ceil(grains / h.numGTEsPerGT);
+}
+
+/** Sectors one grain table occupies. */
+export function grainTableSectors(h: SparseExtentHeader): number {
+  return Math.ceil((h.numGTEsPerGT * 4) / SECTOR);
+}
+
+/** Sectors the grain directory occupies. */
+export function grainDirectorySectors(h: SparseExtentHeader): number {
+  return Math.ceil((grainDirectoryEntries(h) * 4) / SECTOR);
 }
 
 /** Counts grain table entries that point at a grain (0 = unallocated, 1 = zeroed grain). */

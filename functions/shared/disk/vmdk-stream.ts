@@ -8,6 +8,7 @@ import type { ByteSource } from './byte-reader.ts';
 import { DiskFormatError } from './errors.ts';
 import { SparseFileWriter } from './sparse-file.ts';
 import { StagedWriter } from './staged-writer.ts';
+import { MAX_VMDK_GRAIN_DIRECTORY_BYTES, VMDK_FOOTER_SECTORS } from '../limits.ts';
 import {
   MARKER_EOS,
   MARKER_FOOTER,
@@ -16,6 +17,8 @@ import {
   SECTOR,
   countAllocatedGrainEntries,
   grainDirectoryEntries,
+  grainDirectorySectors,
+  grainTableSectors,
   parseMarker,
   parseSparseExtentHeader,
 } from './vmdk-format.ts';
@@ -64,6 +67,8 @@ export async function decodeStreamOptimizedVmdk(
     const virtualSizeBytes = header.capacitySectors * SECTOR;
     const grainBytes = header.grainSectors * SECTOR;
     const { descriptor, expectedGrains } = await readMetadataArea(reader, header);
+    const gtSectors = grainTableSectors(header);
+    const gdSectors = grainDirectorySectors(header);
 
     writer = await SparseFileWriter.create(outPath);
     await writer.setSize(virtualSizeBytes);
@@ -79,6 +84,9 @@ export async function decodeStreamOptimizedVmdk(
     let grainsInTables = 0;
     let sawGrainTables = false;
     let sawEos = false;
+    // Grains must come in increasing LBA order, each at a grain boundary: one position can then
+    // never be written twice (a repeated or overlapping grain has no consistent reading).
+    let nextFreeLba = 0;
     for (;;) {
       const avail = await reader.fill(16);
       if (avail === 0) break;
@@ -92,6 +100,17 @@ export async function decodeStreamOptimizedVmdk(
             `grain at stream offset ${markerOffset} has LBA ${lba} beyond the capacity of ${header.capacitySectors} sectors`,
           );
         }
+        if (lba % header.grainSectors !== 0) {
+          throw corrupt(
+            `grain at LBA ${lba} (stream offset ${markerOffset}) is not at a grain boundary (grains are ${header.grainSectors} sectors): it would overlap another grain`,
+          );
+        }
+        if (lba < nextFreeLba) {
+          throw corrupt(
+            `grain at LBA ${lba} (stream offset ${markerOffset}) repeats or precedes an earlier grain; a stream must hold each grain once, in increasing LBA order`,
+          );
+        }
+        nextFreeLba = lba + header.grainSectors;
         if (compressedSize > 2 * grainBytes + 4096) {
           throw corrupt(
             `grain at stream offset ${markerOffset} claims ${compressedSize} compressed bytes for a ${grainBytes}-byte grain`,
@@ -113,15 +132,25 @@ export async function decodeStreamOptimizedVmdk(
         sawEos = true;
         break;
       }
+      const claims = (allowed: number, what: string) => {
+        if (marker.sectors > allowed) {
+          throw corrupt(
+            `${what} marker at stream offset ${markerOffset} claims ${marker.sectors} sectors; this disk's header allows ${allowed}`,
+          );
+        }
+      };
       if (type === MARKER_GT) {
+        claims(gtSectors, 'grain table');
         const table = await reader.read(marker.sectors * SECTOR);
         grainsInTables += countAllocatedGrainEntries(table.subarray(0, header.numGTEsPerGT * 4));
         sawGrainTables = true;
       } else if (type === MARKER_FOOTER) {
+        claims(VMDK_FOOTER_SECTORS, 'footer');
         const footer = await reader.read(marker.sectors * SECTOR);
         if (footer.length < SECTOR || footer.readUInt32LE(0) !== 0x564d444b)
           throw corrupt('footer has a bad magic number');
       } else if (type === MARKER_GD) {
+        claims(gdSectors, 'grain directory');
         await reader.skip(marker.sectors * SECTOR);
       } else {
         throw corrupt(`unknown metadata marker type ${type} at stream offset ${markerOffset}`);
@@ -178,8 +207,13 @@ async function readMetadataArea(
   };
   let descriptor = '';
   let expectedGrains: number | undefined;
-  const gdSectors = Math.ceil((grainDirectoryEntries(h) * 4) / SECTOR);
-  const gtSectors = Math.ceil((h.numGTEsPerGT * 4) / SECTOR);
+  const gdSectors = grainDirectorySectors(h);
+  const gtSectors = grainTableSectors(h);
+  if (gdSectors * SECTOR > MAX_VMDK_GRAIN_DIRECTORY_BYTES) {
+    throw corrupt(
+      `the grain directory would take ${gdSectors * SECTOR} bytes, more than the ${MAX_VMDK_GRAIN_DIRECTORY_BYTES} accepted`,
+    );
+  }
   const gdInHeader =
     h.gdOffset !== undefined &&
     h.gdOffset > 0 &&
