@@ -3,7 +3,7 @@
 // to use kubectl against the cluster and keeps running until Ctrl-C.
 import {
   API_VERSION,
-  TERMINAL_IMPORT_STATUSES,
+  isTerminalImport,
   type VirtualMachineImportStatus,
 } from '../functions/shared/api/index.ts';
 import { startLocalCluster } from './cluster.ts';
@@ -54,7 +54,7 @@ while (!stopping) {
     say(text);
     previous = text;
   }
-  if (rows.every((r) => TERMINAL_IMPORT_STATUSES.includes(r.status?.importStatus ?? ''))) break;
+  if (rows.every((r) => isTerminalImport(r.status))) break;
   await new Promise((r) => setTimeout(r, 1000));
 }
 

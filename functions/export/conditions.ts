@@ -4,3 +4,5 @@
 export const DISKS_EXPORTED_CONDITION = 'DisksExported';
 /** Last error of an export attempt that the Job's backoff retries; export-status quotes it. */
 export const ATTEMPT_FAILED_CONDITION = 'ExportAttemptFailed';
+/** The guest OS the source reports and the disk bus / NIC model choice made from it. */
+export const GUEST_OS_CONDITION = 'GuestOperatingSystem';

@@ -3,7 +3,12 @@
 import type { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
 import { PING_EVENT_TYPE, RESYNC_ANNOTATION } from '../../events/ping.ts';
-import { API_VERSION, KINDS, TERMINAL_IMPORT_STATUSES, type ImportStatus } from '../shared/api/index.ts';
+import {
+  API_VERSION,
+  KINDS,
+  isTerminalImport,
+  type VirtualMachineImportStatus,
+} from '../shared/api/index.ts';
 import { Kube, isNotFound, type Obj } from '../shared/kube/client.ts';
 import { createLogger } from '../shared/log.ts';
 
@@ -13,9 +18,7 @@ const log = createLogger({ function: 'resync' });
 export function needsResync(object: Obj): boolean {
   if (object.metadata?.deletionTimestamp) return true;
   if (object.kind !== 'VirtualMachineImport') return true;
-  const phase = ((object.status as { importStatus?: ImportStatus } | undefined)?.importStatus ??
-    '') as ImportStatus;
-  return !TERMINAL_IMPORT_STATUSES.includes(phase);
+  return !isTerminalImport(object.status as VirtualMachineImportStatus | undefined);
 }
 
 export function createHandler(kube?: Kube) {

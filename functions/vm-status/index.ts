@@ -1,7 +1,13 @@
-// virtualMachineCreated → virtualMachineRunning once KubeVirt reports the VM ready; then the
-// images are released from the import (owner references removed) so they outlive it, and the
-// leftovers of the export are removed.
-import { ImportStatus } from '../shared/api/index.ts';
+// virtualMachineCreated → virtualMachineRunning once KubeVirt reports the VM ready; with
+// spec.startVirtualMachine: false, virtualMachineCreated + VirtualMachineStarted=False/CreatedStopped
+// (terminal) once KubeVirt reports the VM Stopped. Then the images are released from the import
+// (owner references removed) so they outlive it, and the leftovers of the export are removed.
+import {
+  CREATED_STOPPED_REASON,
+  ImportStatus,
+  VM_STARTED_CONDITION,
+  isTerminalImport,
+} from '../shared/api/index.ts';
 import { conditionUnchanged } from '../shared/conditions.ts';
 import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
 import { importObjectNames } from '../shared/import-objects.ts';
@@ -26,8 +32,13 @@ export function notReadyReason(vm: Obj): string {
 
 export async function vmStatusStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
   const status = imp.status ?? {};
-  if (status.importStatus !== ImportStatus.VirtualMachineCreated || imp.metadata.deletionTimestamp)
+  if (
+    status.importStatus !== ImportStatus.VirtualMachineCreated ||
+    imp.metadata.deletionTimestamp ||
+    isTerminalImport(status)
+  )
     return { action: 'ignore' };
+  const stopped = imp.spec.startVirtualMachine === false;
   const namespace = imp.metadata.namespace ?? 'default';
   const vmName = status.importedVirtualMachineName!;
   const vm = await kube.find<Obj>('kubevirt.io/v1', 'VirtualMachine', namespace, vmName);
@@ -40,7 +51,9 @@ export async function vmStatusStep({ kube, import: imp }: ImportStepContext): Pr
       event: { type: 'Warning', reason: 'VirtualMachineDeleted', message },
     };
   }
-  if (!(vm.status as { ready?: boolean } | undefined)?.ready) {
+  const vmStatus = vm.status as { ready?: boolean; printableStatus?: string } | undefined;
+  // A VM created stopped is done once KubeVirt has seen it and reports it Stopped.
+  if (stopped ? vmStatus?.printableStatus !== 'Stopped' : !vmStatus?.ready) {
     const condition = {
       type: CONDITION,
       status: 'Unknown' as const,
@@ -63,6 +76,15 @@ export async function vmStatusStep({ kube, import: imp }: ImportStepContext): Pr
     kind: 'ConfigMap',
     metadata: { name: importObjectNames(imp.metadata.name!).sourceVm, namespace },
   });
+  if (stopped) {
+    const message = `VirtualMachine ${vmName} was created stopped, as spec.startVirtualMachine is false; start it with virtctl start ${vmName} or from the Harvester UI`;
+    return {
+      action: 'update',
+      status: { ...status, progress: 100 },
+      condition: { type: VM_STARTED_CONDITION, status: 'False', reason: CREATED_STOPPED_REASON, message },
+      event: { type: 'Normal', reason: CREATED_STOPPED_REASON, message },
+    };
+  }
   const message = `VirtualMachine ${vmName} is running`;
   return {
     action: 'update',

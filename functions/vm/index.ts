@@ -100,6 +100,8 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
       bootOrder,
     })),
     networkLayout: layout,
+    // spec.startVirtualMachine: false creates the VM stopped (vm-status ends the import then).
+    ...(imp.spec.startVirtualMachine === false ? { runStrategy: 'Halted' as const } : {}),
   }) as unknown as Obj;
   manifest.metadata!.annotations = {
     ...manifest.metadata!.annotations,
@@ -151,7 +153,7 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
   ]
     .filter(Boolean)
     .join('; ');
-  const message = `VirtualMachine ${vmName} created with ${volumes.length} disk(s) and ${layout.interfaces.length} NIC(s)${unmapped ? `; ${unmapped}` : ''}`;
+  const message = `VirtualMachine ${vmName} created${imp.spec.startVirtualMachine === false ? ' stopped' : ''} with ${volumes.length} disk(s) and ${layout.interfaces.length} NIC(s)${unmapped ? `; ${unmapped}` : ''}`;
   return {
     action: 'update',
     status: { ...status, importStatus: ImportStatus.VirtualMachineCreated, progress: 95 },

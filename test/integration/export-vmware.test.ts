@@ -29,6 +29,7 @@ const inventory = Inventory.parse({
       {
         name: 'export-me',
         folder: 'Discovered VM',
+        guestId: 'otherLinux64Guest',
         powerState: 'poweredOn',
         toolsRunning: true,
         shutdownSeconds: 0.3,
@@ -43,6 +44,14 @@ const inventory = Inventory.parse({
       { name: 'no-tools', folder: 'Discovered VM', toolsRunning: false, disks: [{ sizeMiB: 1, seed: 23 }] },
       { name: 'fn-vm', folder: 'Discovered VM', powerState: 'poweredOff', disks: [{ sizeMiB: 1, seed: 24 }] },
       { name: 'slow-off', folder: 'Discovered VM', shutdownSeconds: 120, disks: [{ sizeMiB: 1, seed: 25 }] },
+      {
+        name: 'windows-pvscsi',
+        folder: 'Discovered VM',
+        guestId: 'windows2019srv_64Guest',
+        shutdownSeconds: 0.3,
+        disks: [{ sizeMiB: 1, controller: 'pvscsi', seed: 26 }],
+        nics: [{ network: 'VM Network', type: 'vmxnet3' }],
+      },
     ],
   },
 });
@@ -306,6 +315,13 @@ describe('exporter program', () => {
         ['disk-1.img', 2 * MiB, scratch, 'sata', 'exported'],
       ],
     );
+    assert.deepEqual(status.guestOS, {
+      family: 'linux',
+      id: 'otherLinux64Guest',
+      name: 'Other Linux (64-bit)',
+      detectedFrom: 'vSphere config.guestId',
+      virtioDrivers: true,
+    });
     assert.deepEqual((await readdir(scratch)).sort(), ['disk-0.img', 'disk-1.img']);
     const sources = vcsim.disks.filter((d) => d.vm === 'export-me');
     for (const [i, source] of sources.entries())
@@ -365,11 +381,56 @@ describe('exporter program', () => {
       [
         ['VMPoweringOff', 'ForcePowerOff'],
         ['VMPoweredOff', 'PoweredOff'],
+        // the inventory gives no guestId: vSphere's otherGuest64 says nothing about the OS
+        ['GuestOperatingSystem', 'NoVirtioDrivers'],
         ['VMExported', 'DisksExported'],
       ],
     );
+    assert.equal(status.diskImportStatus?.[0]?.busType, 'sata', 'PVSCSI of an unknown guest → sata');
     const source = vcsim.disks.find((d) => d.vm === 'no-tools')!;
     assert.ok((await readFile(join(scratch, 'disk-0.img'))).equals(await readFile(source.rawPath)));
+  });
+
+  test('a Windows VM with PVSCSI and vmxnet3: sata disk and e1000e NIC, scsi/virtio when the spec says it has virtio drivers', async () => {
+    const safe = await createSourceReadyImport('win-safe', { virtualMachineName: 'windows-pvscsi' });
+    const virtio = await createSourceReadyImport('win-virtio', {
+      virtualMachineName: 'windows-pvscsi',
+      guestHasVirtioDrivers: true,
+    });
+    for (const [imp, dir] of [
+      [safe, 'scratch-win-safe'],
+      [virtio, 'scratch-win-virtio'],
+    ] as const) {
+      await mkdir(join(root, dir));
+      const run = await runExporter(imp, join(root, dir), credentialsDir);
+      assert.equal(run.exitCode, 0, run.stdout + run.stderr);
+    }
+    const safeStatus = await statusOf('win-safe');
+    assert.equal(safeStatus.diskImportStatus?.[0]?.busType, 'sata');
+    assert.deepEqual(safeStatus.guestOS, {
+      family: 'windows',
+      id: 'windows2019srv_64Guest',
+      name: 'Microsoft Windows Server 2019 (64-bit)',
+      detectedFrom: 'vSphere config.guestId',
+      virtioDrivers: false,
+    });
+    assert.match(
+      condition(safeStatus, 'GuestOperatingSystem')?.message ?? '',
+      /Windows Server 2019.*without virtio drivers.*sata disks, e1000e NICs.*guestHasVirtioDrivers: true/,
+    );
+    const safeVm = JSON.parse(
+      ((await api.kube.get<Obj>('v1', 'ConfigMap', 'default', 'win-safe-source-vm')) as any).data['vm.json'],
+    );
+    assert.equal(safeVm.nics[0].model, 'e1000e');
+    const virtioStatus = await statusOf('win-virtio');
+    assert.equal(virtioStatus.diskImportStatus?.[0]?.busType, 'scsi');
+    assert.equal(virtioStatus.guestOS?.virtioDrivers, true);
+    const virtioVm = JSON.parse(
+      ((await api.kube.get<Obj>('v1', 'ConfigMap', 'default', 'win-virtio-source-vm')) as any).data[
+        'vm.json'
+      ],
+    );
+    assert.equal(virtioVm.nics[0].model, 'virtio');
   });
 
   test('SIGTERM (Job deleted) aborts the wait at once, exits non-zero and records no failure', async () => {

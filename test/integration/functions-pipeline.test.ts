@@ -3,7 +3,11 @@
 // writes their status fields as they do); the local-cluster end-to-end tests use the stand-ins.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
+import {
+  API_VERSION,
+  isTerminalImport,
+  type VirtualMachineImportStatus,
+} from '../../functions/shared/api/index.ts';
 import { importFunction, type ImportStep } from '../../functions/shared/import-function.ts';
 import { importObjectNames } from '../../functions/shared/import-objects.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
@@ -43,7 +47,7 @@ async function run(step: ImportStep, name: string) {
 }
 
 /** An import whose export finished: status disksExported, the source VM description stored. */
-async function exportedImport(name: string): Promise<void> {
+async function exportedImport(name: string, extraSpec: Record<string, unknown> = {}): Promise<void> {
   const created = await api.kube.create<Obj>({
     apiVersion: API_VERSION,
     kind: 'VirtualMachineImport',
@@ -52,6 +56,7 @@ async function exportedImport(name: string): Promise<void> {
       virtualMachineName: 'Web_01',
       networkMapping: [{ sourceNetwork: 'dvSwitch 1', destinationNetwork: 'vlan1' }],
       sourceCluster: { name: 'vcsim', namespace: NS, kind: 'VmwareSource', apiVersion: API_VERSION },
+      ...extraSpec,
     },
   });
   const disks = sourceVm.disks.map((d) => ({
@@ -66,7 +71,7 @@ async function exportedImport(name: string): Promise<void> {
       ...created,
       status: {
         importStatus: 'disksExported',
-        importedVirtualMachineName: 'web-01',
+        importedVirtualMachineName: (extraSpec.targetName as string | undefined) ?? 'web-01',
         diskImportStatus: disks,
       },
     },
@@ -236,6 +241,40 @@ describe('pipeline functions after the export, on the embedded API server', () =
     assert.equal(status.progress, 100);
     for (const image of await imagesOf('web'))
       assert.equal(image.metadata!.ownerReferences?.length ?? 0, 0, 'images outlive the import');
+  });
+
+  test('startVirtualMachine: false creates the VM Halted; the import ends in virtualMachineCreated, CreatedStopped', async () => {
+    await exportedImport('halted', { startVirtualMachine: false, targetName: 'halted-vm' });
+    await submitImages('halted');
+    for (const image of await imagesOf('halted')) await harvesterReports(image, 'imported');
+    let status = await run(imageStatusStep, 'halted');
+    assert.equal(status.importStatus, 'diskImagesReady');
+    status = await run(vmStep, 'halted');
+    assert.equal(status.importStatus, 'virtualMachineCreated');
+    const vm = await api.kube.get<any>('kubevirt.io/v1', 'VirtualMachine', NS, 'halted-vm');
+    assert.equal(vm.spec.runStrategy, 'Halted');
+    assert.ok(!isTerminalImport(status), 'not finished before KubeVirt reports the VM');
+    status = await run(vmStatusStep, 'halted');
+    assert.ok(!isTerminalImport(status));
+    // what KubeVirt writes for a VM with runStrategy Halted
+    await api.kube.replaceStatus(
+      { ...vm, status: { ready: false, created: false, printableStatus: 'Stopped' } },
+      'virtualmachines',
+    );
+    status = await run(vmStatusStep, 'halted');
+    assert.equal(status.importStatus, 'virtualMachineCreated');
+    const started = status.importConditions?.find((c) => c.type === 'VirtualMachineStarted');
+    assert.equal(started?.status, 'False');
+    assert.equal(started?.reason, 'CreatedStopped');
+    assert.match(started?.message ?? '', /virtctl start halted-vm/);
+    assert.ok(isTerminalImport(status));
+    for (const image of await imagesOf('halted'))
+      assert.equal(image.metadata!.ownerReferences?.length ?? 0, 0, 'images outlive the import');
+    const events = await api.kube.list<Obj>('v1', 'Event', NS);
+    assert.ok(events.some((e) => (e as { reason?: string }).reason === 'CreatedStopped'));
+    // a late event changes nothing
+    const before = JSON.stringify(status);
+    assert.equal(JSON.stringify(await run(vmStatusStep, 'halted')), before);
   });
 
   test('two imports that chose the same VM name: the second to create renames, each VM gets its own volumes', async () => {

@@ -29,6 +29,8 @@ export const InventoryVmwareVm = z.object({
   powerState: z.enum(['poweredOn', 'poweredOff']).default('poweredOn'),
   toolsRunning: z.boolean().default(true),
   shutdownSeconds: z.number().min(0).default(2),
+  /** vSphere guestId (VirtualMachineGuestOsIdentifier), e.g. windows2019srv_64Guest. */
+  guestId: z.string().min(1).default('otherGuest64'),
   cpus: z.number().int().positive().default(1),
   coresPerSocket: z.number().int().positive().default(1),
   memoryMiB: z.number().int().positive().default(256),
@@ -70,6 +72,8 @@ export const InventoryOva = z.object({
     firmware: z.enum(['bios', 'efi']).default('bios'),
     secureBoot: z.boolean().default(false),
     tpm: z.boolean().default(false),
+    /** The OVF OperatingSystemSection's vmw:osType (a vSphere guestId). */
+    osType: z.string().min(1).optional(),
     disks: z.array(VmwareDisk).default([]),
     nics: z.array(VmwareNic).default([]),
   }),

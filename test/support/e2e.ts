@@ -1,7 +1,7 @@
 // Helpers for end-to-end tests on the local cluster: apply YAML with kubectl, wait for imports.
 import {
   API_VERSION,
-  TERMINAL_IMPORT_STATUSES,
+  isTerminalImport,
   type VirtualMachineImportStatus,
 } from '../../functions/shared/api/index.ts';
 import type { LocalCluster } from '../../local-cluster/cluster.ts';
@@ -37,7 +37,7 @@ export async function waitForImports(
     const statuses = Object.fromEntries(
       await Promise.all(names.map(async (n) => [n, await importStatus(cluster, n)] as const)),
     );
-    const pending = names.filter((n) => !TERMINAL_IMPORT_STATUSES.includes(statuses[n]!.importStatus ?? ''));
+    const pending = names.filter((n) => !isTerminalImport(statuses[n]));
     if (!pending.length) return statuses;
     if (Date.now() > deadline)
       throw new Error(

@@ -87,6 +87,8 @@ test('describe: CPU topology not inverted (B1), firmware, disk buses keyed by co
       { network: 'dvSwitch 1', mac: '00:50:56:aa:bb:cc', model: 'virtio' },
       { network: 'VM Network', mac: '00:50:56:aa:bb:cd' },
     ],
+    // no config.guestId read: vSphere's guest OS is not known
+    guestOs: { family: 'unknown', detectedFrom: 'vSphere config.guestId' },
   });
 });
 

@@ -29,7 +29,8 @@ import {
   type SourceVm,
 } from '../../shared/sources/types.ts';
 import { exportVmwareVm } from '../../shared/sources/vmware/index.ts';
-import { ATTEMPT_FAILED_CONDITION } from '../conditions.ts';
+import { withGuestDevices } from '../../shared/kubevirt/guest-devices.ts';
+import { ATTEMPT_FAILED_CONDITION, GUEST_OS_CONDITION } from '../conditions.ts';
 import { importOwnerReference, sourceVmConfigMapName } from '../job-spec.ts';
 import { formatBytes } from '../scratch-size.ts';
 import {
@@ -158,7 +159,34 @@ export async function runExporter(
     });
 
     await removeEarlierImages(config.scratchDir);
-    let vm = await describeSourceVm(target);
+    // Disk buses and NIC models the guest has drivers for (kubevirt/guest-devices.ts), recorded
+    // with the guest OS in the status before the disks are, so busType is final from the start.
+    const chooseDevices = async (described: SourceVm): Promise<SourceVm> => {
+      const chosen = withGuestDevices(described, imp.spec);
+      const guest = described.guestOs;
+      await record(
+        {
+          type: GUEST_OS_CONDITION,
+          status: 'True',
+          reason: chosen.choice.virtioDrivers ? 'VirtioDrivers' : 'NoVirtioDrivers',
+          message: chosen.message,
+        },
+        (s) => ({
+          ...s,
+          guestOS: {
+            family: guest?.family ?? 'unknown',
+            ...(guest?.id ? { id: guest.id } : {}),
+            ...(guest?.name ? { name: guest.name } : {}),
+            ...(guest?.detectedFrom ? { detectedFrom: guest.detectedFrom } : {}),
+            virtioDrivers: chosen.choice.virtioDrivers,
+          },
+        }),
+      );
+      return chosen.vm;
+    };
+
+    const described = await describeSourceVm(target);
+    let vm = described && (await chooseDevices(described));
     for (const d of vm?.disks ?? [])
       disks.set(d.index, {
         index: d.index,
@@ -199,7 +227,7 @@ export async function runExporter(
       case 'OvaSource': {
         const result = await exportOva(ovaSpecOf(target), target.credentials?.data, opts);
         for (const w of result.warnings) log.warn('OVA warning', { warning: w });
-        vm = result.vm;
+        vm = await chooseDevices(result.vm);
         exported = result.disks;
         await publishSourceVm(kube, imp, vm);
         break;
@@ -214,7 +242,8 @@ export async function runExporter(
       disks.set(d.index, {
         index: d.index,
         sizeBytes: d.sizeBytes,
-        bus: d.bus ?? disks.get(d.index)?.bus ?? defaultBus,
+        bus:
+          vm?.disks.find((x) => x.index === d.index)?.bus ?? d.bus ?? disks.get(d.index)?.bus ?? defaultBus,
         phase: 'exported',
         bytesDone: d.allocatedBytes,
         bytesTotal: d.allocatedBytes,

@@ -32,6 +32,27 @@ export const TERMINAL_IMPORT_STATUSES: readonly ImportStatus[] = [
   ImportStatus.Failed,
 ];
 
+/** Condition of an import whose spec.startVirtualMachine is false, once its VM is created stopped. */
+export const VM_STARTED_CONDITION = 'VirtualMachineStarted';
+export const CREATED_STOPPED_REASON = 'CreatedStopped';
+
+/**
+ * Whether an import will never move again: a terminal importStatus, or virtualMachineCreated with
+ * VirtualMachineStarted=False/CreatedStopped (spec.startVirtualMachine: false).
+ */
+export function isTerminalImport(
+  status: { importStatus?: string | null; importConditions?: readonly Condition[] | null } | null | undefined,
+): boolean {
+  const phase = (status?.importStatus ?? '') as ImportStatus;
+  if (TERMINAL_IMPORT_STATUSES.includes(phase)) return true;
+  return (
+    phase === ImportStatus.VirtualMachineCreated &&
+    !!status?.importConditions?.some(
+      (c) => c.type === VM_STARTED_CONDITION && c.status === 'False' && c.reason === CREATED_STOPPED_REASON,
+    )
+  );
+}
+
 /** status.importConditions[].type (upstream) — the export Job's power and export facts. */
 export const ImportConditionType = {
   ShutdownGuest: 'VMShutdownGuest',
@@ -131,6 +152,18 @@ export const VirtualMachineImportSpec = z
       .describe(
         'VMware only: seconds to wait for the guest shutdown before powering off; missing or <= 0 means 60.',
       ),
+    guestHasVirtioDrivers: z
+      .boolean()
+      .nullish()
+      .describe(
+        'Whether the guest has virtio drivers. true: SCSI disks become virtio-scsi, NVMe disks virtio, paravirtual NICs virtio. false: sata disks and e1000e (Windows) or e1000 NICs. Unset: decided from the guest operating system the source reports (Linux or a guest that already ran on virtio: true; Windows and unknown guests: false). The result is in status.guestOS.',
+      ),
+    startVirtualMachine: z
+      .boolean()
+      .nullish()
+      .describe(
+        'Start the new VM once it is created. Default true. false: the VM is created stopped (runStrategy Halted) and the import ends in virtualMachineCreated with the condition VirtualMachineStarted=False, reason CreatedStopped.',
+      ),
     skipPreflightChecks: z
       .boolean()
       .nullish()
@@ -169,6 +202,24 @@ export const DiskInfo = z
   .describe('One exported disk, in boot order.');
 export type DiskInfo = z.infer<typeof DiskInfo>;
 
+export const GUEST_FAMILIES = ['windows', 'linux', 'other', 'unknown'] as const;
+
+export const GuestOperatingSystem = z
+  .object({
+    family: z.enum(GUEST_FAMILIES).describe(`Operating system family: ${GUEST_FAMILIES.join(', ')}.`),
+    id: optionalString(
+      "The source's identifier: a vSphere guestId, a Glance os_distro or os_type, an OVF osType.",
+    ),
+    name: optionalString('Human name of the operating system, when the source gives one.'),
+    detectedFrom: optionalString('The source field the operating system was read from.'),
+    virtioDrivers: z
+      .boolean()
+      .nullish()
+      .describe('Whether the import assumed virtio drivers in the guest (see spec.guestHasVirtioDrivers).'),
+  })
+  .describe('The guest operating system the source reports, and the device choice made from it.');
+export type GuestOperatingSystem = z.infer<typeof GuestOperatingSystem>;
+
 export const VirtualMachineImportStatus = z
   .object({
     importStatus: z
@@ -198,6 +249,7 @@ export const VirtualMachineImportStatus = z
       .int()
       .nullish()
       .describe('The metadata.generation of the spec the status was computed from.'),
+    guestOS: GuestOperatingSystem.nullish(),
   })
   .describe('Observed state of the import, written by the functions and the export Job.');
 export type VirtualMachineImportStatus = z.infer<typeof VirtualMachineImportStatus>;

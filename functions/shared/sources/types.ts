@@ -28,6 +28,20 @@ export interface SourceNic {
   model?: NicModel;
 }
 
+/** What the source says about the guest operating system (functions/shared/guest-os.ts). */
+export type GuestFamily = 'windows' | 'linux' | 'other' | 'unknown';
+export interface GuestOs {
+  family: GuestFamily;
+  /** The source's identifier: a vSphere guestId, a Glance os_distro/os_type, an OVF osType. */
+  id?: string;
+  /** Human name when the source gives one (vSphere guestFullName, OVF Description). */
+  name?: string;
+  /** Which source field it was read from, for messages. */
+  detectedFrom: string;
+  /** The source ran the guest on virtio devices, so it has virtio drivers (OpenStack/KVM). */
+  virtioHardware?: boolean;
+}
+
 /** Everything the vm function needs to build the KubeVirt VirtualMachine. */
 export interface SourceVm {
   /** Name as the source knows it (VMware VM name, OpenStack server name, OVF VirtualSystem id). */
@@ -37,6 +51,8 @@ export interface SourceVm {
   firmware: { type: 'bios' | 'efi'; secureBoot: boolean; tpm: boolean };
   disks: SourceDisk[];
   nics: SourceNic[];
+  /** The guest operating system, when the source reports one. */
+  guestOs?: GuestOs;
   /** Extra annotations for the VM (e.g. the OpenStack server description). */
   annotations?: Record<string, string>;
 }

@@ -24,6 +24,8 @@ export interface OvaVmSpec {
   firmware: 'bios' | 'efi';
   secureBoot?: boolean;
   tpm?: boolean;
+  /** vSphere guestId written as the OVF's vmw:osType (OperatingSystemSection). */
+  osType?: string;
   disks: OvaDiskSpec[];
   nics: { network: string; type: OvaNicType; mac?: string }[];
 }
@@ -105,6 +107,7 @@ export async function buildOva(args: {
         firmware: vm.firmware,
         ...(vm.secureBoot !== undefined ? { secureBoot: vm.secureBoot } : {}),
         ...(vm.tpm !== undefined ? { tpm: vm.tpm } : {}),
+        ...(vm.osType !== undefined ? { osType: vm.osType } : {}),
         disks: ovfDisks,
         nics: vm.nics,
       },

@@ -14,6 +14,8 @@ export interface OvfVmSpec {
   firmware: 'bios' | 'efi';
   secureBoot?: boolean;
   tpm?: boolean;
+  /** vSphere guestId (vmw:osType); default otherGuest64, as vSphere's own default. */
+  osType?: string;
   disks: {
     controller: OvaController;
     capacityBytes: number;
@@ -55,6 +57,22 @@ const NIC_SUBTYPES: Record<OvaNicType, string> = {
   e1000e: 'E1000e',
   pcnet32: 'PCNet32',
 };
+
+// ovftool writes the CIM_OperatingSystem OsType number it knows for the guestId as ovf:id, and
+// 1 ("Other") for guests the CIM list does not name (e.g. recent Windows releases).
+const CIM_OS_TYPE: Record<string, number> = {
+  otherGuest: 1,
+  otherGuest64: 102,
+  otherLinuxGuest: 36,
+  otherLinux64Guest: 101,
+  ubuntu64Guest: 94,
+  debian10_64Guest: 96,
+  rhel8_64Guest: 80,
+  centos64Guest: 107,
+  windows7_64Guest: 105,
+  windows8Server64Guest: 112,
+};
+const cimOsType = (osType: string) => CIM_OS_TYPE[osType] ?? 1;
 
 export const STREAM_OPTIMIZED = 'http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized';
 
@@ -226,7 +244,7 @@ ${networks.map((n) => `    <Network ovf:name="${esc(n)}">\n      <Description>Th
   <VirtualSystem ovf:id="${esc(vm.name)}">
     <Info>A virtual machine</Info>
     <Name>${esc(vm.name)}</Name>
-    <OperatingSystemSection ovf:id="101" vmw:osType="otherLinux64Guest">
+    <OperatingSystemSection ovf:id="${cimOsType(vm.osType ?? 'otherGuest64')}" vmw:osType="${esc(vm.osType ?? 'otherGuest64')}">
       <Info>The kind of installed guest operating system</Info>
     </OperatingSystemSection>
     <VirtualHardwareSection>

@@ -112,6 +112,40 @@ func nicDevice(kind string) (types.BaseVirtualEthernetCard, error) {
 	return nil, fmt.Errorf("unknown NIC type %q", kind)
 }
 
+// guestId: the inventory's guestId, vSphere's otherGuest64 when it has none.
+func guestId(id string) string {
+	if id == "" {
+		return string(types.VirtualMachineGuestOsIdentifierOtherGuest64)
+	}
+	return id
+}
+
+// guestFullName is the name vCenter reports in config.guestFullName for a guestId (from
+// vSphere's guest OS descriptors); the id itself for ids this table does not list.
+func guestFullName(id string) string {
+	names := map[string]string{
+		"otherGuest":                 "Other (32-bit)",
+		"otherGuest64":               "Other (64-bit)",
+		"otherLinuxGuest":            "Other Linux (32-bit)",
+		"otherLinux64Guest":          "Other Linux (64-bit)",
+		"other5xLinux64Guest":        "Other 5.x or later Linux (64-bit)",
+		"ubuntu64Guest":              "Ubuntu Linux (64-bit)",
+		"debian11_64Guest":           "Debian GNU/Linux 11 (64-bit)",
+		"rhel8_64Guest":              "Red Hat Enterprise Linux 8 (64-bit)",
+		"sles15_64Guest":             "SUSE Linux Enterprise 15 (64-bit)",
+		"windows9_64Guest":           "Microsoft Windows 10 (64-bit)",
+		"windows11_64Guest":          "Microsoft Windows 11 (64-bit)",
+		"windows2019srv_64Guest":     "Microsoft Windows Server 2019 (64-bit)",
+		"windows2019srvNext_64Guest": "Microsoft Windows Server 2022 (64-bit)",
+		"windows9Server64Guest":      "Microsoft Windows Server 2016 (64-bit)",
+		"freebsd13_64Guest":          "FreeBSD 13 (64-bit)",
+	}
+	if name, ok := names[id]; ok {
+		return name
+	}
+	return id
+}
+
 func vmConfigSpec(ctx context.Context, finder *find.Finder, spec *vmSpec, distributed map[string]bool) (*types.VirtualMachineConfigSpec, error) {
 	firmware := spec.Firmware
 	if firmware == "" {
@@ -120,7 +154,7 @@ func vmConfigSpec(ctx context.Context, finder *find.Finder, spec *vmSpec, distri
 	secureBoot := spec.SecureBoot
 	config := &types.VirtualMachineConfigSpec{
 		Name:              spec.Name,
-		GuestId:           string(types.VirtualMachineGuestOsIdentifierOtherGuest64),
+		GuestId:           guestId(spec.GuestId),
 		NumCPUs:           spec.Cpus,
 		NumCoresPerSocket: spec.CoresPerSocket,
 		MemoryMB:          spec.MemoryMiB,

@@ -31,6 +31,7 @@ type vmSpec struct {
 	PowerState      string     `json:"powerState"`
 	ToolsRunning    bool       `json:"toolsRunning"`
 	ShutdownSeconds float64    `json:"shutdownSeconds"`
+	GuestId         string     `json:"guestId"`
 	Cpus            int32      `json:"cpus"`
 	CoresPerSocket  int32      `json:"coresPerSocket"`
 	MemoryMiB       int64      `json:"memoryMiB"`
@@ -165,6 +166,12 @@ func buildInventory(ctx context.Context, c *vim25.Client, inv *inventory, leases
 			}
 		}
 		simVM := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+		// vcsim copies the guestId into guestFullName; vCenter shows the OS's name there.
+		fullName := guestFullName(config.GuestId)
+		simulator.Map.Update(simVM, []types.PropertyChange{
+			{Name: "config.guestFullName", Val: fullName},
+			{Name: "summary.config.guestFullName", Val: fullName},
+		})
 		wrapped := newExportVM(simVM, spec, leases)
 		simulator.Map.Put(wrapped)
 		wrapped.syncTools()

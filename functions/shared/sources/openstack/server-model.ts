@@ -1,7 +1,15 @@
 // Pure interpretation of Nova/Cinder/Neutron payloads: picking a server by name, boot order of
 // its disks, firmware from image properties, NICs in port order, and the SourceVm. No I/O, and
 // every field is read defensively (upstream panicked on unexpected payloads, §13 B7/B8).
-import { SourceError, type SourceDisk, type SourceNic, type SourceVm } from '../types.ts';
+import { guestOsFromGlance } from '../../guest-os.ts';
+import {
+  SourceError,
+  type DiskBus,
+  type NicModel,
+  type SourceDisk,
+  type SourceNic,
+  type SourceVm,
+} from '../types.ts';
 
 export const GIB = 1024 * 1024 * 1024;
 
@@ -140,14 +148,44 @@ export function rootDiskLabel(server: NovaServer): string {
   return `root disk of server ${server.id}`;
 }
 
+// Nova's libvirt driver attaches disks and NICs as the image properties hw_disk_bus and
+// hw_vif_model say, virtio when unset (KVM).
+const BUS_BY_HW_DISK_BUS: Readonly<Record<string, DiskBus>> = {
+  virtio: 'virtio',
+  scsi: 'scsi',
+  sata: 'sata',
+  ide: 'sata',
+  usb: 'usb',
+};
+const MODEL_BY_HW_VIF_MODEL: Readonly<Record<string, NicModel>> = {
+  virtio: 'virtio',
+  e1000: 'e1000',
+  e1000e: 'e1000e',
+  rtl8139: 'rtl8139',
+  ne2k_pci: 'ne2k_pci',
+  pcnet: 'pcnet',
+};
+const lowerProp = (props: Record<string, unknown> | undefined, key: string) => {
+  const v = props?.[key];
+  return typeof v === 'string' ? v.trim().toLowerCase() : undefined;
+};
+export function diskBusFromImageProperties(props: Record<string, unknown> | undefined): DiskBus {
+  return BUS_BY_HW_DISK_BUS[lowerProp(props, 'hw_disk_bus') ?? 'virtio'] ?? 'virtio';
+}
+export function nicModelFromImageProperties(props: Record<string, unknown> | undefined): NicModel {
+  return MODEL_BY_HW_VIF_MODEL[lowerProp(props, 'hw_vif_model') ?? 'virtio'] ?? 'virtio';
+}
+
 /** The SourceVm: sockets = vCPUs, 1 core, 1 thread; memory in MiB; disks in boot order. */
 export function toSourceVm(input: DescribeInput): SourceVm {
   const { server, flavor } = input;
   const disks: SourceDisk[] = [];
+  const bus = diskBusFromImageProperties(input.bootImageProperties);
+  const model = nicModelFromImageProperties(input.bootImageProperties);
   if (isImageBooted(server))
-    disks.push({ index: 0, sizeBytes: (flavor.disk ?? 0) * GIB, label: rootDiskLabel(server) });
+    disks.push({ index: 0, sizeBytes: (flavor.disk ?? 0) * GIB, label: rootDiskLabel(server), bus });
   for (const v of input.volumes)
-    disks.push({ index: disks.length, sizeBytes: v.size * GIB, label: `volume ${v.id}` });
+    disks.push({ index: disks.length, sizeBytes: v.size * GIB, label: `volume ${v.id}`, bus });
   const description = typeof server.description === 'string' ? server.description : '';
   return {
     name: server.name,
@@ -155,7 +193,8 @@ export function toSourceVm(input: DescribeInput): SourceVm {
     memoryMiB: flavor.ram,
     firmware: firmwareFromImageProperties(input.bootImageProperties),
     disks,
-    nics: input.nics,
+    nics: input.nics.map((n) => ({ ...n, model: n.model ?? model })),
+    guestOs: guestOsFromGlance(input.bootImageProperties),
     ...(description ? { annotations: { 'field.cattle.io/description': description } } : {}),
   };
 }

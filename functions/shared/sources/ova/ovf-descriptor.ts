@@ -1,5 +1,6 @@
 // OVF 1.x / 2.x descriptor → SourceVm plus the disk → file mapping the exporter needs.
 // Pure: takes the descriptor text, returns data or throws SourceError('InvalidOvf'|'UnsupportedOva').
+import { guestOsFromOvf } from '../../guest-os.ts';
 import { SourceError, type DiskBus, type SourceDisk, type SourceNic, type SourceVm } from '../types.ts';
 import {
   ResourceType,
@@ -154,8 +155,18 @@ export function parseOvfDescriptor(xml: string): OvfDescriptor {
       ...(d.populatedBytes !== undefined ? { allocatedBytes: d.populatedBytes } : {}),
     })),
     nics,
+    guestOs: parseOperatingSystem(system),
   };
   return { ovfVersion, vm, disks, warnings };
+}
+
+function parseOperatingSystem(system: XmlElement): SourceVm['guestOs'] {
+  const section = firstChild(system, 'OperatingSystemSection', OVF_NS);
+  return guestOsFromOvf(
+    section && attr(section, 'id', OVF_NS),
+    section && attr(section, 'osType', [VMW_NS]),
+    section && childText(section, 'Description'),
+  );
 }
 
 function chooseHardwareSection(system: XmlElement, warnings: string[]): XmlElement {

@@ -1,4 +1,5 @@
 // VM properties (as read from the PropertyCollector) → SourceVm. Pure: no I/O.
+import { guestOsFromVsphere } from '../../guest-os.ts';
 import type { SourceDisk, SourceNic, SourceVm } from '../types.ts';
 import { diskBusForController, nicModelForDevice } from './hardware-mapping.ts';
 import { arrayItems, asArray, bool, child, num, text, xsiType, type SoapNode } from './soap-values.ts';
@@ -13,6 +14,8 @@ export const VM_DESCRIBE_PROPERTIES = [
   'config.firmware',
   'config.bootOptions',
   'summary.config.tpmPresent',
+  'config.guestId',
+  'config.guestFullName',
 ] as const;
 
 export interface VmDevice {
@@ -130,5 +133,6 @@ export function describeVmProperties(
     },
     disks,
     nics,
+    guestOs: guestOsFromVsphere(text(props.get('config.guestId')), text(props.get('config.guestFullName'))),
   };
 }
