@@ -67,13 +67,20 @@ export async function preflightStep({ kube, import: imp }: ImportStepContext): P
     },
   });
   switch (verdict.verdict) {
-    case 'valid':
-      return next(ImportStatus.Valid, {
+    case 'valid': {
+      // Warnings (e.g. OpenStack ignores forcePowerOff) are the user's to see: in the condition
+      // and as a Warning Event, not only in a log.
+      const warnings = (verdict as { warnings?: string[] }).warnings ?? [];
+      const outcome = next(ImportStatus.Valid, {
         type: CONDITION,
         status: 'True',
-        reason: 'PreflightPassed',
-        message: 'the source is ready and the import spec is valid',
+        reason: warnings.length ? 'PreflightPassedWithWarnings' : 'PreflightPassed',
+        message: `the source is ready and the import spec is valid${warnings.length ? `; warning: ${warnings.join('; ')}` : ''}`,
       });
+      if (warnings.length && outcome.action === 'update' && outcome.event)
+        outcome.event = { ...outcome.event, type: 'Warning' };
+      return outcome;
+    }
     case 'invalid':
       return next(ImportStatus.Invalid, {
         type: CONDITION,

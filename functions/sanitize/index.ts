@@ -1,6 +1,7 @@
 // virtualMachineImportValid → sourceReady: picks the name of the KubeVirt VM (spec.targetName, or
 // the source VM's name sanitised to RFC 1123, unique among VMs and other imports' targets).
 import { API_VERSION, ImportStatus, sourceKindOf } from '../shared/api/index.ts';
+import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
 import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
 import { NoFreeNameError } from '../shared/naming.ts';
 import { chooseVmName } from '../shared/vm-name.ts';
@@ -20,6 +21,13 @@ export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Pr
     event: { type: 'Warning', reason, message },
   });
 
+  // A wait the user can see: SourceReady=Unknown with the reason, written once (not per event).
+  const waiting = (reason: string, message: string): StepOutcome => {
+    const condition: ConditionInput = { type: CONDITION, status: 'Unknown', reason, message };
+    if (conditionUnchanged(status.importConditions, condition)) return { action: 'wait', why: message };
+    return { action: 'update', status, condition, event: { type: 'Warning', reason, message } };
+  };
+
   let name = imp.spec.targetName ?? '';
   if (!name) {
     const kind = sourceKindOf(imp.spec.sourceCluster?.kind);
@@ -29,13 +37,16 @@ export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Pr
         ? await kube.find(API_VERSION, kind, ref.namespace ?? namespace, ref.name)
         : undefined;
     if (!kind || !source)
-      return { action: 'wait', why: 'source object is gone; preflight reports it on the next import' };
+      return waiting(
+        'SourceNotFound',
+        `${kind ?? 'source'} ${ref?.namespace ?? namespace}/${ref?.name ?? ''} was deleted after preflight; re-create it (the import goes on once it is clusterReady) or delete this import`,
+      );
     let sourceName: string;
     try {
       sourceName = await sourceVmName(kube, kind, source, imp);
     } catch (e) {
       const verdict = verdictOfError(e);
-      if (verdict.verdict === 'wait') return { action: 'wait', why: verdict.message };
+      if (verdict.verdict === 'wait') return waiting(verdict.reason, verdict.message);
       return verdict.verdict === 'invalid' ? fail(verdict.reason, verdict.message) : { action: 'ignore' };
     }
     try {
