@@ -3,15 +3,16 @@
 // Resync will bring the object back; nothing is lost silently.
 import type { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
+import type { FunctionHandler } from '../shared/function-handler.ts';
 import { Kube, type Obj } from '../shared/kube/client.ts';
 import { recordEvent } from '../shared/kube/events.ts';
 import { createLogger } from '../shared/log.ts';
 
 const log = createLogger({ function: 'dead-letter' });
 
-export function createHandler(kube?: Kube) {
+export function createHandler(kube?: Kube): FunctionHandler {
   return async function handle(_context: Context, event?: CloudEvent<unknown>) {
-    if (!event) return { statusCode: 204 };
+    if (!event) return;
     const ext = event as unknown as Record<string, unknown>;
     const failure = {
       type: event.type,
@@ -30,7 +31,6 @@ export function createHandler(kube?: Kube) {
         message: `a ${event.type} event could not be delivered to ${String(failure.destination ?? 'a function')} (HTTP ${String(failure.code ?? '?')}); the periodic resync will retry`,
       }).catch((e) => log.warn('could not record the Kubernetes Event', { error: e }));
     }
-    return { statusCode: 200 };
   };
 }
 

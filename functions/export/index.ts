@@ -10,6 +10,7 @@ import {
 import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
 import type { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
+import type { FunctionHandler } from '../shared/function-handler.ts';
 import { ApiServerSourceEventType } from '../../events/apiserver-source.ts';
 import {
   importFunction,
@@ -198,7 +199,7 @@ const exportJobsPerSource = () => Math.floor(numberSetting('EXPORT_JOBS_PER_SOUR
  * Import events run the export step; export Job events (finished or deleted) wake the imports
  * queued behind EXPORT_JOBS_PER_SOURCE.
  */
-export function createHandler(deps: HandlerDeps = {}) {
+export function createHandler(deps: HandlerDeps = {}): FunctionHandler {
   const log = deps.log ?? createLogger({ function: 'export' });
   const importHandler = importFunction('export', exportStep, { ...deps, log });
   let kube = deps.kube;
@@ -208,7 +209,6 @@ export function createHandler(deps: HandlerDeps = {}) {
     kube ??= new Kube();
     const deleted = event!.type === ApiServerSourceEventType.Delete;
     await wakeQueuedExports(kube, log, object, deleted, exportJobsPerSource());
-    return { statusCode: 204 };
   };
 }
 

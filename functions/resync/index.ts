@@ -2,6 +2,7 @@
 // so each gets a fresh update event and moves on after lost events, restarts or timeouts.
 import type { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
+import type { FunctionHandler } from '../shared/function-handler.ts';
 import { PING_EVENT_TYPE, RESYNC_ANNOTATION } from '../../events/ping.ts';
 import {
   API_VERSION,
@@ -21,9 +22,9 @@ export function needsResync(object: Obj): boolean {
   return !isTerminalImport(object.status as VirtualMachineImportStatus | undefined);
 }
 
-export function createHandler(kube?: Kube) {
+export function createHandler(kube?: Kube): FunctionHandler {
   return async function handle(_context: Context, event?: CloudEvent<unknown>) {
-    if (event?.type !== PING_EVENT_TYPE) return { statusCode: 204 };
+    if (event?.type !== PING_EVENT_TYPE) return;
     kube ??= new Kube();
     const stamp = event.time ?? new Date().toISOString();
     let touched = 0;
@@ -48,7 +49,6 @@ export function createHandler(kube?: Kube) {
       }
     }
     log.info('resync', { touched, tick: stamp });
-    return { statusCode: 200, body: { touched } };
   };
 }
 

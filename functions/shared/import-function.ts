@@ -3,6 +3,7 @@
 // record a condition, a Kubernetes Event and a log line. A 409 means a newer event is coming.
 import type { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
+import type { FunctionHandler } from './function-handler.ts';
 import { API_VERSION, KINDS, VirtualMachineImport, type VirtualMachineImportStatus } from './api/index.ts';
 import { setCondition, type ConditionInput } from './conditions.ts';
 import { Kube, isConflict, isNotFound, type Obj } from './kube/client.ts';
@@ -61,13 +62,13 @@ export interface HandlerDeps {
   ensureFinalizer?: boolean;
 }
 
-export function importFunction(name: string, step: ImportStep, deps: HandlerDeps = {}) {
+export function importFunction(name: string, step: ImportStep, deps: HandlerDeps = {}): FunctionHandler {
   const log = deps.log ?? createLogger({ function: name });
   let kube = deps.kube;
   return async function handle(_context: Context, event?: CloudEvent<unknown>) {
     const object = event?.data as Obj | undefined;
     const ref = object && importRefOf(object);
-    if (!event || !ref) return { statusCode: 204 };
+    if (!event || !ref) return;
     kube ??= new Kube();
     const stepLog = log.child({
       namespace: ref.namespace,
@@ -80,7 +81,7 @@ export function importFunction(name: string, step: ImportStep, deps: HandlerDeps
     try {
       current = await kube.get(API_VERSION, 'VirtualMachineImport', ref.namespace, ref.name);
     } catch (e) {
-      if (isNotFound(e)) return { statusCode: 204 };
+      if (isNotFound(e)) return;
       throw e;
     }
     const finalizers = current.metadata?.finalizers ?? [];
@@ -102,14 +103,14 @@ export function importFunction(name: string, step: ImportStep, deps: HandlerDeps
           },
         });
       } catch (e) {
-        if (isConflict(e)) return { statusCode: 200 };
+        if (isConflict(e)) return;
         throw e;
       }
     }
     const parsed = VirtualMachineImport.safeParse(current);
     if (!parsed.success) {
       stepLog.error('import does not match the API schema', { error: parsed.error.message });
-      return { statusCode: 204 };
+      return;
     }
     const now = deps.now?.() ?? new Date();
     const outcome = await step({
@@ -120,13 +121,12 @@ export function importFunction(name: string, step: ImportStep, deps: HandlerDeps
       eventObject: object,
       eventType: event.type,
     });
-    if (outcome.action === 'ignore') return { statusCode: 204 };
+    if (outcome.action === 'ignore') return;
     if (outcome.action === 'wait') {
       stepLog.debug('waiting', { why: outcome.why, phase: parsed.data.status?.importStatus ?? '' });
-      return { statusCode: 204 };
+      return;
     }
     await writeImportStatus(kube, stepLog, current, outcome, now);
-    return { statusCode: 200 };
   };
 }
 

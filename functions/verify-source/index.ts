@@ -2,6 +2,7 @@
 // with a condition that carries the reason. Re-verifies on spec change and, via resync, periodically.
 import type { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
+import type { FunctionHandler } from '../shared/function-handler.ts';
 import { API_VERSION, KINDS, sourceKindOf, type SourceStatus } from '../shared/api/index.ts';
 import { Kube, isConflict, isNotFound, type Obj } from '../shared/kube/client.ts';
 import { recordEvent } from '../shared/kube/events.ts';
@@ -12,25 +13,25 @@ import { needsVerification, statusAfter, type VerificationResult } from './decid
 
 const log = createLogger({ function: 'verify-source' });
 
-export function createHandler(deps: { kube?: Kube; now?: () => Date } = {}) {
+export function createHandler(deps: { kube?: Kube; now?: () => Date } = {}): FunctionHandler {
   let kube = deps.kube;
   return async function handle(_context: Context, event?: CloudEvent<unknown>) {
     const data = event?.data as Obj | undefined;
     const kind = sourceKindOf(data?.kind);
-    if (!data?.metadata?.name || !kind || data.apiVersion !== API_VERSION) return { statusCode: 204 };
+    if (!data?.metadata?.name || !kind || data.apiVersion !== API_VERSION) return;
     kube ??= new Kube();
     let source: Obj;
     try {
       source = await kube.get(API_VERSION, kind, data.metadata.namespace, data.metadata.name);
     } catch (e) {
-      if (isNotFound(e)) return { statusCode: 204 };
+      if (isNotFound(e)) return;
       throw e;
     }
-    if (source.metadata?.deletionTimestamp) return { statusCode: 204 };
+    if (source.metadata?.deletionTimestamp) return;
     const now = deps.now?.() ?? new Date();
     const status = source.status as SourceStatus | undefined;
     const generation = source.metadata?.generation;
-    if (!needsVerification(status, generation, now)) return { statusCode: 204 };
+    if (!needsVerification(status, generation, now)) return;
 
     const sourceLog = log.child({ kind, namespace: source.metadata?.namespace, name: source.metadata?.name });
     let result: VerificationResult;
@@ -47,7 +48,7 @@ export function createHandler(deps: { kube?: Kube; now?: () => Date } = {}) {
     try {
       await kube.replaceStatus({ ...source, status: next }, KINDS[kind].plural);
     } catch (e) {
-      if (isConflict(e)) return { statusCode: 200 };
+      if (isConflict(e)) return;
       throw e;
     }
     const changed = next.status !== status?.status;
@@ -64,7 +65,6 @@ export function createHandler(deps: { kube?: Kube; now?: () => Date } = {}) {
         reason: result.ok ? 'SourceReady' : result.reason,
         message: result.ok ? `${kind} verified: ${next.status}` : result.message,
       }).catch((e) => sourceLog.warn('could not record the Kubernetes Event', { error: e }));
-    return { statusCode: 200 };
   };
 }
 

@@ -140,5 +140,13 @@ spec:
       'default',
     );
     assert.equal(img?.metadata?.ownerReferences?.length ?? 0, 0);
+
+    // Every function answered the broker as Knative accepts it (no body on success): nothing was
+    // dead-lettered, and no answer was turned into a 502 (which would be dead-lettered ~30 s later).
+    const { outcomes, deliveries } = cluster.eventing;
+    console.log(`# broker deliveries by outcome: ${JSON.stringify(outcomes)}`);
+    const badReplies = deliveries.filter((r) => r.status === 502);
+    assert.deepEqual(badReplies, [], 'no function answer was rejected by the broker');
+    assert.equal(outcomes['dead-lettered'], 0, 'a clean import dead-letters nothing');
   });
 });

@@ -2,7 +2,9 @@
 // replies of subscribers) are fanned out to every Trigger whose filter matches, each delivery
 // independently (no serialisation across events or triggers), in binary content mode, with
 // the trigger's (or else the broker's) delivery spec: retries with backoff, then the dead
-// letter sink with the knativeerrordest / knativeerrorcode / knativeerrordata extensions.
+// letter sink with the knativeerrordest / knativeerrorcode / knativeerrordata extensions. A 2xx
+// answer must be empty or a CloudEvent (a reply, re-ingested); anything else fails the delivery
+// with 502, as Knative's broker filter does (see `filterVerdict`).
 import axios from 'axios';
 import { CloudEvent, HTTP, type CloudEventV1 } from 'cloudevents';
 import {
@@ -224,19 +226,10 @@ export class Broker {
         transformRequest: [(d: unknown) => d],
         maxRedirects: 0,
       });
-      const body = Buffer.from(res.data);
-      let reply: AnyCloudEvent | undefined;
       const headers = Object.fromEntries(
         Object.entries(res.headers).map(([k, v]) => [k.toLowerCase(), String(v)]),
       );
-      if (isSuccessStatus(res.status) && body.length > 0 && HTTP.isEvent({ headers, body })) {
-        try {
-          reply = HTTP.toEvent({ headers, body }) as AnyCloudEvent;
-        } catch {
-          reply = undefined;
-        }
-      }
-      return { status: res.status, body, reply };
+      return filterVerdict(res.status, headers, Buffer.from(res.data));
     } catch (err) {
       return { error: err instanceof Error ? err.message : String(err) };
     }
@@ -251,6 +244,45 @@ export class Broker {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+  }
+}
+
+const CE_SPEC_VERSIONS = new Set(['1.0', '0.3']);
+const CE_STRUCTURED_JSON = 'application/cloudevents+json';
+
+/**
+ * What Knative's broker filter makes of a subscriber's answer (knative.dev/eventing
+ * pkg/broker/filter/filter_handler.go, Handler.send and Handler.writeResponse): a non-2xx status
+ * stands, with its body (the delivery spec decides whether to retry). A 2xx answer that is neither
+ * binary (a known ce-specversion header) nor structured (content type application/cloudevents+json;
+ * cloudevents/sdk-go v2/protocol/http/message.go ReadEncoding) must have an empty body; a
+ * non-empty one, like a CloudEvent that does not parse, becomes a 502 with no body, which the
+ * broker retries and then dead-letters.
+ */
+export function filterVerdict(
+  status: number,
+  headers: Record<string, string>,
+  body: Buffer,
+): { status: number; body: Buffer; error?: string; reply?: AnyCloudEvent } {
+  if (!isSuccessStatus(status)) return { status, body };
+  const structured = (headers['content-type'] ?? '').split(';')[0] === CE_STRUCTURED_JSON;
+  const binary = !structured && CE_SPEC_VERSIONS.has(headers['ce-specversion'] ?? '');
+  if (!structured && !binary) {
+    if (body.length === 0) return { status, body };
+    return {
+      status: 502,
+      body: Buffer.alloc(0),
+      error:
+        'received a non-empty response not recognized as CloudEvent. The response MUST be either empty or a valid CloudEvent',
+    };
+  }
+  try {
+    // The SDK parses a structured event only from text (a Buffer body is taken for the event itself).
+    const reply = HTTP.toEvent({ headers, body: structured ? body.toString('utf8') : body });
+    if (Array.isArray(reply)) throw new Error('a batch is not a reply event');
+    return { status, body, reply: reply as AnyCloudEvent };
+  } catch (err) {
+    return { status: 502, body: Buffer.alloc(0), error: `malformed reply event: ${String(err)}` };
   }
 }
 

@@ -37,7 +37,16 @@ export class EventingController {
   private ingress?: http.Server;
   private ingressPort = 0;
   private readonly faults: FaultInjector;
+  /** The latest delivery records (the oldest are dropped beyond 5000). */
   readonly deliveries: DeliveryRecord[] = [];
+  /** Delivery records by outcome since start, never dropped: e.g. how many events were dead-lettered. */
+  readonly outcomes: Record<DeliveryRecord['outcome'], number> = {
+    delivered: 0,
+    retrying: 0,
+    'dead-lettered': 0,
+    dropped: 0,
+    failed: 0,
+  };
   private serial: Promise<void> = Promise.resolve();
 
   constructor(
@@ -169,6 +178,7 @@ export class EventingController {
 
   private onDeliveryRecord = (r: DeliveryRecord): void => {
     this.deliveries.push(r);
+    this.outcomes[r.outcome]++;
     if (this.deliveries.length > 5000) this.deliveries.splice(0, 1000);
     this.ctx.log('eventing', 'delivery', { ...r });
   };
