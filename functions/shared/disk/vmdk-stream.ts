@@ -28,6 +28,11 @@ export interface DecodeOptions {
   /** Called after each ~1 MiB written: bytes read from the input so far, bytes of data written so far. */
   onProgress?(bytesIn: number, bytesOutAllocated: number): void;
   signal?: AbortSignal;
+  /**
+   * Called with the virtual size once the header is read, before anything is written; may throw
+   * to refuse the disk (e.g. a size that disagrees with what the OVF says).
+   */
+  onHeader?(virtualSizeBytes: number): void;
 }
 
 export interface DecodeResult {
@@ -66,6 +71,7 @@ export async function decodeStreamOptimizedVmdk(
     const header = parseSparseExtentHeader(first);
     const virtualSizeBytes = header.capacitySectors * SECTOR;
     const grainBytes = header.grainSectors * SECTOR;
+    opts.onHeader?.(virtualSizeBytes);
     const { descriptor, expectedGrains } = await readMetadataArea(reader, header);
     const gtSectors = grainTableSectors(header);
     const gdSectors = grainDirectorySectors(header);

@@ -4,12 +4,11 @@
 // disks (discarded as they arrive), never scratch space.
 import { posix } from 'node:path';
 import { SourceError } from '../types.ts';
+import { MAX_OVF_BYTES } from '../../limits.ts';
 import { resolveOvaHttpSettings, type OvaSourceSpecLike, type SecretData } from './http-settings.ts';
 import { openOvaDownload } from './ova-http.ts';
 import { parseOvfDescriptor, type OvfDescriptor } from './ovf-descriptor.ts';
 import { createTarExtract, drainEntry, entryBytes, feedTar, readSmall } from './tar-members.ts';
-
-const MAX_DESCRIPTOR_BYTES = 16 * 1024 * 1024;
 
 export async function readOvaDescriptor(
   spec: OvaSourceSpecLike,
@@ -28,7 +27,7 @@ export async function readOvaDescriptor(
       const name = posix.basename(entry.header.name);
       if (entry.header.type === 'file' && name.toLowerCase().endsWith('.ovf')) {
         return parseOvfDescriptor(
-          (await readSmall(entryBytes(entry), MAX_DESCRIPTOR_BYTES, name)).toString('utf8'),
+          (await readSmall(entryBytes(entry), MAX_OVF_BYTES, name, 'InvalidOvf')).toString('utf8'),
         );
       }
       await drainEntry(entry);

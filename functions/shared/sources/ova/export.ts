@@ -31,6 +31,7 @@ import {
   type OvfDescriptor,
   type OvfDisk,
 } from './ovf-descriptor.ts';
+import { MAX_DISK_SIZE_DISAGREEMENT_BYTES, MAX_MANIFEST_BYTES, MAX_OVF_BYTES } from '../../limits.ts';
 
 export interface OvaExportResult {
   vm: SourceVm;
@@ -38,8 +39,6 @@ export interface OvaExportResult {
   warnings: string[];
 }
 
-const MAX_DESCRIPTOR_BYTES = 16 * 1024 * 1024;
-const MAX_MANIFEST_BYTES = 1024 * 1024;
 const PROGRESS_STEP_BYTES = 1024 * 1024;
 
 /** A disk member decoded from the archive, before or after it was matched to an OVF disk. */
@@ -97,10 +96,22 @@ class OvaExport {
     }
     const mapped = this.download.toSourceError(bodyError ?? err);
     if (bodyError !== undefined || mapped.reason === 'Timeout' || mapped.reason === 'Aborted') return mapped;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+      // A local failure (writing the scratch volume, a Node range check): its message names
+      // internal paths, so only its code is reported.
+      return new SourceError(
+        code === 'ENOSPC' || code === 'EDQUOT' ? 'ScratchVolumeFull' : 'ExportFailed',
+        code === 'ENOSPC' || code === 'EDQUOT'
+          ? 'the scratch volume is full: the disks hold more data than the OVA size suggested; raise SCRATCH_SIZE_FACTOR or SCRATCH_MIN_GIB'
+          : `writing the disks to the scratch volume failed (${code})`,
+        { retryable: code === 'ENOSPC' || code === 'EDQUOT' },
+      );
+    }
     // Not a transport failure: the bytes arrived but are not a tar archive.
     return new SourceError(
       'InvalidOva',
-      `the file is not a valid OVA (tar) archive: ${(err as Error).message}`,
+      `the file is not a valid OVA (tar) archive: ${(err as Error).message.replaceAll(this.opts.scratchDir, '<scratch>')}`,
     );
   }
 
@@ -129,9 +140,9 @@ class OvaExport {
       return drainEntry(entry);
     }
     const digest = new MemberDigest();
-    const text = (await readSmall(digesting(entryBytes(entry), digest), MAX_DESCRIPTOR_BYTES, name)).toString(
-      'utf8',
-    );
+    const text = (
+      await readSmall(digesting(entryBytes(entry), digest), MAX_OVF_BYTES, name, 'InvalidOvf')
+    ).toString('utf8');
     digest.finish();
     const descriptor = parseOvfDescriptor(text);
     for (const disk of descriptor.disks) {
@@ -189,6 +200,8 @@ class OvaExport {
     try {
       decoded = await decodeStreamOptimizedVmdk(digesting(entryBytes(entry), digest, onBytes), tmpPath, {
         ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+        // Refused before anything is written when the OVF (read already) says another size.
+        ...(ovfDisk ? { onHeader: (size: number) => checkDiskSize(name, size, ovfDisk.capacityBytes) } : {}),
       });
     } catch (err) {
       if (err instanceof DiskFormatError)
@@ -277,6 +290,7 @@ class OvaExport {
         used.add(name);
         sizeBytes = member.decoded.virtualSizeBytes;
         allocatedBytes = member.decoded.allocatedBytes;
+        checkDiskSize(name, sizeBytes, disk.capacityBytes);
         if (sizeBytes !== disk.capacityBytes) {
           this.warnings.push(
             `disk file "${name}" holds ${sizeBytes} bytes but the OVF says ${disk.capacityBytes}; using the file's size`,
@@ -317,6 +331,18 @@ class OvaExport {
     await Promise.allSettled([...this.createdFiles].map((p) => rm(p, { force: true })));
     this.createdFiles.clear();
   }
+}
+
+/**
+ * The OVF's capacity and the VMDK header's must agree (up to MAX_DISK_SIZE_DISAGREEMENT_BYTES of
+ * unit rounding): when they do not, one of them is wrong and no size can be trusted.
+ */
+function checkDiskSize(name: string, vmdkBytes: number, ovfBytes: number): void {
+  if (Math.abs(vmdkBytes - ovfBytes) <= MAX_DISK_SIZE_DISAGREEMENT_BYTES) return;
+  throw new SourceError(
+    'DiskSizeMismatch',
+    `disk file "${name}" holds a disk of ${vmdkBytes} bytes but the OVF gives it a capacity of ${ovfBytes} bytes; one of the two is wrong: export the OVA again`,
+  );
 }
 
 async function createBlankImage(path: string, sizeBytes: number): Promise<void> {

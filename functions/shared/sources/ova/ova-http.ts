@@ -1,7 +1,8 @@
 // The two requests the OVA source makes: a reachability probe (HEAD, or a one-byte ranged GET
 // for servers that refuse HEAD) and the streamed download.
 import axios, { type AxiosResponse } from 'axios';
-import type { Readable } from 'node:stream';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
+import { DOWNLOAD_STALL_TIMEOUT_MS } from '../../limits.ts';
 import { SourceError } from '../types.ts';
 import { requestError, statusError } from './http-errors.ts';
 import type { OvaHttpSettings } from './http-settings.ts';
@@ -124,7 +125,43 @@ export interface OvaDownload {
 }
 
 /** Starts the download; resolves once the status line says the body is the OVA. */
-export async function openOvaDownload(settings: OvaHttpSettings, signal?: AbortSignal): Promise<OvaDownload> {
+/**
+ * The body as a stream that fails with a Timeout SourceError when no byte arrives for
+ * `stallMs` (also with httpTimeoutSeconds 0, which lifts only the whole-download limit).
+ * Destroying the returned stream destroys the response (and its socket).
+ */
+function watchForStall(source: Readable, settings: OvaHttpSettings, stallMs: number): Readable {
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      // Waiting for our own consumer (a slow disk) is not a stall of the server.
+      if (source.isPaused() || out.readableLength > 0) return arm();
+      out.destroy(
+        new SourceError(
+          'Timeout',
+          `GET ${settings.displayUrl} stalled: no data arrived for ${Math.round(stallMs / 1000)} s; the download was stopped`,
+          { retryable: true },
+        ),
+      );
+    }, stallMs);
+  };
+  arm();
+  source.on('data', arm);
+  pipeline(source, out, () => clearTimeout(timer));
+  out.on('close', () => {
+    clearTimeout(timer);
+    if (!source.destroyed) source.destroy();
+  });
+  return out;
+}
+
+export async function openOvaDownload(
+  settings: OvaHttpSettings,
+  signal?: AbortSignal,
+  stallTimeoutMs = DOWNLOAD_STALL_TIMEOUT_MS,
+): Promise<OvaDownload> {
   const deadline = new RequestDeadline(settings.timeoutMs, signal);
   let res: AxiosResponse<Readable>;
   try {
@@ -138,7 +175,7 @@ export async function openOvaDownload(settings: OvaHttpSettings, signal?: AbortS
     deadline.dispose();
     throw statusError(settings, 'GET', res.status, res.statusText);
   }
-  const body = res.data;
+  const body = watchForStall(res.data, settings, stallTimeoutMs);
   const destroyBody = () => body.destroy(new Error('download cancelled'));
   deadline.signal.addEventListener('abort', destroyBody, { once: true });
   const length = Number(res.headers['content-length']);

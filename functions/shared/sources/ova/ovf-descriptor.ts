@@ -10,6 +10,14 @@ import {
 } from './hardware-mapping.ts';
 import { toBytes } from './units.ts';
 import {
+  MAX_DISK_BYTES,
+  MAX_DISKS_PER_VM,
+  MAX_NICS_PER_VM,
+  MAX_OVF_BYTES,
+  MAX_OVF_DEPTH,
+  MAX_OVF_ELEMENTS,
+} from '../../limits.ts';
+import {
   attr,
   childText,
   childrenNamed,
@@ -71,9 +79,13 @@ function invalid(message: string): SourceError {
 }
 
 export function parseOvfDescriptor(xml: string): OvfDescriptor {
+  const bytes = Buffer.byteLength(xml);
+  if (bytes > MAX_OVF_BYTES) {
+    throw invalid(`it is ${bytes} bytes, larger than the ${MAX_OVF_BYTES} bytes accepted`);
+  }
   let root: XmlElement;
   try {
-    root = parseXmlTree(xml);
+    root = parseXmlTree(xml, { maxElements: MAX_OVF_ELEMENTS, maxDepth: MAX_OVF_DEPTH });
   } catch (e) {
     throw invalid((e as Error).message);
   }
@@ -141,6 +153,11 @@ export function parseOvfDescriptor(xml: string): OvfDescriptor {
   const firmware = parseFirmware(hardware, items, warnings);
   const nics = parseNics(items, warnings);
   const disks = parseDisks(items, diskDefs, files, warnings);
+  if (disks.length > MAX_DISKS_PER_VM)
+    throw invalid(`it describes ${disks.length} disks; at most ${MAX_DISKS_PER_VM} are supported`);
+  if (nics.length > MAX_NICS_PER_VM)
+    throw invalid(`it describes ${nics.length} network adapters; at most ${MAX_NICS_PER_VM} are supported`);
+  checkOneDiskPerFile(disks);
 
   const vm: SourceVm = {
     name,
@@ -167,6 +184,22 @@ function parseOperatingSystem(system: XmlElement): SourceVm['guestOs'] {
     section && attr(section, 'osType', [VMW_NS]),
     section && childText(section, 'Description'),
   );
+}
+
+/** Disk members are matched by file name: two disks on one file would both claim one decode. */
+function checkOneDiskPerFile(disks: readonly OvfDisk[]): void {
+  const byName = new Map<string, OvfDisk>();
+  for (const disk of disks) {
+    if (!disk.file) continue;
+    const name = disk.file.href.split('/').pop() ?? disk.file.href;
+    const other = byName.get(name);
+    if (other) {
+      throw invalid(
+        `disks "${other.diskId}" and "${disk.diskId}" both use file "${name}"; each disk needs its own file`,
+      );
+    }
+    byName.set(name, disk);
+  }
 }
 
 function chooseHardwareSection(system: XmlElement, warnings: string[]): XmlElement {
@@ -235,7 +268,7 @@ function parseMemory(items: HardwareItem[]): number {
   const units = item.prop('AllocationUnits');
   // Without AllocationUnits, CIM's default for memory is MB (upstream treated it as bytes, §13.1 B22).
   const bytes = toBytes(quantity, units, 2 ** 20);
-  if (bytes === undefined || bytes === 0) {
+  if (bytes === undefined || bytes === 0 || !Number.isSafeInteger(bytes)) {
     throw invalid(
       `memory VirtualQuantity "${quantity}" with AllocationUnits "${units ?? ''}" is not understood`,
     );
@@ -335,9 +368,9 @@ function parseDisks(
       const capacity = attr(def, 'capacity', OVF_NS) ?? '';
       const units = attr(def, 'capacityAllocationUnits', OVF_NS);
       capacityBytes = toBytes(capacity, units, 1);
-      if (capacityBytes === undefined) {
+      if (capacityBytes === undefined || !Number.isInteger(capacityBytes)) {
         throw invalid(
-          `disk "${diskId}" has capacity "${capacity}" with units "${units ?? 'byte'}" that is not understood`,
+          `disk "${diskId}" has capacity "${capacity}" with units "${units ?? 'byte'}" that is not understood (a whole decimal number, of bytes or of units such as "byte * 2^20", is expected)`,
         );
       }
       const populated = attr(def, 'populatedSize', OVF_NS);
@@ -345,6 +378,11 @@ function parseDisks(
       format = attr(def, 'format', OVF_NS)?.trim().toLowerCase();
     }
     if (capacityBytes === undefined) throw invalid(`${label} has no known capacity`);
+    if (capacityBytes > MAX_DISK_BYTES) {
+      throw invalid(
+        `disk "${diskId}" has a capacity of ${Number.isSafeInteger(capacityBytes) ? capacityBytes : 'more than 2^53'} bytes, larger than the largest supported disk (${MAX_DISK_BYTES} bytes)`,
+      );
+    }
     diskId = diskId.trim();
     const parentId = item.prop('Parent');
     const controller = parentId === undefined ? undefined : controllers.get(parentId);

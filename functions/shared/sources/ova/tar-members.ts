@@ -14,8 +14,21 @@ export function entryBytes(entry: TarEntry): AsyncIterable<Uint8Array> {
   return entry as unknown as AsyncIterable<Uint8Array>;
 }
 
-/** Writes `source` into the tar parser with backpressure; ends it when the source ends. */
+/**
+ * Writes `source` into the tar parser with backpressure; ends it when the source ends. When the
+ * source fails (reset, closed early, timed out) the parser is destroyed with that error, so a
+ * reader waiting for the next member or bytes settles instead of waiting for ever.
+ */
 export async function feedTar(source: AsyncIterable<Uint8Array>, sink: Extract): Promise<void> {
+  try {
+    await pump(source, sink);
+  } catch (e) {
+    sink.destroy(e instanceof Error ? e : new Error(String(e)));
+    throw e;
+  }
+}
+
+async function pump(source: AsyncIterable<Uint8Array>, sink: Extract): Promise<void> {
   for await (const chunk of source) {
     if (sink.destroyed) return;
     if (!sink.write(chunk)) {
@@ -43,12 +56,14 @@ export async function readSmall(
   source: AsyncIterable<Uint8Array>,
   limit: number,
   name: string,
+  reason = 'InvalidOva',
 ): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of source) {
     size += chunk.byteLength;
-    if (size > limit) throw new SourceError('InvalidOva', `"${name}" is larger than ${limit} bytes`);
+    if (size > limit)
+      throw new SourceError(reason, `"${name}" is larger than the ${limit} bytes accepted for it`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);

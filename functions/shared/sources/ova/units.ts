@@ -48,17 +48,22 @@ export function bytesPerUnit(units: string): number | undefined {
     }
     return undefined;
   }
-  return Number.isFinite(factor) && factor > 0 ? factor : undefined;
+  // Whole bytes only: "byte * 2^-3" (an eighth of a byte) is no unit a disk or memory size uses.
+  return Number.isSafeInteger(factor) && factor > 0 ? factor : undefined;
 }
 
-/** quantity × units, in bytes; undefined when the quantity or the unit is not understood. */
+/**
+ * quantity × units, in bytes; undefined when the quantity is not a whole decimal number ("0x10",
+ * "1e3", "1.5" are not) or the unit is not understood. The result may exceed
+ * Number.MAX_SAFE_INTEGER (even be Infinity); callers compare it with their cap.
+ */
 export function toBytes(
   quantity: string,
   units: string | undefined,
   defaultUnitBytes: number,
 ): number | undefined {
-  const q = Number(quantity.trim());
-  if (quantity.trim() === '' || !Number.isFinite(q) || q < 0) return undefined;
+  const text = quantity.trim();
+  if (!/^\d+$/.test(text)) return undefined;
   const perUnit = units === undefined || units.trim() === '' ? defaultUnitBytes : bytesPerUnit(units);
-  return perUnit === undefined ? undefined : Math.round(q * perUnit);
+  return perUnit === undefined ? undefined : Number(text) * perUnit;
 }

@@ -37,8 +37,20 @@ const parser = new XMLParser({
   processEntities: false,
 });
 
-/** Parses an XML document into its root element. Throws an Error with the parser's reason. */
-export function parseXmlTree(xml: string): XmlElement {
+export interface XmlLimits {
+  /** Elements in the document; counted (as an upper bound) before anything is parsed. */
+  maxElements: number;
+  /** Nesting depth of elements. */
+  maxDepth: number;
+}
+
+/**
+ * Parses an XML document into its root element. Throws an Error with the parser's reason, or
+ * naming the limit a document exceeds: the counts are checked with one linear scan of the text
+ * before the validator and the tree (which cost tens of bytes of memory per byte of input) run.
+ */
+export function parseXmlTree(xml: string, limits?: XmlLimits): XmlElement {
+  if (limits) checkShape(xml, limits);
   const valid = XMLValidator.validate(xml);
   if (valid !== true) {
     throw new Error(`invalid XML at line ${valid.err.line}: ${valid.err.msg}`);
@@ -49,6 +61,30 @@ export function parseXmlTree(xml: string): XmlElement {
   if (roots.length !== 1 || root === undefined)
     throw new Error('XML document must have exactly one root element');
   return root;
+}
+
+/**
+ * An upper bound of the element count ("<" followed by a name character) and the nesting depth
+ * ("<name" opens unless it ends with "/>", "</" closes), without a parse. Comments, CDATA and
+ * attribute values holding "<" or "/>" can only make the bound larger, never hide elements.
+ */
+function checkShape(xml: string, { maxElements, maxDepth }: XmlLimits): void {
+  let elements = 0;
+  let depth = 0;
+  for (let i = xml.indexOf('<'); i >= 0; i = xml.indexOf('<', i + 1)) {
+    const next = xml.charCodeAt(i + 1);
+    if (next === 0x2f /* / */) {
+      depth--;
+      continue;
+    }
+    if (next === 0x21 /* ! */ || next === 0x3f /* ? */) continue;
+    if (++elements > maxElements) throw new Error(`the document has more than ${maxElements} elements`);
+    const end = xml.indexOf('>', i);
+    if (end < 0) break;
+    if (xml.charCodeAt(end - 1) !== 0x2f /* / */ && ++depth > maxDepth) {
+      throw new Error(`elements are nested more than ${maxDepth} deep`);
+    }
+  }
 }
 
 function convert(nodes: OrderedNode[], scope: Map<string, string>): XmlElement[] {
