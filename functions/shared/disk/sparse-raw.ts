@@ -9,6 +9,8 @@ import { StagedWriter } from './staged-writer.ts';
 export interface WriteSparseRawOptions {
   /** Expected size; the stream must hold exactly this many bytes. Default: whatever it holds. */
   sizeBytes?: number;
+  /** Without sizeBytes: the most bytes the stream may hold (DiskSizeMismatch past it). */
+  maxBytes?: number;
   /** Called after each write: bytes read from the input so far, bytes of data written so far. */
   onProgress?(bytesIn: number, bytesOutAllocated: number): void;
   signal?: AbortSignal;
@@ -50,10 +52,11 @@ export async function writeSparseRaw(
       const room = await staged.room(position);
       const chunk = await reader.readSome(room.length);
       if (!chunk) break;
-      if (opts.sizeBytes !== undefined && position + chunk.length > opts.sizeBytes) {
+      const limit = opts.sizeBytes ?? opts.maxBytes;
+      if (limit !== undefined && position + chunk.length > limit) {
         throw new DiskFormatError(
           'DiskSizeMismatch',
-          `raw disk stream is longer than the expected ${opts.sizeBytes} bytes`,
+          `raw disk stream is longer than the ${opts.sizeBytes !== undefined ? 'expected' : 'largest accepted'} ${limit} bytes`,
         );
       }
       room.set(chunk);

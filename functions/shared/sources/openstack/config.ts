@@ -62,8 +62,17 @@ export function connectionFromSpec(
   try {
     url = new URL(spec.endpoint);
   } catch {
-    throw new SourceError('InvalidSpec', `spec.endpoint "${spec.endpoint}" is not a URL.`);
+    // Not echoed: a malformed URL may still hold a password.
+    throw new SourceError(
+      'InvalidSpec',
+      'spec.endpoint is not a URL; write the Keystone URL, e.g. https://keystone.example.com:5000/v3.',
+    );
   }
+  if (url.username !== '' || url.password !== '')
+    throw new SourceError(
+      'InvalidSpec',
+      'spec.endpoint contains a user name or password (user:password@host); remove them and put the credentials in the Secret.',
+    );
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     throw new SourceError('InvalidSpec', `spec.endpoint must be an http(s) URL, got "${url.protocol}".`);
   if (!spec.region)

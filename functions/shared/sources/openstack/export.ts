@@ -9,8 +9,10 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { execa } from 'execa';
 import { writeSparseRaw } from '../../disk/sparse-raw.ts';
+import { DiskFormatError } from '../../disk/errors.ts';
+import { convertForeignImage, qemuFormatForGlance, UnsafeImageError } from '../../disk/foreign-image.ts';
+import { MAX_DISK_BYTES } from '../../limits.ts';
 import { SourceError, type DiskProgress, type ExportOptions, type ExportedDisk } from '../types.ts';
 import type { OpenstackClient } from './client.ts';
 import { apiErrorMessage, httpError } from './http.ts';
@@ -153,13 +155,16 @@ export class ServerExport {
     }
     if (firstError) {
       await Promise.all(results.map((d) => rm(d.path, { force: true })));
-      throw firstError instanceof SourceError
-        ? firstError
-        : new SourceError(
-            'ExportFailed',
-            `Export of server ${server.id} failed: ${(firstError as Error).message}`,
-            { cause: firstError },
-          );
+      if (firstError instanceof SourceError) throw firstError;
+      if (firstError instanceof UnsafeImageError || firstError instanceof DiskFormatError)
+        throw new SourceError(firstError.reason, firstError.message);
+      const code = (firstError as NodeJS.ErrnoException).code;
+      // Local failures (the scratch volume): their messages name internal paths, so only the code.
+      throw new SourceError(
+        'ExportFailed',
+        `Export of server ${server.id} failed: ${typeof code === 'string' ? `writing the scratch volume failed (${code})` : (firstError as Error).message.replaceAll(opts.scratchDir, '<scratch>')}`,
+        { cause: firstError },
+      );
     }
     return results.sort((a, b) => a.index - b.index);
   }
@@ -393,10 +398,15 @@ export class ServerExport {
     progress: (p: Omit<DiskProgress, 'index'>) => void,
     signal: AbortSignal,
   ): Promise<{ sizeBytes: number; allocatedBytes: number }> {
+    const diskFormat = image.disk_format ?? 'raw';
+    // Decided before downloading: an unsupported format costs no transfer.
+    const foreignFormat = diskFormat === 'raw' ? undefined : qemuFormatForGlance(diskFormat);
     const res = await this.s.call<Readable>('image', `/images/${image.id}/file`, {
       method: 'GET',
       responseType: 'stream',
       timeout: 0,
+      // Bounded below by the image's declared size instead of the JSON answer cap.
+      maxContentLength: -1,
       signal,
       what: `downloading image ${image.id}`,
     });
@@ -413,33 +423,46 @@ export class ServerExport {
     const onProgress = (bytesDone: number) => progress({ phase: 'exporting', bytesDone, bytesTotal: total });
 
     let result: { sizeBytes: number; allocatedBytes: number };
-    if ((image.disk_format ?? 'raw') === 'raw') {
+    if (foreignFormat === undefined) {
       // The writer feeds the hash in ~1 MiB pieces as the bytes pass: one pass, hashed once.
       result = await writeSparseRaw(res.data, outPath, {
-        ...(image.size ? { sizeBytes: image.size } : {}),
+        ...(image.size ? { sizeBytes: image.size } : { maxBytes: MAX_DISK_BYTES }),
         ...(hash ? { hash } : {}),
         onProgress,
         signal,
       });
     } else {
+      // Glance must not send more than it declared (nor, undeclared, more than any disk can be).
+      const limit = image.size || MAX_DISK_BYTES;
+      let received = 0;
       const tap = new Transform({
         transform(chunk: Buffer, _enc, cb) {
+          received += chunk.length;
+          if (received > limit) {
+            cb(
+              new SourceError(
+                'DiskSizeMismatch',
+                `The download of image ${image.id} is longer than the ${limit} bytes ${image.size ? 'Glance declared' : 'accepted'}.`,
+              ),
+            );
+            return;
+          }
           hash?.update(chunk);
           cb(null, chunk);
         },
       });
       res.data.on('error', (e) => tap.destroy(e));
       res.data.pipe(tap);
-      const tmp = `${outPath}.${image.disk_format}.part`;
+      const tmp = `${outPath}.download.part`;
       try {
-        let done = 0;
-        tap.on('data', (c: Buffer) => onProgress((done += c.length)));
+        tap.on('data', () => onProgress(received));
         await pipeline(tap, createWriteStream(tmp), { signal });
         this.check(hash, expected, image.id);
         progress({ phase: 'converting', bytesDone: total, bytesTotal: total });
-        await execa('qemu-img', ['convert', '-f', image.disk_format!, '-O', 'raw', tmp, outPath], {
-          cancelSignal: signal,
-        });
+        await convertForeignImage(tmp, foreignFormat, outPath, `image ${image.id}`, signal);
+      } catch (err) {
+        await rm(outPath, { force: true });
+        throw err;
       } finally {
         await rm(tmp, { force: true });
       }

@@ -7,6 +7,7 @@ import axiosRetry, { exponentialDelay, isNetworkError } from 'axios-retry';
 import { Agent } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { SourceError } from '../types.ts';
+import { MAX_OPENSTACK_JSON_BYTES } from '../../limits.ts';
 import type { OpenstackCredentials } from './config.ts';
 
 export interface HttpOptions {
@@ -80,6 +81,8 @@ export function createHttpClient(
     // Statuses are interpreted by the callers (404 while waiting for a deletion, 401 → re-auth).
     validateStatus: () => true,
     maxRedirects: 0,
+    // Every API answer is read into memory: bounded. Downloads (streams) set their own limit.
+    maxContentLength: MAX_OPENSTACK_JSON_BYTES,
   });
   const base = options.retryBaseMs ?? 200;
   axiosRetry(http, {
@@ -111,10 +114,30 @@ export function apiErrorMessage(data: unknown): string | undefined {
   return undefined;
 }
 
+/** A URL for messages: no user info, no query string. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    return u.href;
+  } catch {
+    return 'the endpoint';
+  }
+}
+
 /** Translates a transport failure (no HTTP answer) into a SourceError. */
 export function transportError(err: unknown, what: string, url: string): SourceError {
   if (err instanceof SourceError) return err;
   const host = safeHost(url);
+  if (/maxContentLength size of \d+ exceeded/.test((err as Error | undefined)?.message ?? ''))
+    return new SourceError(
+      'ResponseTooLarge',
+      `The answer of ${host} for ${what} is larger than the ${MAX_OPENSTACK_JSON_BYTES} bytes accepted; it was not read.`,
+      { cause: err },
+    );
   if (isTlsError(err))
     return new SourceError(
       'TlsVerificationFailed',

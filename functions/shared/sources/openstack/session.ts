@@ -12,7 +12,7 @@ import {
   type ServiceName,
 } from './catalog.ts';
 import type { OpenstackConnection } from './config.ts';
-import { createHttpClient, httpError, transportError, type HttpOptions } from './http.ts';
+import { createHttpClient, displayUrl, httpError, transportError, type HttpOptions } from './http.ts';
 
 /** Highest Nova microversion this client is written for: server description (2.19), image_id in
  * the createImage body (2.45), flavor embedded in the server (2.47). Older clouds still work. */
@@ -86,7 +86,7 @@ export class OpenstackSession {
     if (res.status === 404)
       throw new SourceError(
         'EndpointUnreachable',
-        `No Keystone v3 API at ${url}: check spec.endpoint (e.g. https://keystone.example.com:5000/v3 or https://cloud.example.com/identity).`,
+        `No Keystone v3 API at ${displayUrl(url)}: check spec.endpoint (e.g. https://keystone.example.com:5000/v3 or https://cloud.example.com/identity).`,
       );
     if (res.status !== 201 && res.status !== 200)
       throw httpError(res.status, res.data, 'Keystone authentication');

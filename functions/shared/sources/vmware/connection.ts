@@ -37,7 +37,8 @@ export function resolveVmwareConnection(
   } catch {
     throw new SourceError(
       'InvalidEndpoint',
-      `spec.endpoint "${endpoint}" is not a URL; expected e.g. https://vcenter.example.com/sdk`,
+      // Not echoed: a malformed URL may still hold a password.
+      'spec.endpoint is not a URL; expected e.g. https://vcenter.example.com/sdk',
     );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
