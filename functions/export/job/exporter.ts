@@ -233,6 +233,9 @@ export async function runExporter(
         break;
       }
     }
+    // Progress may have named disks the export did not produce (an OVA's .vmdk members decoded
+    // before its OVF said they are unused): only exported disks get a status entry and an image.
+    for (const index of [...disks.keys()]) if (!exported.some((d) => d.index === index)) disks.delete(index);
     await progress.flush();
 
     for (const d of exported) {

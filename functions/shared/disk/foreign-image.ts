@@ -8,7 +8,7 @@
 //   2. `qemu-img info --output=json` (no backing chain) must agree: no backing file, no data
 //      file, no extent other than the file itself, the declared format, a bounded virtual size;
 //   3. convert with the format forced (-f), from our own local path.
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { MAX_DISK_BYTES } from '../limits.ts';
@@ -154,7 +154,12 @@ export async function convertForeignImage(
     throw unsafe(`qemu-img could not describe ${what}`);
   }
   checkImageInfo(parsed, path, format, what);
-  await qemuImg(['convert', '-f', format, '-O', 'raw', path, outPath], what, signal);
+  try {
+    await qemuImg(['convert', '-f', format, '-O', 'raw', path, outPath], what, signal);
+  } catch (e) {
+    await rm(outPath, { force: true });
+    throw e;
+  }
   return { virtualSizeBytes: parsed['virtual-size'] };
 }
 

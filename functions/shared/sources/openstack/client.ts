@@ -77,7 +77,13 @@ export class OpenstackClient {
     );
     if (res.status === 404) return undefined;
     expectOk(res, `Reading server ${id}`);
-    return res.data.server;
+    const server = (res.data as { server?: unknown } | undefined)?.server as NovaServer | undefined;
+    if (typeof server !== 'object' || server === null || typeof server.id !== 'string')
+      throw new SourceError(
+        'OpenstackRequestFailed',
+        `Nova answered the read of server ${id} without a server.`,
+      );
+    return server;
   }
 
   /** A server by UUID or exact name (ServerNotFound / ServerNameNotUnique otherwise). */
@@ -92,7 +98,13 @@ export class OpenstackClient {
       { method: 'GET', what: `looking up server "${nameOrId}"` },
     );
     expectOk(res, `Looking up server "${nameOrId}"`);
-    const servers = (res.data.servers ?? []).filter(
+    const list = (res.data as { servers?: unknown } | undefined)?.servers;
+    if (!Array.isArray(list))
+      throw new SourceError(
+        'OpenstackRequestFailed',
+        `Nova answered the lookup of server "${nameOrId}" without a server list.`,
+      );
+    const servers = (list as NovaServer[]).filter(
       (s) => typeof s?.id === 'string' && typeof s?.name === 'string',
     );
     return pickServerByName(nameOrId, servers);

@@ -4,7 +4,7 @@
 // disks (discarded as they arrive), never scratch space.
 import { posix } from 'node:path';
 import { SourceError } from '../types.ts';
-import { MAX_OVF_BYTES } from '../../limits.ts';
+import { MAX_OVA_MEMBERS, MAX_OVF_BYTES } from '../../limits.ts';
 import { resolveOvaHttpSettings, type OvaSourceSpecLike, type SecretData } from './http-settings.ts';
 import { openOvaDownload } from './ova-http.ts';
 import { parseOvfDescriptor, type OvfDescriptor } from './ovf-descriptor.ts';
@@ -23,7 +23,10 @@ export async function readOvaDescriptor(
   // Stops by itself once the extract is destroyed below.
   feedTar(download.body, extract).catch(() => undefined);
   try {
+    let members = 0;
     for await (const entry of extract) {
+      if (++members > MAX_OVA_MEMBERS)
+        throw new SourceError('InvalidOva', `the archive holds more than ${MAX_OVA_MEMBERS} files`);
       const name = posix.basename(entry.header.name);
       if (entry.header.type === 'file' && name.toLowerCase().endsWith('.ovf')) {
         return parseOvfDescriptor(

@@ -31,7 +31,13 @@ import {
   type OvfDescriptor,
   type OvfDisk,
 } from './ovf-descriptor.ts';
-import { MAX_DISK_SIZE_DISAGREEMENT_BYTES, MAX_MANIFEST_BYTES, MAX_OVF_BYTES } from '../../limits.ts';
+import {
+  MAX_DISK_SIZE_DISAGREEMENT_BYTES,
+  MAX_MANIFEST_BYTES,
+  MAX_OVA_MEMBERS,
+  MAX_OVA_PROVISIONAL_DISKS,
+  MAX_OVF_BYTES,
+} from '../../limits.ts';
 
 export interface OvaExportResult {
   vm: SourceVm;
@@ -115,8 +121,13 @@ class OvaExport {
     );
   }
 
+  private membersSeen = 0;
+
   private async onEntry(entry: TarEntry): Promise<void> {
     const { header } = entry;
+    if (++this.membersSeen > MAX_OVA_MEMBERS) {
+      throw new SourceError('InvalidOva', `the archive holds more than ${MAX_OVA_MEMBERS} files`);
+    }
     const base = posix.basename(header.name);
     if (header.type !== 'file' && header.type !== 'contiguous-file') return drainEntry(entry);
     const lower = base.toLowerCase();
@@ -180,6 +191,12 @@ class OvaExport {
   private async onDiskMember(entry: TarEntry, name: string): Promise<void> {
     if (this.members.has(name)) throw new SourceError('InvalidOva', `the archive holds "${name}" twice`);
     const ovfDisk = this.ovfDiskFor(name);
+    if (!this.descriptor && this.diskMembersSeen >= MAX_OVA_PROVISIONAL_DISKS) {
+      throw new SourceError(
+        'InvalidOva',
+        `the archive holds more than ${MAX_OVA_PROVISIONAL_DISKS} .vmdk files before its OVF descriptor; put the OVF first or remove unused disk files`,
+      );
+    }
     const provisionalIndex = this.diskMembersSeen++;
     const index = ovfDisk?.index ?? provisionalIndex;
     const total = entry.header.size ?? 0;

@@ -6,6 +6,7 @@ import type { Agent } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { createClientAsync, type Client, type IOptions } from 'soap';
 import { SourceError } from '../types.ts';
+import { MAX_SOAP_RESPONSE_BYTES } from '../../limits.ts';
 import { httpsAgentFor, type VmwareConnection } from './connection.ts';
 import { transportProblemOf, vimFaultOf } from './faults.ts';
 import { isNode, moRefArg, toMoRef, type MoRef } from './soap-values.ts';
@@ -37,6 +38,11 @@ const NOT_AUTHENTICATED = 'NotAuthenticated';
 
 export function sourceErrorFromCall(err: unknown, conn: VmwareConnection, operation: string): SourceError {
   if (err instanceof SourceError) return err;
+  if (/maxContentLength size of \d+ exceeded/.test((err as Error | undefined)?.message ?? ''))
+    return new SourceError(
+      'ResponseTooLarge',
+      `the answer of ${conn.endpoint} to ${operation} is larger than the ${MAX_SOAP_RESPONSE_BYTES} bytes accepted; it was not read`,
+    );
   const fault = vimFaultOf(err);
   if (fault) {
     if (fault.name === 'InvalidLogin')
@@ -67,6 +73,11 @@ export function sourceErrorFromCall(err: unknown, conn: VmwareConnection, operat
         retryable: true,
       });
     case 'http':
+      if (problem.status < 300)
+        return new SourceError(
+          'VsphereRequestFailed',
+          `${conn.endpoint} answered ${operation} with a document that is not a vSphere SOAP response; is spec.endpoint the vSphere SDK URL (https://<vcenter>/sdk)?`,
+        );
       return new SourceError(
         problem.status >= 500 ? 'EndpointError' : 'EndpointUnreachable',
         `${conn.endpoint} answered HTTP ${problem.status} to ${operation}; is spec.endpoint the vSphere SDK URL (https://<vcenter>/sdk)?`,
@@ -125,7 +136,12 @@ async function login(conn: VmwareConnection): Promise<VimSession> {
   const client = await createClientAsync(WSDL, {
     endpoint: conn.endpoint,
     // node-soap types axios through its CommonJS typings; the instance is the same at runtime.
-    request: axios.create({ httpsAgent: agent, maxRedirects: 0 }) as unknown as IOptions['request'],
+    request: axios.create({
+      httpsAgent: agent,
+      maxRedirects: 0,
+      // Every answer is parsed in memory: bounded.
+      maxContentLength: MAX_SOAP_RESPONSE_BYTES,
+    }) as unknown as IOptions['request'],
   });
   try {
     const content = (await rawCall(client, 'RetrieveServiceContent', {
