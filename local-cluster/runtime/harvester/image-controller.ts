@@ -153,11 +153,55 @@ export class HarvesterImageController {
     return undefined;
   }
 
+  /**
+   * spec.storageClassParameters as Harvester's image mutating webhook writes them on create
+   * (pkg/webhook/resources/virtualmachineimage/mutator.go, patchImageStorageClassParams): the
+   * class named by the harvesterhci.io/storageClassName annotation, else the default class if it is
+   * a Longhorn one; only nodeSelector, diskSelector, numberOfReplicas, staleReplicaTimeout and
+   * dataLocality are taken from it, over Harvester's image defaults.
+   */
+  private async storageClassParameters(img: VmImage): Promise<Record<string, string>> {
+    const params: Record<string, string> = {
+      numberOfReplicas: '3',
+      staleReplicaTimeout: '30',
+      migratable: 'true',
+    };
+    type Sc = KubeObject & { provisioner?: string; parameters?: Record<string, string> };
+    const named = img.metadata?.annotations?.['harvesterhci.io/storageClassName'];
+    const classes = (await this.ctx.kube.list<Sc>('storage.k8s.io/v1', 'StorageClass')).items;
+    const base = named
+      ? classes.find((c) => c.metadata?.name === named)
+      : classes.find(
+          (c) =>
+            c.metadata?.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true' &&
+            c.provisioner === 'driver.longhorn.io',
+        );
+    const from = base?.parameters ?? img.spec?.storageClassParameters ?? {};
+    for (const key of [
+      'nodeSelector',
+      'diskSelector',
+      'numberOfReplicas',
+      'staleReplicaTimeout',
+      'dataLocality',
+    ])
+      if (from[key] !== undefined) params[key] = from[key];
+    return params;
+  }
+
   private async importImage(img: VmImage, signal: AbortSignal): Promise<void> {
     const ns = img.metadata!.namespace ?? 'default';
     const name = img.metadata!.name!;
     const url = img.spec?.url ?? '';
     const scName = imageStorageClassName(name);
+    // The webhook runs on create; the stand-in has none, so the first reconcile writes them.
+    let classParameters = img.spec?.storageClassParameters;
+    if (!classParameters) {
+      const params = await this.storageClassParameters(img);
+      classParameters = params;
+      await this.update(ns, name, (cur) => {
+        cur.spec = { ...(cur.spec ?? {}), storageClassParameters: params };
+      });
+    }
     await this.ctx.kube.ensure({
       apiVersion: 'storage.k8s.io/v1',
       kind: 'StorageClass',
@@ -166,12 +210,8 @@ export class HarvesterImageController {
       allowVolumeExpansion: true,
       reclaimPolicy: 'Delete',
       volumeBindingMode: 'Immediate',
-      parameters: {
-        backingImage: `${ns}-${name}`,
-        migratable: 'true',
-        numberOfReplicas: '3',
-        staleReplicaTimeout: '30',
-      },
+      // Harvester's image controller: the image's storageClassParameters plus its backing image.
+      parameters: { ...classParameters, backingImage: `${ns}-${name}` },
     });
     await this.update(ns, name, (cur) => {
       const now = new Date().toISOString();

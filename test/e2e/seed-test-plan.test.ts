@@ -1,0 +1,486 @@
+// The steps of the seed test plan (../shared/seeds 001, "Proposed Base tests") that no other
+// end-to-end test covers, one test each, named after the step, on one local cluster (boots are
+// slow under load): delete after success keeps VM, volumes and images; the same for a
+// multi-import YAML; remove the VMs and their disks, then re-create the imports; quick cancel of
+// an OpenStack import during download; the default StorageClass; a bogus source network with
+// skipPreflightChecks; an OpenStack server without disks. And the safety features of issue 23:
+// guest-OS device choice, a VM created stopped.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
+import { applyExampleSources, importStatus, waitForImports } from '../support/e2e.ts';
+
+let cluster: LocalCluster;
+let stateDir: string;
+
+const MULTI_BY_UUID = 'bbbbbbbb-2222-4222-8222-000000000002';
+const inventory = {
+  vmware: {
+    datacenter: 'DC0',
+    networks: [
+      { name: 'VM Network', type: 'standard' },
+      { name: 'dvSwitch 1', type: 'distributed' },
+    ],
+    vms: [
+      {
+        name: 'linux-vm',
+        guestId: 'otherLinux64Guest',
+        shutdownSeconds: 0.5,
+        disks: [{ sizeMiB: 8, controller: 'pvscsi', allocatedPercent: 50, seed: 41 }],
+        nics: [{ network: 'dvSwitch 1', type: 'vmxnet3', mac: '00:50:56:0b:00:01' }],
+      },
+      {
+        name: 'windows-pvscsi',
+        guestId: 'windows2019srv_64Guest',
+        shutdownSeconds: 0.5,
+        disks: [{ sizeMiB: 8, controller: 'pvscsi', allocatedPercent: 50, seed: 42 }],
+        nics: [{ network: 'VM Network', type: 'vmxnet3', mac: '00:50:56:0b:00:02' }],
+      },
+      {
+        name: 'windows-with-drivers',
+        guestId: 'windows2019srv_64Guest',
+        shutdownSeconds: 0.5,
+        disks: [{ sizeMiB: 8, controller: 'pvscsi', allocatedPercent: 50, seed: 43 }],
+        nics: [{ network: 'VM Network', type: 'vmxnet3', mac: '00:50:56:0b:00:03' }],
+      },
+    ],
+  },
+  openstack: {
+    region: 'RegionOne',
+    networks: ['shared', 'public'],
+    servers: [
+      {
+        name: 'multi-two-disks',
+        status: 'ACTIVE',
+        flavor: { vcpus: 1, ramMiB: 256 },
+        volumes: [
+          {
+            sizeMiB: 8,
+            bootable: true,
+            allocatedPercent: 30,
+            seed: 51,
+            imageProperties: { os_type: 'linux' },
+          },
+          { sizeMiB: 8, bootable: false, allocatedPercent: 10, seed: 52 },
+        ],
+        ports: [{ network: 'shared', mac: 'fa:16:3e:0b:00:01' }],
+      },
+      {
+        name: 'multi-two-nics',
+        id: MULTI_BY_UUID,
+        status: 'ACTIVE',
+        flavor: { vcpus: 1, ramMiB: 256 },
+        volumes: [{ sizeMiB: 8, bootable: true, allocatedPercent: 30, seed: 53 }],
+        ports: [
+          { network: 'shared', mac: 'fa:16:3e:0b:00:02' },
+          { network: 'public', mac: 'fa:16:3e:0b:00:03' },
+        ],
+      },
+      {
+        name: 'multi-three',
+        status: 'SHUTOFF',
+        flavor: { vcpus: 2, ramMiB: 256 },
+        volumes: [{ sizeMiB: 8, bootable: true, allocatedPercent: 30, seed: 54 }],
+        ports: [{ network: 'shared', mac: 'fa:16:3e:0b:00:04' }],
+      },
+      {
+        // A live image without a volume: nothing to import
+        name: 'no-disks',
+        status: 'ACTIVE',
+        flavor: { vcpus: 1, ramMiB: 256 },
+        volumes: [],
+        bootFromImage: false,
+        ports: [{ network: 'shared' }],
+      },
+      {
+        name: 'bogus-network',
+        status: 'SHUTOFF',
+        flavor: { vcpus: 1, ramMiB: 256 },
+        volumes: [{ sizeMiB: 8, bootable: true, allocatedPercent: 20, seed: 55 }],
+        ports: [{ network: 'shared', mac: 'fa:16:3e:0b:00:05' }],
+      },
+      {
+        name: 'default-class',
+        status: 'SHUTOFF',
+        flavor: { vcpus: 1, ramMiB: 256 },
+        volumes: [{ sizeMiB: 8, bootable: true, allocatedPercent: 20, seed: 56 }],
+        ports: [],
+      },
+      {
+        // Big enough that its download is still running when the import is deleted
+        name: 'quick-cancel',
+        status: 'ACTIVE',
+        flavor: { vcpus: 1, ramMiB: 256 },
+        volumes: [{ sizeMiB: 1024, bootable: true, allocatedPercent: 60, seed: 57 }],
+        ports: [],
+      },
+    ],
+  },
+  // The example sources include an OvaSource
+  ova: [
+    {
+      name: 'appliance.ova',
+      vm: { cpus: 1, memoryMiB: 128, disks: [{ sizeMiB: 8, controller: 'sata', seed: 58 }], nics: [] },
+    },
+  ],
+};
+
+const API = 'migration.harvesterhci.io/v1beta1';
+const vmImport = (
+  name: string,
+  spec: Record<string, unknown>,
+  kind: 'VmwareSource' | 'OpenstackSource' = 'OpenstackSource',
+) =>
+  stringify({
+    apiVersion: API,
+    kind: 'VirtualMachineImport',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      sourceCluster: {
+        name: kind === 'VmwareSource' ? 'vcsim' : 'devstack',
+        namespace: 'default',
+        kind,
+        apiVersion: API,
+      },
+      ...spec,
+    },
+  });
+
+const kubectl = (args: string[], input?: string) => cluster.kubectl(args, input);
+const names = async (what: string, selector?: string) =>
+  (await kubectl(['get', what, '-o', 'name', ...(selector ? ['-l', selector] : [])]))
+    .split('\n')
+    .filter(Boolean)
+    .sort();
+const lastMessage = async (name: string) =>
+  (await importStatus(cluster, name)).importConditions?.at(-1)?.message ?? '';
+const vmOf = async (name: string) =>
+  (await cluster.kube.get('kubevirt.io/v1', 'VirtualMachine', name, 'default')) as any;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The multi-import YAML of the plan's "Test Multiple VM Import From OpenStack". */
+const multiYaml = [
+  vmImport('multi-by-name', { virtualMachineName: 'multi-two-disks' }),
+  vmImport('multi-by-uuid', {
+    virtualMachineName: MULTI_BY_UUID,
+    networkMapping: [{ sourceNetwork: 'public', destinationNetwork: 'default/vlan1' }],
+  }),
+  vmImport('multi-three', { virtualMachineName: 'multi-three' }),
+].join('---\n');
+const MULTI = ['multi-by-name', 'multi-by-uuid', 'multi-three'];
+
+describe('seed test plan steps end to end', () => {
+  before(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'vm-import-e2e-plan-'));
+    const inventoryFile = join(stateDir, 'inventory.yaml');
+    await writeFile(inventoryFile, stringify(inventory));
+    cluster = await startLocalCluster({
+      stateDir,
+      inventoryFile,
+      imageRetryDelayMs: 3000,
+      jobBackoffBaseMs: 500,
+    });
+    await applyExampleSources(cluster, 90);
+  });
+  after(async () => {
+    await cluster?.stop();
+    // KEEP_E2E_STATE=1 keeps the cluster's state and logs for a post-mortem.
+    if (stateDir && !process.env.KEEP_E2E_STATE) await rm(stateDir, { recursive: true, force: true });
+    else if (stateDir) console.log(`# local cluster state and logs kept in ${stateDir}`);
+  });
+
+  test('Multiple VM Import From OpenStack: by name and by UUID, two disks, two NICs, all running with volumes of the source size', async () => {
+    await kubectl(['apply', '-f', '-'], multiYaml);
+    const statuses = await waitForImports(cluster, MULTI, 600_000);
+    for (const n of MULTI)
+      assert.equal(statuses[n]!.importStatus, 'virtualMachineRunning', `${n}: ${await lastMessage(n)}`);
+    assert.equal(statuses['multi-by-name']!.diskImportStatus?.length, 2);
+    const byUuid = await vmOf(statuses['multi-by-uuid']!.importedVirtualMachineName!);
+    assert.match(statuses['multi-by-uuid']!.importedVirtualMachineName!, /^multi-two-nics/);
+    const interfaces = byUuid.spec.template.spec.domain.devices.interfaces;
+    assert.equal(interfaces.length, 2, 'both NICs');
+    assert.ok(
+      interfaces.some((i: any) => i.bridge && i.macAddress === 'fa:16:3e:0b:00:03'),
+      'public → vlan1',
+    );
+    // every volume is the size of its source volume (Cinder: whole GiB)
+    for (const n of MULTI)
+      for (const d of statuses[n]!.diskImportStatus ?? [])
+        assert.equal(d.diskSize, 1024 ** 3, `${n} ${d.diskName}`);
+  });
+
+  test('Multiple VM Import From OpenStack, "kubectl delete" of the multi-import YAML: VMs, volumes and images are kept', async () => {
+    const before = {
+      vms: await names('virtualmachines.kubevirt.io'),
+      pvcs: await names('pvc'),
+      images: await names('virtualmachineimages.harvesterhci.io'),
+    };
+    assert.ok(before.vms.length >= 3 && before.pvcs.length >= 4 && before.images.length >= 4);
+    await kubectl(['delete', '-f', '-', '--timeout=120s'], multiYaml);
+    assert.deepEqual(await names('virtualmachineimports.migration'), []);
+    assert.deepEqual(await names('virtualmachines.kubevirt.io'), before.vms);
+    assert.deepEqual(await names('pvc'), before.pvcs);
+    assert.deepEqual(await names('virtualmachineimages.harvesterhci.io'), before.images);
+    for (const vm of before.vms)
+      assert.equal((await vmOf(vm.split('/')[1]!)).status?.printableStatus, 'Running');
+  });
+
+  test('Deleting VM but not image(s) and recreate works (OpenStack): remove the VMs and their volumes, create the YAML again → new images, new volumes, VMs started', async () => {
+    const oldImages = await names('virtualmachineimages.harvesterhci.io');
+    const oldDisplayNames = new Map<string, string>();
+    for (const i of oldImages) {
+      const img = (await cluster.kube.get(
+        'harvesterhci.io/v1beta1',
+        'VirtualMachineImage',
+        i.split('/')[1]!,
+        'default',
+      )) as any;
+      oldDisplayNames.set(img.metadata.name, img.spec.displayName);
+    }
+    // "validate that you can delete the VMs built and their Volumes clean up as well"
+    await kubectl(['delete', 'virtualmachines.kubevirt.io', '--all', '--timeout=120s']);
+    await kubectl(['delete', 'pvc', '-l', 'migration.harvesterhci.io/import-name', '--timeout=120s']);
+    assert.deepEqual(await names('virtualmachines.kubevirt.io'), []);
+    assert.deepEqual(await names('pvc', 'migration.harvesterhci.io/import-name'), []);
+
+    await kubectl(['create', '-f', '-'], multiYaml);
+    const statuses = await waitForImports(cluster, MULTI, 600_000);
+    for (const n of MULTI)
+      assert.equal(statuses[n]!.importStatus, 'virtualMachineRunning', `${n}: ${await lastMessage(n)}`);
+    const newImages = MULTI.flatMap((n) =>
+      (statuses[n]!.diskImportStatus ?? []).map((d) => d.VirtualMachineImage!),
+    );
+    assert.equal(newImages.length, 4);
+    for (const i of newImages) {
+      assert.ok(!oldImages.includes(`virtualmachineimage.harvesterhci.io/${i}`), `${i} is a new image`);
+      const img = (await cluster.kube.get(
+        'harvesterhci.io/v1beta1',
+        'VirtualMachineImage',
+        i,
+        'default',
+      )) as any;
+      // Harvester keeps display names unique in a namespace: the same name but for the import's
+      // short UID hash, since the old images are still there
+      const old = [...oldDisplayNames.values()].find(
+        (d) =>
+          d.replace(/-[a-z0-9]{5}-disk-(\d+)$/, '-disk-$1') ===
+          img.spec.displayName.replace(/-[a-z0-9]{5}-disk-(\d+)$/, '-disk-$1'),
+      );
+      assert.ok(old && old !== img.spec.displayName, `${img.spec.displayName} next to ${old}`);
+    }
+    assert.equal((await names('pvc', 'migration.harvesterhci.io/import-name')).length, 4, 'volumes rebuilt');
+    for (const n of MULTI)
+      assert.equal((await vmOf(statuses[n]!.importedVirtualMachineName!)).status?.printableStatus, 'Running');
+  });
+
+  test('(Negative) OpenStack server with no disks is not imported', async () => {
+    await kubectl(['apply', '-f', '-'], vmImport('no-disks', { virtualMachineName: 'no-disks' }));
+    const statuses = await waitForImports(cluster, ['no-disks'], 120_000);
+    assert.equal(statuses['no-disks']!.importStatus, 'virtualMachineImportInvalid');
+    assert.match(await lastMessage('no-disks'), /neither a root image disk nor attached volumes/);
+    assert.deepEqual(
+      await names('virtualmachineimages.harvesterhci.io', 'migration.harvesterhci.io/import-name=no-disks'),
+      [],
+    );
+  });
+
+  test('Import of VM with bogus sourceNetwork (OpenStack and VMware, skipPreflightChecks): the NIC is pod-network, virtio, masquerade', async () => {
+    const bogus = [{ sourceNetwork: 'no-such-network', destinationNetwork: 'default/vlan1' }];
+    await kubectl(
+      ['apply', '-f', '-'],
+      [
+        vmImport('bogus-openstack', {
+          virtualMachineName: 'bogus-network',
+          networkMapping: bogus,
+          skipPreflightChecks: true,
+        }),
+        vmImport(
+          'bogus-vmware',
+          { virtualMachineName: 'linux-vm', networkMapping: bogus, skipPreflightChecks: true },
+          'VmwareSource',
+        ),
+      ].join('---\n'),
+    );
+    const statuses = await waitForImports(cluster, ['bogus-openstack', 'bogus-vmware'], 300_000);
+    for (const n of ['bogus-openstack', 'bogus-vmware']) {
+      assert.equal(statuses[n]!.importStatus, 'virtualMachineRunning', `${n}: ${await lastMessage(n)}`);
+      const spec = (await vmOf(statuses[n]!.importedVirtualMachineName!)).spec.template.spec;
+      assert.deepEqual(
+        spec.domain.devices.interfaces.map((i: any) => [
+          i.name,
+          i.model,
+          Object.keys(i).includes('masquerade'),
+        ]),
+        [['pod-network', 'virtio', true]],
+      );
+      assert.deepEqual(spec.networks, [{ name: 'pod-network', pod: {} }]);
+    }
+  });
+
+  test('issue 23: a Windows VMware VM with PVSCSI gets a sata disk and an e1000e NIC; with guestHasVirtioDrivers scsi and virtio', async () => {
+    await kubectl(
+      ['apply', '-f', '-'],
+      [
+        vmImport('windows-default', { virtualMachineName: 'windows-pvscsi' }, 'VmwareSource'),
+        vmImport(
+          'windows-drivers',
+          { virtualMachineName: 'windows-with-drivers', guestHasVirtioDrivers: true },
+          'VmwareSource',
+        ),
+      ].join('---\n'),
+    );
+    const statuses = await waitForImports(cluster, ['windows-default', 'windows-drivers'], 300_000);
+    const devicesOf = async (n: string) => {
+      assert.equal(statuses[n]!.importStatus, 'virtualMachineRunning', `${n}: ${await lastMessage(n)}`);
+      const d = (await vmOf(statuses[n]!.importedVirtualMachineName!)).spec.template.spec.domain.devices;
+      return [d.disks.map((x: any) => x.disk.bus), d.interfaces.map((x: any) => x.model)];
+    };
+    assert.deepEqual(await devicesOf('windows-default'), [['sata'], ['e1000e']]);
+    assert.deepEqual(await devicesOf('windows-drivers'), [['scsi'], ['virtio']]);
+    assert.deepEqual(statuses['windows-default']!.guestOS, {
+      family: 'windows',
+      id: 'windows2019srv_64Guest',
+      name: 'Microsoft Windows Server 2019 (64-bit)',
+      detectedFrom: 'vSphere config.guestId',
+      virtioDrivers: false,
+    });
+  });
+
+  test('issue 23: startVirtualMachine false creates the VM stopped; the import ends in virtualMachineCreated, CreatedStopped', async () => {
+    await kubectl(
+      ['apply', '-f', '-'],
+      vmImport('stopped', { virtualMachineName: 'linux-vm', startVirtualMachine: false }, 'VmwareSource'),
+    );
+    const statuses = await waitForImports(cluster, ['stopped'], 300_000);
+    assert.equal(statuses.stopped!.importStatus, 'virtualMachineCreated', await lastMessage('stopped'));
+    const started = statuses.stopped!.importConditions?.find((c) => c.type === 'VirtualMachineStarted');
+    assert.deepEqual([started?.status, started?.reason], ['False', 'CreatedStopped']);
+    const vm = await vmOf(statuses.stopped!.importedVirtualMachineName!);
+    assert.equal(vm.spec.runStrategy, 'Halted');
+    assert.equal(vm.status?.printableStatus, 'Stopped');
+    assert.equal(
+      await cluster.kube.get(
+        'kubevirt.io/v1',
+        'VirtualMachineInstance',
+        statuses.stopped!.importedVirtualMachineName!,
+        'default',
+      ),
+      undefined,
+      'KubeVirt started nothing',
+    );
+    // terminal: resync leaves it alone, the scratch is freed
+    const version = (await cluster.kube.get(API, 'VirtualMachineImport', 'stopped', 'default'))!.metadata!
+      .resourceVersion;
+    await sleep(12_000);
+    assert.equal(
+      (await cluster.kube.get(API, 'VirtualMachineImport', 'stopped', 'default'))!.metadata!.resourceVersion,
+      version,
+    );
+    assert.deepEqual(
+      (await names('pvc')).filter((p) => p.endsWith('stopped-scratch')),
+      [],
+    );
+  });
+
+  test('VM Import Respects Default StorageClass (OpenStack): with another default class, image and volume take its parameters', async () => {
+    await kubectl(
+      ['apply', '-f', '-'],
+      stringify({
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'StorageClass',
+        metadata: { name: 'tagged-ssd' },
+        provisioner: 'driver.longhorn.io',
+        allowVolumeExpansion: true,
+        volumeBindingMode: 'Immediate',
+        parameters: {
+          numberOfReplicas: '1',
+          diskSelector: 'ssd',
+          staleReplicaTimeout: '30',
+          migratable: 'true',
+        },
+      }),
+    );
+    const setDefault = (cls: string, value: boolean) =>
+      kubectl([
+        'annotate',
+        '--overwrite',
+        'storageclass',
+        cls,
+        `storageclass.kubernetes.io/is-default-class=${value}`,
+      ]);
+    await setDefault('harvester-longhorn', false);
+    await setDefault('tagged-ssd', true);
+    try {
+      await kubectl(['apply', '-f', '-'], vmImport('default-class', { virtualMachineName: 'default-class' }));
+      const statuses = await waitForImports(cluster, ['default-class'], 300_000);
+      assert.equal(
+        statuses['default-class']!.importStatus,
+        'virtualMachineRunning',
+        await lastMessage('default-class'),
+      );
+      const imageName = statuses['default-class']!.diskImportStatus![0]!.VirtualMachineImage!;
+      const image = (await cluster.kube.get(
+        'harvesterhci.io/v1beta1',
+        'VirtualMachineImage',
+        imageName,
+        'default',
+      )) as any;
+      assert.equal(image.spec.storageClassParameters.diskSelector, 'ssd');
+      assert.equal(image.spec.storageClassParameters.numberOfReplicas, '1');
+      const pvc = (await cluster.kube.get(
+        'v1',
+        'PersistentVolumeClaim',
+        `${statuses['default-class']!.importedVirtualMachineName}-disk-0`,
+        'default',
+      )) as any;
+      const cls = (await cluster.kube.get(
+        'storage.k8s.io/v1',
+        'StorageClass',
+        pvc.spec.storageClassName,
+      )) as any;
+      assert.equal(cls.parameters.diskSelector, 'ssd', `volume class ${pvc.spec.storageClassName}`);
+      assert.equal(cls.parameters.numberOfReplicas, '1');
+    } finally {
+      await setDefault('tagged-ssd', false);
+      await setDefault('harvester-longhorn', true);
+    }
+  });
+
+  test('VM Import Quick Cancel (prior to image download finishing) in OpenStack: images removed, no volumes, disks or VMs', async () => {
+    await kubectl(['apply', '-f', '-'], vmImport('quick-cancel', { virtualMachineName: 'quick-cancel' }));
+    // "Wait until the download starts (kubectl get virtualmachineimage): as soon as the percentage
+    // begins to increase, remove the created YAML"
+    const deadline = Date.now() + 400_000;
+    for (;;) {
+      const images = await cluster.kubectl([
+        'get',
+        'virtualmachineimages.harvesterhci.io',
+        '-l',
+        'migration.harvesterhci.io/import-name=quick-cancel',
+        '-o',
+        'json',
+      ]);
+      const progress = (JSON.parse(images).items as any[]).map((i) => i.status?.progress ?? 0);
+      if (progress.some((p) => p > 0 && p < 100)) break;
+      const s = await importStatus(cluster, 'quick-cancel');
+      assert.ok(
+        ['', 'virtualMachineImportValid', 'sourceReady', 'disksExported', 'diskImageSubmitted'].includes(
+          s.importStatus ?? '',
+        ),
+        `still downloading, not ${s.importStatus} (progress ${progress.join(',')})`,
+      );
+      assert.ok(Date.now() < deadline, 'the download starts');
+      await sleep(150);
+    }
+    await kubectl(['delete', 'virtualmachineimport.migration', 'quick-cancel', '--timeout=180s']);
+    const selector = 'migration.harvesterhci.io/import-name=quick-cancel';
+    assert.deepEqual(await names('virtualmachineimages.harvesterhci.io', selector), [], 'images removed');
+    assert.deepEqual(await names('pvc', selector), [], 'no volumes');
+    assert.deepEqual(await names('virtualmachines.kubevirt.io', selector), [], 'no VMs');
+    assert.deepEqual(await names('jobs', selector), [], 'no export Job');
+  });
+});
