@@ -2,10 +2,12 @@
 //   node --import tsx bench/lib/exporter-child.ts   (job in $BENCH_JOB, result written to $BENCH_RESULT)
 // Modes: our single-pass export (the real source clients) or the re-creation of upstream's.
 import { writeFile } from 'node:fs/promises';
-import { exportVmwareVm, closeVmwareSessions } from '../../functions/shared/sources/vmware/index.ts';
-import type { VmwareConnection } from '../../functions/shared/sources/vmware/index.ts';
-import { exportOpenstackServer } from '../../functions/shared/sources/openstack/index.ts';
-import type { OpenstackConnection } from '../../functions/shared/sources/openstack/config.ts';
+import type { VmwareConnection } from '../../functions/shared/sources/vmware/connection.ts';
+import { exportVmwareVm } from '../../functions/shared/sources/vmware/export.ts';
+import { closeVmwareSessions } from '../../functions/shared/sources/vmware/session.ts';
+import { OpenstackClient } from '../../functions/shared/sources/openstack/client.ts';
+import { ServerExport } from '../../functions/shared/sources/openstack/export.ts';
+import type { OpenstackConnection } from '../../functions/shared/sources/openstack/connection.ts';
 import type { DiskProgress } from '../../functions/shared/sources/types.ts';
 import { upstreamVmwareExport } from './upstream-vmware.ts';
 import { upstreamOpenstackExport } from './upstream-openstack.ts';
@@ -69,12 +71,12 @@ async function runJob(job: ExporterJob): Promise<ExporterResult> {
     const disks =
       job.source === 'vmware'
         ? await exportVmwareVm(job.conn, job.dc, { name: job.vm }, opts)
-        : await exportOpenstackServer(job.conn, job.vm, opts, {
+        : await new ServerExport(await OpenstackClient.connect(job.conn), {
             pollInitialMs: job.pollMs,
             pollMaxMs: job.pollMs,
             uploadImageRetryDelay: 1,
             uploadImageRetryCount: 600,
-          });
+          }).run(job.vm, opts);
     files = disks.map((d) => d.path.split('/').pop()!);
     sourceBytes = [...bytesIn.values()].reduce((a, b) => a + b, 0);
   } else {

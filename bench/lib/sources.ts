@@ -5,7 +5,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ensurePki } from '../../local-cluster/pki.ts';
-import type { VmwareConnection } from '../../functions/shared/sources/vmware/index.ts';
+import type { VmwareConnection } from '../../functions/shared/sources/vmware/connection.ts';
 import { cachedDiskContent, diskCachePath } from '../../test/simulators/disk-content.ts';
 import { Inventory } from '../../test/simulators/inventory.ts';
 import { startOpenstackSimulator, type OpenstackSimulator } from '../../test/simulators/openstack/index.ts';

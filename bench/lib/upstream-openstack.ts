@@ -4,8 +4,8 @@
 // `<disk>.img`; then image, volume and snapshot deleted. No conversion (upstream downloads raw).
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OpenstackClient } from '../../functions/shared/sources/openstack/index.ts';
-import type { OpenstackConnection } from '../../functions/shared/sources/openstack/config.ts';
+import { OpenstackClient } from '../../functions/shared/sources/openstack/client.ts';
+import type { OpenstackConnection } from '../../functions/shared/sources/openstack/connection.ts';
 import { goFetch } from './go-tool.ts';
 import type { UpstreamExportResult } from './upstream-vmware.ts';
 

@@ -5,7 +5,7 @@
 import { execa } from 'execa';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { VmwareConnection } from '../../functions/shared/sources/vmware/index.ts';
+import type { VmwareConnection } from '../../functions/shared/sources/vmware/connection.ts';
 import { findVm, retrieveObjectProperties } from '../../functions/shared/sources/vmware/inventory.ts';
 import { vimCall, withVimSession } from '../../functions/shared/sources/vmware/session.ts';
 import {

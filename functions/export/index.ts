@@ -22,8 +22,11 @@ import { Kube, isNotFound, type Obj } from '../shared/kube/client.ts';
 import { createLogger } from '../shared/log.ts';
 import { overallProgress } from '../shared/progress.ts';
 import { numberSetting, stringSetting, vmImportImage } from '../shared/settings.ts';
-import { readSecretData } from '../shared/sources/registry.ts';
-import { SourceError } from '../shared/sources/types.ts';
+import type { Credentials } from '../shared/sources/adapter.ts';
+import { adapterFor } from '../shared/sources/adapters.ts';
+import { formatBytes, type ScratchSize } from '../shared/sources/scratch-size.ts';
+import { credentialsRefOf, readSecretData } from '../shared/sources/source-target.ts';
+import { SourceError } from '../shared/sources/source-error.ts';
 import {
   buildCredentialsSecret,
   buildExportJob,
@@ -37,8 +40,6 @@ import {
 import { DISKS_EXPORTED_CONDITION } from './conditions.ts';
 import { ensureExporterAccess } from './exporter-access.ts';
 import { isAdmitted, readSourceQueue, waitsForExport, wakeQueuedExports } from './queue.ts';
-import { formatBytes, type ScratchSize } from './scratch-size.ts';
-import { scratchSizeOf, type Credentials } from './source-access.ts';
 
 export const CONDITION = DISKS_EXPORTED_CONDITION;
 
@@ -107,9 +108,7 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
   let credentials: Credentials | undefined;
   let mountSecret: string | undefined;
   try {
-    const secretRef = (
-      source.spec as { credentials?: { name?: string | null; namespace?: string | null } | null }
-    )?.credentials;
+    const secretRef = credentialsRefOf(source);
     credentials = await readSecretData(kube, secretRef, sourceNamespace);
     if (credentials && secretRef?.name) {
       const secretNamespace = secretRef.namespace || sourceNamespace;
@@ -123,6 +122,7 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
     throw e;
   }
 
+  const adapter = await adapterFor(kind);
   const pvcName = scratchPvcName(name);
   let scratch: ScratchSize | undefined;
   const pvc = await kube.find<Obj>('v1', 'PersistentVolumeClaim', namespace, pvcName);
@@ -132,7 +132,10 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
       minGiB: numberSetting('SCRATCH_MIN_GIB'),
     };
     try {
-      scratch = await scratchSizeOf({ kind, source, imp, ...(credentials ? { credentials } : {}) }, sizing);
+      scratch = await adapter.scratchSize(
+        { kind, source, imp, ...(credentials ? { credentials } : {}) },
+        sizing,
+      );
     } catch (e) {
       if (!(e instanceof SourceError)) throw e;
       return e.retryable ? waitWith(e.reason, e.message) : failWith(e.reason, e.message);
@@ -154,7 +157,7 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
   const volume = scratch
     ? `scratch volume ${pvcName} of ${scratch.gib} GiB (${scratch.basis} = ${formatBytes(scratch.basisBytes)}, x SCRATCH_SIZE_FACTOR ${numberSetting('SCRATCH_SIZE_FACTOR', process.env, 1)} + SCRATCH_MIN_GIB ${numberSetting('SCRATCH_MIN_GIB')} GiB)`
     : `existing scratch volume ${pvcName}`;
-  const message = `export Job ${jobName} created with ${volume}; it powers off ${kind === 'OvaSource' ? 'nothing (OVA)' : `the source VM ${imp.spec.virtualMachineName ?? ''}`} and exports the disks`;
+  const message = `export Job ${jobName} created with ${volume}; it powers off ${adapter.hasPower ? `the source VM ${imp.spec.virtualMachineName ?? ''}` : `nothing (${adapter.label})`} and exports the disks`;
   log.info('export job created', { job: jobName, pvc: pvcName, scratchGiB: scratch?.gib });
   return {
     action: 'update',

@@ -4,7 +4,9 @@ import { IMPORT_LABEL } from '../../events/routing.ts';
 import { API_VERSION, type VirtualMachineImport } from '../shared/api/index.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { dnsName, labelValue } from '../shared/naming.ts';
-import { quantityOf } from './scratch-size.ts';
+import type { SettingName } from '../shared/settings.ts';
+import { sourceSettingDefaults, type SourceSettingName } from '../shared/sources/adapters.ts';
+import { quantityOf } from '../shared/sources/scratch-size.ts';
 
 /** On export Jobs: which source they read from, to cap concurrent Jobs per source. */
 export const EXPORT_SOURCE_LABEL = 'migration.harvesterhci.io/export-source';
@@ -18,13 +20,13 @@ export const JOB_BACKOFF_LIMIT = 2;
 export const EXPORTER_UID = 65532;
 
 /** Settings copied from the function's env into the Job's (the ConfigMap is in another namespace). */
-export const JOB_SETTING_NAMES = [
+export const JOB_SETTING_NAMES: readonly SettingName[] = [
   'EXPORT_DISK_CONCURRENCY',
   'LOG_LEVEL',
-  'POWER_OFF_TIMEOUT_SECONDS',
-  'OPENSTACK_STOP_TIMEOUT_SECONDS',
   'PROGRESS_INTERVAL_MS',
-] as const;
+  // The sources' own settings: the Job powers off and exports through their adapters.
+  ...(Object.keys(sourceSettingDefaults) as SourceSettingName[]),
+];
 
 export const scratchPvcName = (importName: string) => dnsName([importName, 'scratch']);
 export const credentialsSecretName = (importName: string) => dnsName([importName, 'credentials']);

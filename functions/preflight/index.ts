@@ -1,6 +1,12 @@
 // Phase "" → virtualMachineImportValid | virtualMachineImportInvalid (waits while the source is
 // missing or not ready: resync brings the import back).
-import { API_VERSION, ImportStatus, KINDS, type VirtualMachineImportStatus } from '../shared/api/index.ts';
+import {
+  API_VERSION,
+  ImportStatus,
+  KINDS,
+  type SourceKind,
+  type VirtualMachineImportStatus,
+} from '../shared/api/index.ts';
 import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
 import {
   IMPORT_ANNOTATION,
@@ -9,7 +15,9 @@ import {
   type StepOutcome,
 } from '../shared/import-function.ts';
 import type { Obj } from '../shared/kube/client.ts';
-import { preflightSource } from '../shared/sources/registry.ts';
+import { adapterFor } from '../shared/sources/adapters.ts';
+import { verdictOfError, type SourceVerdict } from '../shared/sources/source-error.ts';
+import { sourceTargetOf } from '../shared/sources/source-target.ts';
 import { preflightLookups, preflightVerdict, staticChecks } from './checks.ts';
 
 export const CONDITION = 'VirtualMachineImportValid';
@@ -50,7 +58,7 @@ export async function preflightStep({ kube, import: imp }: ImportStepContext): P
       targetNameTakenByOther,
     });
     if (verdict.verdict === 'valid' && !spec.skipPreflightChecks && source)
-      verdict = await preflightSource(kube, fixed.kind, source, imp);
+      verdict = await sourcePreflight(kube, fixed.kind, source, imp);
   }
 
   const next = (
@@ -104,6 +112,23 @@ export async function preflightStep({ kube, import: imp }: ImportStepContext): P
         event: { type: 'Normal', reason: verdict.reason, message: verdict.message },
       };
     }
+  }
+}
+
+/** The source adapter's checks (upstream §5.2 with its bugs fixed) as a verdict. */
+async function sourcePreflight(
+  kube: ImportStepContext['kube'],
+  kind: SourceKind,
+  source: Obj,
+  imp: ImportStepContext['import'],
+): Promise<SourceVerdict> {
+  try {
+    const { warnings } = await (
+      await adapterFor(kind)
+    ).preflight(await sourceTargetOf(kube, kind, source, imp));
+    return { verdict: 'valid', warnings };
+  } catch (e) {
+    return verdictOfError(e);
   }
 }
 

@@ -5,7 +5,9 @@ import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts
 import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
 import { NoFreeNameError } from '../shared/naming.ts';
 import { chooseVmName } from '../shared/vm-name.ts';
-import { sourceVmName, verdictOfError } from '../shared/sources/registry.ts';
+import { adapterFor } from '../shared/sources/adapters.ts';
+import { verdictOfError } from '../shared/sources/source-error.ts';
+import { sourceTargetOf } from '../shared/sources/source-target.ts';
 
 export const CONDITION = 'SourceReady';
 
@@ -43,11 +45,13 @@ export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Pr
       );
     let sourceName: string;
     try {
-      sourceName = await sourceVmName(kube, kind, source, imp);
+      sourceName = await (
+        await adapterFor(kind)
+      ).resolveVmName(await sourceTargetOf(kube, kind, source, imp));
     } catch (e) {
       const verdict = verdictOfError(e);
       if (verdict.verdict === 'wait') return waiting(verdict.reason, verdict.message);
-      return verdict.verdict === 'invalid' ? fail(verdict.reason, verdict.message) : { action: 'ignore' };
+      return fail(verdict.reason, verdict.message);
     }
     try {
       name = await chooseVmName(kube, imp, sourceName);

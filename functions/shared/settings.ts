@@ -2,6 +2,8 @@
 // manifests (config/) and in the ConfigMap `vm-import-settings`, whose keys reach every function
 // and the export Job as environment variables. A value that does not parse falls back to the
 // default: a typo in the ConfigMap must not stop every import.
+import { sourceSettingDefaults } from './sources/adapters.ts';
+
 export const settings = {
   /** Container image holding the functions, the exporter and the disk server. */
   image: 'ghcr.io/vm-import/vm-import:0.1.0',
@@ -27,12 +29,10 @@ export const settings = {
     IMAGE_RESUBMIT_LIMIT: '3',
     /** activeDeadlineSeconds of the export Job: a whole export, however large, must end by then. */
     EXPORT_JOB_DEADLINE_SECONDS: '86400',
-    /** Longest wait for a VMware VM to be off (graceful timeout + forced power-off included). */
-    POWER_OFF_TIMEOUT_SECONDS: '900',
-    /** Longest wait for an OpenStack server to reach SHUTOFF after os-stop. */
-    OPENSTACK_STOP_TIMEOUT_SECONDS: '600',
     /** Minimum interval between the export Job's progress writes into the import's status. */
     PROGRESS_INTERVAL_MS: '2000',
+    /** Each source's own settings (sources/<kind>/settings.ts). */
+    ...sourceSettingDefaults,
   },
 };
 

@@ -7,8 +7,9 @@ import { API_VERSION, KINDS, sourceKindOf, type SourceStatus } from '../shared/a
 import { Kube, isConflict, isNotFound, type Obj } from '../shared/kube/client.ts';
 import { recordEvent } from '../shared/kube/events.ts';
 import { createLogger } from '../shared/log.ts';
-import { verifySource } from '../shared/sources/registry.ts';
-import { SourceError } from '../shared/sources/types.ts';
+import { adapterFor } from '../shared/sources/adapters.ts';
+import { SourceError } from '../shared/sources/source-error.ts';
+import { sourceObjectOf } from '../shared/sources/source-target.ts';
 import { needsVerification, statusAfter, type VerificationResult } from './decide.ts';
 
 const log = createLogger({ function: 'verify-source' });
@@ -36,7 +37,7 @@ export function createHandler(deps: { kube?: Kube; now?: () => Date } = {}): Fun
     const sourceLog = log.child({ kind, namespace: source.metadata?.namespace, name: source.metadata?.name });
     let result: VerificationResult;
     try {
-      await verifySource(kube, kind, source);
+      await (await adapterFor(kind)).verify(await sourceObjectOf(kube, kind, source));
       result = { ok: true };
     } catch (e) {
       result =

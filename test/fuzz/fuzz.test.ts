@@ -14,9 +14,9 @@ import fc from 'fast-check';
 import { DiskFormatError } from '../../functions/shared/disk/errors.ts';
 import { decodeStreamOptimizedVmdk } from '../../functions/shared/disk/vmdk-stream.ts';
 import { MAX_DISK_BYTES, MAX_DISKS_PER_VM, MAX_NICS_PER_VM } from '../../functions/shared/limits.ts';
-import { exportOva } from '../../functions/shared/sources/ova/index.ts';
+import { exportOva } from '../../functions/shared/sources/ova/export.ts';
 import { parseOvfDescriptor } from '../../functions/shared/sources/ova/ovf-descriptor.ts';
-import { SourceError } from '../../functions/shared/sources/types.ts';
+import { SourceError } from '../../functions/shared/sources/source-error.ts';
 import { buildTar, hostileOvf, startBufferServer, type BufferServer } from '../support/hostile/ova.ts';
 import {
   MARKER,

@@ -1,7 +1,7 @@
 // Hostile OVF descriptors (parsed alone) and hostile OVAs (exported from an HTTP server into the
 // sandbox's scratch directory).
 import { createHash } from 'node:crypto';
-import { exportOva } from '../../functions/shared/sources/ova/index.ts';
+import { exportOva } from '../../functions/shared/sources/ova/export.ts';
 import { parseOvfDescriptor } from '../../functions/shared/sources/ova/ovf-descriptor.ts';
 import {
   buildTar,

@@ -3,7 +3,7 @@
 // nothing in scratch when it fails, and keep the process's RSS growth under MEMORY_BOUND_BYTES.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { closeVmwareSessions } from '../../functions/shared/sources/vmware/index.ts';
+import { closeVmwareSessions } from '../../functions/shared/sources/vmware/session.ts';
 import { startBufferServer, type BufferServer } from '../support/hostile/ova.ts';
 import { openstackCaseFactories, soapCaseFactories, startApiServers } from './cases-api.ts';
 import { imageCases, vmdkCases } from './cases-disk.ts';

@@ -6,9 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensurePki } from '../../local-cluster/pki.ts';
-import { OpenstackClient, verifyOpenstackSource } from '../../functions/shared/sources/openstack/index.ts';
-import type { OpenstackConnection } from '../../functions/shared/sources/openstack/config.ts';
-import { SourceError } from '../../functions/shared/sources/types.ts';
+import { OpenstackClient } from '../../functions/shared/sources/openstack/client.ts';
+import { describeOpenstackServer } from '../../functions/shared/sources/openstack/describe.ts';
+import { isPoweredOff, startServer, stopServer } from '../../functions/shared/sources/openstack/power.ts';
+import {
+  preflightOpenstackServer,
+  verifyOpenstackSource,
+} from '../../functions/shared/sources/openstack/verify.ts';
+import type { OpenstackConnection } from '../../functions/shared/sources/openstack/connection.ts';
+import { SourceError } from '../../functions/shared/sources/source-error.ts';
 import { startOpenstackSimulator, type OpenstackSimulator } from '../simulators/openstack/index.ts';
 import {
   IMAGE_BOOTED,
@@ -98,7 +104,7 @@ describe('server lookup', () => {
 
   it('finds a server by name and by UUID; a UUID resolves to the name', async () => {
     assert.equal((await client.findServer('two-disks')).id, TWO_DISKS);
-    assert.equal(await client.resolveName(TWO_DISKS), 'two-disks');
+    assert.equal(await (await client.findServer(TWO_DISKS)).name, 'two-disks');
   });
 
   it('rejects duplicate names, asking for the server ID', async () => {
@@ -112,13 +118,16 @@ describe('server lookup', () => {
   });
 
   it('preflight checks networks and accepts image-booted servers', async () => {
-    const ok = await client.preflight({
+    const ok = await preflightOpenstackServer(client, {
       virtualMachineName: 'image-booted',
       networkMapping: [{ sourceNetwork: 'shared' }],
     });
     assert.equal(ok.server.id, IMAGE_BOOTED);
     await rejectsWith(
-      client.preflight({ virtualMachineName: 'two-disks', networkMapping: [{ sourceNetwork: 'nope' }] }),
+      preflightOpenstackServer(client, {
+        virtualMachineName: 'two-disks',
+        networkMapping: [{ sourceNetwork: 'nope' }],
+      }),
       'NetworkNotFound',
     );
   });
@@ -127,7 +136,7 @@ describe('server lookup', () => {
 describe('describe and power', () => {
   it('describes hardware, firmware, disks in boot order and NICs in port order', async () => {
     const client = await OpenstackClient.connect(conn, { log });
-    const vm = await client.describeServer('two-disks');
+    const vm = await describeOpenstackServer(client, 'two-disks');
     assert.equal(vm.name, 'two-disks');
     assert.deepEqual(vm.cpu, { sockets: 2, cores: 1, threads: 1 });
     assert.equal(vm.memoryMiB, 1024);
@@ -141,21 +150,34 @@ describe('describe and power', () => {
     ]);
     assert.deepEqual(vm.annotations, { 'field.cattle.io/description': 'two volumes, two NICs' });
 
-    const booted = await client.describeServer(IMAGE_BOOTED);
+    const booted = await describeOpenstackServer(client, IMAGE_BOOTED);
     assert.deepEqual(booted.firmware, { type: 'bios', secureBoot: false, tpm: false });
     assert.equal(booted.disks[0]!.label, `root disk of server ${IMAGE_BOOTED}`);
   });
 
   it('stops a server with os-stop and reports SHUTOFF once Nova is done', async () => {
     const client = await OpenstackClient.connect(conn, { log });
-    const first = await client.stopServer('testvm');
+    const first = await stopServer(client, 'testvm');
     assert.equal(first.poweredOff, false);
     let off = false;
     for (let i = 0; i < 50 && !off; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      off = await client.isPoweredOff('testvm');
+      off = await isPoweredOff(client, 'testvm');
     }
     assert.equal(off, true);
-    assert.equal((await client.stopServer('testvm')).poweredOff, true);
+    assert.equal((await stopServer(client, 'testvm')).poweredOff, true);
+  });
+
+  it('starts a stopped server with os-start; asking again is harmless', async () => {
+    const client = await OpenstackClient.connect(conn, { log });
+    assert.equal((await startServer(client, 'testvm')).state, 'requested');
+    assert.equal((await startServer(client, 'testvm')).state, 'requested', 'while powering-on');
+    let state = 'requested';
+    for (let i = 0; i < 50 && state !== 'on'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      state = (await startServer(client, 'testvm')).state;
+    }
+    assert.equal(state, 'on');
+    assert.equal((await client.findServer('testvm')).status, 'ACTIVE');
   });
 });

@@ -9,11 +9,15 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import {
   OpenstackClient,
+  type OpenstackClientOptions,
+} from '../../functions/shared/sources/openstack/client.ts';
+import type { OpenstackConnection } from '../../functions/shared/sources/openstack/connection.ts';
+import {
   ServerExport,
-  exportOpenstackServer,
-} from '../../functions/shared/sources/openstack/index.ts';
-import type { OpenstackConnection } from '../../functions/shared/sources/openstack/config.ts';
-import { SourceError } from '../../functions/shared/sources/types.ts';
+  type OpenstackExportSettings,
+} from '../../functions/shared/sources/openstack/export.ts';
+import type { ExportOptions } from '../../functions/shared/sources/types.ts';
+import { SourceError } from '../../functions/shared/sources/source-error.ts';
 import { writeDiskContent } from '../simulators/disk-content.ts';
 import { startOpenstackSimulator, type OpenstackSimulator } from '../simulators/openstack/index.ts';
 import {
@@ -23,6 +27,17 @@ import {
 } from '../support/openstack.ts';
 
 const run = promisify(execFile);
+
+/** One server's export with a client of its own, as the adapter runs it. */
+async function exportOpenstackServer(
+  connection: OpenstackConnection,
+  nameOrId: string,
+  opts: ExportOptions,
+  settings: OpenstackExportSettings,
+  options: OpenstackClientOptions,
+) {
+  return new ServerExport(await OpenstackClient.connect(connection, options), settings).run(nameOrId, opts);
+}
 
 /** Fast waits for MiB-scale disks: the simulator's state changes take ~30 ms. */
 const SETTINGS = { pollInitialMs: 20, pollMaxMs: 200, uploadImageRetryCount: 30, uploadImageRetryDelay: 1 };

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { connectionFromSpec } from '../../functions/shared/sources/openstack/config.ts';
+import { connectionFromSpec } from '../../functions/shared/sources/openstack/connection.ts';
 import { OpenstackSession } from '../../functions/shared/sources/openstack/session.ts';
-import { SourceError } from '../../functions/shared/sources/types.ts';
+import { SourceError } from '../../functions/shared/sources/source-error.ts';
 
 const SECRET = { username: 'admin', password: 'pw', project_name: 'p', domain_name: 'Default' };
 

@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
-import { exportOpenstackServer } from '../../functions/shared/sources/openstack/index.ts';
-import { SourceError } from '../../functions/shared/sources/types.ts';
+import { OpenstackClient } from '../../functions/shared/sources/openstack/client.ts';
+import { ServerExport } from '../../functions/shared/sources/openstack/export.ts';
+import { SourceError } from '../../functions/shared/sources/source-error.ts';
 import { startOpenstackSimulator, type OpenstackSimulator } from '../simulators/openstack/index.ts';
 import {
   IMAGE_BOOTED,
@@ -89,7 +90,8 @@ async function exportWith(image: { path: string; diskFormat: string }) {
   nextImage = image;
   const scratchDir = await mkdtemp(join(work, 'scratch-'));
   try {
-    await exportOpenstackServer(openstackConnection(sim), IMAGE_BOOTED, { scratchDir }, SETTINGS);
+    const client = await OpenstackClient.connect(openstackConnection(sim));
+    await new ServerExport(client, SETTINGS).run(IMAGE_BOOTED, { scratchDir });
     const out = await readFile(join(scratchDir, 'disk-0.raw'));
     return {
       error: undefined,

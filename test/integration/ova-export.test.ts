@@ -7,8 +7,10 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exportOva, readOvaDescriptor } from '../../functions/shared/sources/ova/index.ts';
-import { SourceError, type DiskProgress } from '../../functions/shared/sources/types.ts';
+import { readOvaDescriptor } from '../../functions/shared/sources/ova/describe.ts';
+import { exportOva } from '../../functions/shared/sources/ova/export.ts';
+import { SourceError } from '../../functions/shared/sources/source-error.ts';
+import type { DiskProgress } from '../../functions/shared/sources/types.ts';
 import { buildOva, type OvaVmSpec } from '../simulators/ova/build-ova.ts';
 import { startOvaServer, type OvaServer } from '../simulators/ova/server.ts';
 

@@ -5,9 +5,10 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { exportOva, readOvaDescriptor } from '../../functions/shared/sources/ova/index.ts';
+import { readOvaDescriptor } from '../../functions/shared/sources/ova/describe.ts';
+import { exportOva } from '../../functions/shared/sources/ova/export.ts';
 import { parseOvfDescriptor } from '../../functions/shared/sources/ova/ovf-descriptor.ts';
-import { SourceError } from '../../functions/shared/sources/types.ts';
+import { SourceError } from '../../functions/shared/sources/source-error.ts';
 import { hostileOva, hostileOvf, startBufferServer, type BufferServer } from '../support/hostile/ova.ts';
 import { validVmdk } from '../support/hostile/vmdk.ts';
 

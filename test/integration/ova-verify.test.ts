@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensurePki } from '../../local-cluster/pki.ts';
-import { exportOva, verifyOvaSource } from '../../functions/shared/sources/ova/index.ts';
-import { SourceError } from '../../functions/shared/sources/types.ts';
+import { exportOva } from '../../functions/shared/sources/ova/export.ts';
+import { verifyOvaSource } from '../../functions/shared/sources/ova/verify.ts';
+import { SourceError } from '../../functions/shared/sources/source-error.ts';
 import { buildOva } from '../simulators/ova/build-ova.ts';
 import { startOvaServer, type OvaServer } from '../simulators/ova/server.ts';
 

@@ -7,22 +7,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import type { PowerConditionType } from '../../functions/shared/sources/power-conditions.ts';
 import {
-  closeVmwareSessions,
-  describeVmwareVm,
-  exportVmwareVm,
-  preflightVmwareImport,
   resolveVmwareConnection,
-  stepVmwarePowerOff,
-  verifyVmwareSource,
-  vmwarePowerState,
-  type PowerConditionType,
   type VmwareConnection,
-} from '../../functions/shared/sources/vmware/index.ts';
+} from '../../functions/shared/sources/vmware/connection.ts';
+import { describeVmwareVm } from '../../functions/shared/sources/vmware/describe.ts';
+import { exportVmwareVm } from '../../functions/shared/sources/vmware/export.ts';
+import {
+  powerOnVmwareVm,
+  stepVmwarePowerOff,
+  vmwarePowerState,
+} from '../../functions/shared/sources/vmware/power.ts';
+import { closeVmwareSessions } from '../../functions/shared/sources/vmware/session.ts';
+import { preflightVmwareImport, verifyVmwareSource } from '../../functions/shared/sources/vmware/verify.ts';
 import { retrieveObjectProperties } from '../../functions/shared/sources/vmware/inventory.ts';
 import { vimCall, withVimSession } from '../../functions/shared/sources/vmware/session.ts';
 import { moRefArg, text, toMoRef, type MoRef } from '../../functions/shared/sources/vmware/soap-values.ts';
-import { SourceError } from '../../functions/shared/sources/types.ts';
+import { SourceError } from '../../functions/shared/sources/source-error.ts';
 import { Inventory } from '../simulators/inventory.ts';
 import { startVcsim, type Vcsim } from '../simulators/vcsim/index.ts';
 
@@ -292,6 +294,12 @@ describe('power-off sub-state machine', () => {
       'markPoweredOff',
     ]);
     assert.ok(Date.now() - started >= 1000);
+  });
+  test('powers a VM that was powered off on again; asking again is harmless', async () => {
+    assert.equal((await vmwarePowerState(conn, DC, { name: 'forced-vm' })).powerState, 'poweredOff');
+    assert.equal((await powerOnVmwareVm(conn, DC, { name: 'forced-vm' })).state, 'on');
+    assert.equal((await vmwarePowerState(conn, DC, { name: 'forced-vm' })).powerState, 'poweredOn');
+    assert.equal((await powerOnVmwareVm(conn, DC, { name: 'forced-vm' })).state, 'on');
   });
 });
 

@@ -1,6 +1,6 @@
 // The OpenStack simulator as the integration tests use it: one inventory (servers with two
 // volumes, an image-booted one, a duplicated name, a plain one) and the connection to it.
-import type { OpenstackConnection } from '../../functions/shared/sources/openstack/config.ts';
+import type { OpenstackConnection } from '../../functions/shared/sources/openstack/connection.ts';
 import type { Inventory } from '../simulators/inventory.ts';
 import type { OpenstackSimulator } from '../simulators/openstack/index.ts';
 

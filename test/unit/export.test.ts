@@ -4,12 +4,8 @@ import { describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IMPORT_LABEL } from '../../events/routing.ts';
 import { API_VERSION, type VirtualMachineImport } from '../../functions/shared/api/index.ts';
-import {
-  scratchSizeForDisks,
-  scratchSizeForOva,
-  GIB,
-  formatBytes,
-} from '../../functions/export/scratch-size.ts';
+import { scratchSizeForDisks, GIB, formatBytes } from '../../functions/shared/sources/scratch-size.ts';
+import { scratchSizeForOva } from '../../functions/shared/sources/ova/scratch-size.ts';
 import {
   EXPORT_SOURCE_LABEL,
   buildCredentialsSecret,
@@ -18,7 +14,8 @@ import {
   exportJobName,
   jobFinished,
 } from '../../functions/export/job-spec.ts';
-import { conditionForPowerAction, powerConditionsOf } from '../../functions/export/job/power-conditions.ts';
+import { powerConditionsOf } from '../../functions/shared/sources/power-conditions.ts';
+import { conditionForPowerAction } from '../../functions/shared/sources/vmware/power-step.ts';
 import { applyProgress, diskImportStatusOf, type DiskState } from '../../functions/export/job/disk-status.ts';
 import { throttle, type ThrottleClock } from '../../functions/export/job/throttle.ts';
 import { decideExportStatus } from '../../functions/export-status/decide.ts';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { selectEndpoint, type CatalogEntry } from '../../functions/shared/sources/openstack/catalog.ts';
-import { credentialsFromSecret } from '../../functions/shared/sources/openstack/config.ts';
+import { credentialsFromSecret } from '../../functions/shared/sources/openstack/connection.ts';
 import {
   exactNameRegex,
   firmwareFromImageProperties,
@@ -13,7 +13,7 @@ import {
 } from '../../functions/shared/sources/openstack/server-model.ts';
 import { chooseNovaMicroversion } from '../../functions/shared/sources/openstack/session.ts';
 import { backoffDelays } from '../../functions/shared/sources/openstack/wait.ts';
-import { SourceError } from '../../functions/shared/sources/types.ts';
+import { SourceError } from '../../functions/shared/sources/source-error.ts';
 
 const reason = (fn: () => unknown): string => {
   try {

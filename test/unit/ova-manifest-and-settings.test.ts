@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { parseManifest } from '../../functions/shared/sources/ova/manifest.ts';
 import { MemberDigest, checkDigest } from '../../functions/shared/sources/ova/member-digest.ts';
-import { redactUrl, resolveOvaHttpSettings } from '../../functions/shared/sources/ova/http-settings.ts';
-import { SourceError } from '../../functions/shared/sources/types.ts';
+import { redactUrl, resolveOvaHttpSettings } from '../../functions/shared/sources/ova/connection.ts';
+import { SourceError } from '../../functions/shared/sources/source-error.ts';
 
 const sha1 = createHash('sha1').update('x').digest('hex');
 const sha256 = createHash('sha256').update('x').digest('hex');

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { busForController, nicModelForSubType } from '../../functions/shared/sources/ova/hardware-mapping.ts';
 import { parseOvfDescriptor } from '../../functions/shared/sources/ova/ovf-descriptor.ts';
 import { bytesPerUnit, toBytes } from '../../functions/shared/sources/ova/units.ts';
-import { SourceError } from '../../functions/shared/sources/types.ts';
+import { SourceError } from '../../functions/shared/sources/source-error.ts';
 import { writeOvf } from '../simulators/ova/ovf-writer.ts';
 
 const OVF1 = 'http://schemas.dmtf.org/ovf/envelope/1';

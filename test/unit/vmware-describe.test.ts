@@ -8,7 +8,7 @@ import {
   resolveDeviceUrl,
 } from '../../functions/shared/sources/vmware/export.ts';
 import { datacenterPath, vmInventoryPath } from '../../functions/shared/sources/vmware/inventory.ts';
-import { SourceError } from '../../functions/shared/sources/types.ts';
+import { SourceError } from '../../functions/shared/sources/source-error.ts';
 
 // Values shaped as node-soap parses vim25 responses.
 const typed = (type: string, fields: Record<string, unknown>) => ({

@@ -9,6 +9,7 @@ import {
   API_VERSION,
   ImportConditionType,
   ImportStatus,
+  SOURCE_KINDS,
   VirtualMachineImport,
   sourceKindOf,
   type VirtualMachineImportStatus,
@@ -19,31 +20,17 @@ import type { Logger } from '../../shared/log.ts';
 import { labelValue } from '../../shared/naming.ts';
 import { overallProgress } from '../../shared/progress.ts';
 import { numberSetting } from '../../shared/settings.ts';
-import { exportOpenstackServer } from '../../shared/sources/openstack/index.ts';
-import { exportOva } from '../../shared/sources/ova/index.ts';
-import {
-  SourceError,
-  type DiskBus,
-  type ExportedDisk,
-  type ExportOptions,
-  type SourceVm,
-} from '../../shared/sources/types.ts';
-import { exportVmwareVm } from '../../shared/sources/vmware/index.ts';
 import { withGuestDevices } from '../../shared/kubevirt/guest-devices.ts';
+import { SourceError } from '../../shared/sources/source-error.ts';
+import type { DiskBus, ExportedDisk, ExportOptions, SourceVm } from '../../shared/sources/types.ts';
 import { ATTEMPT_FAILED_CONDITION, GUEST_OS_CONDITION } from '../conditions.ts';
 import { importOwnerReference, sourceVmConfigMapName } from '../job-spec.ts';
-import { formatBytes } from '../scratch-size.ts';
-import {
-  describeSourceVm,
-  openstackTarget,
-  ovaSpecOf,
-  vmwareTarget,
-  type SourceTarget,
-} from '../source-access.ts';
+import type { SourceTarget } from '../../shared/sources/adapter.ts';
+import { adapterFor } from '../../shared/sources/adapters.ts';
+import { powerConditionsOf } from '../../shared/sources/power-conditions.ts';
+import { formatBytes } from '../../shared/sources/scratch-size.ts';
 import { readCredentialsDir } from './credentials.ts';
 import { applyProgress, diskFileName, diskImportStatusOf, type DiskState } from './disk-status.ts';
-import { powerConditionsOf } from './power-conditions.ts';
-import { powerOffSource } from './power-off.ts';
 import { ImportGoneError, ImportStatusWriter } from './status-writer.ts';
 import { throttle } from './throttle.ts';
 
@@ -55,8 +42,8 @@ export interface ExporterConfig {
   credentialsDir: string;
   concurrency: number;
   progressIntervalMs: number;
-  powerOffTimeoutMs: number;
-  openstackStopTimeoutMs: number;
+  /** Where source adapters read their own settings. */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 export function exporterConfigFromEnv(env: Readonly<Record<string, string | undefined>>): ExporterConfig {
@@ -73,8 +60,7 @@ export function exporterConfigFromEnv(env: Readonly<Record<string, string | unde
     credentialsDir: env.CREDENTIALS_DIR?.trim() || '/credentials',
     concurrency: Math.max(1, Math.floor(numberSetting('EXPORT_DISK_CONCURRENCY', env, 1))),
     progressIntervalMs: numberSetting('PROGRESS_INTERVAL_MS', env),
-    powerOffTimeoutMs: numberSetting('POWER_OFF_TIMEOUT_SECONDS', env, 1) * 1000,
-    openstackStopTimeoutMs: numberSetting('OPENSTACK_STOP_TIMEOUT_SECONDS', env, 1) * 1000,
+    env,
   };
 }
 
@@ -149,13 +135,13 @@ export async function runExporter(
 
   try {
     const target = await sourceTarget(kube, imp, config);
-    await powerOffSource(target, {
+    const adapter = await adapterFor(target.kind);
+    await adapter.powerOff(target, {
       conditions: powerConditionsOf(status.importConditions),
       record: (c) => record(c),
       log,
       signal,
-      vmwareTimeoutMs: config.powerOffTimeoutMs,
-      openstackTimeoutMs: config.openstackStopTimeoutMs,
+      env: config.env,
     });
 
     await removeEarlierImages(config.scratchDir);
@@ -185,7 +171,7 @@ export async function runExporter(
       return chosen.vm;
     };
 
-    const described = await describeSourceVm(target);
+    const described = await adapter.describe(target);
     let vm = described && (await chooseDevices(described));
     for (const d of vm?.disks ?? [])
       disks.set(d.index, {
@@ -209,29 +195,12 @@ export async function runExporter(
       },
     };
     log.info('export started', { source: target.kind, disks: disks.size || undefined });
-    let exported: ExportedDisk[];
-    switch (target.kind) {
-      case 'VmwareSource': {
-        const { conn, dc, vm: location } = vmwareTarget(target);
-        exported = await exportVmwareVm(conn, dc, location, opts);
-        break;
-      }
-      case 'OpenstackSource': {
-        const { conn, nameOrId, spec } = openstackTarget(target);
-        exported = await exportOpenstackServer(conn, nameOrId, opts, {
-          uploadImageRetryCount: spec.uploadImageRetryCount,
-          uploadImageRetryDelay: spec.uploadImageRetryDelay,
-        });
-        break;
-      }
-      case 'OvaSource': {
-        const result = await exportOva(ovaSpecOf(target), target.credentials?.data, opts);
-        for (const w of result.warnings) log.warn('OVA warning', { warning: w });
-        vm = await chooseDevices(result.vm);
-        exported = result.disks;
-        await publishSourceVm(kube, imp, vm);
-        break;
-      }
+    const result = await adapter.export(target, opts, log);
+    for (const w of result.warnings) log.warn('source warning', { warning: w });
+    const exported = result.disks;
+    if (result.vm) {
+      vm = await chooseDevices(result.vm);
+      await publishSourceVm(kube, imp, vm);
     }
     // Progress may have named disks the export did not produce (an OVA's .vmdk members decoded
     // before its OVF said they are unused): only exported disks get a status entry and an image.
@@ -323,7 +292,7 @@ async function sourceTarget(
   if (!kind || !ref?.name)
     throw new SourceError(
       'InvalidSourceReference',
-      'spec.sourceCluster must name a VmwareSource, OpenstackSource or OvaSource',
+      `spec.sourceCluster must name a ${SOURCE_KINDS.join(', ').replace(/, (?=[^,]*$)/, ' or ')}`,
     );
   const namespace = ref.namespace || config.namespace;
   let source: Obj;

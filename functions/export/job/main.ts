@@ -3,7 +3,7 @@
 // unexpected error, the Job's backoff runs it again (the export starts over cleanly).
 import { Kube } from '../../shared/kube/client.ts';
 import { createLogger } from '../../shared/log.ts';
-import { closeVmwareSessions } from '../../shared/sources/vmware/index.ts';
+import { closeLoadedAdapters } from '../../shared/sources/adapters.ts';
 import { exporterConfigFromEnv, runExporter } from './exporter.ts';
 
 const log = createLogger({
@@ -25,6 +25,6 @@ try {
   code = abort.signal.aborted ? 143 : 1;
   log.error(abort.signal.aborted ? 'export aborted' : 'exporter failed', { error: e });
 } finally {
-  await closeVmwareSessions().catch(() => undefined);
+  await closeLoadedAdapters().catch(() => undefined);
 }
 process.exit(code);

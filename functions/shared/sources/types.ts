@@ -87,19 +87,3 @@ export interface ExportOptions {
   /** Max disks of one VM exported at the same time. */
   concurrency?: number;
 }
-
-/**
- * An error a user can act on. `reason` is a CamelCase condition reason, `message` a sentence that
- * never contains a secret. `retryable` says whether trying again later may succeed (network,
- * 5xx, not ready) or the user must change something first.
- */
-export class SourceError extends Error {
-  readonly reason: string;
-  readonly retryable: boolean;
-  constructor(reason: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'SourceError';
-    this.reason = reason;
-    this.retryable = options.retryable ?? false;
-  }
-}

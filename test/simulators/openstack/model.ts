@@ -15,7 +15,7 @@ export const GIB = 1024 * 1024 * 1024;
 export interface OpenstackFaults {
   /** Duration of each asynchronous status step of volumes, snapshots and images (ms). */
   transitionMs?: number;
-  /** How long `os-stop` takes before the server is SHUTOFF (ms). */
+  /** How long `os-stop` (`os-start`) takes before the server is SHUTOFF (ACTIVE) (ms). */
   stopMs?: number;
   /** Lifetime of tokens issued from now on (ms). */
   tokenLifetimeMs?: number;
@@ -383,6 +383,17 @@ export class CloudModel {
     server.updatedAt = now();
     this.later(this.faults.stopMs ?? this.transitionMs * 3, () => {
       server.status = 'SHUTOFF';
+      server.taskState = null;
+      server.updatedAt = now();
+    });
+  }
+
+  /** os-start: nova.compute.api.API.start sets task_state powering-on; the server is ACTIVE after. */
+  startServer(server: Server): void {
+    server.taskState = 'powering-on';
+    server.updatedAt = now();
+    this.later(this.faults.stopMs ?? this.transitionMs * 3, () => {
+      server.status = 'ACTIVE';
       server.taskState = null;
       server.updatedAt = now();
     });

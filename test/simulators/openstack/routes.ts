@@ -470,6 +470,24 @@ export class Router {
             this.model.stopServer(s);
             return { status: 202 };
           }
+          // nova.compute.api.API.start: @check_instance_state(vm_state=[STOPPED]) and no task
+          // in progress, else InstanceInvalidState (409) with this message.
+          if ('os-start' in body) {
+            if (s.taskState)
+              return errorResponse(
+                'compute',
+                409,
+                `Cannot 'start' instance ${s.id} while it is in task_state ${s.taskState}`,
+              );
+            if (s.status !== 'SHUTOFF')
+              return errorResponse(
+                'compute',
+                409,
+                `Cannot 'start' instance ${s.id} while it is in vm_state active`,
+              );
+            this.model.startServer(s);
+            return { status: 202 };
+          }
           if ('createImage' in body) return this.createImage(ctx, s, body.createImage, mv);
           const action = Object.keys(body)[0] ?? '';
           return errorResponse('compute', 400, `There is no such action: ${action}`);

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { exportOva } from '../../../functions/shared/sources/ova/index.ts';
+import { exportOva } from '../../../functions/shared/sources/ova/export.ts';
 import { buildOva } from './build-ova.ts';
 import { startOvaServer } from './server.ts';
 

@@ -1,6 +1,6 @@
 // Keystone v3: the password-auth request body, the service catalog and endpoint selection. Pure.
-import { SourceError } from '../types.ts';
-import type { OpenstackCredentials } from './config.ts';
+import { SourceError } from '../source-error.ts';
+import type { OpenstackCredentials } from './connection.ts';
 
 export interface CatalogEndpoint {
   interface: string;

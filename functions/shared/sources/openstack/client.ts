@@ -1,20 +1,17 @@
-// OpenStack source client: verify, server lookup, preflight, name resolution, power and
-// describe. The export pipeline is in export.ts.
+// OpenStack API client: one authenticated session, server lookup and the reads of a server's
+// flavor, volumes, image and ports. verify.ts, describe.ts, power.ts and export.ts use it.
 import type { AxiosResponse } from 'axios';
-import { SourceError, type SourceNic, type SourceVm } from '../types.ts';
-import type { OpenstackConnection } from './config.ts';
+import { SourceError } from '../source-error.ts';
+import type { SourceNic } from '../types.ts';
+import type { OpenstackConnection } from './connection.ts';
 import { httpError } from './http.ts';
 import {
   attachedVolumeIds,
   exactNameRegex,
-  firmwareFromImageProperties,
   flavorFigures,
-  imageIdOf,
-  isImageBooted,
   isUuid,
   nicsInPortOrder,
   pickServerByName,
-  toSourceVm,
   volumesInBootOrder,
   type CinderVolume,
   type InterfaceAttachment,
@@ -31,7 +28,7 @@ export interface OpenstackClientOptions extends SessionOptions {
   log?: LogFn;
 }
 
-function expectOk(res: AxiosResponse, what: string, ok: number[] = [200]): void {
+export function expectOk(res: AxiosResponse, what: string, ok: number[] = [200]): void {
   if (!ok.includes(res.status)) throw httpError(res.status, res.data, what);
 }
 
@@ -55,15 +52,6 @@ export class OpenstackClient {
       client.session.endpoint(service);
     await client.session.negotiateCompute();
     return client;
-  }
-
-  /** Proves the credentials can use Compute: lists (at most one) server. */
-  async verify(): Promise<void> {
-    const res = await this.session.call('compute', '/servers?limit=1', {
-      method: 'GET',
-      what: 'listing servers',
-    });
-    expectOk(res, 'Listing servers');
   }
 
   async getServer(id: string): Promise<NovaServer | undefined> {
@@ -126,72 +114,6 @@ export class OpenstackClient {
     const map = new Map<string, string>();
     for (const n of res.data.networks ?? []) if (n.id && typeof n.name === 'string') map.set(n.id, n.name);
     return map;
-  }
-
-  /**
-   * Source-specific preflight: the server exists (unique by name), every mapped source network
-   * exists, and the server has a disk we can export (volumes, or an image-booted root disk).
-   */
-  async preflight(input: {
-    virtualMachineName: string;
-    networkMapping?: Array<{ sourceNetwork?: string | null }> | null;
-    forcePowerOff?: boolean | null;
-  }): Promise<{ server: { id: string; name: string }; warnings: string[] }> {
-    const warnings: string[] = [];
-    if (input.forcePowerOff)
-      warnings.push('A forced power off is not supported by OpenStack; the server is stopped with os-stop.');
-    const server = await this.findServer(input.virtualMachineName);
-    for (const m of input.networkMapping ?? []) {
-      if (!m.sourceNetwork) continue;
-      const res = await this.session.call<{ networks?: unknown[] }>(
-        'network',
-        `/networks?name=${encodeURIComponent(m.sourceNetwork)}`,
-        { method: 'GET', what: `looking up network "${m.sourceNetwork}"` },
-      );
-      expectOk(res, `Looking up network "${m.sourceNetwork}"`);
-      if (!res.data.networks?.length)
-        throw new SourceError(
-          'NetworkNotFound',
-          `Source network "${m.sourceNetwork}" does not exist in OpenStack.`,
-        );
-    }
-    if (!isImageBooted(server) && attachedVolumeIds(server).length === 0)
-      throw new SourceError(
-        'NoDisks',
-        `Server ${server.id} has neither a root image disk nor attached volumes.`,
-      );
-    if (server.status === 'ERROR')
-      throw new SourceError(
-        'ServerInError',
-        `Server ${server.id} is in status ERROR; repair it before importing.`,
-      );
-    return { server: { id: server.id, name: server.name }, warnings };
-  }
-
-  /**
-   * Asks Nova to stop the server unless it is already SHUTOFF. Returns whether it is SHUTOFF
-   * now; the caller polls `isPoweredOff` (os-stop is asynchronous).
-   */
-  async stopServer(nameOrId: string): Promise<{ poweredOff: boolean; serverId: string }> {
-    const server = await this.findServer(nameOrId);
-    if (server.status === 'SHUTOFF') return { poweredOff: true, serverId: server.id };
-    if (server['OS-EXT-STS:task_state'] === 'powering-off') return { poweredOff: false, serverId: server.id };
-    const res = await this.session.call('compute', `/servers/${server.id}/action`, {
-      method: 'POST',
-      data: { 'os-stop': null },
-      headers: { 'Content-Type': 'application/json' },
-      what: `stopping server ${server.id}`,
-    });
-    // 409: already stopping (or stopped meanwhile); the next poll tells.
-    if (res.status !== 202 && res.status !== 409)
-      throw httpError(res.status, res.data, `Stopping server ${server.id}`);
-    this.log({ level: 'info', msg: 'requested os-stop', server: server.id });
-    return { poweredOff: false, serverId: server.id };
-  }
-
-  async isPoweredOff(nameOrId: string): Promise<boolean> {
-    const server = await this.findServer(nameOrId);
-    return server.status === 'SHUTOFF';
   }
 
   async getVolume(id: string): Promise<CinderVolume | undefined> {
@@ -258,33 +180,5 @@ export class OpenstackClient {
     const ports = res.data.interfaceAttachments ?? [];
     const ids = [...new Set(ports.map((p) => p.net_id).filter((x): x is string => Boolean(x)))];
     return nicsInPortOrder(ports, ids.length ? await this.networkNames(ids) : new Map());
-  }
-
-  /** Everything the vm function needs, read from Nova, Cinder, Glance and Neutron. */
-  async describeServer(nameOrId: string): Promise<SourceVm> {
-    const server = await this.findServer(nameOrId);
-    const [flavor, volumes, nics] = [
-      await this.flavorOf(server),
-      await this.volumesOf(server),
-      await this.nicsOf(server),
-    ];
-    let bootImageProperties: Record<string, unknown> | undefined;
-    const imageId = imageIdOf(server);
-    if (imageId) bootImageProperties = await this.imageProperties(imageId);
-    else bootImageProperties = volumes[0]?.volume_image_metadata;
-    const vm = toSourceVm({
-      server,
-      flavor,
-      volumes,
-      nics,
-      ...(bootImageProperties ? { bootImageProperties } : {}),
-    });
-    this.log({
-      level: 'info',
-      msg: 'described server',
-      server: server.id,
-      firmware: firmwareFromImageProperties(bootImageProperties).type,
-    });
-    return vm;
   }
 }

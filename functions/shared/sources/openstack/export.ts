@@ -13,7 +13,9 @@ import { writeSparseRaw } from '../../disk/sparse-raw.ts';
 import { DiskFormatError } from '../../disk/errors.ts';
 import { convertForeignImage, qemuFormatForGlance, UnsafeImageError } from '../../disk/foreign-image.ts';
 import { MAX_DISK_BYTES } from '../../limits.ts';
-import { SourceError, type DiskProgress, type ExportOptions, type ExportedDisk } from '../types.ts';
+import { forEachDisk } from '../disk-pool.ts';
+import { SourceError } from '../source-error.ts';
+import type { DiskProgress, ExportOptions, ExportedDisk } from '../types.ts';
 import type { OpenstackClient } from './client.ts';
 import { apiErrorMessage, httpError } from './http.ts';
 import { isImageBooted, rootDiskLabel, type CinderVolume, type NovaServer } from './server-model.ts';
@@ -134,22 +136,17 @@ export class ServerExport {
     opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
     const results: ExportedDisk[] = [];
     let firstError: unknown;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < plans.length && !firstError) {
-        const plan = plans[next++]!;
-        try {
-          results.push(await this.exportDisk(server, plan, opts, inner.signal));
-        } catch (err) {
-          firstError ??= err;
-          opts.onProgress?.({ index: plan.index, phase: 'failed', bytesDone: 0, bytesTotal: 0 });
-          inner.abort(err);
-        }
-      }
-    };
     try {
-      const workers = Math.max(1, Math.min(opts.concurrency ?? 2, plans.length));
-      await Promise.all(Array.from({ length: workers }, worker));
+      await forEachDisk(plans, opts.concurrency ?? 2, inner, async (plan, signal) => {
+        try {
+          results.push(await this.exportDisk(server, plan, opts, signal));
+        } catch (err) {
+          opts.onProgress?.({ index: plan.index, phase: 'failed', bytesDone: 0, bytesTotal: 0 });
+          throw err;
+        }
+      });
+    } catch (err) {
+      firstError = err;
     } finally {
       opts.signal?.removeEventListener('abort', onOuterAbort);
     }

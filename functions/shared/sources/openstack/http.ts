@@ -6,9 +6,10 @@ import axios, { type AxiosInstance } from 'axios';
 import axiosRetry, { exponentialDelay, isNetworkError } from 'axios-retry';
 import { Agent } from 'node:https';
 import { rootCertificates } from 'node:tls';
-import { SourceError } from '../types.ts';
 import { MAX_OPENSTACK_JSON_BYTES } from '../../limits.ts';
-import type { OpenstackCredentials } from './config.ts';
+import { SourceError } from '../source-error.ts';
+import { isTlsProblem, transportProblemOf } from '../transport-errors.ts';
+import type { OpenstackCredentials } from './connection.ts';
 
 export interface HttpOptions {
   /** Retries of one request after a network error or a 5xx (default 4). */
@@ -19,35 +20,8 @@ export interface HttpOptions {
   timeoutMs?: number;
 }
 
-const TLS_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'EPROTO',
-]);
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ECONNABORTED',
-  'EPIPE',
-]);
-
-export function isTlsError(err: unknown): boolean {
-  const code = (err as { code?: string } | undefined)?.code;
-  return code !== undefined && TLS_CODES.has(code);
-}
+/** TLS problems are not retried: the answer will not change until the user fixes the trust. */
+export const isTlsError = (err: unknown): boolean => isTlsProblem(transportProblemOf(err));
 
 /**
  * POSTs create things: retrying one after an ambiguous failure could create it twice. They are
@@ -62,7 +36,7 @@ export function shouldRetry(err: AxiosError): boolean {
   const method = (err.config?.method ?? 'get').toUpperCase();
   if (method === 'POST') return isSafeToRetryPost(err);
   if (err.response) return err.response.status >= 500 && err.response.status !== 501;
-  return isNetworkError(err) || NETWORK_CODES.has(err.code ?? '');
+  return isNetworkError(err) || transportProblemOf(err).kind === 'unreachable';
 }
 
 export function createHttpClient(
@@ -138,17 +112,14 @@ export function transportError(err: unknown, what: string, url: string): SourceE
       `The answer of ${host} for ${what} is larger than the ${MAX_OPENSTACK_JSON_BYTES} bytes accepted; it was not read.`,
       { cause: err },
     );
-  if (isTlsError(err))
+  const problem = transportProblemOf(err);
+  if (isTlsProblem(problem))
     return new SourceError(
       'TlsVerificationFailed',
-      `TLS verification of ${host} failed (${(err as { code?: string }).code}): put the CA that signed its certificate in the Secret key "ca_cert".`,
+      `TLS verification of ${host} failed (${problem.code}): put the CA that signed its certificate in the Secret key "ca_cert".`,
       { cause: err },
     );
-  if (
-    axios.isCancel(err) ||
-    (err as { name?: string }).name === 'AbortError' ||
-    (err as { code?: string }).code === 'ERR_CANCELED'
-  )
+  if (axios.isCancel(err) || problem.kind === 'aborted')
     return new SourceError('Aborted', `${what} was cancelled.`, { cause: err });
   const code = (err as { code?: string }).code ?? 'error';
   return new SourceError('EndpointUnreachable', `Cannot reach ${host} for ${what} (${code}).`, {

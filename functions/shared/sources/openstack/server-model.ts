@@ -2,14 +2,8 @@
 // its disks, firmware from image properties, NICs in port order, and the SourceVm. No I/O, and
 // every field is read defensively (upstream panicked on unexpected payloads, §13 B7/B8).
 import { guestOsFromGlance } from '../../guest-os.ts';
-import {
-  SourceError,
-  type DiskBus,
-  type NicModel,
-  type SourceDisk,
-  type SourceNic,
-  type SourceVm,
-} from '../types.ts';
+import { SourceError } from '../source-error.ts';
+import type { DiskBus, NicModel, SourceDisk, SourceNic, SourceVm } from '../types.ts';
 
 export const GIB = 1024 * 1024 * 1024;
 

@@ -2,7 +2,7 @@
 // service catalog of the configured region, Nova microversion negotiation, and re-authentication
 // when a token expires during long waits (401 → authenticate once → retry).
 import { AxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
-import { SourceError } from '../types.ts';
+import { SourceError } from '../source-error.ts';
 import {
   keystoneV3Candidates,
   passwordAuthBody,
@@ -11,7 +11,7 @@ import {
   type CatalogEntry,
   type ServiceName,
 } from './catalog.ts';
-import type { OpenstackConnection } from './config.ts';
+import type { OpenstackConnection } from './connection.ts';
 import { createHttpClient, displayUrl, httpError, transportError, type HttpOptions } from './http.ts';
 
 /** Highest Nova microversion this client is written for: server description (2.19), image_id in

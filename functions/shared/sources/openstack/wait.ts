@@ -1,7 +1,7 @@
 // Waiting for an asynchronous status with exponential backoff and a deadline (never a fixed-sleep
 // loop without bound). The decision about each observed state is a pure function of the caller.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SourceError } from '../types.ts';
+import { SourceError } from '../source-error.ts';
 
 export type WaitVerdict = { done: true } | { done: false } | { failed: string };
 

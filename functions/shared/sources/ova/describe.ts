@@ -3,9 +3,9 @@
 // connection. Nothing is written to disk. An OVF stored after the disks costs a download of the
 // disks (discarded as they arrive), never scratch space.
 import { posix } from 'node:path';
-import { SourceError } from '../types.ts';
 import { MAX_OVA_MEMBERS, MAX_OVF_BYTES } from '../../limits.ts';
-import { resolveOvaHttpSettings, type OvaSourceSpecLike, type SecretData } from './http-settings.ts';
+import { SourceError } from '../source-error.ts';
+import { resolveOvaHttpSettings, type OvaSourceSpecLike, type SecretData } from './connection.ts';
 import { openOvaDownload } from './ova-http.ts';
 import { parseOvfDescriptor, type OvfDescriptor } from './ovf-descriptor.ts';
 import { createTarExtract, drainEntry, entryBytes, feedTar, readSmall } from './tar-members.ts';

@@ -6,14 +6,9 @@ import { open, mkdir, rename, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { decodeStreamOptimizedVmdk, type DecodeResult } from '../../disk/vmdk-stream.ts';
 import { DiskFormatError } from '../../disk/errors.ts';
-import {
-  SourceError,
-  type DiskExportPhase,
-  type ExportOptions,
-  type ExportedDisk,
-  type SourceVm,
-} from '../types.ts';
-import { resolveOvaHttpSettings, type OvaSourceSpecLike, type SecretData } from './http-settings.ts';
+import { SourceError } from '../source-error.ts';
+import type { DiskExportPhase, ExportOptions, ExportedDisk, SourceVm } from '../types.ts';
+import { resolveOvaHttpSettings, type OvaSourceSpecLike, type SecretData } from './connection.ts';
 import { checkDigest, digesting, MemberDigest } from './member-digest.ts';
 import { parseManifest, type ManifestEntry } from './manifest.ts';
 import { openOvaDownload, type OvaDownload } from './ova-http.ts';

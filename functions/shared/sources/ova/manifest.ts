@@ -1,6 +1,6 @@
 // OVF manifest (.mf): one line per file, `SHA256(disk1.vmdk)= <hex>` (DSP0243 §5.1). Generators
 // differ in spacing, algorithm spelling and hex case; all of those are accepted.
-import { SourceError } from '../types.ts';
+import { SourceError } from '../source-error.ts';
 
 export type DigestAlgorithm = 'sha1' | 'sha256' | 'sha512';
 export const DIGEST_ALGORITHMS: readonly DigestAlgorithm[] = ['sha1', 'sha256', 'sha512'];

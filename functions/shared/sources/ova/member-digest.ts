@@ -1,6 +1,6 @@
 // Hashing of tar members while they stream past, and the comparison with manifest entries.
 import { createHash, type Hash } from 'node:crypto';
-import { SourceError } from '../types.ts';
+import { SourceError } from '../source-error.ts';
 import { DIGEST_ALGORITHMS, type DigestAlgorithm, type ManifestEntry } from './manifest.ts';
 
 export class MemberDigest {

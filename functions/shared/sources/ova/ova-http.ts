@@ -3,9 +3,9 @@
 import axios, { type AxiosResponse } from 'axios';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { DOWNLOAD_STALL_TIMEOUT_MS } from '../../limits.ts';
-import { SourceError } from '../types.ts';
+import { SourceError } from '../source-error.ts';
 import { requestError, statusError } from './http-errors.ts';
-import type { OvaHttpSettings } from './http-settings.ts';
+import type { OvaHttpSettings } from './connection.ts';
 
 const MAX_REDIRECTS = 10;
 

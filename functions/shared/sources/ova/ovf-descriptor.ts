@@ -1,7 +1,8 @@
 // OVF 1.x / 2.x descriptor → SourceVm plus the disk → file mapping the exporter needs.
 // Pure: takes the descriptor text, returns data or throws SourceError('InvalidOvf'|'UnsupportedOva').
 import { guestOsFromOvf } from '../../guest-os.ts';
-import { SourceError, type DiskBus, type SourceDisk, type SourceNic, type SourceVm } from '../types.ts';
+import { SourceError } from '../source-error.ts';
+import type { DiskBus, SourceDisk, SourceNic, SourceVm } from '../types.ts';
 import {
   ResourceType,
   busForController,

@@ -1,6 +1,6 @@
 // Helpers for reading a tar archive as it streams in, with tar-stream's extract().
 import { extract as tarExtract, type Extract, type ExtractEvents } from 'tar-stream';
-import { SourceError } from '../types.ts';
+import { SourceError } from '../source-error.ts';
 
 /** A tar member being read (tar-stream does not export a name for this type). */
 export type TarEntry = ExtractEvents['entry'][1];

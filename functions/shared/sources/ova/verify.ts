@@ -1,5 +1,5 @@
 // Verification of an OvaSource: the spec and Secret make sense and the file can be fetched.
-import { resolveOvaHttpSettings, type OvaSourceSpecLike, type SecretData } from './http-settings.ts';
+import { resolveOvaHttpSettings, type OvaSourceSpecLike, type SecretData } from './connection.ts';
 import { probeOva } from './ova-http.ts';
 
 export interface OvaVerification {

@@ -3,7 +3,7 @@
 // it is only off when the Secret says `insecureSkipVerify: "true"` (an explicit opt-out).
 import { Agent } from 'node:https';
 import { rootCertificates } from 'node:tls';
-import { SourceError } from '../types.ts';
+import { SourceError } from '../source-error.ts';
 
 /** Secret keys of a VmwareSource's credentials Secret. */
 export const VMWARE_SECRET_KEYS = {

@@ -1,6 +1,16 @@
-// VM properties (as read from the PropertyCollector) → SourceVm. Pure: no I/O.
+// The VM as a SourceVm: describeVmwareVm reads its properties from the PropertyCollector, the
+// pure functions below map them (hardware, guest OS, disks in boot order, NICs).
 import { guestOsFromVsphere } from '../../guest-os.ts';
 import type { SourceDisk, SourceNic, SourceVm } from '../types.ts';
+import type { VmwareConnection } from './connection.ts';
+import {
+  datacenterNetworks,
+  findDatacenter,
+  findVm,
+  retrieveObjectProperties,
+  type VmLocation,
+} from './inventory.ts';
+import { withVimSession } from './session.ts';
 import { diskBusForController, nicModelForDevice } from './hardware-mapping.ts';
 import { arrayItems, asArray, bool, child, num, text, xsiType, type SoapNode } from './soap-values.ts';
 
@@ -135,4 +145,22 @@ export function describeVmProperties(
     nics,
     guestOs: guestOsFromVsphere(text(props.get('config.guestId')), text(props.get('config.guestFullName'))),
   };
+}
+
+/** The VM as a SourceVm (CPU, memory, firmware, disks with bus, NICs with network and model). */
+export async function describeVmwareVm(
+  conn: VmwareConnection,
+  dc: string,
+  vm: VmLocation,
+): Promise<SourceVm> {
+  return withVimSession(conn, async (s) => {
+    const datacenter = await findDatacenter(s, dc);
+    const ref = await findVm(s, dc, vm);
+    const [props, networks] = await Promise.all([
+      retrieveObjectProperties(s, ref, [...VM_DESCRIBE_PROPERTIES]),
+      datacenterNetworks(s, datacenter),
+    ]);
+    const names = new Map([...networks].map(([key, n]) => [key, n.name]));
+    return describeVmProperties(props, names);
+  });
 }

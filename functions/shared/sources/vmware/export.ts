@@ -6,14 +6,16 @@ import axios from 'axios';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeStreamOptimizedVmdk } from '../../disk/vmdk-stream.ts';
-import { SourceError, type DiskProgress, type ExportedDisk, type ExportOptions } from '../types.ts';
+import { forEachDisk } from '../disk-pool.ts';
+import { SourceError } from '../source-error.ts';
+import type { DiskProgress, ExportedDisk, ExportOptions } from '../types.ts';
 import type { VmwareConnection } from './connection.ts';
 import { vmDevices, vmDisks, type VmDisk } from './describe.ts';
 import { diskBusForController } from './hardware-mapping.ts';
 import { findVm, retrieveObjectProperties, type VmLocation } from './inventory.ts';
 import { isVimFault, vimCall, withVimSession, type VimSession } from './session.ts';
 import { asArray, bool, child, moRefArg, num, text, toMoRef, xsiType, type MoRef } from './soap-values.ts';
-import { transportProblemOf } from './faults.ts';
+import { transportProblemOf } from '../transport-errors.ts';
 
 export interface VmwareExportTuning {
   /** How often HttpNfcLeaseProgress keeps the lease alive (upstream: 2 s). */
@@ -115,27 +117,6 @@ function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Runs `worker` over `items`, at most `concurrency` at a time; waits for all before failing. */
-async function runPool<T>(
-  items: T[],
-  concurrency: number,
-  worker: (item: T) => Promise<void>,
-  onError: (err: unknown) => void,
-): Promise<void> {
-  let next = 0;
-  const runners = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
-    try {
-      while (next < items.length) await worker(items[next++]!);
-    } catch (err) {
-      onError(err); // stops the other disks at once
-      throw err;
-    }
-  });
-  const settled = await Promise.allSettled(runners);
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}
-
 /**
  * Exports every disk of the VM (which must be powered off) into `opts.scratchDir` as
  * `disk-<index>.raw` (sparse), in one pass per disk. Returns the disks sorted by index.
@@ -226,59 +207,52 @@ async function runLease(
 
     const results: ExportedDisk[] = [];
     const report = (p: DiskProgress) => opts.onProgress?.(p);
-    await runPool(
-      jobs,
-      opts.concurrency ?? 2,
-      async ({ device, index, disk }) => {
-        stop.signal.throwIfAborted();
-        const outPath = join(opts.scratchDir, `disk-${index}.raw`);
-        written.push(outPath);
-        report({ index, phase: 'exporting', bytesDone: 0, bytesTotal: device.fileSize });
-        let response;
-        try {
-          response = await axios.get(resolveDeviceUrl(device.url, s.conn.endpoint), {
-            responseType: 'stream',
-            httpsAgent: s.agent,
-            headers: { Cookie: s.cookie },
-            signal: stop.signal,
-            maxRedirects: 0,
-            validateStatus: (status) => status === 200,
-          });
-        } catch (err) {
-          throw downloadError(err, device.targetId, stop.signal);
-        }
-        try {
-          const result = await decodeStreamOptimizedVmdk(response.data, outPath, {
-            signal: stop.signal,
-            onProgress: (n) => {
-              bytesIn.set(index, n);
-              report({ index, phase: 'exporting', bytesDone: n, bytesTotal: device.fileSize });
-            },
-          });
-          if (disk.sizeBytes > 0 && result.virtualSizeBytes !== disk.sizeBytes)
-            throw new SourceError(
-              'DiskSizeMismatch',
-              `disk ${index} (${disk.label}) of VM ${vmName}: the VMDK holds ${result.virtualSizeBytes} bytes, vCenter says ${disk.sizeBytes}`,
-            );
-          report({ index, phase: 'done', bytesDone: device.fileSize, bytesTotal: device.fileSize });
-          results.push({
-            index,
-            path: outPath,
-            sizeBytes: result.virtualSizeBytes,
-            allocatedBytes: result.allocatedBytes,
-            ...(diskBusForController(disk.controllerType)
-              ? { bus: diskBusForController(disk.controllerType)! }
-              : {}),
-          });
-        } catch (err) {
-          response.data.destroy();
-          throw downloadError(err, device.targetId, stop.signal);
-        }
-      },
-      (err) => {
-        if (!stop.signal.aborted) stop.abort(err instanceof SourceError ? err : undefined);
-      },
-    );
+    await forEachDisk(jobs, opts.concurrency ?? 2, stop, async ({ device, index, disk }) => {
+      stop.signal.throwIfAborted();
+      const outPath = join(opts.scratchDir, `disk-${index}.raw`);
+      written.push(outPath);
+      report({ index, phase: 'exporting', bytesDone: 0, bytesTotal: device.fileSize });
+      let response;
+      try {
+        response = await axios.get(resolveDeviceUrl(device.url, s.conn.endpoint), {
+          responseType: 'stream',
+          httpsAgent: s.agent,
+          headers: { Cookie: s.cookie },
+          signal: stop.signal,
+          maxRedirects: 0,
+          validateStatus: (status) => status === 200,
+        });
+      } catch (err) {
+        throw downloadError(err, device.targetId, stop.signal);
+      }
+      try {
+        const result = await decodeStreamOptimizedVmdk(response.data, outPath, {
+          signal: stop.signal,
+          onProgress: (n) => {
+            bytesIn.set(index, n);
+            report({ index, phase: 'exporting', bytesDone: n, bytesTotal: device.fileSize });
+          },
+        });
+        if (disk.sizeBytes > 0 && result.virtualSizeBytes !== disk.sizeBytes)
+          throw new SourceError(
+            'DiskSizeMismatch',
+            `disk ${index} (${disk.label}) of VM ${vmName}: the VMDK holds ${result.virtualSizeBytes} bytes, vCenter says ${disk.sizeBytes}`,
+          );
+        report({ index, phase: 'done', bytesDone: device.fileSize, bytesTotal: device.fileSize });
+        results.push({
+          index,
+          path: outPath,
+          sizeBytes: result.virtualSizeBytes,
+          allocatedBytes: result.allocatedBytes,
+          ...(diskBusForController(disk.controllerType)
+            ? { bus: diskBusForController(disk.controllerType)! }
+            : {}),
+        });
+      } catch (err) {
+        response.data.destroy();
+        throw downloadError(err, device.targetId, stop.signal);
+      }
+    });
     stop.abort();
     await keepAlive;
     await vimCall(s, 'HttpNfcLeaseComplete', { _this: moRefArg(lease) });
@@ -314,7 +288,7 @@ function downloadError(err: unknown, target: string, signal: AbortSignal): unkno
   const what =
     problem.kind === 'http'
       ? `HTTP ${problem.status}`
-      : problem.kind === 'tls' || problem.kind === 'unreachable'
+      : problem.kind === 'tls-verify' || problem.kind === 'tls-handshake' || problem.kind === 'unreachable'
         ? problem.code
         : problem.kind === 'aborted'
           ? 'aborted'

@@ -1,7 +1,7 @@
 // Finding things in the vCenter inventory: datacenters and VMs by inventory path
 // (SearchIndex.FindByInventoryPath), properties through the PropertyCollector, and the names of
 // the datacenter's networks (standard portgroups and distributed portgroups).
-import { SourceError } from '../types.ts';
+import { SourceError } from '../source-error.ts';
 import { asArray, arrayItems, child, moRefArg, text, toMoRef, type MoRef } from './soap-values.ts';
 import { vimCall, type VimSession } from './session.ts';
 

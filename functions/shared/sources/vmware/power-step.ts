@@ -1,13 +1,9 @@
 // The power-off sub-state machine of an export (upstream §4.3, steps A1/A2/B/B'/B''), as a pure
 // function: given the import's spec, its power conditions and the VM's current state, what to do
-// next. The caller executes the action (power.ts) and records the condition it names.
-
-export const PowerCondition = {
-  ShutdownGuest: 'VMShutdownGuest',
-  PoweringOff: 'VMPoweringOff',
-  PoweredOff: 'VMPoweredOff',
-} as const;
-export type PowerConditionType = (typeof PowerCondition)[keyof typeof PowerCondition];
+// next. The caller executes the action (power.ts) and records the condition it names
+// (conditionForPowerAction).
+import type { ConditionInput } from '../../conditions.ts';
+import { PowerCondition, type PowerConditionType } from '../power-conditions.ts';
 
 export interface PowerConditionState {
   /** When the condition became True. */
@@ -72,14 +68,59 @@ export function nextPowerAction(input: PowerStepInput): PowerAction {
       return { kind: 'fail', reason: 'ToolsNotRunning', message: toolsNotRunningMessage(vm.name) };
     return { kind: 'shutdownGuest', condition: 'VMShutdownGuest' };
   }
-  const timeout =
-    input.gracefulShutdownTimeoutSeconds && input.gracefulShutdownTimeoutSeconds > 0
-      ? input.gracefulShutdownTimeoutSeconds
-      : DEFAULT_GRACEFUL_SHUTDOWN_SECONDS;
+  const timeout = gracefulTimeoutSeconds(input);
   const elapsed = (now.getTime() - shutdown.since.getTime()) / 1000;
   if (elapsed > timeout) return { kind: 'powerOff', condition: 'VMPoweringOff', why: 'gracefulTimeout' };
   return {
     kind: 'wait',
     recheckAfterSeconds: Math.min(POWER_POLL_SECONDS, Math.max(0.1, timeout - elapsed)),
   };
+}
+
+export const gracefulTimeoutSeconds = (spec: { gracefulShutdownTimeoutSeconds?: number | null }) =>
+  spec.gracefulShutdownTimeoutSeconds && spec.gracefulShutdownTimeoutSeconds > 0
+    ? spec.gracefulShutdownTimeoutSeconds
+    : DEFAULT_GRACEFUL_SHUTDOWN_SECONDS;
+
+/** The condition to record for a power action; undefined for done / wait / fail. */
+export function conditionForPowerAction(
+  action: PowerAction,
+  vmName: string,
+  spec: { gracefulShutdownTimeoutSeconds?: number | null },
+): ConditionInput | undefined {
+  switch (action.kind) {
+    case 'markPoweredOff':
+      return {
+        type: PowerCondition.PoweredOff,
+        status: 'True',
+        reason: 'PoweredOff',
+        message: `VM ${vmName} is powered off`,
+      };
+    case 'shutdownGuest':
+      return {
+        type: PowerCondition.ShutdownGuest,
+        status: 'True',
+        reason: 'GuestShutdownRequested',
+        message: `asked the guest OS of VM ${vmName} to shut down (VMware Tools); it is powered off after ${gracefulTimeoutSeconds(spec)} s otherwise`,
+      };
+    case 'powerOff': {
+      const [reason, why] =
+        action.why === 'forced'
+          ? ['ForcePowerOff', 'spec.forcePowerOff is set']
+          : action.why === 'gracefulTimeout'
+            ? [
+                'GracefulShutdownTimeout',
+                `the guest did not shut down within ${gracefulTimeoutSeconds(spec)} s`,
+              ]
+            : ['PowerOffRetried', 'the earlier power-off did not take effect'];
+      return {
+        type: PowerCondition.PoweringOff,
+        status: 'True',
+        reason,
+        message: `powering off VM ${vmName}: ${why}`,
+      };
+    }
+    default:
+      return undefined;
+  }
 }

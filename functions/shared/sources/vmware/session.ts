@@ -5,10 +5,11 @@ import { createHash } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { createClientAsync, type Client, type IOptions } from 'soap';
-import { SourceError } from '../types.ts';
 import { MAX_SOAP_RESPONSE_BYTES } from '../../limits.ts';
+import { SourceError } from '../source-error.ts';
 import { httpsAgentFor, type VmwareConnection } from './connection.ts';
-import { transportProblemOf, vimFaultOf } from './faults.ts';
+import { transportProblemOf } from '../transport-errors.ts';
+import { vimFaultOf } from './faults.ts';
 import { isNode, moRefArg, toMoRef, type MoRef } from './soap-values.ts';
 
 const WSDL = fileURLToPath(new URL('./vim25-subset.wsdl', import.meta.url));
@@ -61,7 +62,8 @@ export function sourceErrorFromCall(err: unknown, conn: VmwareConnection, operat
   }
   const problem = transportProblemOf(err);
   switch (problem.kind) {
-    case 'tls':
+    case 'tls-verify':
+    case 'tls-handshake':
       return new SourceError(
         'TlsVerificationFailed',
         conn.caCertPem

@@ -25,7 +25,7 @@ export interface SizedDisk {
   allocatedBytes?: number;
 }
 
-function roundUp(bytes: number, sizing: ScratchSizing): number {
+export function roundUpScratch(bytes: number, sizing: ScratchSizing): number {
   return Math.max(1, Math.ceil((bytes * sizing.factor) / GIB + sizing.minGiB));
 }
 
@@ -50,30 +50,7 @@ export function scratchSizeForDisks(disks: readonly SizedDisk[], sizing: Scratch
       : estimated === disks.length
         ? `virtual size of ${disks.length} disk(s)`
         : `allocated or virtual size of ${disks.length} disk(s)`;
-  return { gib: roundUp(basisBytes, sizing), basisBytes, basis: what };
-}
-
-/** An OVA's disks are compressed inside it: twice the file's size, at least its disks' data. */
-export const OVA_EXPANSION_FACTOR = 2;
-
-/**
- * OVA: factor x max(2 x Content-Length, populated bytes from the OVF when known) + minGiB.
- * Without a Content-Length the OVF's capacities (virtual sizes) are the basis.
- */
-export function scratchSizeForOva(
-  contentLength: number | undefined,
-  ovfDisks: readonly SizedDisk[] | undefined,
-  sizing: ScratchSizing,
-): ScratchSize {
-  if (contentLength !== undefined && contentLength > 0) {
-    const expanded = contentLength * OVA_EXPANSION_FACTOR;
-    return {
-      gib: roundUp(expanded, sizing),
-      basisBytes: expanded,
-      basis: `${OVA_EXPANSION_FACTOR} x the OVA's size`,
-    };
-  }
-  return scratchSizeForDisks(ovfDisks ?? [], sizing);
+  return { gib: roundUpScratch(basisBytes, sizing), basisBytes, basis: what };
 }
 
 /** "12 GiB" as the PVC request. */

@@ -1,15 +1,7 @@
-// What the source and preflight functions call: verify a VmwareSource, preflight an import,
-// describe the VM for the vm function.
-import { SourceError, type SourceVm } from '../types.ts';
+// Verify a VmwareSource (log in, find the datacenter) and preflight an import of one of its VMs.
+import { SourceError } from '../source-error.ts';
 import type { VmwareConnection } from './connection.ts';
-import { describeVmProperties, VM_DESCRIBE_PROPERTIES } from './describe.ts';
-import {
-  datacenterNetworks,
-  findDatacenter,
-  findVm,
-  retrieveObjectProperties,
-  type VmLocation,
-} from './inventory.ts';
+import { datacenterNetworks, findDatacenter, findVm, type VmLocation } from './inventory.ts';
 import { readPowerState } from './power.ts';
 import { toolsNotRunningMessage } from './power-step.ts';
 import { withVimSession } from './session.ts';
@@ -56,23 +48,5 @@ export async function preflightVmwareImport(
     const state = await readPowerState(s, vm, input.name);
     if (state.powerState !== 'poweredOff' && !state.toolsRunning)
       throw new SourceError('ToolsNotRunning', toolsNotRunningMessage(input.name));
-  });
-}
-
-/** The VM as a SourceVm (CPU, memory, firmware, disks with bus, NICs with network and model). */
-export async function describeVmwareVm(
-  conn: VmwareConnection,
-  dc: string,
-  vm: VmLocation,
-): Promise<SourceVm> {
-  return withVimSession(conn, async (s) => {
-    const datacenter = await findDatacenter(s, dc);
-    const ref = await findVm(s, dc, vm);
-    const [props, networks] = await Promise.all([
-      retrieveObjectProperties(s, ref, [...VM_DESCRIBE_PROPERTIES]),
-      datacenterNetworks(s, datacenter),
-    ]);
-    const names = new Map([...networks].map(([key, n]) => [key, n.name]));
-    return describeVmProperties(props, names);
   });
 }

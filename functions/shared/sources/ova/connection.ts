@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { Agent as HttpsAgent } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { OVA_DEFAULT_HTTP_TIMEOUT_SECONDS } from '../../api/ova-source.ts';
-import { SourceError } from '../types.ts';
+import { SourceError } from '../source-error.ts';
 
 /** Secret keys the OVA source reads. */
 export const OVA_SECRET_KEYS = {

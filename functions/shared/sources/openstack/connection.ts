@@ -1,6 +1,6 @@
 // What a client needs to reach an OpenStack cloud, built from an OpenstackSource spec and its
 // Secret. Pure: no I/O.
-import { SourceError } from '../types.ts';
+import { SourceError } from '../source-error.ts';
 
 export interface OpenstackCredentials {
   username: string;
