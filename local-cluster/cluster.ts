@@ -1,16 +1,18 @@
-// Boots the whole local cluster in this process: the embedded API server, the runtime
-// controllers (volumes, pods, Jobs, Services/Deployments, Knative Serving and Eventing,
-// Harvester images, KubeVirt), the default StorageClass and NADs, config/ applied with kubectl,
-// and the simulated sources of the inventory. Used by `npm start`, `npm run cluster -- up` and
-// end-to-end tests.
+// Boots the whole local cluster from this process: the real control plane (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler) as child processes, then our node agent and stand-ins
+// (volumes, pods, Services, Knative Serving and Eventing, Harvester images, KubeVirt), the
+// default StorageClass and NADs, config/ applied with kubectl, and the simulated sources of the
+// inventory. Used by `npm start`, `npm run cluster -- up` and end-to-end tests.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, writeFile, copyFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startApiServer, type RunningApiServer } from './apiserver/index.ts';
+import { componentBinary } from './control-plane/components.ts';
+import { startControlPlane, type ControlPlane } from './control-plane/control-plane.ts';
 import { componentLogger, runtimePaths, type RuntimeContext } from './runtime/context.ts';
+import { clusterCidrPrefixes, type ClusterCidrs } from './runtime/dns/names.ts';
 import { ClusterNetwork } from './runtime/dns/network.ts';
 import { EventingController } from './runtime/eventing/controller.ts';
 import type { FaultOptions } from './runtime/eventing/faults.ts';
@@ -23,7 +25,7 @@ import {
   type SimulatedSources,
 } from './runtime/sources/simulated-sources.ts';
 import { FunctionController } from './runtime/workloads/functions.ts';
-import { JobController } from './runtime/workloads/jobs.ts';
+import { NodeAgent } from './runtime/workloads/node.ts';
 import { PodRunner } from './runtime/workloads/pods.ts';
 import { serviceAccountKubeconfigs } from './runtime/workloads/service-account.ts';
 import { ServiceController } from './runtime/workloads/services.ts';
@@ -43,12 +45,8 @@ export interface LocalClusterOptions {
   sources?: boolean;
   /** Extra manifest files or directories applied after config/ (tests: probe functions, triggers). */
   extraManifests?: string[];
-  /** Job pod failure backoff base (Kubernetes: 10 s). */
-  jobBackoffBaseMs?: number;
   /** Delay between Harvester image import retries (Harvester: 10 s). */
   imageRetryDelayMs?: number;
-  /** Appends every RBAC decision on a service-account request to this file (JSON lines). */
-  rbacDecisionLog?: string;
   /** Wait for every function to be ready before returning. Default true. */
   waitForFunctions?: boolean;
 }
@@ -57,11 +55,16 @@ export interface LocalCluster {
   stateDir: string;
   kubeconfigPath: string;
   apiServerUrl: string;
+  /** kube-apiserver's audit log: every service-account request with its RBAC decision. */
+  auditLogPath: string;
+  controlPlane: ControlPlane;
   endpoints: Endpoints;
   kube: Kube;
   eventing: EventingController;
   /** Simulators the inventory asks for whose module is not in this checkout. */
   missingSimulators: string[];
+  /** The kubectl built with the control plane (also linked as <stateDir>/bin/kubectl). */
+  kubectlBinary: string;
   /** Runs kubectl against the cluster. */
   kubectl(args: string[], input?: string): Promise<string>;
   stop(): Promise<void>;
@@ -92,17 +95,22 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     stoppers.length = 0;
   };
   try {
-    const api: RunningApiServer = await startApiServer({
-      dataDir: join(stateDir, 'apiserver'),
-      ...(options.rbacDecisionLog ? { rbacDecisionLog: options.rbacDecisionLog } : {}),
+    const network = new ClusterNetwork(paths.dnsHosts, await clusterCidrs(stateDir));
+    stoppers.push(() => network.close());
+    const controlPlane = await startControlPlane({
+      stateDir,
+      serviceCidr: network.serviceCidr,
+      log: (message, fields) => log('control-plane', message, fields),
     });
-    stoppers.push(() => api.close());
+    stoppers.push(() => controlPlane.stop());
     const kubeconfigPath = join(stateDir, 'kubeconfig');
-    await copyFile(api.kubeconfigPath, kubeconfigPath);
-    const caCertPath = join(stateDir, 'apiserver', 'pki', 'ca.crt');
-    await writeFile(caCertPath, api.caCertPem);
+    await writeFile(kubeconfigPath, await readFile(controlPlane.adminKubeconfigPath), { mode: 0o600 });
+    const kubectlBinary = await componentBinary('kubernetes', 'kubectl');
+    await mkdir(join(stateDir, 'bin'), { recursive: true });
+    await rm(join(stateDir, 'bin', 'kubectl'), { force: true });
+    await symlink(kubectlBinary, join(stateDir, 'bin', 'kubectl'));
     const kubectl = async (args: string[], input?: string): Promise<string> => {
-      const p = run('kubectl', ['--kubeconfig', kubeconfigPath, ...args], { maxBuffer: 64 << 20 });
+      const p = run(kubectlBinary, ['--kubeconfig', kubeconfigPath, ...args], { maxBuffer: 64 << 20 });
       if (input !== undefined) {
         p.child.stdin?.end(input);
       }
@@ -110,41 +118,45 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     };
 
     const kube = Kube.fromFile(kubeconfigPath);
-    const network = new ClusterNetwork(paths.dnsHosts);
-    stoppers.push(() => network.close());
     const ctx: RuntimeContext = {
       kube,
       network,
       paths,
       projectRoot: PROJECT_ROOT,
       kubeconfigPath,
-      serviceAccountKubeconfig: serviceAccountKubeconfigs(join(stateDir, 'serviceaccounts'), api),
-      caCertPath,
+      nodeName: NODE_NAME,
+      serviceAccountKubeconfig: serviceAccountKubeconfigs(join(stateDir, 'serviceaccounts'), controlPlane),
+      requestServiceAccountToken: (namespace, name, pod) =>
+        controlPlane.requestServiceAccountToken(namespace, name, { boundPod: pod }),
+      caCertPath: controlPlane.caCertPath,
       nodeBinary: join(PROJECT_ROOT, 'node_modules', '.bin', 'node'),
       preloadPath: fileURLToPath(new URL('./runtime/dns/preload.ts', import.meta.url)),
       tsxLoaderUrl: import.meta.resolve('tsx'),
-      jobBackoffBaseMs: options.jobBackoffBaseMs ?? 10_000,
       log,
     };
 
-    // CRDs first (ours and the third-party fixtures), so that everything else can be applied.
+    // CRDs first (ours and the third-party ones), so that everything else can be applied.
     const crdFiles = [
       ...(await manifestFiles(join(PROJECT_ROOT, 'test', 'fixtures', 'crds'))),
       ...(await manifestFiles(join(PROJECT_ROOT, 'config', 'crds'))),
     ];
-    if (crdFiles.length) await kubectl(['apply', ...crdFiles.flatMap((f) => ['-f', f])]);
+    if (crdFiles.length) await kubectl(['apply', '--server-side', ...crdFiles.flatMap((f) => ['-f', f])]);
+    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+    // Their storage answers 429 until its watch cache synced; kubectl retries 429 (Retry-After).
+    const crdNames = (await kubectl(['get', 'crd', '-o', 'jsonpath={.items[*].metadata.name}'])).split(' ');
+    await kubectl(['get', crdNames.filter(Boolean).join(','), '-A', '-o', 'name']);
     await kubectl(['apply', '-f', '-'], platformManifests());
 
     const claims = new VolumeClaims(ctx);
+    const node = new NodeAgent(ctx);
     const pods = new PodRunner(ctx, claims);
-    const jobs = new JobController(ctx);
     const services = new ServiceController(ctx);
     const functions = new FunctionController(ctx);
     const eventing = new EventingController(ctx, options.faults);
     const images = new HarvesterImageController(ctx, options.imageRetryDelayMs);
     const vms = new KubeVirtController(ctx);
     claims.setImagePopulator(images.populator());
-    for (const c of [claims, pods, jobs, services, functions, eventing, images, vms]) {
+    for (const c of [node, claims, pods, services, functions, eventing, images, vms]) {
       await c.start();
       stoppers.push(() => c.stop());
     }
@@ -166,15 +178,18 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     }
     const endpoints: Endpoints = { kubeconfig: kubeconfigPath, ...(sources?.endpoints ?? {}) };
     await writeFile(join(stateDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
-    log('cluster', 'ready', { apiServer: api.url });
+    log('cluster', 'ready', { apiServer: controlPlane.url });
     return {
       stateDir,
       kubeconfigPath,
-      apiServerUrl: api.url,
+      apiServerUrl: controlPlane.url,
+      auditLogPath: controlPlane.auditLogPath,
+      controlPlane,
       endpoints,
       kube,
       eventing,
       missingSimulators: sources?.missing ?? [],
+      kubectlBinary,
       kubectl,
       stop,
     };
@@ -182,6 +197,23 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     await stop();
     throw err;
   }
+}
+
+/** The one Node of the local cluster, run by our node agent. */
+export const NODE_NAME = 'vm-import-local';
+
+/** The pod and Service address ranges, chosen once per state directory (etcd keeps allocations). */
+async function clusterCidrs(stateDir: string): Promise<ClusterCidrs> {
+  const file = join(stateDir, 'network.json');
+  const saved = await readFile(file, 'utf8').then(
+    (t) => JSON.parse(t) as ClusterCidrs,
+    () => undefined,
+  );
+  if (saved) return saved;
+  const cidrs = clusterCidrPrefixes();
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(file, JSON.stringify(cidrs));
+  return cidrs;
 }
 
 /** What a Harvester cluster has before anything is installed: its default class and VLAN networks. */
@@ -198,7 +230,16 @@ metadata:
 spec:
   config: '{"cniVersion":"0.3.1","name":"${name}","type":"bridge","bridge":"mgmt-br","promiscMode":true,"vlan":${vlan},"ipam":{}}'
 `;
-  return `apiVersion: storage.k8s.io/v1
+  // The tests import into "default": PodSecurity holds every pod we create there to `restricted`.
+  return `apiVersion: v1
+kind: Namespace
+metadata:
+  name: default
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+    pod-security.kubernetes.io/warn: restricted
+---
+apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
   name: harvester-longhorn

@@ -242,7 +242,7 @@ async function importTimes(
     }
   };
   try {
-    cluster = await startLocalCluster({ stateDir, imageRetryDelayMs: 500, jobBackoffBaseMs: 500 });
+    cluster = await startLocalCluster({ stateDir, imageRetryDelayMs: 500 });
     await cluster.kubectl(['apply', '-f', '-'], await renderExample('sources.yaml', cluster.endpoints));
     await cluster.kubectl([
       'wait',

@@ -26,7 +26,12 @@ export function diskServerManifests(imp: VirtualMachineImport, token: string, im
         spec: {
           // It only serves files: no Kubernetes API credentials in the pod.
           automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 },
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            fsGroup: 1000,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
           containers: [
             {
               name: 'disk-server',

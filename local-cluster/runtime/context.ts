@@ -33,14 +33,20 @@ export interface RuntimeContext {
   kubeconfigPath: string;
   /** Kubeconfig with the token of a service account (pods run with their own); absent: admin's. */
   serviceAccountKubeconfig?: (namespace: string, name: string) => Promise<string>;
+  /** A token of a service account from the TokenRequest API, bound to a pod. */
+  requestServiceAccountToken?: (
+    namespace: string,
+    name: string,
+    pod: { name: string; uid: string },
+  ) => Promise<string>;
+  /** The Node this runtime runs pods for: only pods the scheduler bound to it are started. */
+  nodeName: string;
   caCertPath?: string;
   /** Node 22 binary; every node process of the cluster gets NODE_OPTIONS with tsx + the preload. */
   nodeBinary: string;
   preloadPath: string;
   /** Absolute URL of tsx's loader (so --import works from any working directory). */
   tsxLoaderUrl: string;
-  /** Pod failure backoff base of the Job controller (Kubernetes: 10s). */
-  jobBackoffBaseMs: number;
   log(component: string, message: string, fields?: Record<string, unknown>): void;
 }
 

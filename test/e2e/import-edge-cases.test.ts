@@ -105,7 +105,6 @@ describe('edge cases end to end, with fault injection on', () => {
       stateDir,
       inventoryFile,
       imageRetryDelayMs: 3000,
-      jobBackoffBaseMs: 500,
       faults: { duplicate: 0.3, reorderWindowMs: 200, failFirstAttempts: 1, seed: 11 },
     });
     await applyExampleSources(cluster, 90);

@@ -18,7 +18,7 @@ let stateDir: string;
 describe('seed examples end to end on the local cluster', () => {
   before(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'vm-import-e2e-'));
-    cluster = await startLocalCluster({ stateDir, imageRetryDelayMs: 3000, jobBackoffBaseMs: 500 });
+    cluster = await startLocalCluster({ stateDir, imageRetryDelayMs: 3000 });
   });
   after(async () => {
     await cluster?.stop();

@@ -97,7 +97,7 @@ test('OpenStack: os-stop until SHUTOFF, the volume exported with the source cont
     cwd: ROOT,
     reject: false,
     env: {
-      KUBECONFIG: api.server.kubeconfigPath,
+      KUBECONFIG: api.kubeconfigPath,
       IMPORT_NAMESPACE: 'default',
       IMPORT_NAME: 'web',
       IMPORT_UID: imp.metadata!.uid!,

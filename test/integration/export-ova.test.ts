@@ -87,7 +87,7 @@ test('OVA: Job without a Secret volume, NotApplicable power-off, disks byte-iden
     cwd: ROOT,
     reject: false,
     env: {
-      KUBECONFIG: api.server.kubeconfigPath,
+      KUBECONFIG: api.kubeconfigPath,
       IMPORT_NAMESPACE: 'default',
       IMPORT_NAME: 'appliance',
       IMPORT_UID: imp.metadata!.uid!,

@@ -93,7 +93,7 @@ function runExporter(imp: Obj, scratchDir: string, credentialsDir: string) {
     cwd: ROOT,
     reject: false,
     env: {
-      KUBECONFIG: api.server.kubeconfigPath,
+      KUBECONFIG: api.kubeconfigPath,
       IMPORT_NAMESPACE: imp.metadata!.namespace!,
       IMPORT_NAME: imp.metadata!.name!,
       IMPORT_UID: imp.metadata!.uid!,

@@ -158,7 +158,7 @@ async function harvesterReports(image: Obj, outcome: 'imported' | 'failed') {
   await api.kube.replace({ ...fresh, status });
 }
 
-describe('pipeline functions after the export, on the embedded API server', () => {
+describe('pipeline functions after the export, on a real kube-apiserver', () => {
   before(async () => {
     api = await startTestApi();
     await api.kube.create({

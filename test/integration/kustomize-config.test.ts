@@ -4,7 +4,6 @@
 // (export Job, scratch PVC, disk server, exporter access) — validated against the official schemas
 // of its kind (kubernetes-models, @kubernetes-models/knative).
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
@@ -20,7 +19,7 @@ import { buildExportJob, buildScratchPvc, buildCredentialsSecret } from '../../f
 import { exporterAccessObjects } from '../../functions/export/exporter-access.ts';
 import { diskServerManifests } from '../../functions/images/workload.ts';
 import type { VirtualMachineImport } from '../../functions/shared/api/index.ts';
-import { startTestApiServer, type TestApiServer } from '../../local-cluster/apiserver/testing.ts';
+import { startTestApi, yamlFiles, type TestApi } from '../support/cluster-api.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 type Model = new (data: unknown) => { validate(): void };
@@ -53,18 +52,17 @@ function schemaErrors(o: Obj): string | undefined {
   }
 }
 
-let api: TestApiServer;
+let api: TestApi;
 before(async () => {
-  api = await startTestApiServer();
-  const crds = join(ROOT, 'test', 'fixtures', 'crds');
-  const files = (await readdir(crds)).filter((f) => f.endsWith('.yaml')).map((f) => join(crds, f));
-  const r = await api.kubectl(['apply', ...files.flatMap((f) => ['-f', f])]);
+  api = await startTestApi({ crds: false });
+  const files = await yamlFiles(join(ROOT, 'test', 'fixtures', 'crds'));
+  const r = await api.tryKubectl(['apply', ...files.flatMap((f) => ['-f', f])]);
   assert.equal(r.exitCode, 0, r.stderr);
 });
-after(() => api.dispose());
+after(() => api.close());
 
 test('kubectl apply -k config/ --dry-run=client renders, and every object passes its schema', async () => {
-  const r = await api.kubectl(['apply', '-k', join(ROOT, 'config'), '--dry-run=client', '-o', 'yaml']);
+  const r = await api.tryKubectl(['apply', '-k', join(ROOT, 'config'), '--dry-run=client', '-o', 'yaml']);
   assert.equal(r.exitCode, 0, r.stderr);
   const rendered = parse(r.stdout) as { kind: string; items: Obj[] };
   assert.equal(rendered.kind, 'List');
@@ -90,7 +88,7 @@ test('kubectl apply -k config/ --dry-run=client renders, and every object passes
 });
 
 test('kubectl kustomize output equals the files it lists (nothing dropped, namespace first)', async () => {
-  const r = await api.kubectl(['kustomize', join(ROOT, 'config')]);
+  const r = await api.tryKubectl(['kustomize', join(ROOT, 'config')]);
   assert.equal(r.exitCode, 0, r.stderr);
   const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj);
   assert.equal(docs[0]?.kind, 'Namespace');

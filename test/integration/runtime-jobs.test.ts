@@ -1,6 +1,7 @@
-// Jobs, Pods and PVCs of the local cluster against the real embedded API server and kubectl:
+// Jobs, Pods and PVCs of the local cluster (kube-controller-manager's Job controller, our node
+// agent and provisioner) with kubectl:
 // a Job writes into its PVC (Secret env, ConfigMap volume, path mapping) and completes; a
-// failing Job honours backoffLimit; activeDeadlineSeconds kills a running Job; deleting a Job
+// failing Job honours backoffLimit (the Job controller's pod backoff is 10 s, 20 s, ...); activeDeadlineSeconds kills a running Job; deleting a Job
 // kills its process; deleting the PVC removes its directory.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,8 +20,9 @@ before(async () => {
     stateDir,
     sources: false,
     applyConfig: false,
-    jobBackoffBaseMs: 200,
   });
+  // Outside "default", which PodSecurity holds to `restricted`: these pods test the node agent.
+  await cluster.kubectl(['create', 'namespace', 'runtime-jobs']);
 });
 
 after(async () => {
@@ -28,7 +30,7 @@ after(async () => {
   await rm(stateDir, { recursive: true, force: true });
 });
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -44,7 +46,7 @@ async function getJson(args: string[]): Promise<Record<string, any>> {
 
 async function jobFinished(name: string): Promise<Record<string, any>> {
   return waitFor(`job ${name} to finish`, async () => {
-    const job = await getJson(['get', 'job', name, '-n', 'default']);
+    const job = await getJson(['get', 'job', name, '-n', 'runtime-jobs']);
     const done = (job.status?.conditions ?? []).find(
       (c: any) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
     );
@@ -58,24 +60,24 @@ test('a Job writes into its PVC and completes like on Kubernetes', async () => {
     `
 apiVersion: v1
 kind: Secret
-metadata: {name: writer-secret, namespace: default}
+metadata: {name: writer-secret, namespace: runtime-jobs}
 stringData: {token: s3cr3t}
 ---
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: writer-config, namespace: default}
+metadata: {name: writer-config, namespace: runtime-jobs}
 data: {greeting: hello}
 ---
 apiVersion: v1
 kind: PersistentVolumeClaim
-metadata: {name: scratch, namespace: default}
+metadata: {name: scratch, namespace: runtime-jobs}
 spec:
   accessModes: [ReadWriteOnce]
   resources: {requests: {storage: 1Gi}}
 ---
 apiVersion: batch/v1
 kind: Job
-metadata: {name: writer, namespace: default}
+metadata: {name: writer, namespace: runtime-jobs}
 spec:
   backoffLimit: 0
   template:
@@ -112,7 +114,7 @@ spec:
   const complete = job.status.conditions.find((c: any) => c.type === 'Complete');
   assert.equal(complete.status, 'True');
 
-  const pods = await getJson(['get', 'pods', '-n', 'default', '-l', 'job-name=writer']);
+  const pods = await getJson(['get', 'pods', '-n', 'runtime-jobs', '-l', 'job-name=writer']);
   assert.equal(pods.items.length, 1);
   const pod = pods.items[0];
   assert.equal(pod.status.phase, 'Succeeded');
@@ -120,17 +122,17 @@ spec:
   assert.equal(pod.status.containerStatuses[0].state.terminated.reason, 'Completed');
   assert.equal(pod.metadata.ownerReferences[0].kind, 'Job');
 
-  const pvc = await getJson(['get', 'pvc', 'scratch', '-n', 'default']);
+  const pvc = await getJson(['get', 'pvc', 'scratch', '-n', 'runtime-jobs']);
   assert.equal(pvc.status.phase, 'Bound');
   assert.equal(pvc.spec.storageClassName, 'harvester-longhorn');
-  const out = await readFile(join(stateDir, 'volumes', 'default', 'scratch', 'out.txt'), 'utf8');
+  const out = await readFile(join(stateDir, 'volumes', 'runtime-jobs', 'scratch', 'out.txt'), 'utf8');
   assert.equal(out, `hello s3cr3t ${pod.metadata.name} 600`);
-  assert.ok(existsSync(join(stateDir, 'logs', `pod-default-${pod.metadata.name}.log`)));
+  assert.ok(existsSync(join(stateDir, 'logs', `pod-runtime-jobs-${pod.metadata.name}.log`)));
 
-  await cluster.kubectl(['delete', 'job', 'writer', '-n', 'default']);
-  await cluster.kubectl(['delete', 'pvc', 'scratch', '-n', 'default']);
+  await cluster.kubectl(['delete', 'job', 'writer', '-n', 'runtime-jobs']);
+  await cluster.kubectl(['delete', 'pvc', 'scratch', '-n', 'runtime-jobs']);
   await waitFor('volume dir removal', async () =>
-    existsSync(join(stateDir, 'volumes', 'default', 'scratch')) ? undefined : true,
+    existsSync(join(stateDir, 'volumes', 'runtime-jobs', 'scratch')) ? undefined : true,
   );
 });
 
@@ -140,7 +142,7 @@ test('a failing Job honours backoffLimit', async () => {
     `
 apiVersion: batch/v1
 kind: Job
-metadata: {name: failer, namespace: default}
+metadata: {name: failer, namespace: runtime-jobs}
 spec:
   backoffLimit: 2
   template:
@@ -156,7 +158,7 @@ spec:
   assert.equal(failed.reason, 'BackoffLimitExceeded');
   assert.equal(job.status.failed, 3);
   assert.equal(job.status.succeeded, undefined);
-  const pods = await getJson(['get', 'pods', '-n', 'default', '-l', 'job-name=failer']);
+  const pods = await getJson(['get', 'pods', '-n', 'runtime-jobs', '-l', 'job-name=failer']);
   assert.equal(pods.items.length, 3);
   for (const p of pods.items) {
     assert.equal(p.status.phase, 'Failed');
@@ -170,7 +172,7 @@ test('activeDeadlineSeconds fails the Job and kills its process; deleting a Job 
     `
 apiVersion: batch/v1
 kind: Job
-metadata: {name: sleeper, namespace: default}
+metadata: {name: sleeper, namespace: runtime-jobs}
 spec:
   activeDeadlineSeconds: 2
   template:
@@ -181,7 +183,7 @@ spec:
 ---
 apiVersion: batch/v1
 kind: Job
-metadata: {name: deleted, namespace: default}
+metadata: {name: deleted, namespace: runtime-jobs}
 spec:
   template:
     spec:
@@ -194,17 +196,17 @@ spec:
   const failed = job.status.conditions.find((c: any) => c.type === 'Failed');
   assert.equal(failed.reason, 'DeadlineExceeded');
   await waitFor('sleeper pods gone', async () => {
-    const pods = await getJson(['get', 'pods', '-n', 'default', '-l', 'job-name=sleeper']);
+    const pods = await getJson(['get', 'pods', '-n', 'runtime-jobs', '-l', 'job-name=sleeper']);
     return pods.items.length === 0 ? true : undefined;
   });
 
   const pod = await waitFor('deleted job running', async () => {
-    const pods = await getJson(['get', 'pods', '-n', 'default', '-l', 'job-name=deleted']);
+    const pods = await getJson(['get', 'pods', '-n', 'runtime-jobs', '-l', 'job-name=deleted']);
     return pods.items.find((p: any) => p.status?.phase === 'Running');
   });
-  const log = join(stateDir, 'logs', `pod-default-${pod.metadata.name}.log`);
+  const log = join(stateDir, 'logs', `pod-runtime-jobs-${pod.metadata.name}.log`);
   await stat(log);
-  await cluster.kubectl(['delete', 'job', 'deleted', '-n', 'default', '--wait=false']);
+  await cluster.kubectl(['delete', 'job', 'deleted', '-n', 'runtime-jobs', '--wait=false']);
   await waitFor('pod of deleted job killed', async () => {
     const text = await readFile(log, 'utf8');
     return /exit: code=.* signal=SIGTERM/.test(text) ? true : undefined;

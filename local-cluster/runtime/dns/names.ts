@@ -8,10 +8,12 @@
  * Each cluster takes a random pair of /16s (pods, Services) in 127.16.0.0–127.215.255.255, so that
  * two local clusters on one machine (tests, a bench next to `npm start`) never share an address.
  */
-export function clusterCidrPrefixes(random: () => number = Math.random): {
+export interface ClusterCidrs {
   pods: readonly [number, number];
   services: readonly [number, number];
-} {
+}
+
+export function clusterCidrPrefixes(random: () => number = Math.random): ClusterCidrs {
   const base = 16 + 2 * Math.floor(random() * 100);
   return { pods: [127, base], services: [127, base + 1] };
 }

@@ -2,7 +2,7 @@
 // file read by every process through the preload) and the Service proxy.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AddressPool, clusterCidrPrefixes, serviceDnsNames, type HostsTable } from './names.ts';
+import { AddressPool, serviceDnsNames, type ClusterCidrs, type HostsTable } from './names.ts';
 import { installClusterDns } from './resolver.ts';
 import { ServiceProxy, type Endpoint } from './service-proxy.ts';
 
@@ -12,14 +12,16 @@ export interface ServicePortTarget {
 }
 
 export class ClusterNetwork {
-  private readonly cidrs = clusterCidrPrefixes();
-  private readonly pods = new AddressPool(this.cidrs.pods);
-  private readonly services = new AddressPool(this.cidrs.services);
+  private readonly pods: AddressPool;
   private readonly clusterIps = new Map<string, string>();
   private readonly exposedPorts = new Map<string, Set<number>>();
   readonly proxy = new ServiceProxy();
 
-  constructor(readonly hostsFile: string) {
+  constructor(
+    readonly hostsFile: string,
+    readonly cidrs: ClusterCidrs,
+  ) {
+    this.pods = new AddressPool(cidrs.pods);
     this.writeHosts();
     installClusterDns(hostsFile);
   }
@@ -36,12 +38,21 @@ export class ClusterNetwork {
     return this.clusterIps.get(`${namespace}/${name}`);
   }
 
-  /** Publishes a Service: cluster IP, DNS names and one proxied listener per port. */
-  async setService(name: string, namespace: string, ports: ServicePortTarget[]): Promise<string> {
+  /** The Service cluster-IP range the API server allocates from. */
+  get serviceCidr(): string {
+    return `${this.cidrs.services.join('.')}.0.0/16`;
+  }
+
+  /**
+   * Publishes a Service at the cluster IP the API server gave it: DNS names and one proxied
+   * listener per port.
+   */
+  async setService(name: string, namespace: string, ip: string, ports: ServicePortTarget[]): Promise<void> {
     const key = `${namespace}/${name}`;
-    let ip = this.clusterIps.get(key);
-    if (!ip) {
-      ip = this.services.allocate();
+    const known = this.clusterIps.get(key);
+    if (known !== ip) {
+      if (known) await this.proxy.unexpose(known);
+      this.exposedPorts.delete(key);
       this.clusterIps.set(key, ip);
       this.writeHosts();
     }
@@ -50,7 +61,6 @@ export class ClusterNetwork {
     for (const p of previous) if (!now.has(p)) await this.proxy.unexpose(ip, p);
     for (const p of ports) await this.proxy.expose(ip, p.port, p.endpoints);
     this.exposedPorts.set(key, now);
-    return ip;
   }
 
   async removeService(name: string, namespace: string): Promise<void> {
@@ -61,7 +71,6 @@ export class ClusterNetwork {
     this.exposedPorts.delete(key);
     this.writeHosts();
     await this.proxy.unexpose(ip);
-    this.services.release(ip);
   }
 
   table(): HostsTable {

@@ -17,6 +17,7 @@ import {
 import type { DeliverySpec } from './delivery-spec.ts';
 import { FaultInjector, type FaultOptions } from './faults.ts';
 import { PingSourceRunner, type PingSourceSpec } from './ping-source.ts';
+import { ensureRoutedService } from '../workloads/routed-service.ts';
 
 const INGRESS_SERVICE = { name: 'broker-ingress', namespace: 'knative-eventing' };
 
@@ -114,7 +115,8 @@ export class EventingController {
     });
     await new Promise<void>((resolve) => this.ingress!.listen(0, '127.0.0.1', () => resolve()));
     this.ingressPort = (this.ingress.address() as { port: number }).port;
-    await this.ctx.network.setService(INGRESS_SERVICE.name, INGRESS_SERVICE.namespace, [
+    const ip = await ensureRoutedService(this.ctx, INGRESS_SERVICE.name, INGRESS_SERVICE.namespace, [80]);
+    await this.ctx.network.setService(INGRESS_SERVICE.name, INGRESS_SERVICE.namespace, ip, [
       { port: 80, endpoints: [{ address: '127.0.0.1', port: this.ingressPort }] },
     ]);
   }

@@ -50,6 +50,14 @@ export interface Volume {
   secret?: { secretName: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number };
   configMap?: { name: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number };
   emptyDir?: Record<string, unknown>;
+  projected?: { sources: ProjectedSource[]; defaultMode?: number };
+}
+/** A source of a projected volume (what the ServiceAccount admission plugin adds: kube-api-access-*). */
+export interface ProjectedSource {
+  serviceAccountToken?: { path: string; audience?: string; expirationSeconds?: number };
+  configMap?: { name: string; items?: KeyToPath[]; optional?: boolean };
+  secret?: { name: string; items?: KeyToPath[]; optional?: boolean };
+  downwardAPI?: { items: { path: string; fieldRef?: { fieldPath: string }; mode?: number }[] };
 }
 export interface PodSpec {
   containers: Container[];
@@ -64,6 +72,8 @@ export interface PodSpec {
 export interface ConfigSources {
   secrets: Record<string, Record<string, string> | undefined>;
   configMaps: Record<string, Record<string, string> | undefined>;
+  /** A token of the pod's service account bound to the pod (TokenRequest), for projected volumes. */
+  serviceAccountToken?: string;
 }
 
 export interface PodIdentity {
@@ -226,6 +236,49 @@ function projectedFiles(
   });
 }
 
+function projectedVolumeFiles(
+  dir: string,
+  volume: NonNullable<Volume['projected']>,
+  pod: PodIdentity,
+  sources: ConfigSources,
+): FileToWrite[] {
+  const mode = volume.defaultMode ?? 0o644;
+  const files: FileToWrite[] = [];
+  for (const src of volume.sources) {
+    if (src.serviceAccountToken) {
+      if (!sources.serviceAccountToken)
+        throw new PodSpecError('CreateContainerConfigError', 'no service-account token could be requested');
+      files.push({
+        path: `${dir}/${src.serviceAccountToken.path}`,
+        content: Buffer.from(sources.serviceAccountToken),
+        mode,
+      });
+    } else if (src.configMap || src.secret) {
+      const isSecret = Boolean(src.secret);
+      const ref = (src.secret ?? src.configMap)!;
+      const data = lookup(sources, isSecret ? 'secret' : 'configMap', ref.name);
+      if (!data) {
+        if (ref.optional) continue;
+        throw new PodSpecError(
+          'CreateContainerConfigError',
+          `${isSecret ? 'secret' : 'configmap'} "${ref.name}" not found`,
+        );
+      }
+      files.push(...projectedFiles(dir, data, isSecret, ref.items, mode));
+    } else if (src.downwardAPI) {
+      for (const item of src.downwardAPI.items) {
+        if (!item.fieldRef) continue;
+        files.push({
+          path: `${dir}/${item.path}`,
+          content: Buffer.from(fieldValue(pod, item.fieldRef.fieldPath)),
+          mode: item.mode ?? mode,
+        });
+      }
+    }
+  }
+  return files;
+}
+
 export interface PlanOptions {
   /** Node 22 binary used for commands starting with "node". */
   nodeBinary: string;
@@ -281,6 +334,9 @@ export function planContainerProcess(
       }
     } else if (v.emptyDir) {
       dir = layout.podVolumeDir(v.name);
+    } else if (v.projected) {
+      dir = layout.podVolumeDir(v.name);
+      files.push(...projectedVolumeFiles(dir, v.projected, pod, sources));
     } else {
       throw new PodSpecError(
         'InvalidPodSpec',

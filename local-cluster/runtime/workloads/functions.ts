@@ -8,7 +8,9 @@ import { createHash } from 'node:crypto';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
 import type { Container } from './container-spec.ts';
+import type { Endpoint } from '../dns/service-proxy.ts';
 import { LOG_NAME_ANNOTATION } from './pods.ts';
+import { ensureRoutedService } from './routed-service.ts';
 
 export const FUNCTION_NAME_LABEL = 'functions.vm-import.harvesterhci.io/name';
 const SERVICE_LABEL = 'serving.knative.dev/service';
@@ -181,7 +183,7 @@ export class FunctionController {
     if (!running) {
       if (st.ready) {
         st.ready = false;
-        await this.ctx.network.setService(svcName, ns, [{ port: 80, endpoints: [] }]);
+        await this.publish(ns, svcName, []);
       }
       return;
     }
@@ -194,13 +196,24 @@ export class FunctionController {
         st.probing = false;
         if (!ok || this.state.get(key) !== st) return;
         st.ready = true;
-        await this.ctx.network.setService(svcName, ns, [
-          { port: 80, endpoints: [{ address: status.podIP!, port }] },
-        ]);
+        await this.publish(ns, svcName, [{ address: status.podIP!, port }]);
         await this.markReady(ns, svcName, st.revision);
         this.ctx.log('functions', 'ready', { service: key, podIp: status.podIP });
       }),
     );
+  }
+
+  /** Routes the Knative Service's address (port 80) to `endpoints`. */
+  private async publish(ns: string, name: string, endpoints: Endpoint[]): Promise<void> {
+    const ksvc = await this.ctx.kube.get('serving.knative.dev/v1', 'Service', name, ns);
+    if (!ksvc) return;
+    const ip = await ensureRoutedService(this.ctx, name, ns, [80], {
+      apiVersion: 'serving.knative.dev/v1',
+      kind: 'Service',
+      name,
+      uid: ksvc.metadata!.uid!,
+    });
+    await this.ctx.network.setService(name, ns, ip, [{ port: 80, endpoints }]);
   }
 
   /** Knative's readiness probe of faas-js-runtime: GET /health/readiness. */

@@ -46,6 +46,10 @@ function referencedConfig(spec: PodSpec): { secrets: Set<string>; configMaps: Se
   for (const v of spec.volumes ?? ([] as Volume[])) {
     if (v.secret) secrets.add(v.secret.secretName);
     if (v.configMap) configMaps.add(v.configMap.name);
+    for (const src of v.projected?.sources ?? []) {
+      if (src.secret) secrets.add(src.secret.name);
+      if (src.configMap) configMaps.add(src.configMap.name);
+    }
   }
   return { secrets, configMaps };
 }
@@ -117,9 +121,13 @@ export class PodRunner {
     const known = this.pods.get(uid);
     if (type === 'DELETED' || pod.metadata?.deletionTimestamp) {
       if (known) await this.terminate(known, type !== 'DELETED' ? pod : undefined);
+      else if (type !== 'DELETED' && pod.spec?.nodeName === this.ctx.nodeName)
+        await this.confirmDeletion(pod);
       return;
     }
     if (known) return;
+    // Only pods the scheduler bound to this node (as a kubelet watches spec.nodeName=<node>).
+    if ((pod.spec as { nodeName?: string } | undefined)?.nodeName !== this.ctx.nodeName) return;
     const phase = (pod.status as { phase?: string } | undefined)?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') return;
     if (phase === 'Running') {
@@ -155,6 +163,15 @@ export class PodRunner {
       const c = await this.ctx.kube.get('v1', 'ConfigMap', name, ns);
       sources.configMaps[name] = c ? ((c as { data?: Record<string, string> }).data ?? {}) : undefined;
     }
+    const wantsToken = pod.spec!.volumes?.some((v) =>
+      v.projected?.sources.some((s) => s.serviceAccountToken),
+    );
+    if (wantsToken && this.ctx.requestServiceAccountToken)
+      sources.serviceAccountToken = await this.ctx.requestServiceAccountToken(
+        ns,
+        pod.spec!.serviceAccountName || 'default',
+        { name: pod.metadata!.name!, uid: pod.metadata!.uid! },
+      );
     return sources;
   }
 
@@ -327,13 +344,16 @@ export class PodRunner {
     }
     this.forget(entry);
     await rm(join(this.ctx.paths.pods, entry.namespace, entry.name), { recursive: true, force: true });
-    if (pod) {
-      // Graceful deletion done: finish it like the kubelet does (grace period 0).
-      try {
-        await this.ctx.kube.objects.delete(pod, undefined, undefined, 0);
-      } catch (err) {
-        if (!isApiError(err, 404)) throw err;
-      }
+    // Graceful deletion done: finish it like the kubelet does (grace period 0).
+    if (pod) await this.confirmDeletion(pod);
+  }
+
+  /** A kubelet ends a graceful deletion once nothing runs: deletes with grace period 0. */
+  private async confirmDeletion(pod: PodObject): Promise<void> {
+    try {
+      await this.ctx.kube.objects.delete(pod, undefined, undefined, 0);
+    } catch (err) {
+      if (!isApiError(err, 404)) throw err;
     }
   }
 

@@ -1,5 +1,5 @@
 // A pod's in-cluster credentials on the local cluster: the kubeconfig of its service account's
-// token (issued by the embedded API server, so RBAC applies to everything the pod does), none when
+// token (from the API server's TokenRequest API, so RBAC applies to everything the pod does), none when
 // automountServiceAccountToken is false, and the same refusal Kubernetes gives a pod whose service
 // account does not exist.
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -35,7 +35,11 @@ export function serviceAccountKubeconfigYaml(
 /** Issues (once per service account) a token and writes its kubeconfig under `dir`. */
 export function serviceAccountKubeconfigs(
   dir: string,
-  api: { url: string; caCertPem: string; issueServiceAccountToken(ns: string, name: string): string },
+  api: {
+    url: string;
+    caCertPem: string;
+    requestServiceAccountToken(namespace: string, name: string): Promise<string>;
+  },
 ): (namespace: string, name: string) => Promise<string> {
   const written = new Map<string, Promise<string>>();
   return (namespace, name) => {
@@ -45,7 +49,7 @@ export function serviceAccountKubeconfigs(
       path = (async () => {
         const file = join(dir, namespace, name, 'kubeconfig');
         await mkdir(join(dir, namespace, name), { recursive: true });
-        const token = api.issueServiceAccountToken(namespace, name);
+        const token = await api.requestServiceAccountToken(namespace, name);
         await writeFile(file, serviceAccountKubeconfigYaml(api.url, api.caCertPem, token, namespace), {
           mode: 0o600,
         });

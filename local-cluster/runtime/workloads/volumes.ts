@@ -1,17 +1,28 @@
-// The CSI stand-in: a PersistentVolumeClaim is a directory .local/volumes/<ns>/<claim>/.
-// Claims of a StorageClass with volumeBindingMode Immediate (or of the default class) are bound
-// at once; WaitForFirstConsumer claims are bound when a pod that uses them starts. A claim
-// annotated harvesterhci.io/imageId is bound only once that Harvester image is imported, with
-// the image's content as disk.img in its directory (reflinked or sparse-copied). The directory
-// goes away with the claim.
-import { mkdir, rm } from 'node:fs/promises';
+// The storage stand-in: plays the external provisioner of every StorageClass (a CSI driver's
+// external-provisioner sidecar) next to kube-controller-manager's real PV controller. A volume
+// is a directory .local/volumes/<ns>/<claim>/.
+//
+// As kubernetes-csi/external-provisioner does (controller/controller.go, shouldProvision and
+// provisionClaimOperation): a claim is provisioned once the PV controller has annotated it with
+// `volume.kubernetes.io/storage-provisioner` and, for a WaitForFirstConsumer class, once the
+// scheduler has chosen a node (`volume.kubernetes.io/selected-node`); the provisioner then creates
+// a PersistentVolume whose claimRef names the claim, and the PV controller binds the two. A claim
+// annotated harvesterhci.io/imageId gets that Harvester image's content as disk.img first (the
+// image must be imported). When a claim is deleted, the PV controller releases the volume; with
+// reclaimPolicy Delete the provisioner removes the directory and the PersistentVolume.
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
 import type { PodSpec } from './container-spec.ts';
 
 export const IMAGE_ID_ANNOTATION = 'harvesterhci.io/imageId';
-export const DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class';
+const PROVISIONER_ANNOTATION = 'volume.kubernetes.io/storage-provisioner';
+const BETA_PROVISIONER_ANNOTATION = 'volume.beta.kubernetes.io/storage-provisioner';
+const SELECTED_NODE_ANNOTATION = 'volume.kubernetes.io/selected-node';
+const PROVISIONED_BY_ANNOTATION = 'pv.kubernetes.io/provisioned-by';
+/** The claim a volume directory was made for (a claim re-created under the same name gets a new one). */
+const CLAIM_UID_FILE = '.claim-uid';
 
 export type PvcObject = KubeObject & {
   spec?: {
@@ -24,6 +35,16 @@ export type PvcObject = KubeObject & {
   status?: { phase?: string; capacity?: Record<string, string>; accessModes?: string[] };
 };
 
+type StorageClass = KubeObject & { provisioner?: string; reclaimPolicy?: string; volumeBindingMode?: string };
+
+type PvObject = KubeObject & {
+  spec?: {
+    persistentVolumeReclaimPolicy?: string;
+    claimRef?: { namespace?: string; name?: string; uid?: string };
+  };
+  status?: { phase?: string };
+};
+
 /** Populates a claim from an image; resolves false when the image is not ready yet (message set). */
 export type ImagePopulator = (
   pvc: PvcObject,
@@ -32,10 +53,11 @@ export type ImagePopulator = (
 ) => Promise<{ ready: true } | { ready: false; message: string }>;
 
 export class VolumeClaims {
-  private watch?: ListWatchHandle;
+  private claimWatch?: ListWatchHandle;
+  private volumeWatch?: ListWatchHandle;
   private imagePopulator?: ImagePopulator;
   private readonly retry = new Map<string, NodeJS.Timeout>();
-  private readonly binding = new Set<string>();
+  private readonly provisioning = new Set<string>();
 
   constructor(private readonly ctx: RuntimeContext) {}
 
@@ -48,7 +70,7 @@ export class VolumeClaims {
   }
 
   async start(): Promise<void> {
-    this.watch = this.ctx.kube.listWatch(
+    this.claimWatch = this.ctx.kube.listWatch(
       { apiVersion: 'v1', kind: 'PersistentVolumeClaim', emitListed: true },
       (type, obj) => {
         void this.onClaim(type, obj as PvcObject).catch((err: unknown) =>
@@ -56,107 +78,122 @@ export class VolumeClaims {
         );
       },
     );
-    await this.watch.ready;
-  }
-
-  private key(ns: string, name: string): string {
-    return `${ns}/${name}`;
+    this.volumeWatch = this.ctx.kube.listWatch(
+      { apiVersion: 'v1', kind: 'PersistentVolume', emitListed: true },
+      (type, obj) => {
+        if (type === 'DELETED') return;
+        void this.onVolume(obj as PvObject).catch((err: unknown) =>
+          this.ctx.log('volumes', 'volume handling failed', {
+            volume: obj.metadata?.name,
+            error: String(err),
+          }),
+        );
+      },
+    );
+    await Promise.all([this.claimWatch.ready, this.volumeWatch.ready]);
   }
 
   private async onClaim(type: string, pvc: PvcObject): Promise<void> {
     const ns = pvc.metadata!.namespace ?? 'default';
     const name = pvc.metadata!.name!;
     if (type === 'DELETED') {
-      const t = this.retry.get(this.key(ns, name));
-      if (t) clearTimeout(t);
-      this.retry.delete(this.key(ns, name));
-      await rm(this.volumeDir(ns, name), { recursive: true, force: true });
-      this.ctx.log('volumes', 'claim deleted, volume removed', { claim: `${ns}/${name}` });
+      this.cancelRetry(ns, name);
+      // Never provisioned: nothing for the PV controller to release, remove what we made.
+      if (!pvc.spec?.volumeName) await this.removeDir(ns, name, pvc.metadata!.uid!);
       return;
     }
-    if (pvc.status?.phase === 'Bound' || pvc.metadata?.deletionTimestamp) return;
-    const mode = await this.bindingMode(pvc);
-    if (mode === 'WaitForFirstConsumer' && !pvc.metadata?.annotations?.[IMAGE_ID_ANNOTATION]) return;
-    await this.bind(pvc);
+    if (pvc.status?.phase === 'Bound' || pvc.spec?.volumeName || pvc.metadata?.deletionTimestamp) return;
+    const annotations = pvc.metadata?.annotations ?? {};
+    const provisioner = annotations[PROVISIONER_ANNOTATION] ?? annotations[BETA_PROVISIONER_ANNOTATION];
+    if (!provisioner) return; // the PV controller has not handed it to an external provisioner yet
+    const cls = pvc.spec?.storageClassName
+      ? ((await this.ctx.kube.get('storage.k8s.io/v1', 'StorageClass', pvc.spec.storageClassName)) as
+          StorageClass | undefined)
+      : undefined;
+    if (!cls || cls.provisioner !== provisioner) return;
+    if (cls.volumeBindingMode === 'WaitForFirstConsumer' && !annotations[SELECTED_NODE_ANNOTATION]) return;
+    await this.provision(pvc, cls);
   }
 
-  private async storageClass(pvc: PvcObject): Promise<KubeObject | undefined> {
-    const scName = pvc.spec?.storageClassName;
-    if (scName) return this.ctx.kube.get('storage.k8s.io/v1', 'StorageClass', scName);
-    const { items } = await this.ctx.kube.list('storage.k8s.io/v1', 'StorageClass');
-    return items.find((sc) => sc.metadata?.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true');
-  }
-
-  private async bindingMode(pvc: PvcObject): Promise<string> {
-    const sc = await this.storageClass(pvc);
-    return ((sc as { volumeBindingMode?: string } | undefined)?.volumeBindingMode ?? 'Immediate') as string;
-  }
-
-  /** Binds the claim (creating its directory); returns a reason when it cannot be bound yet. */
-  async bind(pvc: PvcObject): Promise<string | undefined> {
+  private async provision(pvc: PvcObject, cls: StorageClass): Promise<void> {
     const ns = pvc.metadata!.namespace ?? 'default';
     const name = pvc.metadata!.name!;
-    const key = this.key(ns, name);
-    if (this.binding.has(key)) return 'binding in progress';
-    this.binding.add(key);
+    const uid = pvc.metadata!.uid!;
+    if (this.provisioning.has(uid)) return;
+    this.provisioning.add(uid);
     try {
       const dir = this.volumeDir(ns, name);
-      await mkdir(dir, { recursive: true });
+      const owner = await readFile(join(dir, CLAIM_UID_FILE), 'utf8').catch(() => undefined);
+      if (owner !== uid) {
+        // A directory left by an earlier claim of this name whose volume is not reclaimed yet.
+        await rm(dir, { recursive: true, force: true });
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, CLAIM_UID_FILE), uid);
+      }
       const imageId = pvc.metadata?.annotations?.[IMAGE_ID_ANNOTATION];
       if (imageId) {
-        if (!this.imagePopulator) return 'no image controller is running';
+        if (!this.imagePopulator) return;
         const r = await this.imagePopulator(pvc, imageId, dir);
         if (!r.ready) {
+          this.ctx.log('volumes', 'claim waits for its image', {
+            claim: `${ns}/${name}`,
+            message: r.message,
+          });
           this.scheduleRetry(ns, name);
-          await this.writePending(pvc, r.message);
-          return r.message;
+          return;
         }
       }
-      const sc = await this.storageClass(pvc);
-      if (!sc && pvc.spec?.storageClassName) {
-        const msg = `storageclass.storage.k8s.io "${pvc.spec.storageClassName}" not found`;
-        this.scheduleRetry(ns, name);
-        await this.writePending(pvc, msg);
-        return msg;
-      }
-      const volumeName = `pvc-${pvc.metadata!.uid}`;
-      const latest = (await this.ctx.kube.get('v1', 'PersistentVolumeClaim', name, ns)) as
-        PvcObject | undefined;
-      if (!latest || latest.metadata?.uid !== pvc.metadata?.uid) return 'claim is gone';
-      if (latest.status?.phase === 'Bound') return undefined;
-      if (!latest.spec?.volumeName) {
-        await this.ctx.kube.mergePatch({
+      try {
+        await this.ctx.kube.create({
           apiVersion: 'v1',
-          kind: 'PersistentVolumeClaim',
-          metadata: {
-            name,
-            namespace: ns,
-            annotations: {
-              'pv.kubernetes.io/bind-completed': 'yes',
-              'pv.kubernetes.io/bound-by-controller': 'yes',
-              'volume.kubernetes.io/storage-provisioner': 'local.vm-import.harvesterhci.io',
-            },
-          },
+          kind: 'PersistentVolume',
+          metadata: { name: `pvc-${uid}`, annotations: { [PROVISIONED_BY_ANNOTATION]: cls.provisioner! } },
           spec: {
-            volumeName,
-            ...(sc && !latest.spec?.storageClassName ? { storageClassName: sc.metadata!.name } : {}),
+            capacity: { storage: pvc.spec?.resources?.requests?.storage ?? '1Gi' },
+            accessModes: pvc.spec?.accessModes ?? ['ReadWriteOnce'],
+            volumeMode: pvc.spec?.volumeMode ?? 'Filesystem',
+            persistentVolumeReclaimPolicy: cls.reclaimPolicy ?? 'Delete',
+            storageClassName: cls.metadata!.name,
+            claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name, uid },
+            csi: { driver: cls.provisioner!, volumeHandle: `pvc-${uid}` },
           },
         });
+      } catch (err) {
+        if (!isApiError(err, 409)) throw err;
       }
-      await this.writeStatus(ns, name, {
-        phase: 'Bound',
-        accessModes: latest.spec?.accessModes ?? ['ReadWriteOnce'],
-        capacity: { storage: latest.spec?.resources?.requests?.storage ?? '1Gi' },
-      });
-      this.ctx.log('volumes', 'claim bound', { claim: `${ns}/${name}`, dir });
-      return undefined;
+      this.ctx.log('volumes', 'volume provisioned', { claim: `${ns}/${name}`, volume: `pvc-${uid}`, dir });
     } finally {
-      this.binding.delete(key);
+      this.provisioning.delete(uid);
     }
+  }
+
+  /** Reclaim policy Delete of a released volume we provisioned: the data and the object go. */
+  private async onVolume(pv: PvObject): Promise<void> {
+    if (!pv.metadata?.annotations?.[PROVISIONED_BY_ANNOTATION]) return;
+    if (pv.status?.phase !== 'Released' || pv.spec?.persistentVolumeReclaimPolicy !== 'Delete') return;
+    const ref = pv.spec.claimRef;
+    if (ref?.namespace && ref.name && ref.uid) await this.removeDir(ref.namespace, ref.name, ref.uid);
+    await this.ctx.kube.delete({ ...pv, apiVersion: 'v1', kind: 'PersistentVolume' });
+    this.ctx.log('volumes', 'released volume deleted', { volume: pv.metadata.name });
+  }
+
+  private async removeDir(ns: string, name: string, uid: string): Promise<void> {
+    const dir = this.volumeDir(ns, name);
+    const owner = await readFile(join(dir, CLAIM_UID_FILE), 'utf8').catch(() => undefined);
+    if (owner !== uid) return;
+    await rm(dir, { recursive: true, force: true });
+    this.ctx.log('volumes', 'volume removed', { claim: `${ns}/${name}` });
+  }
+
+  private cancelRetry(ns: string, name: string): void {
+    const key = `${ns}/${name}`;
+    const t = this.retry.get(key);
+    if (t) clearTimeout(t);
+    this.retry.delete(key);
   }
 
   private scheduleRetry(ns: string, name: string): void {
-    const key = this.key(ns, name);
+    const key = `${ns}/${name}`;
     if (this.retry.has(key)) return;
     this.retry.set(
       key,
@@ -170,32 +207,7 @@ export class VolumeClaims {
     );
   }
 
-  private async writePending(pvc: PvcObject, message: string): Promise<void> {
-    this.ctx.log('volumes', 'claim pending', {
-      claim: `${pvc.metadata?.namespace}/${pvc.metadata?.name}`,
-      message,
-    });
-  }
-
-  private async writeStatus(ns: string, name: string, status: Record<string, unknown>): Promise<void> {
-    for (let i = 0; i < 5; i++) {
-      const cur = await this.ctx.kube.get('v1', 'PersistentVolumeClaim', name, ns);
-      if (!cur) return;
-      try {
-        await this.ctx.kube.replaceStatus({
-          ...cur,
-          apiVersion: 'v1',
-          kind: 'PersistentVolumeClaim',
-          status,
-        });
-        return;
-      } catch (err) {
-        if (!isApiError(err, 409)) throw err;
-      }
-    }
-  }
-
-  /** For the pod runner: binds the pod's claims if needed; a message when one is not usable yet. */
+  /** For the pod runner: a message when one of the pod's claims is not bound (yet). */
   async claimsNotReady(namespace: string, spec: PodSpec): Promise<string | undefined> {
     for (const v of spec.volumes ?? []) {
       const claim = v.persistentVolumeClaim?.claimName;
@@ -203,15 +215,14 @@ export class VolumeClaims {
       const pvc = (await this.ctx.kube.get('v1', 'PersistentVolumeClaim', claim, namespace)) as
         PvcObject | undefined;
       if (!pvc) return `persistentvolumeclaim "${claim}" not found`;
-      if (pvc.status?.phase === 'Bound') continue;
-      const why = await this.bind(pvc);
-      if (why) return `persistentvolumeclaim "${claim}" is not bound: ${why}`;
+      if (pvc.status?.phase !== 'Bound') return `persistentvolumeclaim "${claim}" is not bound`;
     }
     return undefined;
   }
 
   stop(): void {
-    this.watch?.stop();
+    this.claimWatch?.stop();
+    this.volumeWatch?.stop();
     for (const t of this.retry.values()) clearTimeout(t);
     this.retry.clear();
   }

@@ -17,7 +17,6 @@ import {
   parseIsoDuration,
 } from '../../../local-cluster/runtime/eventing/delivery-spec.ts';
 import { parseCron } from '../../../local-cluster/runtime/eventing/cron.ts';
-import { decideJob } from '../../../local-cluster/runtime/workloads/job-status.ts';
 import {
   expandVars,
   planContainerProcess,
@@ -154,43 +153,6 @@ test('PingSource events', () => {
   assert.equal(e.type, 'dev.knative.sources.ping');
   assert.equal(e.source, '/apis/v1/namespaces/ns/pingsources/tick');
   assert.deepEqual(e.data, { a: 1 });
-});
-
-test('Job status: completion, backoff limit, deadline, pod backoff', () => {
-  const now = new Date('2024-01-01T00:01:00Z');
-  let d = decideJob({}, {}, [], now);
-  assert.equal(d.createPods, 1);
-  assert.equal(d.status.startTime, now.toISOString());
-  d = decideJob(
-    {},
-    { startTime: '2024-01-01T00:00:00Z' },
-    [{ name: 'a', phase: 'Running', ready: true }],
-    now,
-  );
-  assert.deepEqual([d.createPods, d.status.active, d.status.ready], [0, 1, 1]);
-  d = decideJob({}, { startTime: '2024-01-01T00:00:00Z' }, [{ name: 'a', phase: 'Succeeded' }], now);
-  assert.ok(d.finished);
-  assert.equal(d.status.conditions?.[0]?.type, 'Complete');
-  assert.equal(d.status.completionTime, now.toISOString());
-  const failedPods = [
-    { name: 'a', phase: 'Failed' as const, finishedAt: '2024-01-01T00:00:10Z' },
-    { name: 'b', phase: 'Failed' as const, finishedAt: '2024-01-01T00:00:50Z' },
-  ];
-  d = decideJob({ backoffLimit: 1 }, {}, failedPods, now);
-  assert.equal(d.status.conditions?.[0]?.reason, 'BackoffLimitExceeded');
-  d = decideJob({ backoffLimit: 6 }, {}, failedPods, now);
-  assert.equal(d.createPods, 0, 'second failure waits 20 s');
-  assert.equal(d.requeueAfterMs, 10_000);
-  d = decideJob(
-    { activeDeadlineSeconds: 30 },
-    { startTime: '2024-01-01T00:00:00Z' },
-    [{ name: 'a', phase: 'Running' }],
-    now,
-  );
-  assert.equal(d.status.conditions?.[0]?.reason, 'DeadlineExceeded');
-  assert.deepEqual(d.killPods, ['a']);
-  d = decideJob({ suspend: true }, {}, [], now);
-  assert.equal(d.createPods, 0);
 });
 
 test('container translation: env sources, $(VAR), mount path rewriting, node', () => {
