@@ -1,5 +1,5 @@
-// Harvester image stand-in, image-backed PVCs, the KubeVirt stand-in and Service DNS, against
-// the embedded API server, real qemu-img and real HTTP.
+// Harvester image stand-in, image-backed PVCs, the KubeVirt stand-in and Service DNS, on the
+// local cluster's real control plane, with real qemu-img and real HTTP.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -149,11 +149,13 @@ spec: {displayName: missing, sourceType: download, url: "${baseUrl}/nope.qcow2",
 });
 
 test('Service DNS: a Job reaches a pod behind a Service by <svc>.<ns>.svc.cluster.local', async () => {
+  // Outside "default", which PodSecurity holds to `restricted`: these pods test the node agent.
+  await cluster.kubectl(['create', 'namespace', 'runtime-dns']);
   await cluster.kubectl(
     ['apply', '-f', '-'],
     `apiVersion: apps/v1
 kind: Deployment
-metadata: {name: web, namespace: default}
+metadata: {name: web, namespace: runtime-dns}
 spec:
   replicas: 1
   selector: {matchLabels: {app: web}}
@@ -168,26 +170,26 @@ spec:
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: web, namespace: default}
+metadata: {name: web, namespace: runtime-dns}
 spec:
   selector: {app: web}
   ports: [{port: 80, targetPort: http}]
 ---
 apiVersion: v1
 kind: PersistentVolumeClaim
-metadata: {name: dns-out, namespace: default}
+metadata: {name: dns-out, namespace: runtime-dns}
 spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
 `,
   );
   await waitFor('deployment ready', async () => {
-    const o = await get(['get', 'deployment', 'web', '-n', 'default']);
+    const o = await get(['get', 'deployment', 'web', '-n', 'runtime-dns']);
     return o.status?.readyReplicas === 1 ? o : undefined;
   });
   await cluster.kubectl(
     ['apply', '-f', '-'],
     `apiVersion: batch/v1
 kind: Job
-metadata: {name: dns-client, namespace: default}
+metadata: {name: dns-client, namespace: runtime-dns}
 spec:
   backoffLimit: 4
   template:
@@ -196,16 +198,16 @@ spec:
       containers:
         - name: c
           image: x
-          command: [node, -e, "fetch('http://web.default.svc.cluster.local/').then(r => r.text()).then(t => require('node:fs').writeFileSync('/out/a.txt', t))"]
+          command: [node, -e, "fetch('http://web.runtime-dns.svc.cluster.local/').then(r => r.text()).then(t => require('node:fs').writeFileSync('/out/a.txt', t))"]
           volumeMounts: [{name: out, mountPath: /out}]
       volumes: [{name: out, persistentVolumeClaim: {claimName: dns-out}}]
 `,
   );
   const job = await waitFor('dns job complete', async () => {
-    const o = await get(['get', 'job', 'dns-client', '-n', 'default']);
+    const o = await get(['get', 'job', 'dns-client', '-n', 'runtime-dns']);
     return cond(o, 'Complete')?.status === 'True' ? o : undefined;
   });
   assert.equal(job.status.succeeded, 1);
-  const text = await readFile(join(stateDir, 'volumes', 'default', 'dns-out', 'a.txt'), 'utf8');
+  const text = await readFile(join(stateDir, 'volumes', 'runtime-dns', 'dns-out', 'a.txt'), 'utf8');
   assert.match(text, /^hello from 127\.\d+\.\d+\.\d+$/);
 });

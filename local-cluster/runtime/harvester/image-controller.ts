@@ -130,6 +130,11 @@ export class HarvesterImageController {
     } finally {
       this.active.delete(key);
     }
+    // Level-triggered: the watch event of our own status write may have arrived while the import
+    // was still active (and was ignored); decide again from the current object.
+    if (abort.signal.aborted) return;
+    const current = await this.ctx.kube.get('harvesterhci.io/v1beta1', 'VirtualMachineImage', name, ns);
+    if (current && current.metadata?.uid === img.metadata?.uid) await this.onImage('MODIFIED', current as VmImage);
   }
 
   private async update(
