@@ -50,7 +50,10 @@ export function importOwnerReference(imp: VirtualMachineImport) {
     name: imp.metadata.name!,
     uid: imp.metadata.uid!,
     controller: true,
-    blockOwnerDeletion: true,
+    // true would need `update` on virtualmachineimports/finalizers (OwnerReferencesPermission-
+    // Enforcement refuses the create otherwise); the cleanup function already removes what an
+    // import owns before its finalizer goes, so foreground deletion has nothing to wait for.
+    blockOwnerDeletion: false,
   };
 }
 

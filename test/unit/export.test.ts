@@ -97,7 +97,7 @@ describe('export Job spec', () => {
     const owner = job.metadata!.ownerReferences![0]!;
     assert.deepEqual(
       [owner.kind, owner.name, owner.uid, owner.controller, owner.blockOwnerDeletion],
-      ['VirtualMachineImport', 'my-import', 'uid-1', true, true],
+      ['VirtualMachineImport', 'my-import', 'uid-1', true, false],
     );
     assert.equal(job.metadata?.labels?.[IMPORT_LABEL], 'my-import');
     assert.ok(job.metadata?.labels?.[EXPORT_SOURCE_LABEL]);
