@@ -124,6 +124,12 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     ...IMPORT_STEP,
     g('kubevirt.io', ['virtualmachines'], ['get'], 'is the VM ready'),
     g('harvesterhci.io', ['virtualmachineimages'], ['list', 'update'], 'images outlive the import'),
+    g(
+      'harvesterhci.io',
+      ['virtualmachineimages'],
+      ['delete'],
+      "OwnerReferencesPermissionEnforcement: removing the import's owner reference from an image needs delete on it",
+    ),
     g('', ['configmaps'], ['delete'], 'the source VM description'),
     ...FREE_SCRATCH,
   ],
