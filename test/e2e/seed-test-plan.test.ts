@@ -182,7 +182,6 @@ describe('seed test plan steps end to end', () => {
       stateDir,
       inventoryFile,
       imageRetryDelayMs: 3000,
-      jobBackoffBaseMs: 500,
     });
     await applyExampleSources(cluster, 90);
   });

@@ -168,7 +168,7 @@ describe('function replies over HTTP (faas-js-runtime) are what Knative accepts'
   before(async () => {
     api = await startTestApi();
     // The module handles connect lazily with the default kubeconfig, as in a pod.
-    process.env.KUBECONFIG = api.server.kubeconfigPath;
+    process.env.KUBECONFIG = api.kubeconfigPath;
     process.setMaxListeners(40); // faas-js-runtime adds signal handlers per server
     for (const name of FUNCTION_NAMES) await serve(name, HANDLES[name]);
     await serve('test-step', importFunction('test-step', testStep, { kube: api.kube }));
@@ -300,7 +300,7 @@ describe('function replies over HTTP (faas-js-runtime) are what Knative accepts'
     // With the API server gone, every function that needs it fails with a retryable status.
     const anImport = await getImport('step-fails');
     const source = await createOvaSource('unreachable-too');
-    await api.server.close();
+    await api.controlPlane.stop();
     for (const name of FUNCTION_NAMES) {
       if (name === 'dead-letter') continue; // records the failure best-effort: a log line suffices
       const event =

@@ -134,7 +134,8 @@ export class HarvesterImageController {
     // was still active (and was ignored); decide again from the current object.
     if (abort.signal.aborted) return;
     const current = await this.ctx.kube.get('harvesterhci.io/v1beta1', 'VirtualMachineImage', name, ns);
-    if (current && current.metadata?.uid === img.metadata?.uid) await this.onImage('MODIFIED', current as VmImage);
+    if (current && current.metadata?.uid === img.metadata?.uid)
+      await this.onImage('MODIFIED', current as VmImage);
   }
 
   private async update(
