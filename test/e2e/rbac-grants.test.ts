@@ -67,6 +67,8 @@ const FAILURE_PATHS_ONLY: Record<string, string> = {
 const ADMISSION_CHECKS: Record<string, string> = {
   'vm-import-vm-status harvesterhci.io/virtualmachineimages delete':
     'OwnerReferencesPermissionEnforcement: vm-status changes the ownerReferences of images (update), which needs delete',
+  'vm-import-export rbac.authorization.k8s.io/clusterroles bind':
+    "RBAC's escalation check (pkg/registry/rbac/rolebinding/policybased/storage.go) on the exporter RoleBinding create",
 };
 
 interface Rule {
