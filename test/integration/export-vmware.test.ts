@@ -216,16 +216,20 @@ describe('export function', () => {
         '-o',
         'json',
         '-p',
+        // As the Job controller writes a failed Job (kube-apiserver refuses Failed=True without
+        // FailureTarget=True and a startTime since 1.31).
         JSON.stringify({
           status: {
-            conditions: [
-              {
-                type: 'Failed',
-                status: 'True',
-                reason: 'BackoffLimitExceeded',
-                message: 'Job has reached the specified backoff limit',
-              },
-            ],
+            startTime: new Date(Date.now() - 60_000).toISOString(),
+            failed: 1,
+            conditions: ['FailureTarget', 'Failed'].map((type) => ({
+              type,
+              status: 'True',
+              reason: 'BackoffLimitExceeded',
+              message: 'Job has reached the specified backoff limit',
+              lastProbeTime: new Date().toISOString(),
+              lastTransitionTime: new Date().toISOString(),
+            })),
           },
         }),
       );

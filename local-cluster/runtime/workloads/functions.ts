@@ -152,7 +152,26 @@ export class FunctionController {
         spec: { ...template.spec, containers, restartPolicy: 'Always' } as never,
       });
     } catch (err) {
-      if (!isApiError(err, 409)) throw err;
+      if (isApiError(err, 409)) return;
+      // e.g. 403 from the ServiceAccount admission plugin until the namespace's "default" account
+      // exists: retry, as a ReplicaSet controller would.
+      this.ctx.log('functions', 'pod create failed, retrying in 1 s', {
+        pod: `${ns}/${podName}`,
+        error: String(err),
+      });
+      setTimeout(
+        () =>
+          this.run(async () => {
+            const current = (await this.ctx.kube.get('serving.knative.dev/v1', 'Service', name, ns)) as
+              KnativeService | undefined;
+            const st = this.state.get(`${ns}/${name}`);
+            if (this.stopped || !current || revisionHash(current) !== revision || st?.podName !== podName)
+              return;
+            await this.createPod(current, revision);
+          }),
+        1000,
+      );
+      return;
     }
     this.ctx.log('functions', 'pod created', {
       service: `${ns}/${name}`,

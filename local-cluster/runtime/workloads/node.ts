@@ -29,7 +29,7 @@ export class NodeAgent {
         },
       },
     });
-    await this.writeStatus(node);
+    await this.writeStatus();
     await this.renewLease(node);
     this.timer = setInterval(() => {
       void this.heartbeat().catch((err: unknown) =>
@@ -44,7 +44,7 @@ export class NodeAgent {
     await this.renewLease(node);
   }
 
-  private async writeStatus(node: KubeObject): Promise<void> {
+  private async writeStatus(): Promise<void> {
     const now = new Date().toISOString();
     const condition = (type: string, status: string, reason: string, message: string) => ({
       type,
@@ -55,42 +55,48 @@ export class NodeAgent {
       lastTransitionTime: now,
     });
     const resources = { cpu: '64', memory: '256Gi', pods: '1000', 'ephemeral-storage': '1Ti' };
-    await this.ctx.kube.replaceStatus({
-      ...node,
-      apiVersion: 'v1',
-      kind: 'Node',
-      status: {
-        capacity: resources,
-        allocatable: resources,
-        addresses: [
-          { type: 'InternalIP', address: '127.0.0.1' },
-          { type: 'Hostname', address: this.ctx.nodeName },
-        ],
-        conditions: [
-          condition(
-            'MemoryPressure',
-            'False',
-            'KubeletHasSufficientMemory',
-            'node agent has sufficient memory',
-          ),
-          condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'node agent has no disk pressure'),
-          condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'node agent has sufficient PID'),
-          condition('Ready', 'True', 'KubeletReady', 'vm-import local node agent is posting ready status'),
-        ],
-        nodeInfo: {
-          machineID: '',
-          systemUUID: '',
-          bootID: '',
-          kernelVersion: '',
-          osImage: `vm-import local node (${hostname()})`,
-          containerRuntimeVersion: 'vm-import-local://1',
-          kubeletVersion: 'vm-import-local',
-          kubeProxyVersion: '',
-          operatingSystem: 'linux',
-          architecture: 'amd64',
-        },
+    const status = {
+      capacity: resources,
+      allocatable: resources,
+      addresses: [
+        { type: 'InternalIP', address: '127.0.0.1' },
+        { type: 'Hostname', address: this.ctx.nodeName },
+      ],
+      conditions: [
+        condition(
+          'MemoryPressure',
+          'False',
+          'KubeletHasSufficientMemory',
+          'node agent has sufficient memory',
+        ),
+        condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'node agent has no disk pressure'),
+        condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'node agent has sufficient PID'),
+        condition('Ready', 'True', 'KubeletReady', 'vm-import local node agent is posting ready status'),
+      ],
+      nodeInfo: {
+        machineID: '',
+        systemUUID: '',
+        bootID: '',
+        kernelVersion: '',
+        osImage: `vm-import local node (${hostname()})`,
+        containerRuntimeVersion: 'vm-import-local://1',
+        kubeletVersion: 'vm-import-local',
+        kubeProxyVersion: '',
+        operatingSystem: 'linux',
+        architecture: 'amd64',
       },
-    });
+    };
+    // kube-controller-manager writes the Node too (taints, annotations): retry on conflicts.
+    for (let attempt = 0; ; attempt++) {
+      const node = await this.ctx.kube.get('v1', 'Node', this.ctx.nodeName);
+      if (!node) throw new Error(`Node ${this.ctx.nodeName} is gone`);
+      try {
+        await this.ctx.kube.replaceStatus({ ...node, apiVersion: 'v1', kind: 'Node', status });
+        return;
+      } catch (err) {
+        if (!isApiError(err, 409) || attempt >= 10) throw err;
+      }
+    }
   }
 
   private async renewLease(node: KubeObject): Promise<void> {
