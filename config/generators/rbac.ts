@@ -44,7 +44,12 @@ const IMPORT_STEP: Grant[] = [
 const FREE_SCRATCH: Grant[] = [
   g('batch', ['jobs'], ['delete'], 'scratch: deletes the export Job'),
   g('apps', ['deployments'], ['delete'], 'scratch: deletes the disk server'),
-  g('', ['services', 'secrets'], ['delete'], 'scratch: deletes the disk server Service, credentials copy'),
+  g(
+    '',
+    ['services', 'secrets'],
+    ['delete'],
+    'scratch: deletes the disk server Service and a credentials copy an earlier version made',
+  ),
   g('', ['persistentvolumeclaims'], ['delete'], 'scratch: deletes the scratch volume'),
 ];
 
@@ -94,7 +99,7 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     g('batch', ['jobs'], ['get', 'list', 'create'], 'the export Job; running Jobs per source'),
     g(MIGRATION, ['virtualmachineimports'], ['list'], 'queue: imports waiting for the same source'),
     g(MIGRATION, ['virtualmachineimports'], ['patch'], 'queue: wakes the next queued imports'),
-    g('', ['secrets'], ['get', 'create', 'update'], 'reads the credentials, copies them next to the import'),
+    g('', ['secrets'], ['get'], "reads the source's credentials (never copied: README Security)"),
     g('', ['persistentvolumeclaims'], ['get', 'create'], 'the scratch volume'),
     g('', ['serviceaccounts'], ['get', 'create'], 'exporter-access: vm-import-exporter'),
     g(RBAC_GROUP, ['rolebindings'], ['get', 'create'], 'exporter-access: the exporter bindings'),

@@ -18,6 +18,7 @@ import type { Obj } from '../shared/kube/client.ts';
 import { adapterFor } from '../shared/sources/adapters.ts';
 import { verdictOfError, type SourceVerdict } from '../shared/sources/source-error.ts';
 import { sourceTargetOf } from '../shared/sources/source-target.ts';
+import { checkImportMayUse } from '../shared/sources/tenancy.ts';
 import { preflightLookups, preflightVerdict, staticChecks } from './checks.ts';
 
 export const CONDITION = 'VirtualMachineImportValid';
@@ -51,12 +52,16 @@ export async function preflightStep({ kube, import: imp }: ImportStepContext): P
       : undefined;
     const targetNameTakenByOther =
       !!target && target.metadata?.annotations?.[IMPORT_ANNOTATION] !== imp.metadata.name;
-    verdict = preflightVerdict(spec, namespace, {
-      source: source ? { status: (source.status as never) ?? null } : null,
-      storageClassExists,
-      existingNetworks,
-      targetNameTakenByOther,
-    });
+    // Tenancy first: not skippable (skipPreflightChecks) and independent of the source's readiness.
+    const tenancy = source ? tenancyVerdict(source as Obj, namespace) : undefined;
+    verdict =
+      tenancy ??
+      preflightVerdict(spec, namespace, {
+        source: source ? { status: (source.status as never) ?? null } : null,
+        storageClassExists,
+        existingNetworks,
+        targetNameTakenByOther,
+      });
     if (verdict.verdict === 'valid' && !spec.skipPreflightChecks && source)
       verdict = await sourcePreflight(kube, fixed.kind, source, imp);
   }
@@ -112,6 +117,16 @@ export async function preflightStep({ kube, import: imp }: ImportStepContext): P
         event: { type: 'Normal', reason: verdict.reason, message: verdict.message },
       };
     }
+  }
+}
+
+/** README "Security": which sources an import may use; undefined when this one may. */
+function tenancyVerdict(source: Obj, namespace: string): SourceVerdict | undefined {
+  try {
+    checkImportMayUse(source, namespace);
+    return undefined;
+  } catch (e) {
+    return verdictOfError(e);
   }
 }
 

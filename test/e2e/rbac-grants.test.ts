@@ -39,7 +39,6 @@ const FAILURE_PATHS_ONLY: Record<string, string> = {
     'vm: another import took the chosen VM name meanwhile, a new one is chosen',
   'vm-import-vm core/persistentvolumeclaims get':
     'vm: ensure() of a volume that already exists (a repeated event)',
-  'vm-import-export core/secrets update': 'export: the source Secret changed since the copy',
   'vm-import-export migration.harvesterhci.io/virtualmachineimports patch':
     'export: wakes imports queued behind EXPORT_JOBS_PER_SOURCE (export-vmware.test.ts)',
   'vm-import-exporter core/configmaps get': 'exporter: ensure() when the Job is re-run',
@@ -108,11 +107,19 @@ describe('every granted permission is used, none is missing', () => {
     const examples = (await renderExample('imports.yaml', cluster.endpoints))
       .split(/^---$/m)
       .filter((d) => /name: (alpine-export-test|openstack-demo|appliance)\n/.test(d));
-    // the source stays in "default": the exporter reads it through the source-namespace binding
+    // Tenancy (README "Security"): a source with credentials serves imports of its own namespace
+    // only, and its Secret is never copied; the team in "imports" has its own source and Secret.
+    const ownSource = (await renderExample('sources.yaml', cluster.endpoints))
+      .split(/^---$/m)
+      .filter((d) => /name: appliance(-ova-ca)?\n/.test(d))
+      .map((d) => d.replace(/namespace: default/g, 'namespace: imports'))
+      .join('---\n');
     const elsewhere = `---
 apiVersion: v1
 kind: Namespace
 metadata: {name: imports}
+---
+${ownSource}
 ---
 apiVersion: migration.harvesterhci.io/v1beta1
 kind: VirtualMachineImport
@@ -122,7 +129,7 @@ spec:
   targetName: early-vm
   storageClass: harvester-longhorn
   networkMapping: [{sourceNetwork: VM Network, destinationNetwork: default/vlan1}]
-  sourceCluster: {name: appliance, namespace: default, kind: OvaSource, apiVersion: migration.harvesterhci.io/v1beta1}
+  sourceCluster: {name: appliance, namespace: imports, kind: OvaSource, apiVersion: migration.harvesterhci.io/v1beta1}
 `;
     await cluster.kubectl(['apply', '-f', '-'], examples.join('---\n') + elsewhere);
     // a resync tick while the imports are in flight, instead of waiting up to a minute for the schedule
