@@ -42,6 +42,33 @@ const FAILURE_PATHS_ONLY: Record<string, string> = {
   'vm-import-export migration.harvesterhci.io/virtualmachineimports patch':
     'export: wakes imports queued behind EXPORT_JOBS_PER_SOURCE (export-vmware.test.ts)',
   'vm-import-exporter core/configmaps get': 'exporter: ensure() when the Job is re-run',
+  // Space check (functions/preflight/capacity-facts.ts): kinds this local API server does not
+  // serve yet (the client finds no such resource and sends no request) or that only a cluster
+  // with Longhorn has.
+  'vm-import-preflight core/resourcequotas list': 'capacity-facts: a cluster that serves ResourceQuota',
+  'vm-import-preflight longhorn.io/nodes list': 'capacity-facts: a cluster running Longhorn',
+  'vm-import-preflight longhorn.io/settings list': 'capacity-facts: a cluster running Longhorn',
+  'vm-import-preflight storage.k8s.io/csistoragecapacities list':
+    'capacity-facts: a cluster that serves CSIStorageCapacity',
+  // Source power-on (functions/shared/source-power-on.ts): an import that fails, or is deleted,
+  // after powering its source off (source-power-on.test.ts, seed-test-plan.test.ts).
+  ...Object.fromEntries(
+    ['export-status', 'image-status', 'vm', 'vm-status', 'cleanup'].flatMap((fn) =>
+      [
+        'migration.harvesterhci.io/vmwaresources get',
+        'migration.harvesterhci.io/openstacksources get',
+        'migration.harvesterhci.io/ovasources get',
+        'core/secrets get',
+        'migration.harvesterhci.io/virtualmachineimports list',
+      ].map((t) => [
+        `vm-import-${fn} ${t}`,
+        'source-power-on: an import that powered its source off ends without its VM',
+      ]),
+    ),
+  ),
+  'vm-import-cleanup batch/jobs get': 'cleanup: waits for the export Job before powering the source on',
+  'vm-import-cleanup migration.harvesterhci.io/virtualmachineimports/status update':
+    'cleanup: records SourcePoweredOn before letting go of the finalizer',
   'vm-import-exporter core/configmaps update': 'exporter: the Job is re-run after a crash',
   // Knative's ApiServerSource reconciler checks get, list and watch (SufficientPermissions); its
   // receive adapter then only lists and watches.
