@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startApiServer, type RunningApiServer } from './apiserver/index.ts';
+import { thirdPartyCrdDir } from './components/crds.ts';
 import { componentLogger, runtimePaths, type RuntimeContext } from './runtime/context.ts';
 import { ClusterNetwork } from './runtime/dns/network.ts';
 import { EventingController } from './runtime/eventing/controller.ts';
@@ -127,12 +128,13 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       log,
     };
 
-    // CRDs first (ours and the third-party fixtures), so that everything else can be applied.
+    // CRDs first (ours and the third-party projects'), so that everything else can be applied.
     const crdFiles = [
-      ...(await manifestFiles(join(PROJECT_ROOT, 'test', 'fixtures', 'crds'))),
+      ...(await manifestFiles(await thirdPartyCrdDir())),
       ...(await manifestFiles(join(PROJECT_ROOT, 'config', 'crds'))),
     ];
-    if (crdFiles.length) await kubectl(['apply', ...crdFiles.flatMap((f) => ['-f', f])]);
+    // Server-side: KubeVirt's CRDs are too large for kubectl's last-applied annotation (256 KiB).
+    if (crdFiles.length) await kubectl(['apply', '--server-side', ...crdFiles.flatMap((f) => ['-f', f])]);
     await kubectl(['apply', '-f', '-'], platformManifests());
 
     const claims = new VolumeClaims(ctx);

@@ -1,6 +1,7 @@
 // The embedded API server against the real @kubernetes/client-node.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import type {
@@ -22,6 +23,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import type { TestApiServer } from '../../local-cluster/apiserver/testing.ts';
 import { startTestApiServer } from '../../local-cluster/apiserver/testing.ts';
+import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
 
 const HISTORY = 50;
 const GROUP = { group: 'migration.harvesterhci.io', version: 'v1beta1', plural: 'virtualmachineimports' };
@@ -408,7 +410,10 @@ describe('apiserver with client-node', () => {
 
   it('deleting a CRD stops serving its resources and removes its objects', async () => {
     const crd = parseYaml(
-      await readFile('test/fixtures/crds/k8s.cni.cncf.io_network-attachment-definitions.yaml', 'utf8'),
+      await readFile(
+        join(await thirdPartyCrdDir(), 'network-attachment-definitions.k8s.cni.cncf.io.yaml'),
+        'utf8',
+      ),
     ) as V1CustomResourceDefinition;
     const ext = kc.makeApiClient(ApiextensionsV1Api);
     await ext.createCustomResourceDefinition({ body: crd });

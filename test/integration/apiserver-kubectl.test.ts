@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { TestApiServer } from '../../local-cluster/apiserver/testing.ts';
 import { startTestApiServer } from '../../local-cluster/apiserver/testing.ts';
+import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
 
 const VMI_API = { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'VirtualMachineImport' };
 
@@ -69,7 +70,14 @@ describe('apiserver with kubectl', () => {
 
   before(async () => {
     server = await startTestApiServer();
-    const crds = await server.kubectl(['apply', '-f', 'config/crds/', '-f', 'test/fixtures/crds/']);
+    const crds = await server.kubectl([
+      'apply',
+      '--server-side', // KubeVirt's CRDs exceed the 256 KiB of kubectl's last-applied annotation
+      '-f',
+      'config/crds/',
+      '-f',
+      await thirdPartyCrdDir(),
+    ]);
     assert.equal(crds.exitCode, 0, crds.stderr);
     const established = await server.kubectl([
       'wait',

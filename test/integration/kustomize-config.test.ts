@@ -21,6 +21,7 @@ import { exporterAccessObjects } from '../../functions/export/exporter-access.ts
 import { diskServerManifests } from '../../functions/images/workload.ts';
 import type { VirtualMachineImport } from '../../functions/shared/api/index.ts';
 import { startTestApiServer, type TestApiServer } from '../../local-cluster/apiserver/testing.ts';
+import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 type Model = new (data: unknown) => { validate(): void };
@@ -56,9 +57,9 @@ function schemaErrors(o: Obj): string | undefined {
 let api: TestApiServer;
 before(async () => {
   api = await startTestApiServer();
-  const crds = join(ROOT, 'test', 'fixtures', 'crds');
+  const crds = await thirdPartyCrdDir();
   const files = (await readdir(crds)).filter((f) => f.endsWith('.yaml')).map((f) => join(crds, f));
-  const r = await api.kubectl(['apply', ...files.flatMap((f) => ['-f', f])]);
+  const r = await api.kubectl(['apply', '--server-side', ...files.flatMap((f) => ['-f', f])]);
   assert.equal(r.exitCode, 0, r.stderr);
 });
 after(() => api.dispose());

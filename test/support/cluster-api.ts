@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
 import { startApiServer, type RunningApiServer } from '../../local-cluster/apiserver/index.ts';
+import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
 import { Kube, type Obj } from '../../functions/shared/kube/client.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -23,7 +24,7 @@ export async function startTestApi(): Promise<TestApi> {
   const server = await startApiServer({ dataDir, port: 0 });
   const kubectl = async (...args: string[]) =>
     (await execa('kubectl', ['--kubeconfig', server.kubeconfigPath, ...args])).stdout;
-  await kubectl('apply', '-f', join(ROOT, 'config/crds'), '-f', join(ROOT, 'test/fixtures/crds'));
+  await kubectl('apply', '--server-side', '-f', join(ROOT, 'config/crds'), '-f', await thirdPartyCrdDir());
   const kc = new KubeConfig();
   kc.loadFromFile(server.kubeconfigPath);
   return {
