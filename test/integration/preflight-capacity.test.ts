@@ -12,6 +12,7 @@ import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/sh
 import { importFunction } from '../../functions/shared/import-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { preflightStep } from '../../functions/preflight/index.ts';
+import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
 import { startVcsim, type Vcsim } from '../simulators/vcsim/index.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
 import { vmwarePowerStateOf } from '../support/source-power.ts';
@@ -20,7 +21,8 @@ let api: TestApi;
 let vcsim: Vcsim;
 let root: string;
 const GiB = 1024 ** 3;
-const LONGHORN_CRD = join(import.meta.dirname, '../fixtures/longhorn/nodes.longhorn.io.yaml');
+// longhorn-manager's own Node CRD (not among the CRDs every test cluster serves: see sources.go)
+const longhornCrd = async () => join(await thirdPartyCrdDir(), 'longhorn', 'nodes.longhorn.io.yaml');
 
 const importOf = (name: string): Obj => ({
   apiVersion: API_VERSION,
@@ -149,7 +151,7 @@ describe('space check before any power-off', () => {
   });
 
   test('Longhorn without room: preflight fails naming the class, the need and the free space; the source stays on', async () => {
-    await api.kubectl('apply', '-f', LONGHORN_CRD);
+    await api.kubectl('apply', '--server-side', '-f', await longhornCrd());
     // 8 GiB disk, 2.5 GiB available: 2.5 - 25 % x 8 = 0.5 GiB schedulable
     await longhornNode('node-1', 8 * GiB, 2.5 * GiB);
     await api.kube.create(importOf('no-room'));

@@ -1,4 +1,5 @@
-// crds writes the third-party CRDs the local cluster serves, one file per CRD, into -out: those
+// crds writes the third-party CRDs the local cluster serves, one file per CRD, into -out (some in a
+// folder of their own, see sources.go): those
 // the projects ship as YAML in their Go modules (sources.go, read from the module cache) and those
 // they generate in code (generated.go, calling their generators).
 package main
@@ -37,13 +38,17 @@ func main() {
 		log.Fatal(err)
 	}
 	written := map[string]string{} // CRD name -> where it came from
-	write := func(name, origin string, doc []byte) {
+	write := func(folder, name, origin string, doc []byte) {
 		if prev, dup := written[name]; dup {
 			log.Fatalf("%s comes from both %s and %s", name, prev, origin)
 		}
 		written[name] = origin
 		header := fmt.Sprintf("# %s from %s\n", name, origin)
-		if err := os.WriteFile(filepath.Join(*out, name+".yaml"), append([]byte(header), doc...), 0o644); err != nil {
+		dir := filepath.Join(*out, folder)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			log.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), append([]byte(header), doc...), 0o644); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -67,7 +72,7 @@ func main() {
 			if !ok {
 				log.Fatalf("%s %s has no CRD %s", at, s.file, name)
 			}
-			write(name, at+" "+s.file, doc)
+			write(s.folder, name, at+" "+s.file, doc)
 		}
 	}
 
@@ -84,7 +89,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		write(crd.Name, g.source+"@"+versions[g.source]+" (generated)", doc)
+		write("", crd.Name, g.source+"@"+versions[g.source]+" (generated)", doc)
 	}
 	fmt.Fprintf(os.Stderr, "crds: wrote %d CRDs to %s\n", len(written), *out)
 }

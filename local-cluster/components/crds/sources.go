@@ -52,8 +52,10 @@ var shippedCRDs = []shipped{
 		crds: []string{"network-attachment-definitions.k8s.cni.cncf.io"},
 	},
 	{
-		// Longhorn, Harvester's storage: what the storage step of the local cluster builds on.
-		module: "github.com/longhorn/longhorn-manager", version: "v1.12.0",
+		// Longhorn, Harvester's storage. In their own folder: a cluster without Longhorn must not
+		// seem to have it (preflight's capacity check reads nodes.longhorn.io when served), so only
+		// tests that play Longhorn's node controller apply them.
+		module: "github.com/longhorn/longhorn-manager", version: "v1.12.0", folder: "longhorn",
 		sum:  "h1:XJNQSH1M7P5ot+YoTtpKHTYW3yXNeFLTWbR1My/vs3c=",
 		file: "k8s/crds.yaml",
 		crds: []string{"nodes.longhorn.io", "volumes.longhorn.io", "backingimages.longhorn.io", "settings.longhorn.io"},
@@ -69,4 +71,5 @@ type shipped struct {
 	module, version, sum, file string
 	crds                       []string
 	helmLabelsTemplate         bool
+	folder                     string // below -out; "" = -out itself
 }
