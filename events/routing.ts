@@ -110,8 +110,9 @@ export const ROUTING = {
     ],
   },
   cleanup: {
-    purpose: 'Import being deleted: removes what an unfinished import created, then its finalizer.',
-    routes: [IMPORT_ROUTE],
+    purpose:
+      'Import being deleted: removes what an unfinished import created, powers the source back on once the export Job is gone, then its finalizer.',
+    routes: [IMPORT_ROUTE, { types: [T.Delete], kind: 'Job', apiVersion: 'batch/v1' }],
   },
   resync: {
     purpose: 'On every PingSource tick, touches every non-terminal import and source.',

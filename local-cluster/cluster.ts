@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { componentBinary } from './control-plane/components.ts';
 import { startControlPlane, type ControlPlane } from './control-plane/control-plane.ts';
+import { thirdPartyCrdDir } from './components/crds.ts';
 import { componentLogger, runtimePaths, type RuntimeContext } from './runtime/context.ts';
 import { clusterCidrPrefixes, type ClusterCidrs } from './runtime/dns/names.ts';
 import { ClusterNetwork } from './runtime/dns/network.ts';
@@ -135,9 +136,10 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       log,
     };
 
-    // CRDs first (ours and the third-party ones), so that everything else can be applied.
+    // CRDs first (ours and the third-party projects'), so that everything else can be applied.
+    // Server-side: KubeVirt's CRDs are too large for kubectl's last-applied annotation (256 KiB).
     const crdFiles = [
-      ...(await manifestFiles(join(PROJECT_ROOT, 'test', 'fixtures', 'crds'))),
+      ...(await manifestFiles(await thirdPartyCrdDir())),
       ...(await manifestFiles(join(PROJECT_ROOT, 'config', 'crds'))),
     ];
     if (crdFiles.length) await kubectl(['apply', '--server-side', ...crdFiles.flatMap((f) => ['-f', f])]);

@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# 1. Debian packages: qemu-img for image work, Go + govmomi sources to build the vcsim fixture.
+# Go (1.26, preinstalled on the machine) builds the Go modules of the fixtures and components.
+command -v go >/dev/null || { log "Go 1.26 is needed on PATH (see README: prerequisites)"; exit 1; }
+
+# 1. Debian packages: qemu-img for image work.
 missing=()
 command -v qemu-img >/dev/null || missing+=(qemu-utils)
-command -v go >/dev/null || missing+=(golang-go)
-[ -d /usr/share/gocode/src/github.com/vmware/govmomi/simulator ] || missing+=(golang-github-vmware-govmomi-dev)
 command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
@@ -36,5 +37,5 @@ bash local-cluster/components/build.sh >/dev/null
 # 4. Test fixtures built from sources in this repository (each step is a no-op when up to date).
 for step in local-cluster/setup.d/*.sh; do
   [ -e "$step" ] || continue
-  bash "$step"
+  bash "$step" >/dev/null
 done

@@ -44,8 +44,23 @@ const IMPORT_STEP: Grant[] = [
 const FREE_SCRATCH: Grant[] = [
   g('batch', ['jobs'], ['delete'], 'scratch: deletes the export Job'),
   g('apps', ['deployments'], ['delete'], 'scratch: deletes the disk server'),
-  g('', ['services', 'secrets'], ['delete'], 'scratch: deletes the disk server Service, credentials copy'),
+  g(
+    '',
+    ['services', 'secrets'],
+    ['delete'],
+    'scratch: deletes the disk server Service and a credentials copy an earlier version made',
+  ),
   g('', ['persistentvolumeclaims'], ['delete'], 'scratch: deletes the scratch volume'),
+];
+
+/**
+ * shared/source-power-on.ts: the function that fails an import (through import-function.ts) and
+ * cleanup power the source back on through its adapter.
+ */
+const POWER_ON: Grant[] = [
+  g(MIGRATION, SOURCES, ['get'], 'source-power-on: the source of an import that ends without its VM'),
+  g('', ['secrets'], ['get'], 'source-power-on: the source credentials'),
+  g(MIGRATION, ['virtualmachineimports'], ['list'], 'source-power-on: another import holds the VM'),
 ];
 
 /** images/index.ts ensureDiskServer + imagesByDisk + submitImage. */
@@ -75,6 +90,10 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     g('k8s.cni.cncf.io', ['network-attachment-definitions'], ['get'], 'networkMapping targets exist'),
     g('storage.k8s.io', ['storageclasses'], ['get'], 'spec.storageClass exists'),
     g('kubevirt.io', ['virtualmachines'], ['get'], 'spec.targetName is free'),
+    g('storage.k8s.io', ['storageclasses'], ['list'], 'capacity-facts: the target and scratch classes'),
+    g('', ['resourcequotas'], ['list'], 'capacity-facts: storage quotas of the namespace'),
+    g('longhorn.io', ['nodes', 'settings'], ['list'], 'capacity-facts: Longhorn schedulable space'),
+    g('storage.k8s.io', ['csistoragecapacities'], ['list'], 'capacity-facts: third-party class capacity'),
   ],
   sanitize: [
     ...IMPORT_STEP,
@@ -94,7 +113,7 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     g('batch', ['jobs'], ['get', 'list', 'create'], 'the export Job; running Jobs per source'),
     g(MIGRATION, ['virtualmachineimports'], ['list'], 'queue: imports waiting for the same source'),
     g(MIGRATION, ['virtualmachineimports'], ['patch'], 'queue: wakes the next queued imports'),
-    g('', ['secrets'], ['get', 'create', 'update'], 'reads the credentials, copies them next to the import'),
+    g('', ['secrets'], ['get'], "reads the source's credentials (never copied: README Security)"),
     g('', ['persistentvolumeclaims'], ['get', 'create'], 'the scratch volume'),
     g('', ['serviceaccounts'], ['get', 'create'], 'exporter-access: vm-import-exporter'),
     g(RBAC_GROUP, ['rolebindings'], ['get', 'create'], 'exporter-access: the exporter bindings'),
@@ -103,12 +122,17 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
       EXPORTER_SOURCE_CLUSTER_ROLE,
     ]),
   ],
-  'export-status': [...IMPORT_STEP, g('batch', ['jobs'], ['get'], 'the export Job and its conditions')],
+  'export-status': [
+    ...IMPORT_STEP,
+    g('batch', ['jobs'], ['get'], 'the export Job and its conditions'),
+    ...POWER_ON,
+  ],
   images: [...IMPORT_STEP, ...DISK_SERVER_AND_IMAGES],
   'image-status': [
     ...IMPORT_STEP,
     ...DISK_SERVER_AND_IMAGES,
     g('harvesterhci.io', ['virtualmachineimages'], ['delete'], 'resubmit: deletes the failed image'),
+    ...POWER_ON,
   ],
   vm: [
     ...IMPORT_STEP,
@@ -119,6 +143,7 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     g('harvesterhci.io', ['virtualmachineimages'], ['list'], 'imagesByDisk'),
     g('', ['persistentvolumeclaims'], ['get', 'create'], 'a volume per disk from its image'),
     ...FREE_SCRATCH,
+    ...POWER_ON,
   ],
   'vm-status': [
     ...IMPORT_STEP,
@@ -132,6 +157,7 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     ),
     g('', ['configmaps'], ['delete'], 'the source VM description'),
     ...FREE_SCRATCH,
+    ...POWER_ON,
   ],
   cleanup: [
     g(MIGRATION, ['virtualmachineimports'], ['get'], 'import-function: re-reads the import'),
@@ -142,6 +168,9 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     g('harvesterhci.io', ['virtualmachineimages'], ['list', 'delete'], 'images of an unfinished import'),
     g('', ['configmaps'], ['delete'], 'the source VM description'),
     ...FREE_SCRATCH,
+    g('batch', ['jobs'], ['get'], 'the export Job is gone before the source is powered on'),
+    g(MIGRATION, ['virtualmachineimports/status'], ['update'], 'the SourcePoweredOn condition'),
+    ...POWER_ON,
   ],
   resync: [
     g(

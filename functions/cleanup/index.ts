@@ -1,7 +1,13 @@
 // An import being deleted: removes everything an unfinished import created (VM, volumes, images,
-// export Job, disk server, scratch) and keeps everything of a finished one; never touches the
-// source. Then removes the finalizer (ours, and upstream's when moving from its controller).
-import { API_VERSION, ImportStatus, type VirtualMachineImport } from '../shared/api/index.ts';
+// export Job, disk server, scratch) and keeps everything of a finished one; powers the source back
+// on if the unfinished import had powered it off (source-power.ts). Then removes the finalizer
+// (ours, and upstream's when moving from its controller).
+import {
+  API_VERSION,
+  ImportStatus,
+  isTerminalImport,
+  type VirtualMachineImport,
+} from '../shared/api/index.ts';
 import { IMAGE_API_VERSION, IMAGE_KIND } from '../shared/harvester/virtual-machine-image.ts';
 import {
   IMPORT_FINALIZER,
@@ -14,6 +20,8 @@ import { importObjectNames, importUidSelector } from '../shared/import-objects.t
 import type { Kube, Obj } from '../shared/kube/client.ts';
 import { recordEvent } from '../shared/kube/events.ts';
 import { freeScratch } from '../shared/scratch.ts';
+import { restoreSourcePower } from '../shared/source-power-on.ts';
+import { sourcePowerDecision } from '../shared/source-power.ts';
 
 /** Deletes what an unfinished import created; returns a summary for the Event. */
 export async function removeCreated(kube: Kube, imp: VirtualMachineImport): Promise<string[]> {
@@ -44,8 +52,29 @@ export async function cleanupStep({ kube, log, import: imp }: ImportStepContext)
   const ours = [IMPORT_FINALIZER, UPSTREAM_FINALIZER];
   if (!imp.metadata.deletionTimestamp || !finalizers.some((f) => ours.includes(f)))
     return { action: 'ignore' };
-  const finished = imp.status?.importStatus === ImportStatus.VirtualMachineRunning;
+  // Finished: running, or created stopped as the spec asked (terminal).
+  const finished =
+    imp.status?.importStatus === ImportStatus.VirtualMachineRunning ||
+    (imp.status?.importStatus === ImportStatus.VirtualMachineCreated && isTerminalImport(imp.status));
   const removed = finished ? [] : await removeCreated(kube, imp);
+  if (!finished) {
+    // The source comes back on if this import powered it off, once the export Job is gone (a Job
+    // still stopping could be powering it off); the finalizer stays until that is done. The Job's
+    // deletion (routed here) or the next resync brings cleanup back.
+    if (sourcePowerDecision(imp, imp.spec.virtualMachineName ?? '').action === 'powerOn') {
+      const job = importObjectNames(imp.metadata.name!).exportJob;
+      if (await kube.find('batch/v1', 'Job', imp.metadata.namespace ?? 'default', job))
+        return {
+          action: 'wait',
+          why: `export Job ${job} is still stopping; the source is powered on after it`,
+        };
+    }
+    const power = await restoreSourcePower(kube, imp, log, 'was deleted before its VM existed', false);
+    // Recorded first; the status write brings cleanup back, which then removes the finalizer
+    // (or, for a power-on to try again, the next resync does).
+    if (power)
+      return { action: 'update', status: imp.status ?? {}, condition: power.condition, event: power.event };
+  }
   await kube.mergePatch({
     apiVersion: API_VERSION,
     kind: 'VirtualMachineImport',

@@ -18,7 +18,7 @@ import {
   type ImportStepContext,
   type StepOutcome,
 } from '../shared/import-function.ts';
-import { Kube, isNotFound, type Obj } from '../shared/kube/client.ts';
+import { Kube, type Obj } from '../shared/kube/client.ts';
 import { createLogger } from '../shared/log.ts';
 import { overallProgress } from '../shared/progress.ts';
 import { numberSetting, stringSetting, vmImportImage } from '../shared/settings.ts';
@@ -27,11 +27,10 @@ import { adapterFor } from '../shared/sources/adapters.ts';
 import { formatBytes, type ScratchSize } from '../shared/sources/scratch-size.ts';
 import { credentialsRefOf, readSecretData } from '../shared/sources/source-target.ts';
 import { SourceError } from '../shared/sources/source-error.ts';
+import { checkImportMayUse } from '../shared/sources/tenancy.ts';
 import {
-  buildCredentialsSecret,
   buildExportJob,
   buildScratchPvc,
-  credentialsSecretName,
   exportJobName,
   exportSourceLabelValue,
   scratchPvcName,
@@ -105,18 +104,20 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
       `queued: EXPORT_JOBS_PER_SOURCE=${cap} export Jobs already run against ${kind} ${sourceNamespace}/${identity.name}; queued exports start oldest first as those finish`,
     );
 
+  // The source may have changed since preflight (annotation removed, credentials re-pointed).
+  try {
+    checkImportMayUse(source, namespace);
+  } catch (e) {
+    if (e instanceof SourceError) return failWith(e.reason, e.message);
+    throw e;
+  }
   let credentials: Credentials | undefined;
   let mountSecret: string | undefined;
   try {
     const secretRef = credentialsRefOf(source);
     credentials = await readSecretData(kube, secretRef, sourceNamespace);
-    if (credentials && secretRef?.name) {
-      const secretNamespace = secretRef.namespace || sourceNamespace;
-      mountSecret =
-        secretNamespace === namespace
-          ? secretRef.name
-          : await ensureCredentialsCopy(kube, imp, secretRef.name, secretNamespace);
-    }
+    // Same namespace as the import (tenancy): the Job mounts the Secret itself, never a copy.
+    if (credentials && secretRef?.name) mountSecret = secretRef.name;
   } catch (e) {
     if (e instanceof SourceError) return waitWith(e.reason, e.message);
     throw e;
@@ -165,35 +166,6 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
     condition: { type: CONDITION, status: 'Unknown', reason: 'ExportJobCreated', message },
     event: { type: 'Normal', reason: 'ExportJobCreated', message },
   };
-}
-
-/** Copies the source's Secret next to the import (kept in sync when the original changes). */
-async function ensureCredentialsCopy(
-  kube: Kube,
-  imp: VirtualMachineImport,
-  secretName: string,
-  secretNamespace: string,
-): Promise<string> {
-  let original: Obj;
-  try {
-    original = await kube.get<Obj>('v1', 'Secret', secretNamespace, secretName);
-  } catch (e) {
-    if (isNotFound(e))
-      throw new SourceError(
-        'SecretNotFound',
-        `Secret ${secretNamespace}/${secretName} of the source does not exist`,
-        {
-          retryable: true,
-        },
-      );
-    throw e;
-  }
-  const data = (original.data ?? {}) as Record<string, string>;
-  const copy = buildCredentialsSecret(imp, data);
-  const { object, created } = await kube.ensure(copy);
-  if (!created && JSON.stringify(object.data ?? {}) !== JSON.stringify(data))
-    await kube.replace({ ...object, data });
-  return credentialsSecretName(imp.metadata.name!);
 }
 
 const exportJobsPerSource = () => Math.floor(numberSetting('EXPORT_JOBS_PER_SOURCE', process.env, 1));

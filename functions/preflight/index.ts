@@ -7,7 +7,7 @@ import {
   type SourceKind,
   type VirtualMachineImportStatus,
 } from '../shared/api/index.ts';
-import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
+import { conditionUnchanged, setCondition, type ConditionInput } from '../shared/conditions.ts';
 import {
   IMPORT_ANNOTATION,
   importFunction,
@@ -18,11 +18,15 @@ import type { Obj } from '../shared/kube/client.ts';
 import { adapterFor } from '../shared/sources/adapters.ts';
 import { verdictOfError, type SourceVerdict } from '../shared/sources/source-error.ts';
 import { sourceTargetOf } from '../shared/sources/source-target.ts';
+import { checkImportMayUse } from '../shared/sources/tenancy.ts';
+import { numberSetting } from '../shared/settings.ts';
+import { GIB } from '../shared/sources/scratch-size.ts';
+import { checkCapacity, type CapacityOutcome } from './capacity-check.ts';
 import { preflightLookups, preflightVerdict, staticChecks } from './checks.ts';
 
 export const CONDITION = 'VirtualMachineImportValid';
 
-export async function preflightStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
+export async function preflightStep({ kube, import: imp, now }: ImportStepContext): Promise<StepOutcome> {
   const status = imp.status ?? {};
   if ((status.importStatus ?? '') !== ImportStatus.New || imp.metadata.deletionTimestamp)
     return { action: 'ignore' };
@@ -31,6 +35,7 @@ export async function preflightStep({ kube, import: imp }: ImportStepContext): P
 
   const fixed = staticChecks(spec);
   let verdict;
+  let capacity: ConditionInput | undefined;
   if (fixed.verdict === 'invalid') verdict = fixed;
   else {
     const ref = spec.sourceCluster!;
@@ -51,14 +56,26 @@ export async function preflightStep({ kube, import: imp }: ImportStepContext): P
       : undefined;
     const targetNameTakenByOther =
       !!target && target.metadata?.annotations?.[IMPORT_ANNOTATION] !== imp.metadata.name;
-    verdict = preflightVerdict(spec, namespace, {
-      source: source ? { status: (source.status as never) ?? null } : null,
-      storageClassExists,
-      existingNetworks,
-      targetNameTakenByOther,
-    });
-    if (verdict.verdict === 'valid' && !spec.skipPreflightChecks && source)
+    // Tenancy first: not skippable (skipPreflightChecks) and independent of the source's readiness.
+    const tenancy = source ? tenancyVerdict(source as Obj, namespace) : undefined;
+    verdict =
+      tenancy ??
+      preflightVerdict(spec, namespace, {
+        source: source ? { status: (source.status as never) ?? null } : null,
+        storageClassExists,
+        existingNetworks,
+        targetNameTakenByOther,
+      });
+    if (verdict.verdict === 'valid' && !spec.skipPreflightChecks && source) {
       verdict = await sourcePreflight(kube, fixed.kind, source, imp);
+      // Space for the disks and the scratch, before the export Job powers the source off.
+      if (verdict.verdict === 'valid') {
+        const space = await spaceCheck(kube, fixed.kind, source, imp);
+        if (space.verdict === 'noRoom' || space.verdict === 'wait' || space.verdict === 'invalid')
+          verdict = space;
+        else capacity = space.condition;
+      }
+    }
   }
 
   const next = (
@@ -66,7 +83,11 @@ export async function preflightStep({ kube, import: imp }: ImportStepContext): P
     condition: ConditionInput,
   ): StepOutcome => ({
     action: 'update',
-    status: { ...status, importStatus },
+    status: {
+      ...status,
+      importStatus,
+      ...(capacity ? { importConditions: setCondition(status.importConditions, capacity, now) } : {}),
+    },
     condition,
     event: {
       type: condition.status === 'True' ? 'Normal' : 'Warning',
@@ -89,6 +110,7 @@ export async function preflightStep({ kube, import: imp }: ImportStepContext): P
         outcome.event = { ...outcome.event, type: 'Warning' };
       return outcome;
     }
+    case 'noRoom':
     case 'invalid':
       return next(ImportStatus.Invalid, {
         type: CONDITION,
@@ -112,6 +134,43 @@ export async function preflightStep({ kube, import: imp }: ImportStepContext): P
         event: { type: 'Normal', reason: verdict.reason, message: verdict.message },
       };
     }
+  }
+}
+
+/** README "Security": which sources an import may use; undefined when this one may. */
+function tenancyVerdict(source: Obj, namespace: string): SourceVerdict | undefined {
+  try {
+    checkImportMayUse(source, namespace);
+    return undefined;
+  } catch (e) {
+    return verdictOfError(e);
+  }
+}
+
+/**
+ * The space check: the disks' virtual sizes (adapter.describe; an OVA tells them only in its
+ * export) and the scratch size (adapter.scratchSize) against the target and scratch classes.
+ */
+async function spaceCheck(
+  kube: ImportStepContext['kube'],
+  kind: SourceKind,
+  source: Obj,
+  imp: ImportStepContext['import'],
+): Promise<CapacityOutcome | Exclude<SourceVerdict, { verdict: 'valid' }>> {
+  try {
+    const adapter = await adapterFor(kind);
+    const target = await sourceTargetOf(kube, kind, source, imp);
+    const vm = await adapter.describe(target);
+    const scratch = await adapter.scratchSize(target, {
+      factor: numberSetting('SCRATCH_SIZE_FACTOR', process.env, 1),
+      minGiB: numberSetting('SCRATCH_MIN_GIB'),
+    });
+    return await checkCapacity(kube, imp, {
+      ...(vm ? { diskBytes: vm.disks.map((d) => d.sizeBytes) } : {}),
+      scratchBytes: scratch.gib * GIB,
+    });
+  } catch (e) {
+    return verdictOfError(e);
   }
 }
 

@@ -4,11 +4,19 @@
 import type { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
 import type { FunctionHandler } from './function-handler.ts';
-import { API_VERSION, KINDS, VirtualMachineImport, type VirtualMachineImportStatus } from './api/index.ts';
+import {
+  API_VERSION,
+  ImportStatus,
+  KINDS,
+  VirtualMachineImport,
+  type VirtualMachineImportStatus,
+} from './api/index.ts';
 import { setCondition, type ConditionInput } from './conditions.ts';
 import { Kube, isConflict, isNotFound, type Obj } from './kube/client.ts';
 import { recordEvent, type EventInput } from './kube/events.ts';
 import { createLogger, type Logger } from './log.ts';
+import { restoreSourcePower } from './source-power-on.ts';
+import type { SourcePowerRecord } from './source-power.ts';
 
 /** Annotation on objects we create that are not owned by the import (e.g. the KubeVirt VM). */
 export const IMPORT_ANNOTATION = 'migration.harvesterhci.io/import';
@@ -126,7 +134,14 @@ export function importFunction(name: string, step: ImportStep, deps: HandlerDeps
       stepLog.debug('waiting', { why: outcome.why, phase: parsed.data.status?.importStatus ?? '' });
       return;
     }
-    await writeImportStatus(kube, stepLog, current, outcome, now);
+    // The function that fails an import powers its source back on (if the import powered it off).
+    const failing =
+      outcome.status.importStatus === ImportStatus.Failed &&
+      parsed.data.status?.importStatus !== ImportStatus.Failed;
+    const power = failing
+      ? await restoreSourcePower(kube, { ...parsed.data, status: outcome.status }, stepLog, 'failed', true)
+      : undefined;
+    await writeImportStatus(kube, stepLog, current, outcome, now, power);
   };
 }
 
@@ -136,11 +151,14 @@ async function writeImportStatus(
   current: Obj,
   outcome: Extract<StepOutcome, { action: 'update' }>,
   now: Date,
+  power?: SourcePowerRecord,
 ): Promise<void> {
   const status: VirtualMachineImportStatus = {
     ...outcome.status,
     observedGeneration: current.metadata?.generation ?? outcome.status.observedGeneration ?? null,
   };
+  // Before the step's own condition, so that the failure stays the last word.
+  if (power) status.importConditions = setCondition(status.importConditions, power.condition, now);
   if (outcome.condition)
     status.importConditions = setCondition(status.importConditions, outcome.condition, now);
   const from = (current.status as VirtualMachineImportStatus | undefined)?.importStatus ?? '';
@@ -161,8 +179,14 @@ async function writeImportStatus(
   };
   if (outcome.event?.type === 'Warning') log.warn('step', fields);
   else log.info('step', fields);
-  if (outcome.event)
-    await recordEvent(kube, current, outcome.event, now).catch((e) =>
-      log.warn('could not record the Kubernetes Event', { error: e }),
-    );
+  for (const event of [outcome.event, power?.event])
+    if (event)
+      await recordEvent(kube, current, event, now).catch((e) =>
+        log.warn('could not record the Kubernetes Event', { error: e }),
+      );
+  if (power)
+    log[power.event.type === 'Warning' ? 'warn' : 'info']('source power', {
+      reason: power.condition.reason,
+      message: power.condition.message,
+    });
 }

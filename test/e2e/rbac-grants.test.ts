@@ -39,10 +39,36 @@ const FAILURE_PATHS_ONLY: Record<string, string> = {
     'vm: another import took the chosen VM name meanwhile, a new one is chosen',
   'vm-import-vm core/persistentvolumeclaims get':
     'vm: ensure() of a volume that already exists (a repeated event)',
-  'vm-import-export core/secrets update': 'export: the source Secret changed since the copy',
   'vm-import-export migration.harvesterhci.io/virtualmachineimports patch':
     'export: wakes imports queued behind EXPORT_JOBS_PER_SOURCE (export-vmware.test.ts)',
   'vm-import-exporter core/configmaps get': 'exporter: ensure() when the Job is re-run',
+  // Space check (functions/preflight/capacity-facts.ts): kinds this local API server does not
+  // serve yet (the client finds no such resource and sends no request) or that only a cluster
+  // with Longhorn has.
+  'vm-import-preflight core/resourcequotas list': 'capacity-facts: a cluster that serves ResourceQuota',
+  'vm-import-preflight longhorn.io/nodes list': 'capacity-facts: a cluster running Longhorn',
+  'vm-import-preflight longhorn.io/settings list': 'capacity-facts: a cluster running Longhorn',
+  'vm-import-preflight storage.k8s.io/csistoragecapacities list':
+    'capacity-facts: a cluster that serves CSIStorageCapacity',
+  // Source power-on (functions/shared/source-power-on.ts): an import that fails, or is deleted,
+  // after powering its source off (source-power-on.test.ts, seed-test-plan.test.ts).
+  ...Object.fromEntries(
+    ['export-status', 'image-status', 'vm', 'vm-status', 'cleanup'].flatMap((fn) =>
+      [
+        'migration.harvesterhci.io/vmwaresources get',
+        'migration.harvesterhci.io/openstacksources get',
+        'migration.harvesterhci.io/ovasources get',
+        'core/secrets get',
+        'migration.harvesterhci.io/virtualmachineimports list',
+      ].map((t) => [
+        `vm-import-${fn} ${t}`,
+        'source-power-on: an import that powered its source off ends without its VM',
+      ]),
+    ),
+  ),
+  'vm-import-cleanup batch/jobs get': 'cleanup: waits for the export Job before powering the source on',
+  'vm-import-cleanup migration.harvesterhci.io/virtualmachineimports/status update':
+    'cleanup: records SourcePoweredOn before letting go of the finalizer',
   'vm-import-exporter core/configmaps update': 'exporter: the Job is re-run after a crash',
   // Knative's ApiServerSource reconciler checks get, list and watch (SufficientPermissions); its
   // receive adapter then only lists and watches.
@@ -137,11 +163,19 @@ describe('every granted permission is used, none is missing', () => {
     const examples = (await renderExample('imports.yaml', cluster.endpoints))
       .split(/^---$/m)
       .filter((d) => /name: (alpine-export-test|openstack-demo|appliance)\n/.test(d));
-    // the source stays in "default": the exporter reads it through the source-namespace binding
+    // Tenancy (README "Security"): a source with credentials serves imports of its own namespace
+    // only, and its Secret is never copied; the team in "imports" has its own source and Secret.
+    const ownSource = (await renderExample('sources.yaml', cluster.endpoints))
+      .split(/^---$/m)
+      .filter((d) => /name: appliance(-ova-ca)?\n/.test(d))
+      .map((d) => d.replace(/namespace: default/g, 'namespace: imports'))
+      .join('---\n');
     const elsewhere = `---
 apiVersion: v1
 kind: Namespace
 metadata: {name: imports}
+---
+${ownSource}
 ---
 apiVersion: migration.harvesterhci.io/v1beta1
 kind: VirtualMachineImport
@@ -151,7 +185,7 @@ spec:
   targetName: early-vm
   storageClass: harvester-longhorn
   networkMapping: [{sourceNetwork: VM Network, destinationNetwork: default/vlan1}]
-  sourceCluster: {name: appliance, namespace: default, kind: OvaSource, apiVersion: migration.harvesterhci.io/v1beta1}
+  sourceCluster: {name: appliance, namespace: imports, kind: OvaSource, apiVersion: migration.harvesterhci.io/v1beta1}
 `;
     await cluster.kubectl(['apply', '-f', '-'], examples.join('---\n') + elsewhere);
     // a resync tick while the imports are in flight, instead of waiting up to a minute for the schedule

@@ -39,6 +39,7 @@ const DISK_REASONS = new Set([
   'CorruptVmdk',
   'TruncatedDiskStream',
   'DiskSizeMismatch',
+  'DiskTooLarge',
 ]);
 const OVF_REASONS = new Set(['InvalidOvf', 'UnsupportedOva']);
 const OVA_REASONS = new Set([

@@ -173,21 +173,31 @@ describe('export function', () => {
     );
   });
 
-  test('a source Secret in another namespace is copied next to the import, owned by it', async () => {
+  test('an import in another namespace may not use the source: no copy of its Secret, no Job (tenancy)', async () => {
     const imp = await createSourceReadyImport('cross-ns', { virtualMachineName: 'fn-vm' }, 'team-b');
     await exportHandler()(noContext, apiServerEvent(imp));
-    const copy = (await api.kube.get<Obj>('v1', 'Secret', 'team-b', 'cross-ns-credentials')) as any;
-    assert.equal(copy.metadata.ownerReferences[0].uid, imp.metadata!.uid);
-    assert.equal(Buffer.from(copy.data.username, 'base64').toString(), vcsim.username);
-    const job = (await api.kube.get<Obj>('batch/v1', 'Job', 'team-b', 'cross-ns-export')) as any;
+    assert.deepEqual(
+      (await api.kube.list<Obj>('v1', 'Secret', 'team-b')).map((s) => s.metadata?.name),
+      [],
+      'no Secret copied into team-b',
+    );
+    assert.equal(await api.kube.find('batch/v1', 'Job', 'team-b', 'cross-ns-export'), undefined);
+    const c = condition(await statusOf('cross-ns', 'team-b'), 'VMExportFailed');
+    assert.deepEqual([c?.status, c?.reason], ['True', 'SourceNotShared']);
+  });
+
+  test('a second import of the source in its namespace mounts the same Secret', async () => {
+    const imp = await createSourceReadyImport('second', { virtualMachineName: 'fn-vm' });
+    await exportHandler()(noContext, apiServerEvent(imp));
+    const job = (await api.kube.get<Obj>('batch/v1', 'Job', 'default', 'second-export')) as any;
     assert.equal(
       job.spec.template.spec.volumes.find((v: any) => v.secret).secret.secretName,
-      'cross-ns-credentials',
+      'vsphere-credentials',
     );
   });
 
   test('above EXPORT_JOBS_PER_SOURCE imports queue; a finished Job wakes the oldest, which starts', async () => {
-    process.env.EXPORT_JOBS_PER_SOURCE = '2'; // fn-import and cross-ns run against this source
+    process.env.EXPORT_JOBS_PER_SOURCE = '2'; // fn-import and second run against this source
     try {
       const handle = exportHandler();
       const imp = await createSourceReadyImport('queued', { virtualMachineName: 'fn-vm' });
@@ -208,9 +218,9 @@ describe('export function', () => {
       const finished = await api.kubectl(
         'patch',
         'job',
-        'cross-ns-export',
+        'second-export',
         '-n',
-        'team-b',
+        'default',
         '--subresource=status',
         '--type=merge',
         '-o',
@@ -257,14 +267,14 @@ describe('export function', () => {
   });
 
   test('export-status: a Job that failed without a result fails the import, naming the Job and its logs', async () => {
-    const job = await api.kube.get<Obj>('batch/v1', 'Job', 'team-b', 'cross-ns-export');
+    const job = await api.kube.get<Obj>('batch/v1', 'Job', 'default', 'second-export');
     await exportStatusHandler()(noContext, apiServerEvent(job));
-    const status = await statusOf('cross-ns', 'team-b');
+    const status = await statusOf('second');
     assert.equal(status.importStatus, 'VMMigrationFailed');
     const c = condition(status, 'DisksExported');
     assert.equal(c?.reason, 'ExportJobFailed');
-    assert.match(c?.message ?? '', /team-b\/cross-ns-export failed \(BackoffLimitExceeded/);
-    assert.match(c?.message ?? '', /kubectl logs -n team-b job\/cross-ns-export/);
+    assert.match(c?.message ?? '', /default\/second-export failed \(BackoffLimitExceeded/);
+    assert.match(c?.message ?? '', /kubectl logs -n default job\/second-export/);
   });
 });
 

@@ -19,6 +19,7 @@ import { buildExportJob, buildScratchPvc, buildCredentialsSecret } from '../../f
 import { exporterAccessObjects } from '../../functions/export/exporter-access.ts';
 import { diskServerManifests } from '../../functions/images/workload.ts';
 import type { VirtualMachineImport } from '../../functions/shared/api/index.ts';
+import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
 import { startTestApi, yamlFiles, type TestApi } from '../support/cluster-api.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -55,8 +56,8 @@ function schemaErrors(o: Obj): string | undefined {
 let api: TestApi;
 before(async () => {
   api = await startTestApi({ crds: false });
-  const files = await yamlFiles(join(ROOT, 'test', 'fixtures', 'crds'));
-  const r = await api.tryKubectl(['apply', ...files.flatMap((f) => ['-f', f])]);
+  const files = await yamlFiles(await thirdPartyCrdDir());
+  const r = await api.tryKubectl(['apply', '--server-side', ...files.flatMap((f) => ['-f', f])]);
   assert.equal(r.exitCode, 0, r.stderr);
 });
 after(() => api.close());

@@ -1,6 +1,7 @@
 // OVF descriptors and OVA downloads as an attacker would write or serve them (issue 22 rows 4, 6,
 // 8, 10, 14): each is refused with a specific reason and a message without internal paths.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,13 @@ import { readOvaDescriptor } from '../../functions/shared/sources/ova/describe.t
 import { exportOva } from '../../functions/shared/sources/ova/export.ts';
 import { parseOvfDescriptor } from '../../functions/shared/sources/ova/ovf-descriptor.ts';
 import { SourceError } from '../../functions/shared/sources/source-error.ts';
-import { hostileOva, hostileOvf, startBufferServer, type BufferServer } from '../support/hostile/ova.ts';
+import {
+  buildTar,
+  hostileOva,
+  hostileOvf,
+  startBufferServer,
+  type BufferServer,
+} from '../support/hostile/ova.ts';
 import { validVmdk } from '../support/hostile/vmdk.ts';
 
 const sourceError = (reason: string, message: RegExp) => (e: unknown) => {
@@ -138,6 +145,34 @@ describe('OVA exports of hostile archives and servers (rows 4, 6, 8, 10)', () =>
       readOvaDescriptor({ url: server.url('big-ovf.ova') }),
       (e: unknown) => e instanceof SourceError && /larger than/.test(e.message) && /Ovf|Ova/.test(e.reason),
     );
+  });
+
+  test('row 12: a manifest that leaves out the OVF is ManifestIncomplete (the OVF could have been edited)', async () => {
+    const ovf = hostileOvf();
+    const vmdk = validVmdk();
+    const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+    const ova = await buildTar([
+      { name: 'vm.ovf', data: ovf },
+      { name: 'vm.mf', data: `SHA256(disk1.vmdk)= ${sha(vmdk)}\n` },
+      { name: 'disk1.vmdk', data: vmdk },
+    ]);
+    await assert.rejects(exportBuffer('mf-no-ovf.ova', ova), sourceError('ManifestIncomplete', /"vm.ovf"/));
+  });
+
+  test('row 12: a checksum mismatch speaks of a change after the manifest was written, not of a signature', async () => {
+    const ovf = hostileOvf();
+    const vmdk = validVmdk();
+    const sha = createHash('sha256').update(vmdk).digest('hex');
+    const ova = await buildTar([
+      { name: 'vm.ovf', data: ovf },
+      { name: 'vm.mf', data: `SHA256(vm.ovf)= ${'0'.repeat(64)}\nSHA256(disk1.vmdk)= ${sha}\n` },
+      { name: 'disk1.vmdk', data: vmdk },
+    ]);
+    await assert.rejects(exportBuffer('mf-bad.ova', ova), (e: unknown) => {
+      sourceError('ChecksumMismatch', /manifest/)(e);
+      assert.doesNotMatch((e as Error).message, /sign/);
+      return true;
+    });
   });
 
   for (const mode of ['stall', 'reset', 'close-early'] as const) {

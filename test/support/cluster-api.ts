@@ -9,6 +9,7 @@ import { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
 import { componentBinary } from '../../local-cluster/control-plane/components.ts';
 import { startControlPlane, type ControlPlane } from '../../local-cluster/control-plane/control-plane.ts';
+import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
 import { Kube, type Obj } from '../../functions/shared/kube/client.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -61,7 +62,7 @@ export async function startTestApi(options: { crds?: boolean } = {}): Promise<Te
   if (options.crds !== false) {
     const files = [
       ...(await yamlFiles(join(ROOT, 'config/crds'))),
-      ...(await yamlFiles(join(ROOT, 'test/fixtures/crds'))),
+      ...(await yamlFiles(await thirdPartyCrdDir())),
     ];
     await kubectl('apply', '--server-side', ...files.flatMap((f) => ['-f', f]));
     await kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all');

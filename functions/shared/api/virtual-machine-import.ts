@@ -164,6 +164,12 @@ export const VirtualMachineImportSpec = z
       .describe(
         'Start the new VM once it is created. Default true. false: the VM is created stopped (runStrategy Halted) and the import ends in virtualMachineCreated with the condition VirtualMachineStarted=False, reason CreatedStopped.',
       ),
+    powerOnSourceAfterFailure: z
+      .boolean()
+      .nullish()
+      .describe(
+        'Power the source VM back on when the import fails, or is deleted before its VM exists, after the import powered it off. Default true. A source that was off before the import is never powered on. The condition SourcePoweredOn says what happened.',
+      ),
     skipPreflightChecks: z
       .boolean()
       .nullish()

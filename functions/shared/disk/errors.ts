@@ -3,7 +3,7 @@
  * callers can put into a condition (or wrap in a SourceError); `message` says what is wrong.
  */
 export type DiskErrorReason =
-  'NotStreamOptimizedVmdk' | 'CorruptVmdk' | 'TruncatedDiskStream' | 'DiskSizeMismatch';
+  'NotStreamOptimizedVmdk' | 'CorruptVmdk' | 'TruncatedDiskStream' | 'DiskSizeMismatch' | 'DiskTooLarge';
 
 export class DiskFormatError extends Error {
   readonly reason: DiskErrorReason;

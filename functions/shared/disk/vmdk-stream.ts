@@ -77,7 +77,17 @@ export async function decodeStreamOptimizedVmdk(
     const gdSectors = grainDirectorySectors(header);
 
     writer = await SparseFileWriter.create(outPath);
-    await writer.setSize(virtualSizeBytes);
+    try {
+      await writer.setSize(virtualSizeBytes);
+    } catch (e) {
+      // Found by fuzzing: a size under MAX_DISK_BYTES can still exceed the scratch filesystem's
+      // largest file (ext4: 16 TiB).
+      if ((e as NodeJS.ErrnoException).code !== 'EFBIG') throw e;
+      throw new DiskFormatError(
+        'DiskTooLarge',
+        `the disk's virtual size of ${virtualSizeBytes} bytes is more than the scratch volume's filesystem can hold in one file`,
+      );
+    }
     const out = writer;
     // Grains are inflated synchronously (microseconds each; a thread-pool hand-off per grain
     // costs more) and adjacent grains coalesce into ~1 MiB writes, several in flight.

@@ -4,6 +4,7 @@ import type { SourceKind, VirtualMachineImport } from '../api/index.ts';
 import { isNotFound, type Kube, type Obj } from '../kube/client.ts';
 import type { Credentials, SourceObject, SourceTarget } from './adapter.ts';
 import { SourceError } from './source-error.ts';
+import { checkCredentialsNamespace, checkImportMayUse } from './tenancy.ts';
 
 export interface SecretRef {
   name?: string | null;
@@ -43,6 +44,7 @@ export async function readSecretData(
 
 /** The source object with its credentials read from the API. */
 export async function sourceObjectOf(kube: Kube, kind: SourceKind, source: Obj): Promise<SourceObject> {
+  checkCredentialsNamespace(source);
   const credentials = await readSecretData(
     kube,
     credentialsRefOf(source),
@@ -57,6 +59,7 @@ export async function sourceTargetOf(
   source: Obj,
   imp: VirtualMachineImport,
 ): Promise<SourceTarget> {
+  checkImportMayUse(source, imp.metadata.namespace ?? 'default');
   return { ...(await sourceObjectOf(kube, kind, source)), imp };
 }
 

@@ -158,7 +158,9 @@ export class Broker {
           error: 'injected failure',
         };
       } else {
-        last = await this.send(url, event, timeoutMs);
+        const answer = await this.send(url, event, timeoutMs);
+        last =
+          answer.status === undefined ? answer : filterVerdict(answer.status, answer.headers, answer.body);
       }
       if (last.status !== undefined && isSuccessStatus(last.status)) {
         this.record(trigger, event, attempt, { outcome: 'delivered', status: last.status });
@@ -210,12 +212,17 @@ export class Broker {
     });
   }
 
-  /** One HTTP delivery in binary mode; a CloudEvent in the response is the subscriber's reply. */
+  /**
+   * One HTTP delivery in binary mode. The dead letter sink's answer counts by its status alone
+   * (Knative's dispatcher sends to it directly); a subscriber's goes through `filterVerdict`.
+   */
   private async send(
     url: string,
     event: AnyCloudEvent,
     timeoutMs: number,
-  ): Promise<{ status?: number; body?: Buffer; error?: string; reply?: AnyCloudEvent }> {
+  ): Promise<
+    { status: number; headers: Record<string, string>; body: Buffer } | { status?: undefined; error: string }
+  > {
     const message = HTTP.binary(event);
     try {
       const res = await axios.post<ArrayBuffer>(url, message.body, {
@@ -229,7 +236,7 @@ export class Broker {
       const headers = Object.fromEntries(
         Object.entries(res.headers).map(([k, v]) => [k.toLowerCase(), String(v)]),
       );
-      return filterVerdict(res.status, headers, Buffer.from(res.data));
+      return { status: res.status, headers, body: Buffer.from(res.data) };
     } catch (err) {
       return { error: err instanceof Error ? err.message : String(err) };
     }

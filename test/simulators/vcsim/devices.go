@@ -153,14 +153,16 @@ func vmConfigSpec(ctx context.Context, finder *find.Finder, spec *vmSpec, distri
 	}
 	secureBoot := spec.SecureBoot
 	config := &types.VirtualMachineConfigSpec{
-		Name:              spec.Name,
-		GuestId:           guestId(spec.GuestId),
-		NumCPUs:           spec.Cpus,
-		NumCoresPerSocket: spec.CoresPerSocket,
-		MemoryMB:          spec.MemoryMiB,
-		Firmware:          firmware,
-		BootOptions:       &types.VirtualMachineBootOptions{EfiSecureBootEnabled: &secureBoot},
-		Files:             &types.VirtualMachineFileInfo{VmPathName: "[LocalDS_0]"},
+		Name:        spec.Name,
+		GuestId:     guestId(spec.GuestId),
+		NumCPUs:     spec.Cpus,
+		MemoryMB:    spec.MemoryMiB,
+		Firmware:    firmware,
+		BootOptions: &types.VirtualMachineBootOptions{EfiSecureBootEnabled: &secureBoot},
+		Files:       &types.VirtualMachineFileInfo{VmPathName: "[LocalDS_0]"},
+	}
+	if spec.CoresPerSocket > 0 {
+		config.NumCoresPerSocket = &spec.CoresPerSocket
 	}
 	slots := &controllerSlots{keys: map[string]int32{}, nextUnit: map[int32]int32{}}
 	for i, d := range spec.Disks {

@@ -13,7 +13,6 @@ import { cachedDiskContent, diskCachePath, toStreamOptimizedVmdk } from '../disk
 import { loadInventory, type Inventory } from '../inventory.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-export const VCSIM_BINARY = join(REPO, 'test/.fixtures/bin/vcsim-export');
 const BUILD_SCRIPT = join(REPO, 'local-cluster/setup.d/10-vcsim.sh');
 
 export interface StartVcsimOptions {
@@ -76,8 +75,10 @@ async function ensureDiskFiles(
   return { rawPath, vmdkPath, sizeBytes, allocatedBytes };
 }
 
-async function ensureBinary(): Promise<void> {
-  await execa('bash', [BUILD_SCRIPT], { stdio: 'inherit' });
+/** Builds the simulator when its sources changed; returns the cached binary's path. */
+async function ensureBinary(): Promise<string> {
+  const { stdout } = await execa('bash', [BUILD_SCRIPT], { stdout: 'pipe', stderr: 'inherit' });
+  return stdout.trim().split('\n').at(-1) ?? '';
 }
 
 export async function startVcsim(options: StartVcsimOptions): Promise<Vcsim> {
@@ -85,7 +86,7 @@ export async function startVcsim(options: StartVcsimOptions): Promise<Vcsim> {
   const vmware = inventory.vmware ?? { datacenter: 'DC0', networks: [], vms: [] };
   const workDir = resolve(options.workDir);
   await mkdir(workDir, { recursive: true });
-  const [pki] = await Promise.all([
+  const [pki, binary] = await Promise.all([
     ensurePki(join(workDir, 'pki'), ['127.0.0.1', 'localhost']),
     ensureBinary(),
   ]);
@@ -113,7 +114,7 @@ export async function startVcsim(options: StartVcsimOptions): Promise<Vcsim> {
     .digest('hex')
     .slice(0, 20);
   const child: ResultPromise = execa(
-    VCSIM_BINARY,
+    binary,
     [
       `-config=${configPath}`,
       '-listen=127.0.0.1:0',

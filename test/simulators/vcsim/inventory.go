@@ -69,7 +69,9 @@ func readInventory(path string) (*inventory, error) {
 	return &inv, nil
 }
 
-func buildInventory(ctx context.Context, c *vim25.Client, inv *inventory, leases *leaseRegistry) error {
+// buildInventory creates the inventory through the SOAP API (client c), then wraps each VM
+// through sim, the simulator's own Context.
+func buildInventory(ctx context.Context, c *vim25.Client, sim *simulator.Context, vms *vmMethods, inv *inventory, leases *leaseRegistry) error {
 	finder := find.NewFinder(c, false)
 	dc, err := finder.Datacenter(ctx, "DC0")
 	if err != nil {
@@ -165,16 +167,16 @@ func buildInventory(ctx context.Context, c *vim25.Client, inv *inventory, leases
 				return fmt.Errorf("powering on VM %q: %w", spec.Name, err)
 			}
 		}
-		simVM := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+		simVM := sim.Map.Get(ref).(*simulator.VirtualMachine)
 		// vcsim copies the guestId into guestFullName; vCenter shows the OS's name there.
 		fullName := guestFullName(config.GuestId)
-		simulator.Map.Update(simVM, []types.PropertyChange{
-			{Name: "config.guestFullName", Val: fullName},
-			{Name: "summary.config.guestFullName", Val: fullName},
+		sim.WithLock(simVM, func() {
+			sim.Update(simVM, []types.PropertyChange{
+				{Name: "config.guestFullName", Val: fullName},
+				{Name: "summary.config.guestFullName", Val: fullName},
+			})
 		})
-		wrapped := newExportVM(simVM, spec, leases)
-		simulator.Map.Put(wrapped)
-		wrapped.syncTools()
+		vms.wrap(sim, simVM, spec, leases)
 	}
 	return nil
 }

@@ -45,7 +45,8 @@ func newLeaseRegistry(timeout time.Duration) *leaseRegistry {
 type exportLease struct {
 	mo.HttpNfcLease
 	registry     *leaseRegistry
-	files        map[string]string // targetId -> VMDK file
+	creator      *simulator.Context // the ExportVm call's; see background()
+	files        map[string]string  // targetId -> VMDK file
 	lastProgress time.Time
 	timedOut     bool
 }
@@ -57,12 +58,15 @@ func randomID() string {
 	return fmt.Sprintf("%s-%s-%s-%s-%s", h[0:8], h[8:12], h[12:16], h[16:20], h[20:32])
 }
 
-func (r *leaseRegistry) create(vm *exportVM) types.ManagedObjectReference {
-	lease := &exportLease{registry: r, files: map[string]string{}}
+// background returns a Context of its own for the lease's timers and NFC transfers.
+func (l *exportLease) background() *simulator.Context { return detached(l.creator) }
+
+func (r *leaseRegistry) create(ctx *simulator.Context, vm *exportVM) types.ManagedObjectReference {
+	lease := &exportLease{registry: r, creator: ctx, files: map[string]string{}}
 	lease.Self = types.ManagedObjectReference{Type: "HttpNfcLease", Value: "session[" + randomID() + "]" + randomID()}
 	lease.State = types.HttpNfcLeaseStateInitializing
 	lease.InitializeProgress = 0
-	simulator.Map.Put(lease)
+	ctx.Map.Put(lease)
 	r.mu.Lock()
 	r.leases[lease.Self.Value] = lease
 	r.mu.Unlock()
@@ -70,12 +74,13 @@ func (r *leaseRegistry) create(vm *exportVM) types.ManagedObjectReference {
 	info := r.leaseInfo(vm, lease)
 	log.Printf("lease %s created for %s", lease.Self.Value, vm.Name)
 	time.AfterFunc(leaseInitDelay, func() {
-		simulator.Map.WithLock(lease, func() {
+		later := lease.background()
+		later.WithLock(lease, func() {
 			if lease.State != types.HttpNfcLeaseStateInitializing {
 				return // aborted meanwhile
 			}
 			lease.lastProgress = time.Now()
-			simulator.Map.Update(lease, []types.PropertyChange{
+			later.Update(lease, []types.PropertyChange{
 				{Name: "info", Val: info},
 				{Name: "initializeProgress", Val: int32(100)},
 				{Name: "state", Val: types.HttpNfcLeaseStateReady},
@@ -154,19 +159,20 @@ func (r *leaseRegistry) watchTimeouts() {
 		}
 		r.mu.Unlock()
 		for _, l := range leases {
-			simulator.Map.WithLock(l, func() {
+			later := l.background()
+			later.WithLock(l, func() {
 				if l.State == types.HttpNfcLeaseStateReady && time.Since(l.lastProgress) > r.timeout {
 					log.Printf("lease %s timed out", l.Self.Value)
 					l.timedOut = true
-					l.fail(&types.Timedout{}, "Operation timed out.")
+					l.fail(later, &types.Timedout{}, "Operation timed out.")
 				}
 			})
 		}
 	}
 }
 
-func (l *exportLease) fail(fault types.BaseMethodFault, msg string) {
-	simulator.Map.Update(l, []types.PropertyChange{
+func (l *exportLease) fail(ctx *simulator.Context, fault types.BaseMethodFault, msg string) {
+	ctx.Update(l, []types.PropertyChange{
 		{Name: "error", Val: &types.LocalizedMethodFault{Fault: fault, LocalizedMessage: msg}},
 		{Name: "state", Val: types.HttpNfcLeaseStateError},
 	})
@@ -181,7 +187,7 @@ func (l *exportLease) notReadyFault() *soap.Fault {
 	return simulator.Fault(fmt.Sprintf("The lease is in state %s.", l.State), &types.InvalidState{})
 }
 
-func (l *exportLease) HttpNfcLeaseProgress(req *types.HttpNfcLeaseProgress) soap.HasFault {
+func (l *exportLease) HttpNfcLeaseProgress(ctx *simulator.Context, req *types.HttpNfcLeaseProgress) soap.HasFault {
 	body := &methods.HttpNfcLeaseProgressBody{}
 	if l.State != types.HttpNfcLeaseStateReady {
 		body.Fault_ = l.notReadyFault()
@@ -192,18 +198,18 @@ func (l *exportLease) HttpNfcLeaseProgress(req *types.HttpNfcLeaseProgress) soap
 		return body
 	}
 	l.lastProgress = time.Now()
-	simulator.Map.Update(l, []types.PropertyChange{{Name: "transferProgress", Val: req.Percent}})
+	ctx.Update(l, []types.PropertyChange{{Name: "transferProgress", Val: req.Percent}})
 	body.Res = new(types.HttpNfcLeaseProgressResponse)
 	return body
 }
 
-func (l *exportLease) HttpNfcLeaseComplete(req *types.HttpNfcLeaseComplete) soap.HasFault {
+func (l *exportLease) HttpNfcLeaseComplete(ctx *simulator.Context, req *types.HttpNfcLeaseComplete) soap.HasFault {
 	body := &methods.HttpNfcLeaseCompleteBody{}
 	if l.State != types.HttpNfcLeaseStateReady {
 		body.Fault_ = l.notReadyFault()
 		return body
 	}
-	simulator.Map.Update(l, []types.PropertyChange{
+	ctx.Update(l, []types.PropertyChange{
 		{Name: "transferProgress", Val: int32(100)},
 		{Name: "state", Val: types.HttpNfcLeaseStateDone},
 	})
@@ -211,7 +217,7 @@ func (l *exportLease) HttpNfcLeaseComplete(req *types.HttpNfcLeaseComplete) soap
 	return body
 }
 
-func (l *exportLease) HttpNfcLeaseAbort(req *types.HttpNfcLeaseAbort) soap.HasFault {
+func (l *exportLease) HttpNfcLeaseAbort(ctx *simulator.Context, req *types.HttpNfcLeaseAbort) soap.HasFault {
 	body := &methods.HttpNfcLeaseAbortBody{}
 	if l.State != types.HttpNfcLeaseStateReady && l.State != types.HttpNfcLeaseStateInitializing {
 		body.Fault_ = l.notReadyFault()
@@ -222,7 +228,7 @@ func (l *exportLease) HttpNfcLeaseAbort(req *types.HttpNfcLeaseAbort) soap.HasFa
 	if req.Fault != nil && req.Fault.Fault != nil {
 		fault, msg = req.Fault.Fault, req.Fault.LocalizedMessage
 	}
-	l.fail(fault, msg)
+	l.fail(ctx, fault, msg)
 	log.Printf("lease %s aborted", l.Self.Value)
 	body.Res = new(types.HttpNfcLeaseAbortResponse)
 	return body
@@ -230,7 +236,7 @@ func (l *exportLease) HttpNfcLeaseAbort(req *types.HttpNfcLeaseAbort) soap.HasFa
 
 func (l *exportLease) ready() bool {
 	ready := false
-	simulator.Map.WithLock(l, func() { ready = l.State == types.HttpNfcLeaseStateReady })
+	l.background().WithLock(l, func() { ready = l.State == types.HttpNfcLeaseStateReady })
 	return ready
 }
 

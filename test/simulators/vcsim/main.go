@@ -1,11 +1,9 @@
-// vcsim-export: the govmomi vCenter simulator (Debian's govmomi 0.24.2) with what that version
+// vcsim-export: the govmomi vCenter simulator (the release pinned in go.mod) with what it
 // lacks for vm-import: ExportVm with an HttpNfcLease that serves real streamOptimized VMDKs,
 // VMware Tools state, slow and Tools-dependent guest shutdown. The inventory comes from a JSON
 // file written by the TypeScript launcher (index.ts) from the inventory YAML.
 //
-// Build (GOPATH mode, offline):
-//
-//	GO111MODULE=off GOPATH=/usr/share/gocode go build -o ../../.fixtures/bin/vcsim-export .
+// Built by local-cluster/setup.d/10-vcsim.sh into the cache outside the working tree.
 package main
 
 import (
@@ -57,6 +55,7 @@ func main() {
 	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}
 
+	vms := installVMMethods(model.Map())
 	leases := newLeaseRegistry(time.Duration(*leaseTimeout) * time.Second)
 	model.Service.HandleFunc(nfcExportPrefix, leases.ServeHTTP)
 	server := model.Service.NewServer()
@@ -68,7 +67,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("connecting to the simulator: %v", err)
 	}
-	if err := buildInventory(ctx, client.Client, inv, leases); err != nil {
+	if err := buildInventory(ctx, client.Client, detached(model.Service.Context), vms, inv, leases); err != nil {
 		log.Fatalf("building inventory: %v", err)
 	}
 	_ = client.Logout(ctx)

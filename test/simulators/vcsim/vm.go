@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"sync"
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
@@ -10,11 +12,14 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 )
 
-// exportVM wraps the simulator's VirtualMachine (same moref in simulator.Map) and overrides or
-// adds the methods 0.24.2 lacks or gets wrong for us:
+// exportVM wraps one of the simulator's VirtualMachines and overrides or adds the methods the
+// simulator lacks or gets wrong for us:
 //   - ShutdownGuest: needs VMware Tools (fault ToolsUnavailable), takes shutdownSeconds
-//   - ExportVm: not implemented by 0.24.2; returns an HttpNfcLease (lease.go)
-//   - guest.toolsRunningStatus follows the inventory's toolsRunning and the power state
+//   - PowerOffVM_Task: also cancels a guest shutdown in progress
+//   - ExportVm: not implemented by govmomi's simulator; returns an HttpNfcLease (lease.go)
+//
+// Its other methods are the simulator's own (promoted). vmMethods routes SOAP calls to it and
+// keeps the guest state following the power state.
 type exportVM struct {
 	*simulator.VirtualMachine
 	spec     *vmSpec
@@ -22,26 +27,108 @@ type exportVM struct {
 	shutdown *time.Timer
 }
 
-func newExportVM(vm *simulator.VirtualMachine, spec *vmSpec, leases *leaseRegistry) *exportVM {
-	if spec.Tpm {
-		present := true
-		vm.Summary.Config.TpmPresent = &present
-	}
-	return &exportVM{VirtualMachine: vm, spec: spec, leases: leases}
-}
-
 // Get lets the simulator's PropertyCollector read the wrapped VM's properties.
 func (vm *exportVM) Get() mo.Reference { return vm.VirtualMachine }
 
-// syncTools sets the Tools state from the power state: Tools run only in a powered-on guest.
-func (vm *exportVM) syncTools() {
+// vmMethods holds the inventory's exportVMs.
+//
+// The registry (simulator.Map) keeps the simulator's own *simulator.VirtualMachine, as the
+// simulator's code type-asserts registry objects to it. A SOAP call dispatches to the object the
+// caller's session registry holds first (simulator.Service.call, Session.Get), so the registry's
+// Handler hook, which runs before that lookup, puts the wrapper into the session's registry.
+//
+// It is also a simulator.RegisterObject: the simulator only keeps guest.toolsRunningStatus in
+// step with the power state for container-backed VMs, so it follows every power state change of
+// the inventory's VMs, whichever method or task made it.
+type vmMethods struct {
+	mu  sync.Mutex
+	vms map[types.ManagedObjectReference]*exportVM
+}
+
+func installVMMethods(registry *simulator.Registry) *vmMethods {
+	m := &vmMethods{vms: map[types.ManagedObjectReference]*exportVM{}}
+	registry.Handler = func(ctx *simulator.Context, method *simulator.Method) (mo.Reference, types.BaseMethodFault) {
+		vm := m.get(method.This)
+		if vm == nil {
+			return nil, nil
+		}
+		if ctx.Session != nil && ctx.Session.Registry.Get(method.This) == nil {
+			ctx.Session.Registry.Put(vm)
+		}
+		return vm, nil
+	}
+	registry.AddHandler(m)
+	return m
+}
+
+func (m *vmMethods) get(ref types.ManagedObjectReference) *exportVM {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.vms[ref]
+}
+
+// wrap makes the simulator's VM an exportVM and sets its guest state.
+func (m *vmMethods) wrap(ctx *simulator.Context, vm *simulator.VirtualMachine, spec *vmSpec, leases *leaseRegistry) {
+	wrapped := &exportVM{VirtualMachine: vm, spec: spec, leases: leases}
+	m.mu.Lock()
+	m.vms[vm.Self] = wrapped
+	m.mu.Unlock()
+	ctx.WithLock(vm, func() {
+		if spec.Tpm {
+			ctx.Update(vm, []types.PropertyChange{{Name: "summary.config.tpmPresent", Val: true}})
+		}
+		wrapped.syncGuest(ctx)
+	})
+}
+
+// Reference names vmMethods among the registry's handlers.
+func (m *vmMethods) Reference() types.ManagedObjectReference {
+	return types.ManagedObjectReference{Type: "VmImportGuestState", Value: "vm-import-guest-state"}
+}
+
+// UpdateObject (simulator.RegisterObject) runs for every property change in the registry, by the
+// Context that made it and holds the object's lock.
+func (m *vmMethods) UpdateObject(ctx *simulator.Context, obj mo.Reference, changes []types.PropertyChange) {
+	vm := m.get(obj.Reference())
+	if vm == nil {
+		return
+	}
+	for _, c := range changes {
+		if c.Name == "runtime.powerState" {
+			vm.syncGuest(ctx)
+			return
+		}
+	}
+}
+
+func (m *vmMethods) PutObject(*simulator.Context, mo.Reference)                    {}
+func (m *vmMethods) RemoveObject(*simulator.Context, types.ManagedObjectReference) {}
+
+// detached returns a Context for work done later on the simulator's own initiative (timers). The
+// simulator's object locks are re-entrant per *Context, so a goroutine must not share the
+// Context of a request that may still hold a lock.
+func detached(ctx *simulator.Context) *simulator.Context {
+	c := *ctx
+	c.Context = context.Background()
+	return &c
+}
+
+// syncGuest sets the guest state from the power state: Tools run only in a powered-on guest.
+// Callers hold the VM's lock.
+func (vm *exportVM) syncGuest(ctx *simulator.Context) {
+	on := vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn
+	guestState := "notRunning"
+	if on {
+		guestState = "running"
+	}
 	status := types.VirtualMachineToolsRunningStatusGuestToolsNotRunning
 	tools := types.VirtualMachineToolsStatusToolsNotRunning
-	if vm.spec.ToolsRunning && vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn {
+	if vm.spec.ToolsRunning && on {
 		status = types.VirtualMachineToolsRunningStatusGuestToolsRunning
 		tools = types.VirtualMachineToolsStatusToolsOk
 	}
-	simulator.Map.Update(vm.VirtualMachine, []types.PropertyChange{
+	ctx.Update(vm.VirtualMachine, []types.PropertyChange{
+		{Name: "guest.guestState", Val: guestState},
 		{Name: "guest.toolsRunningStatus", Val: string(status)},
 		{Name: "guest.toolsStatus", Val: tools},
 		{Name: "summary.guest.toolsRunningStatus", Val: string(status)},
@@ -74,17 +161,18 @@ func (vm *exportVM) ShutdownGuest(ctx *simulator.Context, req *types.ShutdownGue
 	if vm.shutdown != nil {
 		return body // a shutdown is already in progress
 	}
-	simulator.Map.Update(vm.VirtualMachine, []types.PropertyChange{{Name: "guest.guestState", Val: "shuttingDown"}})
+	ctx.Update(vm.VirtualMachine, []types.PropertyChange{{Name: "guest.guestState", Val: "shuttingDown"}})
 	delay := time.Duration(vm.spec.ShutdownSeconds * float64(time.Second))
+	later := detached(ctx)
 	vm.shutdown = time.AfterFunc(delay, func() {
-		simulator.Map.WithLock(vm, func() {
+		later.WithLock(vm.VirtualMachine, func() {
 			vm.shutdown = nil
 			if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
 				return
 			}
-			vm.VirtualMachine.ShutdownGuest(ctx, req) // the simulator's instant power-off + events
-			simulator.Map.Update(vm.VirtualMachine, []types.PropertyChange{{Name: "guest.guestState", Val: "notRunning"}})
-			vm.syncTools()
+			// The simulator's own ShutdownGuest: power-off task and events; UpdateObject
+			// then sets the guest state.
+			vm.VirtualMachine.ShutdownGuest(later, req)
 		})
 	})
 	return body
@@ -92,17 +180,7 @@ func (vm *exportVM) ShutdownGuest(ctx *simulator.Context, req *types.ShutdownGue
 
 func (vm *exportVM) PowerOffVMTask(ctx *simulator.Context, req *types.PowerOffVM_Task) soap.HasFault {
 	vm.cancelShutdown()
-	res := vm.VirtualMachine.PowerOffVMTask(ctx, req) // runs the task synchronously
-	simulator.Map.Update(vm.VirtualMachine, []types.PropertyChange{{Name: "guest.guestState", Val: "notRunning"}})
-	vm.syncTools()
-	return res
-}
-
-func (vm *exportVM) PowerOnVMTask(ctx *simulator.Context, req *types.PowerOnVM_Task) soap.HasFault {
-	res := vm.VirtualMachine.PowerOnVMTask(ctx, req)
-	simulator.Map.Update(vm.VirtualMachine, []types.PropertyChange{{Name: "guest.guestState", Val: "running"}})
-	vm.syncTools()
-	return res
+	return vm.VirtualMachine.PowerOffVMTask(ctx, req)
 }
 
 // ExportVm (vSphere API: VirtualMachine.ExportVm) returns an HttpNfcLease for downloading the
@@ -117,7 +195,7 @@ func (vm *exportVM) ExportVm(ctx *simulator.Context, req *types.ExportVm) soap.H
 			})
 		return body
 	}
-	lease := vm.leases.create(vm)
+	lease := vm.leases.create(ctx, vm)
 	body.Res = &types.ExportVmResponse{Returnval: lease}
 	return body
 }

@@ -270,8 +270,13 @@ class OvaExport {
     if (!descriptor) throw new SourceError('InvalidOva', 'the archive holds no OVF descriptor (.ovf file)');
     if (this.manifest) {
       const ovfEntry = this.manifest.get(this.descriptorName);
-      if (ovfEntry && this.descriptorDigest)
-        checkDigest(this.descriptorName, this.descriptorDigest, ovfEntry);
+      // A manifest that leaves out the OVF protects nothing: the OVF names the disks and sizes.
+      if (!ovfEntry)
+        throw new SourceError(
+          'ManifestIncomplete',
+          `the manifest "${this.manifestName}" has no checksum for the descriptor "${this.descriptorName}", so it cannot be verified`,
+        );
+      if (this.descriptorDigest) checkDigest(this.descriptorName, this.descriptorDigest, ovfEntry);
       for (const member of this.members.values()) this.verifyMember(member);
     } else {
       this.warnings.push('the OVA has no manifest (.mf); its files could not be checked against checksums');

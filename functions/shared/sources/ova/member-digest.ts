@@ -41,7 +41,7 @@ export function checkDigest(file: string, digest: MemberDigest, expected: Manife
   if (actual !== expected.hex) {
     throw new SourceError(
       'ChecksumMismatch',
-      `checksum mismatch for "${file}": the manifest says ${expected.algorithm.toUpperCase()} ${expected.hex}, the downloaded file has ${actual}; the OVA is corrupt or was changed after it was signed`,
+      `checksum mismatch for "${file}": the manifest says ${expected.algorithm.toUpperCase()} ${expected.hex}, the downloaded file has ${actual}; the file was damaged or changed after the manifest was written`,
     );
   }
 }

@@ -1,0 +1,102 @@
+// Powering the source back on when an import that powered it off ends without its VM: it failed
+// (the function that fails it), or it was deleted before its VM existed (cleanup). Pure decisions
+// here; source-power-on.ts does the I/O through the source adapter.
+//
+// The import powered the source off when the export Job asked for a guest shutdown or a power-off
+// (VMShutdownGuest / VMPoweringOff True). A source that was already off has only VMPoweredOff: it
+// is never powered on. spec.powerOnSourceAfterFailure: false opts out. Either way the import gets
+// the condition SourcePoweredOn and an Event, once.
+import { ImportConditionType, ImportStatus, type VirtualMachineImport } from './api/index.ts';
+import { getCondition, isTrue, type ConditionInput } from './conditions.ts';
+import type { EventInput } from './kube/events.ts';
+
+export const SOURCE_POWER_CONDITION = 'SourcePoweredOn';
+
+/** What the adapter answered (SourceAdapter.powerOn). */
+export interface PowerOnAnswer {
+  state: 'on' | 'requested' | 'notApplicable';
+  message: string;
+}
+
+export interface SourcePowerRecord {
+  condition: ConditionInput;
+  event: EventInput;
+}
+
+export type SourcePowerDecision =
+  { action: 'none' } | { action: 'record'; record: SourcePowerRecord } | { action: 'powerOn' };
+
+/** Whether the export Job asked the source to shut down or power off (it was on before). */
+export function importPoweredSourceOff(imp: VirtualMachineImport): boolean {
+  const conditions = imp.status?.importConditions;
+  return (
+    isTrue(conditions, ImportConditionType.ShutdownGuest) ||
+    isTrue(conditions, ImportConditionType.PoweringOff)
+  );
+}
+
+/** Phases in which the import's VM exists: the source stays as it is (the import succeeded). */
+const VM_EXISTS: readonly string[] = [ImportStatus.VirtualMachineCreated, ImportStatus.VirtualMachineRunning];
+
+/** What to do about the source's power now that the import ends without its VM. */
+export function sourcePowerDecision(imp: VirtualMachineImport, vmName: string): SourcePowerDecision {
+  const conditions = imp.status?.importConditions;
+  const done = getCondition(conditions, SOURCE_POWER_CONDITION);
+  if (done && done.status !== 'Unknown') return { action: 'none' };
+  if (VM_EXISTS.includes(imp.status?.importStatus ?? '')) return { action: 'none' };
+  if (!importPoweredSourceOff(imp)) {
+    // Only worth saying when the import got as far as the power step.
+    if (!isTrue(conditions, ImportConditionType.PoweredOff)) return { action: 'none' };
+    const powered = getCondition(conditions, ImportConditionType.PoweredOff);
+    if (powered?.reason === 'NotApplicable') return { action: 'none' };
+    const message = `source VM ${vmName} was already off before the import; it stays off`;
+    return {
+      action: 'record',
+      record: {
+        condition: { type: SOURCE_POWER_CONDITION, status: 'False', reason: 'SourceWasOff', message },
+        event: { type: 'Normal', reason: 'SourceWasOff', message },
+      },
+    };
+  }
+  if (imp.spec.powerOnSourceAfterFailure === false) {
+    const message = `source VM ${vmName} stays powered off: spec.powerOnSourceAfterFailure is false; power it on yourself when needed`;
+    return {
+      action: 'record',
+      record: {
+        condition: { type: SOURCE_POWER_CONDITION, status: 'False', reason: 'PowerOnDisabled', message },
+        event: { type: 'Warning', reason: 'PowerOnDisabled', message },
+      },
+    };
+  }
+  return { action: 'powerOn' };
+}
+
+/** The condition and Event for the adapter's answer; undefined for a source without power (OVA). */
+export function powerOnRecord(answer: PowerOnAnswer, why: string): SourcePowerRecord | undefined {
+  if (answer.state === 'notApplicable') return undefined;
+  const reason = answer.state === 'on' ? 'PoweredOn' : 'PowerOnRequested';
+  const message = `${answer.message}, as the import ${why} after powering it off`;
+  return {
+    condition: { type: SOURCE_POWER_CONDITION, status: 'True', reason, message },
+    event: { type: 'Normal', reason, message },
+  };
+}
+
+/**
+ * The condition and Event when powering on failed. `final`: no one tries again (the import is
+ * failed and terminal, or the error needs the user), so the message says what to do.
+ */
+export function powerOnFailureRecord(
+  vmName: string,
+  reason: string,
+  error: string,
+  final: boolean,
+): SourcePowerRecord {
+  const message = final
+    ? `could not power source VM ${vmName} back on (${error}); power it on in the source yourself`
+    : `powering source VM ${vmName} back on did not work yet (${error}); trying again`;
+  return {
+    condition: { type: SOURCE_POWER_CONDITION, status: final ? 'False' : 'Unknown', reason, message },
+    event: { type: 'Warning', reason, message },
+  };
+}
