@@ -9,6 +9,7 @@ import {
   EXPORTER_SOURCE_CLUSTER_ROLE,
 } from '../../functions/export/exporter-access.ts';
 import { EXPORTER_SERVICE_ACCOUNT } from '../../functions/export/job-spec.ts';
+import { PART_OF, PART_OF_LABEL } from '../../functions/shared/labels.ts';
 
 type Manifest = Record<string, unknown>;
 
@@ -210,7 +211,7 @@ export function rulesOf(grants: Grant[]): Manifest[] {
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }
 
-const LABELS = { 'app.kubernetes.io/part-of': 'vm-import' };
+const LABELS = { [PART_OF_LABEL]: PART_OF };
 
 export function clusterRole(name: string, grants: Grant[]): Manifest {
   return {
