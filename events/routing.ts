@@ -5,7 +5,7 @@
 import { LABEL_IMPORT_NAME } from '../functions/shared/labels.ts';
 import { ApiServerSourceEventType as T } from './apiserver-source.ts';
 import { PING_EVENT_TYPE } from './ping.ts';
-import { ImportStatus as P } from '../functions/shared/api/index.ts';
+import { ImportStatus as P, SOURCE_KINDS } from '../functions/shared/api/index.ts';
 
 type ImportStatus = (typeof P)[keyof typeof P];
 
@@ -23,9 +23,7 @@ export interface WatchedResource {
 
 /** What the ApiServerSource watches. */
 export const WATCHED_RESOURCES: WatchedResource[] = [
-  { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'VmwareSource' },
-  { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'OpenstackSource' },
-  { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'OvaSource' },
+  ...SOURCE_KINDS.map((kind) => ({ apiVersion: 'migration.harvesterhci.io/v1beta1', kind })),
   { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'VirtualMachineImport' },
   { apiVersion: 'batch/v1', kind: 'Job', labelSelectorExists: LABEL_IMPORT_NAME },
   { apiVersion: 'apps/v1', kind: 'Deployment', labelSelectorExists: LABEL_IMPORT_NAME },
@@ -75,8 +73,8 @@ export interface FunctionRoutes {
 /** Function name (folder under functions/, Knative Service `vm-import-<name>`) → its routes. */
 export const ROUTING = {
   'verify-source': {
-    purpose: 'Verifies a VmwareSource, OpenstackSource or OvaSource and writes clusterReady/clusterNotReady.',
-    routes: [sourceRoute('VmwareSource'), sourceRoute('OpenstackSource'), sourceRoute('OvaSource')],
+    purpose: `Verifies a ${SOURCE_KINDS.join(', ').replace(/, (?=[^,]*$)/, ' or ')} and writes clusterReady/clusterNotReady.`,
+    routes: SOURCE_KINDS.map(sourceRoute),
   },
   preflight: {
     purpose: 'New import → virtualMachineImportValid or virtualMachineImportInvalid.',

@@ -9,6 +9,7 @@ import {
   EXPORTER_SOURCE_CLUSTER_ROLE,
 } from '../../functions/export/exporter-access.ts';
 import { EXPORTER_SERVICE_ACCOUNT } from '../../functions/export/job-spec.ts';
+import { KINDS, SOURCE_KINDS } from '../../functions/shared/api/index.ts';
 import { PART_OF, PART_OF_LABEL } from '../../functions/shared/labels.ts';
 
 type Manifest = Record<string, unknown>;
@@ -23,7 +24,7 @@ export interface Grant {
 }
 
 const MIGRATION = 'migration.harvesterhci.io';
-const SOURCES = ['vmwaresources', 'openstacksources', 'ovasources'];
+const SOURCES = SOURCE_KINDS.map((k) => KINDS[k].plural);
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
 
 const g = (
