@@ -11,6 +11,3 @@ export const ResyncPingData = z.object({
 export type ResyncPingData = z.infer<typeof ResyncPingData>;
 
 export const RESYNC_PING_DATA: ResyncPingData = { reason: 'resync' };
-
-/** Annotation the resync function bumps to produce an update event for an object. */
-export const RESYNC_ANNOTATION = 'migration.harvesterhci.io/resync';

@@ -2,17 +2,17 @@
 // route) is generated from this table, and the local cluster delivers by the same Triggers.
 // Triggers can only filter on attributes, so a phase function receives every add/update of its
 // kind and ignores the ones that are not in its phase (design contract).
+import { LABEL_IMPORT_NAME } from '../functions/shared/labels.ts';
 import { ApiServerSourceEventType as T } from './apiserver-source.ts';
 import { PING_EVENT_TYPE } from './ping.ts';
+import { ImportStatus as P, SOURCE_KINDS } from '../functions/shared/api/index.ts';
+
+type ImportStatus = (typeof P)[keyof typeof P];
 
 export const NAMESPACE = 'vm-import-system';
 export const BROKER = 'vm-import';
 export const APISERVER_SOURCE = 'vm-import-resources';
 export const PING_SOURCE = 'vm-import-resync';
-/** Label put on every object vm-import creates, value = the import's name (truncated to 63). */
-export const IMPORT_LABEL = 'migration.harvesterhci.io/import-name';
-/** Label upstream puts on the KubeVirt VMs it creates. */
-export const IMPORTED_VM_LABEL = 'migration.harvesterhci.io/imported';
 
 export interface WatchedResource {
   apiVersion: string;
@@ -23,14 +23,16 @@ export interface WatchedResource {
 
 /** What the ApiServerSource watches. */
 export const WATCHED_RESOURCES: WatchedResource[] = [
-  { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'VmwareSource' },
-  { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'OpenstackSource' },
-  { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'OvaSource' },
+  ...SOURCE_KINDS.map((kind) => ({ apiVersion: 'migration.harvesterhci.io/v1beta1', kind })),
   { apiVersion: 'migration.harvesterhci.io/v1beta1', kind: 'VirtualMachineImport' },
-  { apiVersion: 'batch/v1', kind: 'Job', labelSelectorExists: IMPORT_LABEL },
-  { apiVersion: 'apps/v1', kind: 'Deployment', labelSelectorExists: IMPORT_LABEL },
-  { apiVersion: 'harvesterhci.io/v1beta1', kind: 'VirtualMachineImage', labelSelectorExists: IMPORT_LABEL },
-  { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', labelSelectorExists: IMPORT_LABEL },
+  { apiVersion: 'batch/v1', kind: 'Job', labelSelectorExists: LABEL_IMPORT_NAME },
+  { apiVersion: 'apps/v1', kind: 'Deployment', labelSelectorExists: LABEL_IMPORT_NAME },
+  {
+    apiVersion: 'harvesterhci.io/v1beta1',
+    kind: 'VirtualMachineImage',
+    labelSelectorExists: LABEL_IMPORT_NAME,
+  },
+  { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', labelSelectorExists: LABEL_IMPORT_NAME },
 ];
 
 export interface Route {
@@ -52,39 +54,55 @@ const sourceRoute = (kind: string): Route => ({
   apiVersion: 'migration.harvesterhci.io/v1beta1',
 });
 
+/**
+ * The import phases (status.importStatus) a phase function owns: it runs only for an import in
+ * one of `from` (and not being deleted), and may move it only to one of `to` or leave it where it
+ * is. The cleanup function runs only while the import is being deleted, in any phase.
+ */
+export type PhaseMove =
+  { from: readonly ImportStatus[]; to: readonly ImportStatus[] } | { whileDeleting: true };
+
 export interface FunctionRoutes {
   /** What the function does, one line (also the Knative Service description). */
   purpose: string;
   routes: Route[];
+  /** For functions that act on imports: the phases they move between (see PhaseMove). */
+  phases?: PhaseMove;
 }
 
 /** Function name (folder under functions/, Knative Service `vm-import-<name>`) → its routes. */
 export const ROUTING = {
   'verify-source': {
-    purpose: 'Verifies a VmwareSource, OpenstackSource or OvaSource and writes clusterReady/clusterNotReady.',
-    routes: [sourceRoute('VmwareSource'), sourceRoute('OpenstackSource'), sourceRoute('OvaSource')],
+    purpose: `Verifies a ${SOURCE_KINDS.join(', ').replace(/, (?=[^,]*$)/, ' or ')} and writes clusterReady/clusterNotReady.`,
+    routes: SOURCE_KINDS.map(sourceRoute),
   },
   preflight: {
     purpose: 'New import → virtualMachineImportValid or virtualMachineImportInvalid.',
     routes: [IMPORT_ROUTE],
+    phases: { from: [P.New], to: [P.Valid, P.Invalid] },
   },
   sanitize: {
     purpose: 'virtualMachineImportValid → sourceReady: picks the KubeVirt VM name.',
     routes: [IMPORT_ROUTE],
+    phases: { from: [P.Valid], to: [P.SourceReady, P.Invalid] },
   },
   export: {
     purpose:
       'sourceReady: creates the scratch volume and the export Job; a finished export Job wakes the imports queued behind it.',
     routes: [IMPORT_ROUTE, { types: [T.Add, T.Update, T.Delete], kind: 'Job', apiVersion: 'batch/v1' }],
+    // Stays in sourceReady: the Job reports, export-status moves the import on.
+    phases: { from: [P.SourceReady], to: [] },
   },
   'export-status': {
     purpose: 'sourceReady → disksExported or VMMigrationFailed from the export Job.',
     routes: [IMPORT_ROUTE, { types: [T.Add, T.Update, T.Delete], kind: 'Job', apiVersion: 'batch/v1' }],
+    phases: { from: [P.SourceReady], to: [P.DisksExported, P.Failed] },
   },
   images: {
     purpose:
       'disksExported → diskImageSubmitted: disk server and, once it serves, one VirtualMachineImage per disk.',
     routes: [IMPORT_ROUTE, { types: [T.Add, T.Update], kind: 'Deployment', apiVersion: 'apps/v1' }],
+    phases: { from: [P.DisksExported], to: [P.DiskImagesSubmitted, P.Invalid] },
   },
   'image-status': {
     purpose:
@@ -97,10 +115,15 @@ export const ROUTING = {
         apiVersion: 'harvesterhci.io/v1beta1',
       },
     ],
+    phases: {
+      from: [P.DiskImagesSubmitted, P.DiskImagesFailed],
+      to: [P.DiskImagesReady, P.DiskImagesFailed, P.DiskImagesSubmitted, P.Failed],
+    },
   },
   vm: {
     purpose: 'diskImagesReady → virtualMachineCreated: volumes and the KubeVirt VirtualMachine.',
     routes: [IMPORT_ROUTE],
+    phases: { from: [P.DiskImagesReady], to: [P.VirtualMachineCreated, P.Failed] },
   },
   'vm-status': {
     purpose: 'virtualMachineCreated → virtualMachineRunning, then frees scratch and the disk server.',
@@ -108,11 +131,13 @@ export const ROUTING = {
       IMPORT_ROUTE,
       { types: [T.Add, T.Update], kind: 'VirtualMachine', apiVersion: 'kubevirt.io/v1' },
     ],
+    phases: { from: [P.VirtualMachineCreated], to: [P.VirtualMachineRunning, P.Failed] },
   },
   cleanup: {
     purpose:
       'Import being deleted: removes what an unfinished import created, powers the source back on once the export Job is gone, then its finalizer.',
     routes: [IMPORT_ROUTE, { types: [T.Delete], kind: 'Job', apiVersion: 'batch/v1' }],
+    phases: { whileDeleting: true },
   },
   resync: {
     purpose: 'On every PingSource tick, touches every non-terminal import and source.',
@@ -135,6 +160,18 @@ export function routeMatches(route: Route, attributes: Record<string, unknown>):
   if (route.kind !== undefined && attributes.kind !== route.kind) return false;
   if (route.apiVersion !== undefined && attributes.apiversion !== route.apiVersion) return false;
   return true;
+}
+
+/** Whether a function owning `move` runs for an import in `phase` (being deleted or not). */
+export function phaseGuardPasses(move: PhaseMove, phase: string, deleting: boolean): boolean {
+  if ('whileDeleting' in move) return deleting;
+  return !deleting && (move.from as readonly string[]).includes(phase);
+}
+
+/** Whether a step of a function owning `move` may write `to` for an import in `from`. */
+export function phaseMoveAllowed(move: PhaseMove, from: string, to: string): boolean {
+  if ('whileDeleting' in move || from === to) return true;
+  return (move.to as readonly string[]).includes(to);
 }
 
 /** Names of the functions an event reaches. */

@@ -9,6 +9,8 @@ import {
   EXPORTER_SOURCE_CLUSTER_ROLE,
 } from '../../functions/export/exporter-access.ts';
 import { EXPORTER_SERVICE_ACCOUNT } from '../../functions/export/job-spec.ts';
+import { KINDS, SOURCE_KINDS } from '../../functions/shared/api/index.ts';
+import { PART_OF, PART_OF_LABEL } from '../../functions/shared/labels.ts';
 
 type Manifest = Record<string, unknown>;
 
@@ -22,7 +24,7 @@ export interface Grant {
 }
 
 const MIGRATION = 'migration.harvesterhci.io';
-const SOURCES = ['vmwaresources', 'openstacksources', 'ovasources'];
+const SOURCES = SOURCE_KINDS.map((k) => KINDS[k].plural);
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
 
 const g = (
@@ -216,7 +218,7 @@ export function rulesOf(grants: Grant[]): Manifest[] {
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }
 
-const LABELS = { 'app.kubernetes.io/part-of': 'vm-import' };
+const LABELS = { [PART_OF_LABEL]: PART_OF };
 
 export function clusterRole(name: string, grants: Grant[]): Manifest {
   return {
@@ -250,26 +252,31 @@ export function exporterClusterRoles(): Manifest[] {
   ];
 }
 
-/** Markdown table: who may do what (README "Install on Harvester"). */
+/** Markdown table: who may do what (README "Install on Harvester"), padded as prettier pads it. */
 export function permissionTable(): string {
-  const row = (who: string, grants: Grant[]) =>
-    rulesOf(grants)
-      .map((r) => {
-        const rule = r as {
-          apiGroups: string[];
-          resources: string[];
-          verbs: string[];
-          resourceNames?: string[];
-        };
-        const names = rule.resourceNames ? ` (only ${rule.resourceNames.join(', ')})` : '';
-        return `| ${who} | ${rule.apiGroups[0] || 'core'} | ${rule.resources.join(', ')}${names} | ${rule.verbs.join(', ')} |`;
-      })
-      .join('\n');
-  return [
-    '| service account | API group | resources | verbs |',
-    '| --- | --- | --- | --- |',
-    ...FUNCTION_NAMES.map((fn) => row(knativeServiceName(fn), FUNCTION_PERMISSIONS[fn])),
-    row(`${EXPORTER_SERVICE_ACCOUNT} (import ns)`, EXPORTER_PERMISSIONS),
-    row(`${EXPORTER_SERVICE_ACCOUNT} (source ns)`, EXPORTER_SOURCE_PERMISSIONS),
-  ].join('\n');
+  const rows = (who: string, grants: Grant[]) =>
+    rulesOf(grants).map((r) => {
+      const rule = r as {
+        apiGroups: string[];
+        resources: string[];
+        verbs: string[];
+        resourceNames?: string[];
+      };
+      const names = rule.resourceNames ? ` (only ${rule.resourceNames.join(', ')})` : '';
+      return [
+        who,
+        rule.apiGroups[0] || 'core',
+        `${rule.resources.join(', ')}${names}`,
+        rule.verbs.join(', '),
+      ];
+    });
+  const body = [
+    ...FUNCTION_NAMES.flatMap((fn) => rows(knativeServiceName(fn), FUNCTION_PERMISSIONS[fn])),
+    ...rows(`${EXPORTER_SERVICE_ACCOUNT} (import ns)`, EXPORTER_PERMISSIONS),
+    ...rows(`${EXPORTER_SERVICE_ACCOUNT} (source ns)`, EXPORTER_SOURCE_PERMISSIONS),
+  ];
+  const header = ['service account', 'API group', 'resources', 'verbs'];
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }

@@ -50,8 +50,7 @@ export async function removeCreated(kube: Kube, imp: VirtualMachineImport): Prom
 export async function cleanupStep({ kube, log, import: imp }: ImportStepContext): Promise<StepOutcome> {
   const finalizers = imp.metadata.finalizers ?? [];
   const ours = [IMPORT_FINALIZER, UPSTREAM_FINALIZER];
-  if (!imp.metadata.deletionTimestamp || !finalizers.some((f) => ours.includes(f)))
-    return { action: 'ignore' };
+  if (!finalizers.some((f) => ours.includes(f))) return { action: 'ignore' };
   // Finished: running, or created stopped as the spec asked (terminal).
   const finished =
     imp.status?.importStatus === ImportStatus.VirtualMachineRunning ||

@@ -3,10 +3,6 @@
 import { ImportConditionType, ImportStatus, type VirtualMachineImportStatus } from '../shared/api/index.ts';
 import { getCondition, isTrue } from '../shared/conditions.ts';
 import type { StepOutcome } from '../shared/import-function.ts';
-import { overallProgress } from '../shared/progress.ts';
-import { ATTEMPT_FAILED_CONDITION, DISKS_EXPORTED_CONDITION as CONDITION } from '../export/conditions.ts';
-
-export { CONDITION };
 
 export interface FinishedJob {
   namespace: string;
@@ -27,8 +23,13 @@ export function decideExportStatus(
     const message = exported.message || 'the disks were exported';
     return {
       action: 'update',
-      status: { ...next, progress: overallProgress(next) },
-      condition: { type: CONDITION, status: 'True', reason: 'DisksExported', message },
+      status: next,
+      condition: {
+        type: ImportConditionType.DisksExported,
+        status: 'True',
+        reason: 'DisksExported',
+        message,
+      },
       event: { type: 'Normal', reason: 'DisksExported', message },
     };
   }
@@ -38,8 +39,8 @@ export function decideExportStatus(
   if (!job) return { action: 'ignore' };
 
   const logs = `read its logs with: kubectl logs -n ${job.namespace} job/${job.name}`;
-  const lastError = isTrue(conditions, ATTEMPT_FAILED_CONDITION)
-    ? `; last error: ${getCondition(conditions, ATTEMPT_FAILED_CONDITION)?.message ?? ''}`
+  const lastError = isTrue(conditions, ImportConditionType.ExportAttemptFailed)
+    ? `; last error: ${getCondition(conditions, ImportConditionType.ExportAttemptFailed)?.message ?? ''}`
     : '';
   if (job.type === 'Failed') {
     const why = [job.reason, job.message].filter(Boolean).join(': ') || 'failed';
@@ -60,8 +61,8 @@ function fail(status: VirtualMachineImportStatus, reason: string, message: strin
   const next = { ...status, importStatus: ImportStatus.Failed };
   return {
     action: 'update',
-    status: { ...next, progress: overallProgress(next) },
-    condition: { type: CONDITION, status: 'False', reason, message },
+    status: next,
+    condition: { type: ImportConditionType.DisksExported, status: 'False', reason, message },
     event: { type: 'Warning', reason, message },
   };
 }

@@ -1,7 +1,7 @@
 // sourceReady → disksExported | VMMigrationFailed. Receives import updates (the export Job writes
 // its facts into the import's status) and Job events (a Job that crashed past its backoff limit
 // or hit its deadline cannot write them).
-import { ImportStatus, type VirtualMachineImport } from '../shared/api/index.ts';
+import type { VirtualMachineImport } from '../shared/api/index.ts';
 import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { exportJobName, jobFinished } from '../export/job-spec.ts';
@@ -16,8 +16,6 @@ export async function exportStatusStep({
   eventObject,
 }: ImportStepContext): Promise<StepOutcome> {
   const status = imp.status ?? {};
-  if (status.importStatus !== ImportStatus.SourceReady || imp.metadata.deletionTimestamp)
-    return { action: 'ignore' };
   const namespace = imp.metadata.namespace ?? 'default';
   const name = exportJobName(imp.metadata.name!);
   const fromEvent =

@@ -4,13 +4,12 @@
 // ConfigMap) and `vm-import-exporter-source` in the source's namespace (read the source object).
 // The export function may create these bindings because it has `bind` on exactly those two
 // ClusterRoles, nothing else. They are shared by every import of a namespace and kept.
+import { PART_OF, PART_OF_LABEL } from '../shared/labels.ts';
 import type { Kube, Obj } from '../shared/kube/client.ts';
 import { EXPORTER_SERVICE_ACCOUNT } from './job-spec.ts';
 
 export const EXPORTER_CLUSTER_ROLE = 'vm-import-exporter';
 export const EXPORTER_SOURCE_CLUSTER_ROLE = 'vm-import-exporter-source';
-export const PART_OF_LABEL = 'app.kubernetes.io/part-of';
-export const PART_OF = 'vm-import';
 
 const labels = { [PART_OF_LABEL]: PART_OF };
 

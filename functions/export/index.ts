@@ -20,7 +20,6 @@ import {
 } from '../shared/import-function.ts';
 import { Kube, type Obj } from '../shared/kube/client.ts';
 import { createLogger } from '../shared/log.ts';
-import { overallProgress } from '../shared/progress.ts';
 import { numberSetting, stringSetting, vmImportImage } from '../shared/settings.ts';
 import type { Credentials } from '../shared/sources/adapter.ts';
 import { adapterFor } from '../shared/sources/adapters.ts';
@@ -36,11 +35,8 @@ import {
   scratchPvcName,
   type SourceIdentity,
 } from './job-spec.ts';
-import { DISKS_EXPORTED_CONDITION } from './conditions.ts';
 import { ensureExporterAccess } from './exporter-access.ts';
 import { isAdmitted, readSourceQueue, waitsForExport, wakeQueuedExports } from './queue.ts';
-
-export const CONDITION = DISKS_EXPORTED_CONDITION;
 
 const ownedBy = (o: Obj, imp: VirtualMachineImport) =>
   !!o.metadata?.ownerReferences?.some((r) => r.uid === imp.metadata.uid);
@@ -62,7 +58,12 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
 
   // Facts the function cannot fix by itself: record them on the condition, resync retries.
   const waitWith = (reason: string, message: string): StepOutcome => {
-    const condition: ConditionInput = { type: CONDITION, status: 'Unknown', reason, message };
+    const condition: ConditionInput = {
+      type: ImportConditionType.DisksExported,
+      status: 'Unknown',
+      reason,
+      message,
+    };
     if (conditionUnchanged(conditions, condition)) return { action: 'wait', why: message };
     return { action: 'update', status, condition, event: { type: 'Warning', reason, message } };
   };
@@ -162,8 +163,13 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
   log.info('export job created', { job: jobName, pvc: pvcName, scratchGiB: scratch?.gib });
   return {
     action: 'update',
-    status: { ...status, progress: overallProgress(status) },
-    condition: { type: CONDITION, status: 'Unknown', reason: 'ExportJobCreated', message },
+    status,
+    condition: {
+      type: ImportConditionType.DisksExported,
+      status: 'Unknown',
+      reason: 'ExportJobCreated',
+      message,
+    },
     event: { type: 'Normal', reason: 'ExportJobCreated', message },
   };
 }

@@ -1,15 +1,14 @@
 // The objects the export function creates for an import: scratch PVC, credentials Secret copy,
 // export Job. Pure builders: the same import always yields the same names and specs.
-import { IMPORT_LABEL } from '../../events/routing.ts';
-import { API_VERSION, type VirtualMachineImport } from '../shared/api/index.ts';
+import { EXPORT_SOURCE_LABEL } from '../shared/labels.ts';
+import type { VirtualMachineImport } from '../shared/api/index.ts';
 import type { Obj } from '../shared/kube/client.ts';
-import { dnsName, labelValue } from '../shared/naming.ts';
+import { importNameLabel, importObjectNames, ownedByImport } from '../shared/import-objects.ts';
+import { labelValue } from '../shared/naming.ts';
 import type { SettingName } from '../shared/settings.ts';
 import { sourceSettingDefaults, type SourceSettingName } from '../shared/sources/adapters.ts';
 import { quantityOf } from '../shared/sources/scratch-size.ts';
 
-/** On export Jobs: which source they read from, to cap concurrent Jobs per source. */
-export const EXPORT_SOURCE_LABEL = 'migration.harvesterhci.io/export-source';
 export const EXPORTER_SERVICE_ACCOUNT = 'vm-import-exporter';
 export const EXPORTER_CONTAINER = 'exporter';
 export const EXPORTER_COMMAND = ['node', '--import', 'tsx', 'functions/export/job/main.ts'];
@@ -28,10 +27,9 @@ export const JOB_SETTING_NAMES: readonly SettingName[] = [
   ...(Object.keys(sourceSettingDefaults) as SourceSettingName[]),
 ];
 
-export const scratchPvcName = (importName: string) => dnsName([importName, 'scratch']);
-export const credentialsSecretName = (importName: string) => dnsName([importName, 'credentials']);
-export const exportJobName = (importName: string) => dnsName([importName, 'export']);
-export const sourceVmConfigMapName = (importName: string) => dnsName([importName, 'source-vm']);
+export const scratchPvcName = (importName: string) => importObjectNames(importName).scratchClaim;
+export const credentialsSecretName = (importName: string) => importObjectNames(importName).credentials;
+export const exportJobName = (importName: string) => importObjectNames(importName).exportJob;
 
 export interface SourceIdentity {
   kind: string;
@@ -43,26 +41,12 @@ export interface SourceIdentity {
 export const exportSourceLabelValue = (s: SourceIdentity) =>
   labelValue(`${s.kind.toLowerCase()}.${s.namespace}.${s.name}`);
 
-export function importOwnerReference(imp: VirtualMachineImport) {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'VirtualMachineImport',
-    name: imp.metadata.name!,
-    uid: imp.metadata.uid!,
-    controller: true,
-    // true would need `update` on virtualmachineimports/finalizers (OwnerReferencesPermission-
-    // Enforcement refuses the create otherwise); the cleanup function already removes what an
-    // import owns before its finalizer goes, so foreground deletion has nothing to wait for.
-    blockOwnerDeletion: false,
-  };
-}
-
 function ownedMetadata(imp: VirtualMachineImport, name: string, labels: Record<string, string> = {}) {
   return {
     name,
     namespace: imp.metadata.namespace ?? 'default',
-    labels: { [IMPORT_LABEL]: labelValue(imp.metadata.name!), ...labels },
-    ownerReferences: [importOwnerReference(imp)],
+    labels: { ...importNameLabel(imp.metadata.name!), ...labels },
+    ownerReferences: [ownedByImport(imp)],
   };
 }
 
@@ -140,7 +124,7 @@ export function buildExportJob(imp: VirtualMachineImport, input: ExportJobInput)
       backoffLimit: JOB_BACKOFF_LIMIT,
       activeDeadlineSeconds: input.deadlineSeconds,
       template: {
-        metadata: { labels: { [IMPORT_LABEL]: labelValue(importName), ...labels } },
+        metadata: { labels: { ...importNameLabel(importName), ...labels } },
         spec: {
           restartPolicy: 'Never',
           serviceAccountName: EXPORTER_SERVICE_ACCOUNT,

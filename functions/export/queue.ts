@@ -3,6 +3,7 @@
 // invocations (duplicate events, a burst of wake-ups) between them admit no more imports than
 // there are free slots. When an export Job finishes or goes away, the export function wakes the
 // imports now admitted (wakeQueuedExports) instead of leaving them to the next resync tick.
+import { EXPORT_SOURCE_LABEL, EXPORT_WAKE_ANNOTATION } from '../shared/labels.ts';
 import {
   API_VERSION,
   ImportConditionType,
@@ -14,10 +15,7 @@ import {
 import { isTrue } from '../shared/conditions.ts';
 import { isNotFound, type Kube, type Obj } from '../shared/kube/client.ts';
 import type { Logger } from '../shared/log.ts';
-import { EXPORT_SOURCE_LABEL, exportJobName, exportSourceLabelValue, jobFinished } from './job-spec.ts';
-
-/** Annotation bumped on a queued import when a slot frees (value: the freeing Job's uid). */
-export const EXPORT_WAKE_ANNOTATION = 'migration.harvesterhci.io/export-slot-freed';
+import { exportJobName, exportSourceLabelValue, jobFinished } from './job-spec.ts';
 
 export interface QueuedImport {
   namespace: string;

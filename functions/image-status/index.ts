@@ -2,22 +2,22 @@
 // (a bounded number of resubmits of the failed images) | VMMigrationFailed with the image's message.
 // Image failures are read the way current Harvester reports them (imageState), not only upstream's
 // ImportFailed reason.
+import { ATTEMPT_LABEL } from '../shared/labels.ts';
 import {
   DiskConditionType,
   ImportStatus,
   type DiskInfo,
   type VirtualMachineImport,
+  ImportConditionType,
 } from '../shared/api/index.ts';
 import { conditionUnchanged, setCondition, type ConditionInput } from '../shared/conditions.ts';
 import { evaluateDiskImages } from '../shared/harvester/disk-images-status.ts';
 import { imageState, type ImageLike, type ImageState } from '../shared/harvester/virtual-machine-image.ts';
 import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
 import type { Obj } from '../shared/kube/client.ts';
-import { overallProgress } from '../shared/progress.ts';
 import { numberSetting } from '../shared/settings.ts';
-import { ATTEMPT_LABEL, ensureDiskServer, imagesByDisk, submitImage } from '../images/index.ts';
+import { ensureDiskServer, imagesByDisk, submitImage } from '../images/index.ts';
 
-export const CONDITION = 'DiskImagesReady';
 const resubmitLimit = () => numberSetting('IMAGE_RESUBMIT_LIMIT');
 
 function withCondition(disk: DiskInfo, input: ConditionInput, now: Date): DiskInfo {
@@ -79,15 +79,20 @@ async function checkImages(ctx: ImportStepContext, imp: VirtualMachineImport): P
   if (verdict === 'waiting') {
     if (JSON.stringify(disks) === JSON.stringify(status.diskImportStatus))
       return { action: 'wait', why: 'images importing' };
-    return { action: 'update', status: { ...next, progress: overallProgress(next) } };
+    return { action: 'update', status: next };
   }
   if (verdict === 'ready') {
     const ready = { ...next, importStatus: ImportStatus.DiskImagesReady };
     const message = `all ${disks.length} image(s) imported into Harvester`;
     return {
       action: 'update',
-      status: { ...ready, progress: overallProgress(ready) },
-      condition: { type: CONDITION, status: 'True', reason: 'ImagesReady', message },
+      status: ready,
+      condition: {
+        type: ImportConditionType.DiskImagesReady,
+        status: 'True',
+        reason: 'ImagesReady',
+        message,
+      },
       event: { type: 'Normal', reason: 'ImagesReady', message },
     };
   }
@@ -102,7 +107,7 @@ async function checkImages(ctx: ImportStepContext, imp: VirtualMachineImport): P
   return {
     action: 'update',
     status: { ...next, importStatus: ImportStatus.DiskImagesFailed },
-    condition: { type: CONDITION, status: 'False', reason: 'ImageFailed', message },
+    condition: { type: ImportConditionType.DiskImagesReady, status: 'False', reason: 'ImageFailed', message },
     event: { type: 'Warning', reason: 'ImageFailed', message },
   };
 }
@@ -126,7 +131,12 @@ async function resubmitFailed(ctx: ImportStepContext, imp: VirtualMachineImport)
       return {
         action: 'update',
         status: { ...status, importStatus: ImportStatus.Failed },
-        condition: { type: CONDITION, status: 'False', reason: 'ImageFailed', message },
+        condition: {
+          type: ImportConditionType.DiskImagesReady,
+          status: 'False',
+          reason: 'ImageFailed',
+          message,
+        },
         event: { type: 'Warning', reason: 'ImportFailed', message },
       };
     }
@@ -152,14 +162,18 @@ async function resubmitFailed(ctx: ImportStepContext, imp: VirtualMachineImport)
   return {
     action: 'update',
     status: { ...status, importStatus: ImportStatus.DiskImagesSubmitted, diskImportStatus: next },
-    condition: { type: CONDITION, status: 'Unknown', reason: 'ImagesResubmitted', message },
+    condition: {
+      type: ImportConditionType.DiskImagesReady,
+      status: 'Unknown',
+      reason: 'ImagesResubmitted',
+      message,
+    },
     event: { type: 'Normal', reason: 'ImagesResubmitted', message },
   };
 }
 
 export async function imageStatusStep(ctx: ImportStepContext): Promise<StepOutcome> {
   const imp = ctx.import;
-  if (imp.metadata.deletionTimestamp) return { action: 'ignore' };
   switch (imp.status?.importStatus) {
     case ImportStatus.DiskImagesSubmitted:
       return checkImages(ctx, imp);

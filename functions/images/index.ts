@@ -5,6 +5,7 @@ import {
   ImportStatus,
   type DiskInfo,
   type VirtualMachineImport,
+  ImportConditionType,
 } from '../shared/api/index.ts';
 import { setCondition } from '../shared/conditions.ts';
 import {
@@ -12,18 +13,13 @@ import {
   IMAGE_KIND,
   buildVirtualMachineImage,
 } from '../shared/harvester/virtual-machine-image.ts';
-import { LABEL_DISK_INDEX } from '../shared/harvester/labels.ts';
+import { ATTEMPT_LABEL, LABEL_DISK_INDEX, TOKEN_ANNOTATION } from '../shared/labels.ts';
 import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
 import { importObjectNames, importUidSelector } from '../shared/import-objects.ts';
 import type { Kube, Obj } from '../shared/kube/client.ts';
 import { imageDisplayName } from '../shared/naming.ts';
 import { vmImportImage } from '../shared/settings.ts';
-import { overallProgress } from '../shared/progress.ts';
-import { TOKEN_ANNOTATION, diskServerManifests, diskUrl, newToken } from './workload.ts';
-
-export const CONDITION = 'DiskImagesSubmitted';
-/** Which submission of the disk's image this is (1 = first); bounds resubmits. */
-export const ATTEMPT_LABEL = 'migration.harvesterhci.io/attempt';
+import { diskServerManifests, diskUrl, newToken } from './workload.ts';
 
 /** Ensures the disk server; returns its path token (kept in the Service so retries reuse it). */
 export async function ensureDiskServer(kube: Kube, imp: VirtualMachineImport): Promise<string> {
@@ -75,15 +71,18 @@ export async function submitImage(
 
 export async function imagesStep({ kube, import: imp, now }: ImportStepContext): Promise<StepOutcome> {
   const status = imp.status ?? {};
-  if (status.importStatus !== ImportStatus.DisksExported || imp.metadata.deletionTimestamp)
-    return { action: 'ignore' };
   const disks = status.diskImportStatus ?? [];
   if (!disks.length) {
     const message = 'the export produced no disks: the source VM has no disk to import';
     return {
       action: 'update',
       status: { ...status, importStatus: ImportStatus.Invalid },
-      condition: { type: CONDITION, status: 'False', reason: 'NoDisks', message },
+      condition: {
+        type: ImportConditionType.DiskImagesSubmitted,
+        status: 'False',
+        reason: 'NoDisks',
+        message,
+      },
       event: { type: 'Warning', reason: 'NoDisks', message },
     };
   }
@@ -126,8 +125,13 @@ export async function imagesStep({ kube, import: imp, now }: ImportStepContext):
   const message = `${next.length} VirtualMachineImage(s) created: ${next.map((d) => d.VirtualMachineImage).join(', ')}`;
   return {
     action: 'update',
-    status: { ...nextStatus, progress: overallProgress(nextStatus) },
-    condition: { type: CONDITION, status: 'True', reason: 'ImagesCreated', message },
+    status: nextStatus,
+    condition: {
+      type: ImportConditionType.DiskImagesSubmitted,
+      status: 'True',
+      reason: 'ImagesCreated',
+      message,
+    },
     event: { type: 'Normal', reason: 'ImagesCreated', message },
   };
 }

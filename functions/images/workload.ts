@@ -1,9 +1,9 @@
 // The disk server's Deployment and Service for one import. Pure manifest builders.
+import { TOKEN_ANNOTATION } from '../shared/labels.ts';
 import { randomBytes } from 'node:crypto';
 import type { VirtualMachineImport } from '../shared/api/index.ts';
 import { importLabels, importObjectNames, ownedByImport } from '../shared/import-objects.ts';
 
-export const TOKEN_ANNOTATION = 'migration.harvesterhci.io/disk-path-token';
 export const DISK_SERVER_PORT = 8080;
 
 export const newToken = (): string => randomBytes(24).toString('hex');

@@ -1,14 +1,12 @@
 // The space check of preflight (before the export Job powers the source off): what the import
 // needs (the disks' virtual sizes from the source, the scratch size) against what the target and
 // scratch classes can hold (capacity.ts), as the StorageCapacity condition.
-import type { VirtualMachineImport } from '../shared/api/index.ts';
+import { ImportConditionType, type VirtualMachineImport } from '../shared/api/index.ts';
 import type { ConditionInput } from '../shared/conditions.ts';
 import type { Kube } from '../shared/kube/client.ts';
 import { stringSetting } from '../shared/settings.ts';
 import { capacityVerdict, formatGiB, type CapacityVerdict } from './capacity.ts';
 import { capacityFacts, storageClassFacts } from './capacity-facts.ts';
-
-export const CAPACITY_CONDITION = 'StorageCapacity';
 
 export interface ImportSize {
   /** Virtual size of each disk; undefined when the source cannot tell before the export (OVA). */
@@ -57,7 +55,7 @@ export async function checkCapacity(
       return {
         verdict: 'fits',
         condition: {
-          type: CAPACITY_CONDITION,
+          type: ImportConditionType.StorageCapacity,
           status: 'True',
           reason: 'CapacityAvailable',
           message: verdict.message + disksUnknown,
@@ -68,5 +66,10 @@ export async function checkCapacity(
 
 const unknown = (message: string): CapacityOutcome => ({
   verdict: 'unknown',
-  condition: { type: CAPACITY_CONDITION, status: 'Unknown', reason: 'CapacityUnknown', message },
+  condition: {
+    type: ImportConditionType.StorageCapacity,
+    status: 'Unknown',
+    reason: 'CapacityUnknown',
+    message,
+  },
 });

@@ -3,6 +3,7 @@
 import {
   API_VERSION,
   CLUSTER_READY,
+  SOURCE_KINDS,
   SourceConditionType,
   sourceKindOf,
   type SourceKind,
@@ -63,7 +64,7 @@ export function staticChecks(
     return {
       verdict: 'invalid',
       reason: 'UnsupportedSourceKind',
-      message: `unsupported source kind "${ref.kind ?? ''}": use VmwareSource, OpenstackSource or OvaSource`,
+      message: `unsupported source kind "${ref.kind ?? ''}": use ${SOURCE_KINDS.join(', ').replace(/, (?=[^,]*$)/, ' or ')}`,
     };
   if (!spec.virtualMachineName?.trim())
     return {

@@ -1,19 +1,16 @@
 // Phase "" → virtualMachineImportValid | virtualMachineImportInvalid (waits while the source is
 // missing or not ready: resync brings the import back).
+import { IMPORT_ANNOTATION } from '../shared/labels.ts';
 import {
   API_VERSION,
   ImportStatus,
   KINDS,
   type SourceKind,
   type VirtualMachineImportStatus,
+  ImportConditionType,
 } from '../shared/api/index.ts';
 import { conditionUnchanged, setCondition, type ConditionInput } from '../shared/conditions.ts';
-import {
-  IMPORT_ANNOTATION,
-  importFunction,
-  type ImportStepContext,
-  type StepOutcome,
-} from '../shared/import-function.ts';
+import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { adapterFor } from '../shared/sources/adapters.ts';
 import { verdictOfError, type SourceVerdict } from '../shared/sources/source-error.ts';
@@ -24,12 +21,8 @@ import { GIB } from '../shared/sources/scratch-size.ts';
 import { checkCapacity, type CapacityOutcome } from './capacity-check.ts';
 import { preflightLookups, preflightVerdict, staticChecks } from './checks.ts';
 
-export const CONDITION = 'VirtualMachineImportValid';
-
 export async function preflightStep({ kube, import: imp, now }: ImportStepContext): Promise<StepOutcome> {
   const status = imp.status ?? {};
-  if ((status.importStatus ?? '') !== ImportStatus.New || imp.metadata.deletionTimestamp)
-    return { action: 'ignore' };
   const namespace = imp.metadata.namespace ?? 'default';
   const spec = imp.spec;
 
@@ -101,7 +94,7 @@ export async function preflightStep({ kube, import: imp, now }: ImportStepContex
       // and as a Warning Event, not only in a log.
       const warnings = (verdict as { warnings?: string[] }).warnings ?? [];
       const outcome = next(ImportStatus.Valid, {
-        type: CONDITION,
+        type: ImportConditionType.Valid,
         status: 'True',
         reason: warnings.length ? 'PreflightPassedWithWarnings' : 'PreflightPassed',
         message: `the source is ready and the import spec is valid${warnings.length ? `; warning: ${warnings.join('; ')}` : ''}`,
@@ -113,14 +106,14 @@ export async function preflightStep({ kube, import: imp, now }: ImportStepContex
     case 'noRoom':
     case 'invalid':
       return next(ImportStatus.Invalid, {
-        type: CONDITION,
+        type: ImportConditionType.Valid,
         status: 'False',
         ...verdict,
         reason: verdict.reason,
       });
     case 'wait': {
       const condition: ConditionInput = {
-        type: CONDITION,
+        type: ImportConditionType.Valid,
         status: 'Unknown',
         reason: verdict.reason,
         message: verdict.message,

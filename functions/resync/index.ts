@@ -1,9 +1,10 @@
 // On every PingSource tick: touch every non-terminal import and every source with an annotation,
 // so each gets a fresh update event and moves on after lost events, restarts or timeouts.
+import { RESYNC_ANNOTATION } from '../shared/labels.ts';
 import type { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
 import type { FunctionHandler } from '../shared/function-handler.ts';
-import { PING_EVENT_TYPE, RESYNC_ANNOTATION } from '../../events/ping.ts';
+import { PING_EVENT_TYPE } from '../../events/ping.ts';
 import {
   API_VERSION,
   KINDS,

@@ -1,6 +1,6 @@
 // virtualMachineImportValid → sourceReady: picks the name of the KubeVirt VM (spec.targetName, or
 // the source VM's name sanitised to RFC 1123, unique among VMs and other imports' targets).
-import { API_VERSION, ImportStatus, sourceKindOf } from '../shared/api/index.ts';
+import { API_VERSION, ImportStatus, sourceKindOf, ImportConditionType } from '../shared/api/index.ts';
 import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
 import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
 import { NoFreeNameError } from '../shared/naming.ts';
@@ -9,23 +9,24 @@ import { adapterFor } from '../shared/sources/adapters.ts';
 import { verdictOfError } from '../shared/sources/source-error.ts';
 import { sourceTargetOf } from '../shared/sources/source-target.ts';
 
-export const CONDITION = 'SourceReady';
-
 export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
   const status = imp.status ?? {};
-  if (status.importStatus !== ImportStatus.Valid || imp.metadata.deletionTimestamp)
-    return { action: 'ignore' };
   const namespace = imp.metadata.namespace ?? 'default';
   const fail = (reason: string, message: string): StepOutcome => ({
     action: 'update',
     status: { ...status, importStatus: ImportStatus.Invalid },
-    condition: { type: CONDITION, status: 'False', reason, message },
+    condition: { type: ImportConditionType.SourceReady, status: 'False', reason, message },
     event: { type: 'Warning', reason, message },
   });
 
   // A wait the user can see: SourceReady=Unknown with the reason, written once (not per event).
   const waiting = (reason: string, message: string): StepOutcome => {
-    const condition: ConditionInput = { type: CONDITION, status: 'Unknown', reason, message };
+    const condition: ConditionInput = {
+      type: ImportConditionType.SourceReady,
+      status: 'Unknown',
+      reason,
+      message,
+    };
     if (conditionUnchanged(status.importConditions, condition)) return { action: 'wait', why: message };
     return { action: 'update', status, condition, event: { type: 'Warning', reason, message } };
   };
@@ -67,7 +68,7 @@ export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Pr
   return {
     action: 'update',
     status: { ...status, importStatus: ImportStatus.SourceReady, importedVirtualMachineName: name },
-    condition: { type: CONDITION, status: 'True', reason: 'NameAssigned', message },
+    condition: { type: ImportConditionType.SourceReady, status: 'True', reason: 'NameAssigned', message },
     event: { type: 'Normal', reason: 'NameAssigned', message },
   };
 }

@@ -1,6 +1,9 @@
-// The shape of every phase function: find the import an event is about, re-read it, let the
-// phase step decide (pure where possible), then write status with optimistic concurrency and
-// record a condition, a Kubernetes Event and a log line. A 409 means a newer event is coming.
+// The shape of every phase function: find the import an event is about, re-read it, check that
+// it is in a phase the function owns (events/routing.ts ROUTING[name].phases), let the phase
+// step decide (pure where possible), then write status — with the overall progress computed here,
+// once — with optimistic concurrency and record a condition, a Kubernetes Event and a log line.
+// A 409 means a newer event is coming.
+import { IMPORT_ANNOTATION } from './labels.ts';
 import type { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
 import type { FunctionHandler } from './function-handler.ts';
@@ -17,9 +20,15 @@ import { recordEvent, type EventInput } from './kube/events.ts';
 import { createLogger, type Logger } from './log.ts';
 import { restoreSourcePower } from './source-power-on.ts';
 import type { SourcePowerRecord } from './source-power.ts';
+import { overallProgress } from './progress.ts';
+import {
+  ROUTING,
+  phaseGuardPasses,
+  phaseMoveAllowed,
+  type FunctionName,
+  type PhaseMove,
+} from '../../events/routing.ts';
 
-/** Annotation on objects we create that are not owned by the import (e.g. the KubeVirt VM). */
-export const IMPORT_ANNOTATION = 'migration.harvesterhci.io/import';
 /** Keeps a deleted import until the cleanup function has removed what it created. */
 export const IMPORT_FINALIZER = 'migration.harvesterhci.io/vm-import';
 /** The finalizer upstream's controller puts on imports (removed by cleanup when migrating from it). */
@@ -68,10 +77,14 @@ export interface HandlerDeps {
   now?: () => Date;
   /** Add IMPORT_FINALIZER before the step (the first phase function does). */
   ensureFinalizer?: boolean;
+  /** The phases the step moves between; default: the function's ROUTING entry. */
+  phases?: PhaseMove;
 }
 
 export function importFunction(name: string, step: ImportStep, deps: HandlerDeps = {}): FunctionHandler {
   const log = deps.log ?? createLogger({ function: name });
+  const move = deps.phases ?? (ROUTING[name as FunctionName] as { phases?: PhaseMove } | undefined)?.phases;
+  if (!move) throw new Error(`ROUTING.${name} declares no phases: it is not an import phase function`);
   let kube = deps.kube;
   return async function handle(_context: Context, event?: CloudEvent<unknown>) {
     const object = event?.data as Obj | undefined;
@@ -120,6 +133,8 @@ export function importFunction(name: string, step: ImportStep, deps: HandlerDeps
       stepLog.error('import does not match the API schema', { error: parsed.error.message });
       return;
     }
+    const phase = parsed.data.status?.importStatus ?? '';
+    if (!phaseGuardPasses(move, phase, !!parsed.data.metadata.deletionTimestamp)) return;
     const now = deps.now?.() ?? new Date();
     const outcome = await step({
       kube,
@@ -132,6 +147,14 @@ export function importFunction(name: string, step: ImportStep, deps: HandlerDeps
     if (outcome.action === 'ignore') return;
     if (outcome.action === 'wait') {
       stepLog.debug('waiting', { why: outcome.why, phase: parsed.data.status?.importStatus ?? '' });
+      return;
+    }
+    const to = outcome.status.importStatus ?? '';
+    if (!phaseMoveAllowed(move, phase, to)) {
+      stepLog.error('step wants a phase move its ROUTING entry does not declare; not written', {
+        from: phase,
+        to,
+      });
       return;
     }
     // The function that fails an import powers its source back on (if the import powered it off).
@@ -161,6 +184,7 @@ async function writeImportStatus(
   if (power) status.importConditions = setCondition(status.importConditions, power.condition, now);
   if (outcome.condition)
     status.importConditions = setCondition(status.importConditions, outcome.condition, now);
+  status.progress = overallProgress(status);
   const from = (current.status as VirtualMachineImportStatus | undefined)?.importStatus ?? '';
   try {
     await kube.replaceStatus({ ...current, status }, KINDS.VirtualMachineImport.plural);

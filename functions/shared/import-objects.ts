@@ -1,7 +1,7 @@
-// Names and labels of the objects an import creates, in one place so that every function (and
-// cleanup) agrees on them.
+// The identity of the objects an import owns — names, labels, owner reference — in one place so
+// that every function (and cleanup) agrees on them.
 import { API_VERSION, type VirtualMachineImport } from './api/index.ts';
-import { LABEL_IMPORT_NAME, LABEL_IMPORT_UID } from './harvester/labels.ts';
+import { LABEL_IMPORT_NAME, LABEL_IMPORT_UID } from './labels.ts';
 import { dnsName, labelValue } from './naming.ts';
 
 export const importObjectNames = (importName: string) => ({
@@ -12,10 +12,15 @@ export const importObjectNames = (importName: string) => ({
   diskServer: dnsName([importName, 'disks'], 63, { startWithLetter: true }),
 });
 
+/** The label every object of an import carries (what the ApiServerSource selects on). */
+export const importNameLabel = (importName: string): Record<string, string> => ({
+  [LABEL_IMPORT_NAME]: labelValue(importName),
+});
+
 /** Labels that tie an object to its import (the uid tells a re-created import from the old one). */
 export function importLabels(imp: VirtualMachineImport): Record<string, string> {
   return {
-    [LABEL_IMPORT_NAME]: labelValue(imp.metadata.name!),
+    ...importNameLabel(imp.metadata.name!),
     ...(imp.metadata.uid ? { [LABEL_IMPORT_UID]: imp.metadata.uid } : {}),
   };
 }
@@ -23,14 +28,22 @@ export function importLabels(imp: VirtualMachineImport): Record<string, string> 
 export const importUidSelector = (imp: VirtualMachineImport): string =>
   `${LABEL_IMPORT_UID}=${imp.metadata.uid}`;
 
-/** An owner reference to the import: deleting the import garbage-collects the object. */
-export function ownedByImport(imp: VirtualMachineImport, controller = true) {
+/**
+ * The one owner reference to an import: deleting the import garbage-collects the object. Not
+ * blocking: the import's deletion never waits for Kubernetes to delete a (possibly large) image,
+ * volume or Job, and creating it needs no `update` on the import's finalizers.
+ */
+export function importOwnerReference(owner: { name: string; uid: string }) {
   return {
     apiVersion: API_VERSION,
     kind: 'VirtualMachineImport',
-    name: imp.metadata.name!,
-    uid: imp.metadata.uid!,
-    controller,
+    name: owner.name,
+    uid: owner.uid,
+    controller: true,
     blockOwnerDeletion: false,
   };
 }
+
+/** importOwnerReference of an import object. */
+export const ownedByImport = (imp: VirtualMachineImport) =>
+  importOwnerReference({ name: imp.metadata.name!, uid: imp.metadata.uid! });

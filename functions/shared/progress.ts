@@ -1,9 +1,19 @@
-// Overall progress of an import in percent, from its phase and the bytes done of every disk.
+// Overall progress of an import in percent, from its phase and the bytes done of every disk. The
+// phase-function frame (import-function.ts) and the export Job's status writes use it; nothing
+// else sets status.progress.
 // Export takes the first 60 %, the image download into Harvester the next 30 %, the VM the rest.
-import { ImportStatus, type DiskInfo, type VirtualMachineImportStatus } from './api/index.ts';
+import {
+  ImportStatus,
+  isTerminalImport,
+  type DiskInfo,
+  type VirtualMachineImportStatus,
+} from './api/index.ts';
 
 const EXPORT_SHARE = 60;
 const IMAGES_SHARE = 30;
+/** The VM exists; starting it is the rest. */
+const VM_CREATED = 95;
+const DONE = 100;
 
 function bytesFraction(disks: readonly DiskInfo[], phases: readonly string[]): number {
   let done = 0;
@@ -38,9 +48,10 @@ export function overallProgress(status: VirtualMachineImportStatus | undefined):
     case ImportStatus.DiskImagesReady:
       return EXPORT_SHARE + IMAGES_SHARE;
     case ImportStatus.VirtualMachineCreated:
-      return 95;
+      // Created stopped on purpose (spec.startVirtualMachine: false) is the end.
+      return isTerminalImport(status) ? DONE : VM_CREATED;
     case ImportStatus.VirtualMachineRunning:
-      return 100;
+      return DONE;
     default:
       return status?.progress ?? 0;
   }

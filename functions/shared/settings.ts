@@ -23,7 +23,7 @@ export const settings = {
     SCRATCH_MIN_GIB: '1',
     /** Disks of one VM exported at the same time. */
     EXPORT_DISK_CONCURRENCY: '2',
-    /** Export Jobs running at the same time against one source endpoint. */
+    /** Export Jobs running at the same time against one source object (its kind, namespace and name). */
     EXPORT_JOBS_PER_SOURCE: '4',
     /** How often a failed VirtualMachineImage is resubmitted before the import fails. */
     IMAGE_RESUBMIT_LIMIT: '3',

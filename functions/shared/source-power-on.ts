@@ -1,14 +1,19 @@
 // Powers the source back on through its adapter when sourcePowerDecision (source-power.ts) says
 // so, and returns the condition and Event to record. Used by the function that fails an import
 // (through the frame, import-function.ts) and by cleanup for an import deleted before its VM.
-import { API_VERSION, ImportStatus, sourceKindOf, type VirtualMachineImport } from './api/index.ts';
+import {
+  API_VERSION,
+  ImportConditionType,
+  ImportStatus,
+  sourceKindOf,
+  type VirtualMachineImport,
+} from './api/index.ts';
 import type { Kube, Obj } from './kube/client.ts';
 import type { Logger } from './log.ts';
 import { adapterFor } from './sources/adapters.ts';
 import { SourceError } from './sources/source-error.ts';
 import { sourceTargetOf } from './sources/source-target.ts';
 import {
-  SOURCE_POWER_CONDITION,
   powerOnFailureRecord,
   powerOnRecord,
   sourcePowerDecision,
@@ -89,7 +94,12 @@ export async function restoreSourcePower(
   if (other) {
     const message = `source VM ${vmName} stays off: import ${other} of the same VM is exporting or has imported it`;
     return {
-      condition: { type: SOURCE_POWER_CONDITION, status: 'False', reason: 'SourceInUse', message },
+      condition: {
+        type: ImportConditionType.SourcePoweredOn,
+        status: 'False',
+        reason: 'SourceInUse',
+        message,
+      },
       event: { type: 'Normal', reason: 'SourceInUse', message },
     };
   }

@@ -10,8 +10,6 @@ import { ImportConditionType, ImportStatus, type VirtualMachineImport } from './
 import { getCondition, isTrue, type ConditionInput } from './conditions.ts';
 import type { EventInput } from './kube/events.ts';
 
-export const SOURCE_POWER_CONDITION = 'SourcePoweredOn';
-
 /** What the adapter answered (SourceAdapter.powerOn). */
 export interface PowerOnAnswer {
   state: 'on' | 'requested' | 'notApplicable';
@@ -41,7 +39,7 @@ const VM_EXISTS: readonly string[] = [ImportStatus.VirtualMachineCreated, Import
 /** What to do about the source's power now that the import ends without its VM. */
 export function sourcePowerDecision(imp: VirtualMachineImport, vmName: string): SourcePowerDecision {
   const conditions = imp.status?.importConditions;
-  const done = getCondition(conditions, SOURCE_POWER_CONDITION);
+  const done = getCondition(conditions, ImportConditionType.SourcePoweredOn);
   if (done && done.status !== 'Unknown') return { action: 'none' };
   if (VM_EXISTS.includes(imp.status?.importStatus ?? '')) return { action: 'none' };
   if (!importPoweredSourceOff(imp)) {
@@ -53,7 +51,12 @@ export function sourcePowerDecision(imp: VirtualMachineImport, vmName: string): 
     return {
       action: 'record',
       record: {
-        condition: { type: SOURCE_POWER_CONDITION, status: 'False', reason: 'SourceWasOff', message },
+        condition: {
+          type: ImportConditionType.SourcePoweredOn,
+          status: 'False',
+          reason: 'SourceWasOff',
+          message,
+        },
         event: { type: 'Normal', reason: 'SourceWasOff', message },
       },
     };
@@ -63,7 +66,12 @@ export function sourcePowerDecision(imp: VirtualMachineImport, vmName: string): 
     return {
       action: 'record',
       record: {
-        condition: { type: SOURCE_POWER_CONDITION, status: 'False', reason: 'PowerOnDisabled', message },
+        condition: {
+          type: ImportConditionType.SourcePoweredOn,
+          status: 'False',
+          reason: 'PowerOnDisabled',
+          message,
+        },
         event: { type: 'Warning', reason: 'PowerOnDisabled', message },
       },
     };
@@ -77,7 +85,7 @@ export function powerOnRecord(answer: PowerOnAnswer, why: string): SourcePowerRe
   const reason = answer.state === 'on' ? 'PoweredOn' : 'PowerOnRequested';
   const message = `${answer.message}, as the import ${why} after powering it off`;
   return {
-    condition: { type: SOURCE_POWER_CONDITION, status: 'True', reason, message },
+    condition: { type: ImportConditionType.SourcePoweredOn, status: 'True', reason, message },
     event: { type: 'Normal', reason, message },
   };
 }
@@ -96,7 +104,12 @@ export function powerOnFailureRecord(
     ? `could not power source VM ${vmName} back on (${error}); power it on in the source yourself`
     : `powering source VM ${vmName} back on did not work yet (${error}); trying again`;
   return {
-    condition: { type: SOURCE_POWER_CONDITION, status: final ? 'False' : 'Unknown', reason, message },
+    condition: {
+      type: ImportConditionType.SourcePoweredOn,
+      status: final ? 'False' : 'Unknown',
+      reason,
+      message,
+    },
     event: { type: 'Warning', reason, message },
   };
 }

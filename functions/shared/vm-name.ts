@@ -2,8 +2,8 @@
 // sanitised (naming.ts), free among the namespace's VMs and the names other imports hold. Two
 // imports choosing at once can still pick the same name; the vm function's create settles it
 // (only one create succeeds) and the loser chooses again.
+import { IMPORT_ANNOTATION } from './labels.ts';
 import { API_VERSION, KINDS, type VirtualMachineImport } from './api/index.ts';
-import { IMPORT_ANNOTATION } from './import-function.ts';
 import type { Kube, Obj } from './kube/client.ts';
 import { sanitizeVmName } from './naming.ts';
 

@@ -1,4 +1,4 @@
-// Verifies a VmwareSource, OpenstackSource or OvaSource and writes clusterReady / clusterNotReady
+// Verifies a source object (any of SOURCE_KINDS) through its adapter and writes clusterReady / clusterNotReady
 // with a condition that carries the reason. Re-verifies on spec change and, via resync, periodically.
 import type { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';

@@ -5,8 +5,8 @@
 import {
   CREATED_STOPPED_REASON,
   ImportStatus,
-  VM_STARTED_CONDITION,
   isTerminalImport,
+  ImportConditionType,
 } from '../shared/api/index.ts';
 import { conditionUnchanged } from '../shared/conditions.ts';
 import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
@@ -14,8 +14,6 @@ import { importObjectNames } from '../shared/import-objects.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { freeScratch } from '../shared/scratch.ts';
 import { imagesByDisk } from '../images/index.ts';
-
-export const CONDITION = 'VirtualMachineRunning';
 
 /** Why a VM is not running yet, from KubeVirt's status (for the condition message). */
 export function notReadyReason(vm: Obj): string {
@@ -32,12 +30,8 @@ export function notReadyReason(vm: Obj): string {
 
 export async function vmStatusStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
   const status = imp.status ?? {};
-  if (
-    status.importStatus !== ImportStatus.VirtualMachineCreated ||
-    imp.metadata.deletionTimestamp ||
-    isTerminalImport(status)
-  )
-    return { action: 'ignore' };
+  // Created stopped on purpose: nothing will run.
+  if (isTerminalImport(status)) return { action: 'ignore' };
   const stopped = imp.spec.startVirtualMachine === false;
   const namespace = imp.metadata.namespace ?? 'default';
   const vmName = status.importedVirtualMachineName!;
@@ -47,7 +41,12 @@ export async function vmStatusStep({ kube, import: imp }: ImportStepContext): Pr
     return {
       action: 'update',
       status: { ...status, importStatus: ImportStatus.Failed },
-      condition: { type: CONDITION, status: 'False', reason: 'VirtualMachineDeleted', message },
+      condition: {
+        type: ImportConditionType.VirtualMachineRunning,
+        status: 'False',
+        reason: 'VirtualMachineDeleted',
+        message,
+      },
       event: { type: 'Warning', reason: 'VirtualMachineDeleted', message },
     };
   }
@@ -55,7 +54,7 @@ export async function vmStatusStep({ kube, import: imp }: ImportStepContext): Pr
   // A VM created stopped is done once KubeVirt has seen it and reports it Stopped.
   if (stopped ? vmStatus?.printableStatus !== 'Stopped' : !vmStatus?.ready) {
     const condition = {
-      type: CONDITION,
+      type: ImportConditionType.VirtualMachineRunning,
       status: 'Unknown' as const,
       reason: 'Starting',
       message: notReadyReason(vm),
@@ -80,16 +79,26 @@ export async function vmStatusStep({ kube, import: imp }: ImportStepContext): Pr
     const message = `VirtualMachine ${vmName} was created stopped, as spec.startVirtualMachine is false; start it with virtctl start ${vmName} or from the Harvester UI`;
     return {
       action: 'update',
-      status: { ...status, progress: 100 },
-      condition: { type: VM_STARTED_CONDITION, status: 'False', reason: CREATED_STOPPED_REASON, message },
+      status,
+      condition: {
+        type: ImportConditionType.VirtualMachineStarted,
+        status: 'False',
+        reason: CREATED_STOPPED_REASON,
+        message,
+      },
       event: { type: 'Normal', reason: CREATED_STOPPED_REASON, message },
     };
   }
   const message = `VirtualMachine ${vmName} is running`;
   return {
     action: 'update',
-    status: { ...status, importStatus: ImportStatus.VirtualMachineRunning, progress: 100 },
-    condition: { type: CONDITION, status: 'True', reason: 'Running', message },
+    status: { ...status, importStatus: ImportStatus.VirtualMachineRunning },
+    condition: {
+      type: ImportConditionType.VirtualMachineRunning,
+      status: 'True',
+      reason: 'Running',
+      message,
+    },
     event: { type: 'Normal', reason: 'Running', message },
   };
 }

@@ -1,19 +1,14 @@
 // diskImagesReady → virtualMachineCreated: a PVC per image and the KubeVirt VirtualMachine, built
 // from the source VM description the export Job stored; then frees the scratch space.
-import { ImportStatus, type VirtualMachineImport } from '../shared/api/index.ts';
+import { ImportStatus, type VirtualMachineImport, ImportConditionType } from '../shared/api/index.ts';
 import type { DiskBus } from '../shared/sources/types.ts';
-import { LABEL_IMPORT_UID } from '../shared/harvester/labels.ts';
+import { IMPORT_ANNOTATION, LABEL_IMPORT_UID } from '../shared/labels.ts';
 import {
   imageStorageClassName,
   imageVolumeSizeBytes,
   type ImageLike,
 } from '../shared/harvester/virtual-machine-image.ts';
-import {
-  IMPORT_ANNOTATION,
-  importFunction,
-  type ImportStepContext,
-  type StepOutcome,
-} from '../shared/import-function.ts';
+import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
 import { importObjectNames } from '../shared/import-objects.ts';
 import { findMapping, mapNetworks, unmappedNicsMessage } from '../shared/kubevirt/network-mapping.ts';
 import { buildVirtualMachine } from '../shared/kubevirt/virtual-machine.ts';
@@ -25,21 +20,18 @@ import { freeScratch } from '../shared/scratch.ts';
 import type { SourceVm } from '../shared/sources/types.ts';
 import { imagesByDisk } from '../images/index.ts';
 
-export const CONDITION = 'VirtualMachineCreated';
 export const SOURCE_VM_KEY = 'vm.json';
 
 export const volumeClaimName = (vmName: string, index: number) => dnsName([vmName, `disk-${index}`]);
 
 export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
   const status = imp.status ?? {};
-  if (status.importStatus !== ImportStatus.DiskImagesReady || imp.metadata.deletionTimestamp)
-    return { action: 'ignore' };
   const namespace = imp.metadata.namespace ?? 'default';
   const vmName = status.importedVirtualMachineName!;
   const fail = (reason: string, message: string): StepOutcome => ({
     action: 'update',
     status: { ...status, importStatus: ImportStatus.Failed },
-    condition: { type: CONDITION, status: 'False', reason, message },
+    condition: { type: ImportConditionType.VirtualMachineCreated, status: 'False', reason, message },
     event: { type: 'Warning', reason, message },
   });
 
@@ -127,7 +119,12 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
     return {
       action: 'update',
       status: { ...status, importedVirtualMachineName: renamed },
-      condition: { type: CONDITION, status: 'False', reason: 'VirtualMachineRenamed', message },
+      condition: {
+        type: ImportConditionType.VirtualMachineCreated,
+        status: 'False',
+        reason: 'VirtualMachineRenamed',
+        message,
+      },
       event: { type: 'Normal', reason: 'VirtualMachineRenamed', message },
     };
   }
@@ -156,8 +153,13 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
   const message = `VirtualMachine ${vmName} created${imp.spec.startVirtualMachine === false ? ' stopped' : ''} with ${volumes.length} disk(s) and ${layout.interfaces.length} NIC(s)${unmapped ? `; ${unmapped}` : ''}`;
   return {
     action: 'update',
-    status: { ...status, importStatus: ImportStatus.VirtualMachineCreated, progress: 95 },
-    condition: { type: CONDITION, status: 'True', reason: 'VirtualMachineCreated', message },
+    status: { ...status, importStatus: ImportStatus.VirtualMachineCreated },
+    condition: {
+      type: ImportConditionType.VirtualMachineCreated,
+      status: 'True',
+      reason: 'VirtualMachineCreated',
+      message,
+    },
     event: { type: unmapped ? 'Warning' : 'Normal', reason: 'VirtualMachineCreated', message },
   };
 }

@@ -53,7 +53,7 @@ async function runExport(name: string, ova: Buffer): Promise<VirtualMachineImpor
     cwd: ROOT,
     reject: false,
     env: {
-      KUBECONFIG: api.server.kubeconfigPath,
+      KUBECONFIG: api.kubeconfigPath,
       IMPORT_NAMESPACE: 'default',
       IMPORT_NAME: name,
       IMPORT_UID: imp.metadata!.uid!,

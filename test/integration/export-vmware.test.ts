@@ -1,6 +1,7 @@
 // The export slice on the embedded API server with vcsim: the export function creates the scratch
 // PVC, credentials and Job idempotently; the exporter program (run as the Job would run it, as a
 // child process with KUBECONFIG) powers off and exports; export-status moves the import on.
+import { EXPORT_WAKE_ANNOTATION } from '../../functions/shared/labels.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
@@ -11,7 +12,6 @@ import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/sh
 import { importFunction } from '../../functions/shared/import-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { createHandler as createExportHandler } from '../../functions/export/index.ts';
-import { EXPORT_WAKE_ANNOTATION } from '../../functions/export/queue.ts';
 import { exportStatusStep } from '../../functions/export-status/index.ts';
 import { Inventory } from '../simulators/inventory.ts';
 import { startVcsim, type Vcsim } from '../simulators/vcsim/index.ts';

@@ -11,7 +11,11 @@ import { CloudEvent, HTTP } from 'cloudevents';
 import faas from 'faas-js-runtime';
 import { PING_EVENT_TYPE, RESYNC_PING_DATA } from '../../events/ping.ts';
 import { FUNCTION_NAMES, type FunctionName } from '../../events/routing.ts';
-import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
+import {
+  API_VERSION,
+  ImportStatus,
+  type VirtualMachineImportStatus,
+} from '../../functions/shared/api/index.ts';
 import type { FunctionHandler } from '../../functions/shared/function-handler.ts';
 import { importFunction, type ImportStep } from '../../functions/shared/import-function.ts';
 import { ApiException } from '@kubernetes/client-node';
@@ -135,6 +139,10 @@ const missingSource = { name: 'nowhere', namespace: NS, kind: 'VmwareSource', ap
 // The outcomes a test step produces, to cover the shared phase-function path beyond the phases
 // the real functions reach cheaply here.
 let nextOutcome: 'ignore' | 'wait' | 'update' | 'lose-race' | 'api-unavailable' | 'api-forbidden' = 'ignore';
+/** The test step runs in every phase and may write any. */
+const ALL = Object.values(ImportStatus);
+const ANY_PHASE = { from: ALL, to: ALL };
+
 const testStep: ImportStep = async ({ import: imp, kube }) => {
   const status = imp.status ?? {};
   switch (nextOutcome) {
@@ -171,7 +179,7 @@ describe('function replies over HTTP (faas-js-runtime) are what Knative accepts'
     process.env.KUBECONFIG = api.kubeconfigPath;
     process.setMaxListeners(40); // faas-js-runtime adds signal handlers per server
     for (const name of FUNCTION_NAMES) await serve(name, HANDLES[name]);
-    await serve('test-step', importFunction('test-step', testStep, { kube: api.kube }));
+    await serve('test-step', importFunction('test-step', testStep, { kube: api.kube, phases: ANY_PHASE }));
   });
   after(async () => {
     for (const s of servers) s.close();

@@ -1,6 +1,7 @@
 // The phase functions after the export (images → image-status → vm → vm-status) and cleanup, on the
 // embedded API server. Harvester's image controller and KubeVirt are played by the test here (it
 // writes their status fields as they do); the local-cluster end-to-end tests use the stand-ins.
+import type { FunctionName } from '../../events/routing.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -41,8 +42,19 @@ const sourceVm: SourceVm = {
 const get = (name: string) => api.kube.get(API_VERSION, 'VirtualMachineImport', NS, name);
 const statusOf = async (name: string) => (await get(name)).status as VirtualMachineImportStatus;
 
+/** The function each step belongs to: the frame applies that function's phase guard. */
+const FUNCTION_OF = new Map<ImportStep, FunctionName>([
+  [imagesStep, 'images'],
+  [imageStatusStep, 'image-status'],
+  [vmStep, 'vm'],
+  [vmStatusStep, 'vm-status'],
+]);
+
 async function run(step: ImportStep, name: string) {
-  await importFunction('test', step, { kube: api.kube })(noContext, apiServerEvent(await get(name)));
+  await importFunction(FUNCTION_OF.get(step)!, step, { kube: api.kube })(
+    noContext,
+    apiServerEvent(await get(name)),
+  );
   return statusOf(name);
 }
 

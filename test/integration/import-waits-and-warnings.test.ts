@@ -1,6 +1,7 @@
 // What used to happen silently now shows in the import: OpenStack's "forcePowerOff is ignored"
 // warning from preflight, and a source deleted between preflight and sanitize. Each is a
 // condition with a reason and a message, and a Warning Event, written once (not on every event).
+import type { FunctionName } from '../../events/routing.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,8 +22,17 @@ let root: string;
 const NS = 'default';
 
 const getImport = (name: string) => api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', NS, name);
+/** The function each step belongs to: the frame applies that function's phase guard. */
+const FUNCTION_OF = new Map<ImportStep, FunctionName>([
+  [preflightStep, 'preflight'],
+  [sanitizeStep, 'sanitize'],
+]);
+
 async function run(step: ImportStep, name: string) {
-  await importFunction('test', step, { kube: api.kube })(noContext, apiServerEvent(await getImport(name)));
+  await importFunction(FUNCTION_OF.get(step)!, step, { kube: api.kube })(
+    noContext,
+    apiServerEvent(await getImport(name)),
+  );
   return (await getImport(name)).status as VirtualMachineImportStatus;
 }
 const eventsOf = async (name: string) =>

@@ -1,13 +1,13 @@
 // Pure parts of the export slice: scratch size, Job spec, power condition mapping, disk status,
 // progress throttle, export-status decisions.
+import { overallProgress } from '../../functions/shared/progress.ts';
+import { EXPORT_SOURCE_LABEL, LABEL_IMPORT_NAME } from '../../functions/shared/labels.ts';
 import { describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IMPORT_LABEL } from '../../events/routing.ts';
 import { API_VERSION, type VirtualMachineImport } from '../../functions/shared/api/index.ts';
 import { scratchSizeForDisks, GIB, formatBytes } from '../../functions/shared/sources/scratch-size.ts';
 import { scratchSizeForOva } from '../../functions/shared/sources/ova/scratch-size.ts';
 import {
-  EXPORT_SOURCE_LABEL,
   buildCredentialsSecret,
   buildExportJob,
   buildScratchPvc,
@@ -99,7 +99,7 @@ describe('export Job spec', () => {
       [owner.kind, owner.name, owner.uid, owner.controller, owner.blockOwnerDeletion],
       ['VirtualMachineImport', 'my-import', 'uid-1', true, false],
     );
-    assert.equal(job.metadata?.labels?.[IMPORT_LABEL], 'my-import');
+    assert.equal(job.metadata?.labels?.[LABEL_IMPORT_NAME], 'my-import');
     assert.ok(job.metadata?.labels?.[EXPORT_SOURCE_LABEL]);
     assert.equal(spec.backoffLimit, 2);
     assert.equal(spec.activeDeadlineSeconds, 86400);
@@ -330,7 +330,7 @@ describe('export-status decisions', () => {
     assert.equal(out.action, 'update');
     if (out.action !== 'update') return;
     assert.equal(out.status.importStatus, 'disksExported');
-    assert.equal(out.status.progress, 60);
+    assert.equal(overallProgress(out.status), 60, 'the frame writes this progress');
     assert.deepEqual([out.condition?.status, out.condition?.message], ['True', 'exported 2 disk(s)']);
   });
   test('VMExportFailed=True → VMMigrationFailed with its reason and message', () => {

@@ -4,7 +4,6 @@
 import { execa } from 'execa';
 import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IMPORT_LABEL } from '../../../events/routing.ts';
 import {
   API_VERSION,
   ImportConditionType,
@@ -17,14 +16,12 @@ import {
 import { isTrue, setCondition, type ConditionInput } from '../../shared/conditions.ts';
 import { isNotFound, type Kube, type Obj } from '../../shared/kube/client.ts';
 import type { Logger } from '../../shared/log.ts';
-import { labelValue } from '../../shared/naming.ts';
 import { overallProgress } from '../../shared/progress.ts';
 import { numberSetting } from '../../shared/settings.ts';
 import { withGuestDevices } from '../../shared/kubevirt/guest-devices.ts';
 import { SourceError } from '../../shared/sources/source-error.ts';
 import type { DiskBus, ExportedDisk, ExportOptions, SourceVm } from '../../shared/sources/types.ts';
-import { ATTEMPT_FAILED_CONDITION, GUEST_OS_CONDITION } from '../conditions.ts';
-import { importOwnerReference, sourceVmConfigMapName } from '../job-spec.ts';
+import { importNameLabel, importObjectNames, ownedByImport } from '../../shared/import-objects.ts';
 import type { SourceTarget } from '../../shared/sources/adapter.ts';
 import { adapterFor } from '../../shared/sources/adapters.ts';
 import { powerConditionsOf } from '../../shared/sources/power-conditions.ts';
@@ -107,7 +104,10 @@ export async function runExporter(
       return { ...next, importConditions: setCondition(next.importConditions, condition, new Date()) };
     });
     const fields = { condition: condition.type, reason: condition.reason, message: condition.message };
-    if (condition.type === ImportConditionType.ExportFailed || condition.type === ATTEMPT_FAILED_CONDITION)
+    if (
+      condition.type === ImportConditionType.ExportFailed ||
+      condition.type === ImportConditionType.ExportAttemptFailed
+    )
       log.warn('recorded', fields);
     else log.info('recorded', fields);
   };
@@ -152,7 +152,7 @@ export async function runExporter(
       const guest = described.guestOs;
       await record(
         {
-          type: GUEST_OS_CONDITION,
+          type: ImportConditionType.GuestOperatingSystem,
           status: 'True',
           reason: chosen.choice.virtioDrivers ? 'VirtioDrivers' : 'NoVirtioDrivers',
           message: chosen.message,
@@ -273,7 +273,7 @@ export async function runExporter(
         );
         return 'failed';
       }
-      await record({ type: ATTEMPT_FAILED_CONDITION, status: 'True', reason, message });
+      await record({ type: ImportConditionType.ExportAttemptFailed, status: 'True', reason, message });
     } catch (writeError) {
       if (writeError instanceof ImportGoneError) return 'skipped';
       log.error('could not record the export error', { error: writeError });
@@ -351,10 +351,10 @@ async function publishSourceVm(kube: Kube, imp: VirtualMachineImport, vm: Source
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: {
-      name: sourceVmConfigMapName(imp.metadata.name!),
+      name: importObjectNames(imp.metadata.name!).sourceVm,
       namespace: imp.metadata.namespace ?? 'default',
-      labels: { [IMPORT_LABEL]: labelValue(imp.metadata.name!) },
-      ownerReferences: [importOwnerReference(imp)],
+      labels: importNameLabel(imp.metadata.name!),
+      ownerReferences: [ownedByImport(imp)],
     },
     data: { 'vm.json': JSON.stringify(vm) },
   };

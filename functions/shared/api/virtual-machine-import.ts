@@ -32,8 +32,7 @@ export const TERMINAL_IMPORT_STATUSES: readonly ImportStatus[] = [
   ImportStatus.Failed,
 ];
 
-/** Condition of an import whose spec.startVirtualMachine is false, once its VM is created stopped. */
-export const VM_STARTED_CONDITION = 'VirtualMachineStarted';
+/** Reason of VirtualMachineStarted=False once the VM of spec.startVirtualMachine: false exists. */
 export const CREATED_STOPPED_REASON = 'CreatedStopped';
 
 /**
@@ -48,18 +47,44 @@ export function isTerminalImport(
   return (
     phase === ImportStatus.VirtualMachineCreated &&
     !!status?.importConditions?.some(
-      (c) => c.type === VM_STARTED_CONDITION && c.status === 'False' && c.reason === CREATED_STOPPED_REASON,
+      (c) =>
+        c.type === ImportConditionType.VirtualMachineStarted &&
+        c.status === 'False' &&
+        c.reason === CREATED_STOPPED_REASON,
     )
   );
 }
 
-/** status.importConditions[].type (upstream) — the export Job's power and export facts. */
+/**
+ * Every status.importConditions[].type, in one place: upstream's power and export facts, then one
+ * condition per phase step (kept by the function that owns the step) and the export Job's facts.
+ */
 export const ImportConditionType = {
+  // upstream: the export Job's power and export facts
   ShutdownGuest: 'VMShutdownGuest',
   PoweringOff: 'VMPoweringOff',
   PoweredOff: 'VMPoweredOff',
   Exported: 'VMExported',
   ExportFailed: 'VMExportFailed',
+  // one per step (functions/<step>)
+  Valid: 'VirtualMachineImportValid',
+  SourceReady: 'SourceReady',
+  /** Kept by export (Job created / queued) and export-status (exported / failed). */
+  DisksExported: 'DisksExported',
+  DiskImagesSubmitted: 'DiskImagesSubmitted',
+  DiskImagesReady: 'DiskImagesReady',
+  VirtualMachineCreated: 'VirtualMachineCreated',
+  VirtualMachineRunning: 'VirtualMachineRunning',
+  /** False with reason CreatedStopped when spec.startVirtualMachine is false. */
+  VirtualMachineStarted: 'VirtualMachineStarted',
+  // the export Job's facts
+  /** Last error of an export attempt that the Job's backoff retries; export-status quotes it. */
+  ExportAttemptFailed: 'ExportAttemptFailed',
+  /** The guest OS the source reports and the disk bus / NIC model choice made from it. */
+  GuestOperatingSystem: 'GuestOperatingSystem',
+  // preflight's storage check and the source's power-on after a failure or deletion
+  StorageCapacity: 'StorageCapacity',
+  SourcePoweredOn: 'SourcePoweredOn',
 } as const;
 
 /** status.diskImportStatus[].diskConditions[].type (upstream). */

@@ -1,6 +1,6 @@
 // Harvester VirtualMachineImage (harvesterhci.io/v1beta1): one per exported disk (upstream §9.4),
 // and how to read its state across Harvester versions (§4.2, §13 B3).
-import { API_VERSION } from '../api/index.ts';
+import { importOwnerReference } from '../import-objects.ts';
 import { labelValue } from '../naming.ts';
 import {
   ANNOTATION_IMAGE_STORAGE_CLASS,
@@ -9,7 +9,7 @@ import {
   LABEL_IMPORTED,
   LABEL_IMPORT_NAME,
   LABEL_IMPORT_UID,
-} from './labels.ts';
+} from '../labels.ts';
 
 export const IMAGE_API_VERSION = 'harvesterhci.io/v1beta1';
 export const IMAGE_KIND = 'VirtualMachineImage';
@@ -21,15 +21,6 @@ export const DEFAULT_IMAGE_RETRY = 3;
 
 export type ImageBackend = 'backingimage' | 'cdi';
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller: boolean;
-  blockOwnerDeletion: boolean;
-}
-
 export interface VirtualMachineImageManifest {
   apiVersion: typeof IMAGE_API_VERSION;
   kind: typeof IMAGE_KIND;
@@ -38,7 +29,7 @@ export interface VirtualMachineImageManifest {
     namespace: string;
     labels: Record<string, string>;
     annotations?: Record<string, string>;
-    ownerReferences: OwnerReference[];
+    ownerReferences: ReturnType<typeof importOwnerReference>[];
   };
   spec: {
     displayName: string;
@@ -86,17 +77,7 @@ export function buildVirtualMachineImage(input: BuildImageInput): VirtualMachine
         [LABEL_IMPORT_UID]: labelValue(input.importUid),
         [LABEL_DISK_INDEX]: String(input.diskIndex),
       },
-      ownerReferences: [
-        {
-          apiVersion: API_VERSION,
-          kind: 'VirtualMachineImport',
-          name: input.importName,
-          uid: input.importUid,
-          controller: true,
-          // The import must not wait for Harvester to delete the (possibly large) image.
-          blockOwnerDeletion: false,
-        },
-      ],
+      ownerReferences: [importOwnerReference({ name: input.importName, uid: input.importUid })],
     },
     spec: {
       displayName: input.displayName,

@@ -3,7 +3,7 @@
 import type { DiskBus, SourceVm } from '../sources/types.ts';
 import type { VirtualMachineImportSpec } from '../api/index.ts';
 import { labelValue } from '../naming.ts';
-import { LABEL_IMPORTED, LABEL_IMPORT_NAME, LABEL_IMPORT_UID, LABEL_VM_NAME } from '../harvester/labels.ts';
+import { LABEL_IMPORTED, LABEL_IMPORT_NAME, LABEL_IMPORT_UID, LABEL_VM_NAME } from '../labels.ts';
 import {
   mapNetworks,
   type KubevirtInterface,

@@ -9,7 +9,7 @@ import {
   LABEL_IMPORTED,
   LABEL_IMPORT_NAME,
   LABEL_IMPORT_UID,
-} from '../harvester/labels.ts';
+} from '../labels.ts';
 
 export interface PersistentVolumeClaimManifest {
   apiVersion: 'v1';

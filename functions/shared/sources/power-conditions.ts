@@ -1,11 +1,11 @@
 // The import conditions that record a source VM's power-off (upstream names), and the power
 // state they already tell, so that a re-run export Job resumes where the previous one stopped.
-import type { Condition } from '../api/index.ts';
+import { ImportConditionType, type Condition } from '../api/index.ts';
 
 export const PowerCondition = {
-  ShutdownGuest: 'VMShutdownGuest',
-  PoweringOff: 'VMPoweringOff',
-  PoweredOff: 'VMPoweredOff',
+  ShutdownGuest: ImportConditionType.ShutdownGuest,
+  PoweringOff: ImportConditionType.PoweringOff,
+  PoweredOff: ImportConditionType.PoweredOff,
 } as const;
 export type PowerConditionType = (typeof PowerCondition)[keyof typeof PowerCondition];
 

@@ -8,11 +8,9 @@
 //     credentials (an OVA on a plain web server); with credentials, create the source and its
 //     Secret in the import's namespace.
 // The seeds' sources and imports all live in one namespace and need no annotation.
+import { ALLOWED_IMPORT_NAMESPACES_ANNOTATION } from '../labels.ts';
 import type { Obj } from '../kube/client.ts';
 import { SourceError } from './source-error.ts';
-
-/** Comma-separated namespaces (or "*") whose imports may use this source. */
-export const ALLOWED_IMPORT_NAMESPACES_ANNOTATION = 'migration.harvesterhci.io/allowed-import-namespaces';
 
 const credentialsRefOf = (o: Obj) =>
   (o.spec as { credentials?: { name?: string | null; namespace?: string | null } | null } | undefined)
