@@ -115,6 +115,7 @@ test('OpenStack: os-stop until SHUTOFF, the volume exported with the source cont
     [
       ['VMShutdownGuest', 'StopRequested'],
       ['VMPoweredOff', 'PoweredOff'],
+      ['GuestOperatingSystem', 'VirtioDrivers'],
       ['VMExported', 'DisksExported'],
     ],
   );

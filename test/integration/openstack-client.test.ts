@@ -145,8 +145,9 @@ describe('describe and power', () => {
     assert.equal(vm.disks[0]!.label, `volume ${root.id}`);
     assert.equal(vm.disks.length, 2);
     assert.deepEqual(vm.nics, [
-      { network: 'public', mac: 'fa:16:3e:00:00:02' },
-      { network: 'shared', mac: 'fa:16:3e:00:00:01' },
+      // No hw_vif_model on the image: Nova's default NIC model, virtio (issue 23's device table).
+      { network: 'public', mac: 'fa:16:3e:00:00:02', model: 'virtio' },
+      { network: 'shared', mac: 'fa:16:3e:00:00:01', model: 'virtio' },
     ]);
     assert.deepEqual(vm.annotations, { 'field.cattle.io/description': 'two volumes, two NICs' });
 
