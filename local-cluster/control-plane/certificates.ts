@@ -36,7 +36,10 @@ export interface CertificateRequest {
   usage: 'server' | 'client' | 'server+client';
 }
 
-export async function ensureClusterCa(dir: string): Promise<ClusterCa> {
+export async function ensureClusterCa(
+  dir: string,
+  commonName = 'vm-import local cluster CA',
+): Promise<ClusterCa> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const certPath = join(dir, 'ca.crt');
   const keyPath = join(dir, 'ca.key');
@@ -54,7 +57,7 @@ export async function ensureClusterCa(dir: string): Promise<ClusterCa> {
       '-days',
       DAYS,
       '-subj',
-      '/CN=vm-import local cluster CA',
+      `/CN=${commonName}`,
       '-addext',
       'basicConstraints=critical,CA:TRUE',
       '-addext',
