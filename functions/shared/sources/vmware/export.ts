@@ -52,9 +52,27 @@ export function diskForDeviceUrl(disks: readonly VmDisk[], device: LeaseDeviceUr
   );
 }
 
-/** A `*` host in a device URL means "the host you talked to" (upstream §6.3). */
+/**
+ * A `*` host in a device URL means "the host you talked to" (upstream §6.3). The URL receives the
+ * session cookie, so it must be https (ESXi hosts other than vCenter's are normal) and carry no
+ * user info; anything else is UnsafeDeviceUrl.
+ */
 export function resolveDeviceUrl(url: string, endpoint: string): string {
-  const u = new URL(url.replace('://*', '://placeholder.invalid'));
+  let u: URL;
+  try {
+    u = new URL(url.replace('://*', '://placeholder.invalid'));
+  } catch {
+    throw new SourceError(
+      'UnsafeDeviceUrl',
+      'the export lease gave a disk URL that is not a URL; not downloading',
+    );
+  }
+  if (u.protocol !== 'https:' || u.username !== '' || u.password !== '') {
+    throw new SourceError(
+      'UnsafeDeviceUrl',
+      `the export lease gave a disk URL on ${u.protocol.replace(/:$/, '')}://${u.host}${u.username ? ' with user info' : ''}; the session cookie is only sent over https, so the disk is not downloaded`,
+    );
+  }
   if (u.hostname === 'placeholder.invalid') {
     const e = new URL(endpoint);
     u.host = e.host;
