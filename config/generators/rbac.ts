@@ -69,6 +69,12 @@ const POWER_ON: Grant[] = [
 const DISK_SERVER_AND_IMAGES: Grant[] = [
   g('', ['services'], ['get', 'create'], 'ensureDiskServer: disk server Service'),
   g('apps', ['deployments'], ['get', 'create'], 'ensureDiskServer: disk server Deployment (and readiness)'),
+  g(
+    'networking.k8s.io',
+    ['networkpolicies'],
+    ['get', 'create'],
+    "ensureDiskServer: only Harvester's downloaders reach the disk server",
+  ),
   g('harvesterhci.io', ['virtualmachineimages'], ['list', 'create'], 'imagesByDisk, submitImage'),
 ];
 

@@ -26,7 +26,8 @@ export async function ensureDiskServer(kube: Kube, imp: VirtualMachineImport): P
   const names = importObjectNames(imp.metadata.name!);
   const existing = await kube.find<Obj>('v1', 'Service', imp.metadata.namespace, names.diskServer);
   const token = existing?.metadata?.annotations?.[TOKEN_ANNOTATION] ?? newToken();
-  const { deployment, service } = diskServerManifests(imp, token, vmImportImage());
+  const { deployment, service, networkPolicy } = diskServerManifests(imp, token, vmImportImage());
+  await kube.ensure(networkPolicy);
   await kube.ensure(deployment);
   if (!existing) await kube.ensure(service);
   return token;

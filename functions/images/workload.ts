@@ -72,7 +72,56 @@ export function diskServerManifests(imp: VirtualMachineImport, token: string, im
     },
     spec: { selector, ports: [{ name: 'http', port: 80, targetPort: DISK_SERVER_PORT }] },
   };
-  return { deployment, service };
+  return { deployment, service, networkPolicy: diskServerNetworkPolicy(imp, selector, labels, owner) };
+}
+
+/**
+ * Only Harvester's downloaders may reach the disk server (its token is the second lock):
+ *  - backend `backingimage`: Longhorn's backing-image data-source pod in longhorn-system, labelled
+ *    by longhorn-manager (types/types.go GetBackingImageDataSourceLabels:
+ *    longhorn.io/component=backing-image-data-source; its pods are named backing-image-ds-<name>);
+ *  - backend `cdi`: CDI's importer pod in the import's namespace (containerized-data-importer
+ *    pkg/common/common.go CDILabelKey/CDILabelValue app=containerized-data-importer and
+ *    CDIComponentLabel=ImporterPodName, cdi.kubevirt.io=importer, set by import-controller.go).
+ * Enforcement needs a CNI that implements NetworkPolicy.
+ */
+function diskServerNetworkPolicy(
+  imp: VirtualMachineImport,
+  selector: Record<string, string>,
+  labels: Record<string, string>,
+  owner: ReturnType<typeof ownedByImport>[],
+) {
+  const names = importObjectNames(imp.metadata.name!);
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: {
+      name: names.diskServer,
+      namespace: imp.metadata.namespace ?? 'default',
+      labels,
+      ownerReferences: owner,
+    },
+    spec: {
+      podSelector: { matchLabels: selector },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'longhorn-system' } },
+              podSelector: { matchLabels: { 'longhorn.io/component': 'backing-image-data-source' } },
+            },
+            {
+              podSelector: {
+                matchLabels: { app: 'containerized-data-importer', 'cdi.kubevirt.io': 'importer' },
+              },
+            },
+          ],
+          ports: [{ protocol: 'TCP', port: DISK_SERVER_PORT }],
+        },
+      ],
+    },
+  };
 }
 
 /** URL Harvester downloads disk `diskName` from: the server sends qcow2 or raw, whichever is smaller. */

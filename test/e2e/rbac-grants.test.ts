@@ -27,6 +27,10 @@ const FAILURE_PATHS_ONLY: Record<string, string> = {
   'vm-import-image-status harvesterhci.io/virtualmachineimages create': 'image-status: resubmit',
   'vm-import-image-status core/services get': 'image-status: ensureDiskServer on resubmit',
   'vm-import-image-status apps/deployments get': 'image-status: ensureDiskServer on resubmit',
+  'vm-import-image-status networking.k8s.io/networkpolicies get':
+    'image-status: ensureDiskServer on resubmit',
+  'vm-import-image-status networking.k8s.io/networkpolicies create':
+    'image-status: re-creates a deleted disk server',
   'vm-import-cleanup kubevirt.io/virtualmachines delete':
     'cleanup: an import deleted after its VM was created',
   'vm-import-cleanup harvesterhci.io/virtualmachineimages delete':
