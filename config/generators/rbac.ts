@@ -65,7 +65,7 @@ const POWER_ON: Grant[] = [
   g(MIGRATION, ['virtualmachineimports'], ['list'], 'source-power-on: another import holds the VM'),
 ];
 
-/** images/index.ts ensureDiskServer + imagesByDisk + submitImage. */
+/** shared/disk-server/images.ts ensureDiskServer + imagesByDisk + submitImage, from the images function. */
 const DISK_SERVER_AND_IMAGES: Grant[] = [
   g('', ['services'], ['get', 'create'], 'ensureDiskServer: disk server Service'),
   g('apps', ['deployments'], ['get', 'create'], 'ensureDiskServer: disk server Deployment (and readiness)'),

@@ -4,7 +4,8 @@
 import type { VirtualMachineImport } from '../shared/api/index.ts';
 import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
 import type { Obj } from '../shared/kube/client.ts';
-import { exportJobName, jobFinished } from '../export/job-spec.ts';
+import { importObjectNames } from '../shared/import-objects.ts';
+import { jobFinished } from '../shared/kube/job.ts';
 import { decideExportStatus, type FinishedJob } from './decide.ts';
 
 const ownedBy = (o: Obj, imp: VirtualMachineImport) =>
@@ -17,7 +18,7 @@ export async function exportStatusStep({
 }: ImportStepContext): Promise<StepOutcome> {
   const status = imp.status ?? {};
   const namespace = imp.metadata.namespace ?? 'default';
-  const name = exportJobName(imp.metadata.name!);
+  const name = importObjectNames(imp.metadata.name!).exportJob;
   const fromEvent =
     eventObject.kind === 'Job' && eventObject.metadata?.name === name ? eventObject : undefined;
   // The fresh Job when it still exists; the event's copy when it was just deleted.

@@ -15,7 +15,8 @@ import {
 import { isTrue } from '../shared/conditions.ts';
 import { isNotFound, type Kube, type Obj } from '../shared/kube/client.ts';
 import type { Logger } from '../shared/log.ts';
-import { exportJobName, exportSourceLabelValue, jobFinished } from './job-spec.ts';
+import { exportJobName, exportSourceLabelValue } from './job-spec.ts';
+import { jobFinished } from '../shared/kube/job.ts';
 
 export interface QueuedImport {
   namespace: string;

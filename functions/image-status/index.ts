@@ -16,7 +16,7 @@ import { imageState, type ImageLike, type ImageState } from '../shared/harvester
 import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { numberSetting } from '../shared/settings.ts';
-import { ensureDiskServer, imagesByDisk, submitImage } from '../images/index.ts';
+import { ensureDiskServer, imagesByDisk, submitImage } from '../shared/disk-server/images.ts';
 
 const resubmitLimit = () => numberSetting('IMAGE_RESUBMIT_LIMIT');
 

@@ -13,7 +13,7 @@ import { importFunction, type ImportStepContext, type StepOutcome } from '../sha
 import { importObjectNames } from '../shared/import-objects.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { freeScratch } from '../shared/scratch.ts';
-import { imagesByDisk } from '../images/index.ts';
+import { imagesByDisk } from '../shared/disk-server/images.ts';
 
 /** Why a VM is not running yet, from KubeVirt's status (for the condition message). */
 export function notReadyReason(vm: Obj): string {

@@ -18,7 +18,7 @@ import { dnsName, labelValue, NoFreeNameError } from '../shared/naming.ts';
 import { chooseVmName } from '../shared/vm-name.ts';
 import { freeScratch } from '../shared/scratch.ts';
 import type { SourceVm } from '../shared/sources/types.ts';
-import { imagesByDisk } from '../images/index.ts';
+import { imagesByDisk } from '../shared/disk-server/images.ts';
 
 export const SOURCE_VM_KEY = 'vm.json';
 

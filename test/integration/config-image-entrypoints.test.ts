@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import { functionCommand } from '../../config/generators/functions.ts';
 import { EXPORTER_COMMAND, EXPORTER_UID } from '../../functions/export/job-spec.ts';
-import { diskServerManifests } from '../../functions/images/workload.ts';
+import { diskServerManifests } from '../../functions/shared/disk-server/workload.ts';
 import type { VirtualMachineImport } from '../../functions/shared/api/index.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');

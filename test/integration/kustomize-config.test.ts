@@ -17,7 +17,7 @@ import * as serving from '@kubernetes-models/knative/serving.knative.dev/v1';
 import * as sources from '@kubernetes-models/knative/sources.knative.dev/v1';
 import { buildExportJob, buildScratchPvc, buildCredentialsSecret } from '../../functions/export/job-spec.ts';
 import { exporterAccessObjects } from '../../functions/export/exporter-access.ts';
-import { diskServerManifests } from '../../functions/images/workload.ts';
+import { diskServerManifests } from '../../functions/shared/disk-server/workload.ts';
 import type { VirtualMachineImport } from '../../functions/shared/api/index.ts';
 import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
 import { startTestApi, yamlFiles, type TestApi } from '../support/cluster-api.ts';

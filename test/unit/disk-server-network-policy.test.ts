@@ -1,10 +1,10 @@
 // The NetworkPolicy created with each disk server: it selects exactly the disk server's pods and
 // admits only Longhorn's backing-image data-source pods and CDI's importer pods (labels as their
-// controllers set them; see functions/images/workload.ts). Enforcement needs a CNI that implements
+// controllers set them; see functions/shared/disk-server/workload.ts). Enforcement needs a CNI that implements
 // NetworkPolicy; the local cluster has none yet, so this checks the object, not the traffic.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { diskServerManifests, DISK_SERVER_PORT } from '../../functions/images/workload.ts';
+import { diskServerManifests, DISK_SERVER_PORT } from '../../functions/shared/disk-server/workload.ts';
 import type { VirtualMachineImport } from '../../functions/shared/api/index.ts';
 
 test('the disk server NetworkPolicy admits only the two downloaders, on the server port', () => {

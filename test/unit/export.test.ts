@@ -12,7 +12,6 @@ import {
   buildExportJob,
   buildScratchPvc,
   exportJobName,
-  jobFinished,
 } from '../../functions/export/job-spec.ts';
 import { powerConditionsOf } from '../../functions/shared/sources/power-conditions.ts';
 import { conditionForPowerAction } from '../../functions/shared/sources/vmware/power-step.ts';
@@ -20,6 +19,7 @@ import { applyProgress, diskImportStatusOf, type DiskState } from '../../functio
 import { throttle, type ThrottleClock } from '../../functions/export/job/throttle.ts';
 import { decideExportStatus } from '../../functions/export-status/decide.ts';
 import { numberSetting, stringSetting } from '../../functions/shared/settings.ts';
+import { jobFinished } from '../../functions/shared/kube/job.ts';
 
 const imp = {
   apiVersion: API_VERSION,

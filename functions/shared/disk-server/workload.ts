@@ -1,8 +1,8 @@
 // The disk server's Deployment and Service for one import. Pure manifest builders.
-import { TOKEN_ANNOTATION } from '../shared/labels.ts';
+import { TOKEN_ANNOTATION } from '../labels.ts';
 import { randomBytes } from 'node:crypto';
-import type { VirtualMachineImport } from '../shared/api/index.ts';
-import { importLabels, importObjectNames, ownedByImport } from '../shared/import-objects.ts';
+import type { VirtualMachineImport } from '../api/index.ts';
+import { importLabels, importObjectNames, ownedByImport } from '../import-objects.ts';
 
 export const DISK_SERVER_PORT = 8080;
 
