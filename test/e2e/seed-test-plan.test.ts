@@ -4,7 +4,7 @@
 // multi-import YAML; remove the VMs and their disks, then re-create the imports; quick cancel of
 // an OpenStack import during download; the default StorageClass; a bogus source network with
 // skipPreflightChecks; an OpenStack server without disks. And the safety features of issue 23:
-// guest-OS device choice, a VM created stopped.
+// guest-OS device choice, a VM created stopped, the source powered back on, the space check.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,7 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
+import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
+import { waitForCustomResourceStorage } from '../support/cluster-api.ts';
 import { applyExampleSources, importStatus, waitForImports } from '../support/e2e.ts';
+import { openstackServerStatus, vmwarePowerStateOf } from '../support/source-power.ts';
 
 let cluster: LocalCluster;
 let stateDir: string;
@@ -46,6 +49,26 @@ const inventory = {
         shutdownSeconds: 0.5,
         disks: [{ sizeMiB: 8, controller: 'pvscsi', allocatedPercent: 50, seed: 43 }],
         nics: [{ network: 'VM Network', type: 'vmxnet3', mac: '00:50:56:0b:00:03' }],
+      },
+      {
+        name: 'delete-on',
+        guestId: 'otherLinux64Guest',
+        shutdownSeconds: 0.5,
+        disks: [{ sizeMiB: 256, controller: 'pvscsi', allocatedPercent: 100, seed: 44 }],
+        nics: [],
+      },
+      {
+        name: 'delete-off',
+        guestId: 'otherLinux64Guest',
+        powerState: 'poweredOff',
+        disks: [{ sizeMiB: 256, controller: 'pvscsi', allocatedPercent: 100, seed: 45 }],
+        nics: [],
+      },
+      {
+        name: 'capacity-vm',
+        guestId: 'otherLinux64Guest',
+        disks: [{ sizeMiB: 64, controller: 'pvscsi', allocatedPercent: 10, seed: 46 }],
+        nics: [],
       },
     ],
   },
@@ -161,6 +184,25 @@ const lastMessage = async (name: string) =>
 const vmOf = async (name: string) =>
   (await cluster.kube.get('kubevirt.io/v1', 'VirtualMachine', name, 'default')) as any;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const eventsOf = (name: string) =>
+  kubectl([
+    'get',
+    'events',
+    '--field-selector',
+    `involvedObject.name=${name}`,
+    '-o',
+    'custom-columns=REASON:.reason',
+  ]);
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 300_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, what);
+    await sleep(250);
+  }
+}
+const vmware = () => ({ ...cluster.endpoints.vmware!, caCertPem: cluster.endpoints.vmware!.caCert });
+// longhorn-manager's own Node CRD (the local cluster does not serve Longhorn's CRDs: see sources.go)
+const longhornNodeCrd = async () => join(await thirdPartyCrdDir(), 'longhorn', 'nodes.longhorn.io.yaml');
 
 /** The multi-import YAML of the plan's "Test Multiple VM Import From OpenStack". */
 const multiYaml = [
@@ -481,5 +523,100 @@ describe('seed test plan steps end to end', () => {
     assert.deepEqual(await names('pvc', selector), [], 'no volumes');
     assert.deepEqual(await names('virtualmachines.kubevirt.io', selector), [], 'no VMs');
     assert.deepEqual(await names('jobs', selector), [], 'no export Job');
+    // issue 23: the import had stopped the server (it was ACTIVE): it is started again
+    assert.match(await eventsOf('quick-cancel'), /PoweredOn|PowerOnRequested/);
+    await until(
+      async () => (await openstackServerStatus(cluster.endpoints.openstack!, 'quick-cancel')) === 'ACTIVE',
+      'the server is ACTIVE again',
+    );
+  });
+
+  test('issue 23: a VMware import deleted mid-export powers its source back on; a source that was off stays off', async () => {
+    await kubectl(
+      ['apply', '-f', '-'],
+      [
+        vmImport('delete-on', { virtualMachineName: 'delete-on' }, 'VmwareSource'),
+        vmImport('delete-off', { virtualMachineName: 'delete-off' }, 'VmwareSource'),
+      ].join('---\n'),
+    );
+    for (const n of ['delete-on', 'delete-off'])
+      await until(
+        async () =>
+          ((await importStatus(cluster, n)).diskImportStatus ?? []).some(
+            (d) => (d.progress?.bytesDone ?? 0) > 0,
+          ),
+        `${n} is exporting`,
+      );
+    assert.equal(await vmwarePowerStateOf(vmware(), 'delete-on'), 'poweredOff', 'the import powered it off');
+    await kubectl(['delete', 'virtualmachineimport.migration', 'delete-on', 'delete-off', '--timeout=180s']);
+    assert.equal(await vmwarePowerStateOf(vmware(), 'delete-on'), 'poweredOn');
+    assert.equal(await vmwarePowerStateOf(vmware(), 'delete-off'), 'poweredOff');
+    assert.match(await eventsOf('delete-on'), /PoweredOn/);
+    assert.match(await eventsOf('delete-off'), /SourceWasOff/);
+  });
+
+  test('issue 23: a target class without room fails in preflight, before the source is touched', async (t) => {
+    // Longhorn's Node objects as longhorn-manager publishes them (the local cluster does not yet);
+    // gone afterwards, so that no later step sees a Longhorn without room
+    t.after(() => kubectl(['delete', 'crd', 'nodes.longhorn.io', '--ignore-not-found']));
+    await kubectl(['apply', '--server-side', '-f', await longhornNodeCrd()]);
+    // A real API server serves a new CRD only once it is Established and its storage is ready.
+    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/nodes.longhorn.io']);
+    await waitForCustomResourceStorage((...args) => kubectl(args));
+    await kubectl(['create', 'namespace', 'longhorn-system']);
+    await kubectl(
+      ['apply', '-f', '-'],
+      stringify({
+        apiVersion: 'longhorn.io/v1beta2',
+        kind: 'Node',
+        metadata: { name: 'node-1', namespace: 'longhorn-system' },
+        spec: {
+          name: 'node-1',
+          allowScheduling: true,
+          disks: { 'disk-1': { path: '/var/lib/longhorn', allowScheduling: true, storageReserved: 0 } },
+        },
+      }),
+    );
+    const GiB = 1024 ** 3;
+    await kubectl([
+      'patch',
+      '-n',
+      'longhorn-system',
+      'nodes.longhorn.io',
+      'node-1',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        status: {
+          diskStatus: {
+            'disk-1': {
+              storageMaximum: 8 * GiB,
+              storageAvailable: 2.5 * GiB,
+              storageScheduled: 0,
+              conditions: [{ type: 'Schedulable', status: 'True' }],
+            },
+          },
+        },
+      }),
+    ]);
+    await kubectl(
+      ['apply', '-f', '-'],
+      vmImport('no-room', { virtualMachineName: 'capacity-vm' }, 'VmwareSource'),
+    );
+    const statuses = await waitForImports(cluster, ['no-room'], 300_000);
+    assert.equal(statuses['no-room']!.importStatus, 'virtualMachineImportInvalid');
+    const valid = statuses['no-room']!.importConditions?.find((c) => c.type === 'VirtualMachineImportValid');
+    assert.equal(valid?.reason, 'InsufficientStorage');
+    assert.match(
+      valid?.message ?? '',
+      /StorageClass harvester-longhorn \(Longhorn\) cannot hold the import: it needs [\d.]+ GiB.*can schedule 0\.50 GiB/,
+    );
+    assert.equal(
+      await vmwarePowerStateOf(vmware(), 'capacity-vm'),
+      'poweredOn',
+      'the source was not touched',
+    );
+    assert.deepEqual(await names('jobs', 'migration.harvesterhci.io/import-name=no-room'), []);
   });
 });
