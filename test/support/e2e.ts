@@ -4,6 +4,7 @@ import {
   isTerminalImport,
   type VirtualMachineImportStatus,
 } from '../../functions/shared/api/index.ts';
+import { transportProblemOf } from '../../functions/shared/sources/transport-errors.ts';
 import type { LocalCluster } from '../../local-cluster/cluster.ts';
 import { renderExample } from '../../local-cluster/examples.ts';
 import { open } from 'node:fs/promises';
@@ -26,6 +27,15 @@ export async function importStatus(cluster: LocalCluster, name: string, namespac
   return (obj?.status ?? {}) as VirtualMachineImportStatus;
 }
 
+function isConnectionProblem(e: unknown): boolean {
+  const problem = transportProblemOf(e);
+  return (
+    problem.kind === 'unreachable' ||
+    problem.kind === 'tls-handshake' ||
+    (problem.kind === 'other' && /^UND_ERR_(SOCKET|CONNECT_TIMEOUT)$/.test(problem.code ?? ''))
+  );
+}
+
 /** Waits until every import is terminal; returns their statuses. */
 export async function waitForImports(
   cluster: LocalCluster,
@@ -34,9 +44,20 @@ export async function waitForImports(
 ): Promise<Record<string, VirtualMachineImportStatus>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const statuses = Object.fromEntries(
-      await Promise.all(names.map(async (n) => [n, await importStatus(cluster, n)] as const)),
-    );
+    let statuses: Record<string, VirtualMachineImportStatus>;
+    try {
+      statuses = Object.fromEntries(
+        await Promise.all(names.map(async (n) => [n, await importStatus(cluster, n)] as const)),
+      );
+    } catch (e) {
+      // A connection to the API server refused or dropped under heavy load (client-node's fetch:
+      // TypeError "fetch failed" caused by ECONNREFUSED, ECONNRESET, undici's UND_ERR_SOCKET …)
+      // is not the imports' fault: poll again until the deadline. API errors (an HTTP status)
+      // and anything else still fail at once.
+      if (!isConnectionProblem(e) || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
     const pending = names.filter((n) => !isTerminalImport(statuses[n]));
     if (!pending.length) return statuses;
     if (Date.now() > deadline)
