@@ -88,9 +88,6 @@ export function caseName(c: { source: string; sizeBytes: number; allocatedBytes:
   return `${c.source} ${size(c.sizeBytes)} ${pct}%`;
 }
 
-/** Throughput of a way in MB/s of virtual disk size (what the user waits for), 1 MB = 10^6 B. */
-export const diskMBps = (sizeBytes: number, w: WayMeasurement) => sizeBytes / 1e6 / w.wallSeconds;
-
 export function table(cases: CaseMeasurement[], machine: Machine): string {
   const head = [
     'case',

@@ -11,7 +11,7 @@ import { settings } from './settings.ts';
 type Manifest = Record<string, unknown>;
 
 export const SETTINGS_CONFIGMAP = 'vm-import-settings';
-export const FUNCTION_LABEL = 'functions.vm-import.harvesterhci.io/name';
+const FUNCTION_LABEL = 'functions.vm-import.harvesterhci.io/name';
 /** faas-js-runtime listens on 8080 (Knative's default PORT). */
 export const FUNCTION_PORT = 8080;
 

@@ -63,6 +63,7 @@ export const MAX_OVA_MEMBERS = 1_000;
 /**
  * `.vmdk` members decoded before the OVF says which ones are disks (OVF stored after its disks).
  * Members past this many, when the OVF is still unknown, are refused as InvalidOva.
+ * @alias a limit of its own that happens to equal MAX_DISKS_PER_VM (for knip's duplicate check)
  */
 export const MAX_OVA_PROVISIONAL_DISKS = MAX_DISKS_PER_VM;
 

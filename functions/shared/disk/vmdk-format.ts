@@ -7,8 +7,6 @@ export const SECTOR = 512;
 export const VMDK_MAGIC = 0x564d444b; // "KDMV" on disk
 export const GD_AT_END = 0xffffffffffffffffn;
 
-export const FLAG_VALID_NEWLINE_TEST = 1 << 0;
-export const FLAG_REDUNDANT_GT = 1 << 1;
 export const FLAG_COMPRESSED = 1 << 16;
 export const FLAG_MARKERS = 1 << 17;
 export const COMPRESSION_DEFLATE = 1;
@@ -151,18 +149,4 @@ export function countAllocatedGrainEntries(table: Buffer): number {
   let n = 0;
   for (let i = 0; i + 4 <= table.length; i += 4) if (table.readUInt32LE(i) > 1) n++;
   return n;
-}
-
-/** Parses `ddb.*` and `createType` lines of an embedded descriptor (best effort, for callers' info). */
-export function parseDescriptor(text: string): { createType?: string; ddb: Record<string, string> } {
-  const ddb: Record<string, string> = {};
-  let createType: string | undefined;
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*([A-Za-z0-9_.]+)\s*=\s*"?([^"]*)"?\s*$/.exec(line);
-    if (!m) continue;
-    const [, key, value] = m as unknown as [string, string, string];
-    if (key === 'createType') createType = value;
-    else if (key.startsWith('ddb.')) ddb[key.slice(4)] = value;
-  }
-  return { createType, ddb };
 }
