@@ -67,6 +67,16 @@ export const MAX_OVA_MEMBERS = 1_000;
  */
 export const MAX_OVA_PROVISIONAL_DISKS = MAX_DISKS_PER_VM;
 
+/**
+ * A disk image file (VMDK, qcow2, raw) holds its disk's data plus its own metadata: grain or L2
+ * tables and markers cost under 1 % (a streamOptimized grain marker and padding: under 1 KiB per
+ * 64 KiB grain). An OVA disk file that inflates (ovf:compression="gzip"), or is staged to scratch
+ * for qemu-img, to more than capacity × (1 + this fraction) + MAX_DISK_IMAGE_OVERHEAD_BYTES is
+ * refused: this bounds gzip inflation (a zip bomb) and the scratch space a staged image takes.
+ */
+export const MAX_DISK_IMAGE_OVERHEAD_FRACTION = 1 / 32;
+export const MAX_DISK_IMAGE_OVERHEAD_BYTES = 64 * MiB;
+
 // ---- network -------------------------------------------------------------------------------------
 
 /** One JSON answer of an OpenStack API (a server list of a big project is a few MiB). */

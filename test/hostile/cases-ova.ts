@@ -1,6 +1,7 @@
 // Hostile OVF descriptors (parsed alone) and hostile OVAs (exported from an HTTP server into the
 // sandbox's scratch directory).
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { exportOva } from '../../functions/shared/sources/ova/export.ts';
 import { parseOvfDescriptor } from '../../functions/shared/sources/ova/ovf-descriptor.ts';
 import {
@@ -77,16 +78,24 @@ export const ovfCases: HostileCase[] = [
   ovfCase('a disk referencing an unlisted file', 'InvalidOvf', () =>
     hostileOvf({ disks: [{ fileRef: 'nope' }] }),
   ),
-  ovfCase('a chunked file', 'UnsupportedOva', () =>
-    hostileOvf().replace('ovf:href="disk1.vmdk"', 'ovf:href="disk1.vmdk" ovf:chunkSize="1000"'),
+  ovfCase('a chunk size of 0', 'InvalidOvf', () =>
+    hostileOvf().replace('ovf:href="disk1.vmdk"', 'ovf:href="disk1.vmdk" ovf:chunkSize="0"'),
   ),
-  ovfCase('a gzip-compressed file', 'UnsupportedOva', () =>
-    hostileOvf().replace('ovf:href="disk1.vmdk"', 'ovf:href="disk1.vmdk" ovf:compression="gzip"'),
+  ovfCase('a chunk size of 1e300', 'InvalidOvf', () =>
+    hostileOvf().replace('ovf:href="disk1.vmdk"', 'ovf:href="disk1.vmdk" ovf:chunkSize="1e300"'),
   ),
-  ovfCase('a multi-VM VirtualSystemCollection', 'UnsupportedOva', () =>
+  ovfCase('a bzip2-compressed file', 'UnsupportedOva', () =>
+    hostileOvf().replace('ovf:href="disk1.vmdk"', 'ovf:href="disk1.vmdk" ovf:compression="bzip2"'),
+  ),
+  ovfCase('a VirtualSystemCollection without VirtualSystems', 'InvalidOvf', () =>
     hostileOvf()
       .replace(/<VirtualSystem /g, '<VirtualSystemCollection ')
       .replace(/<\/VirtualSystem>/g, '</VirtualSystemCollection>'),
+  ),
+  ovfCase('a vApp and no virtualMachineName', 'VirtualMachineNotFound', () =>
+    hostileOvf()
+      .replace('<VirtualSystem ', '<VirtualSystemCollection ovf:id="vapp"><Info>vApp</Info><VirtualSystem ')
+      .replace('</VirtualSystem>', '</VirtualSystem></VirtualSystemCollection>'),
   ),
 ];
 
@@ -114,6 +123,27 @@ function ovaCase(
 }
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+const QCOW2_FORMAT = 'http://www.gnome.org/~markmc/qcow-image-format.html';
+const gzipOvf = (href: string) =>
+  hostileOvf({ files: [{ id: 'file1', href }] }).replace(
+    `ovf:href="${href}"`,
+    `ovf:href="${href}" ovf:compression="gzip"`,
+  );
+const chunkedOvf = (chunkSize: number) =>
+  hostileOvf().replace('ovf:href="disk1.vmdk"', `ovf:href="disk1.vmdk" ovf:chunkSize="${chunkSize}"`);
+
+/** A qcow2 v3 header (1 MiB disk) that names a backing file: qemu-img would open that file. */
+function qcow2WithBackingFile(): Buffer {
+  const b = Buffer.alloc(64 * 1024);
+  b.writeUInt32BE(0x514649fb, 0);
+  b.writeUInt32BE(3, 4);
+  b.writeBigUInt64BE(512n, 8); // backing_file_offset
+  b.writeUInt32BE(11, 16); // backing_file_size
+  b.writeUInt32BE(16, 20); // cluster_bits
+  b.writeBigUInt64BE(BigInt(MiB), 24);
+  b.write('/etc/shadow', 512, 'latin1');
+  return b;
+}
 const ovfText = hostileOvf();
 const vmdk = validVmdk();
 const bigOvf = hostileOvf({ disks: [{ capacity: String(100 * MiB) }] });
@@ -199,10 +229,52 @@ export const ovaCaseFactories = [
   ovaCase('OVF disk of 8 TiB for a VMDK of 1 MiB', 'DiskSizeMismatch', () =>
     hostileOva(hostileOvf({ disks: [{ capacity: '8', units: 'byte * 2^40' }] })),
   ),
-  ovaCase('a disk format other than streamOptimized', 'UnsupportedDiskFormat', () =>
-    hostileOva(
-      hostileOvf({ disks: [{ format: 'http://www.vmware.com/interfaces/specifications/vmdk.html#sparse' }] }),
-    ),
+  ovaCase('a disk format that is no supported image format (VHD)', 'UnsupportedDiskFormat', () =>
+    hostileOva(hostileOvf({ disks: [{ format: 'http://go.microsoft.com/fwlink/?linkid=137171' }] })),
+  ),
+  ovaCase('a gzip bomb: a 1 MiB disk whose file inflates to 128 MiB', 'InvalidOva', async () =>
+    buildTar([
+      { name: 'vm.ovf', data: gzipOvf('disk1.vmdk.gz') },
+      // gzip members concatenated (gzip(1) reads them as one stream): 128 KiB that inflate to 128 MiB.
+      {
+        name: 'disk1.vmdk.gz',
+        data: Buffer.concat([gzipSync(vmdk), ...Array<Buffer>(128).fill(gzipSync(Buffer.alloc(MiB)))]),
+      },
+    ]),
+  ),
+  ovaCase('gzip data that is not gzip', 'InvalidOva', () =>
+    buildTar([
+      { name: 'vm.ovf', data: gzipOvf('disk1.vmdk.gz') },
+      {
+        name: 'disk1.vmdk.gz',
+        data: Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(4096, 0x41)]),
+      },
+    ]),
+  ),
+  ovaCase('a gzipped disk the OVF does not call compressed', 'UnsupportedDiskFormat', () =>
+    hostileOva(ovfText, { 'disk1.vmdk': gzipSync(vmdk) }),
+  ),
+  ovaCase('a qcow2 disk with a backing file', 'UnsafeDiskImage', () =>
+    hostileOva(hostileOvf({ disks: [{ format: QCOW2_FORMAT }] }), { 'disk1.vmdk': qcow2WithBackingFile() }),
+  ),
+  ovaCase('a chunk that is not the last and short', 'InvalidOva', () =>
+    buildTar([
+      { name: 'vm.ovf', data: chunkedOvf(4096) },
+      { name: 'disk1.vmdk.000000000', data: vmdk.subarray(0, 1024) },
+      { name: 'disk1.vmdk.000000001', data: vmdk.subarray(1024) },
+    ]),
+  ),
+  ovaCase('chunks out of order', 'InvalidOva', () =>
+    buildTar([
+      { name: 'vm.ovf', data: chunkedOvf(4096) },
+      { name: 'disk1.vmdk.000000001', data: vmdk.subarray(4096) },
+      { name: 'disk1.vmdk.000000000', data: vmdk.subarray(0, 4096) },
+    ]),
+  ),
+  ovaCase('a raw disk longer than the OVF capacity', 'DiskSizeMismatch', () =>
+    hostileOva(hostileOvf({ disks: [{ format: 'http://en.wikipedia.org/wiki/Byte' }] }), {
+      'disk1.vmdk': Buffer.alloc(3 * MiB, 1),
+    }),
   ),
   ovaCase('1 500 empty members', 'InvalidOva', () =>
     buildTar([

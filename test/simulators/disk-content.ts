@@ -7,7 +7,7 @@ import { SparseFileWriter } from '../../functions/shared/disk/sparse-file.ts';
 import { StagedWriter } from '../../functions/shared/disk/staged-writer.ts';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Inventory } from './inventory.ts';
+import { ovaVms, type Inventory } from './inventory.ts';
 
 export const BLOCK_BYTES = 1024 * 1024;
 
@@ -122,7 +122,7 @@ export async function toStreamOptimizedVmdk(rawPath: string, vmdkPath: string): 
 
 export interface MaterializedDisk {
   kind: 'vmware' | 'openstack' | 'ova';
-  /** VM, server or OVA name (the OVA's file name without `.ova`). */
+  /** VM, server or OVA name (the OVA's file name without `.ova`; a vApp's VM name). */
   name: string;
   index: number;
   path: string;
@@ -145,8 +145,8 @@ export async function materializeSources(
     );
   }
   for (const ova of inventory.ova ?? []) {
-    const name = ova.name.replace(/\.ova$/, '');
-    ova.vm.disks.forEach((spec, index) => jobs.push({ kind: 'ova', name, index, spec, path: '' }));
+    for (const vm of ovaVms(ova))
+      vm.disks.forEach((spec, index) => jobs.push({ kind: 'ova', name: vm.name, index, spec, path: '' }));
   }
   const written: MaterializedDisk[] = [];
   for (const { spec, ...job } of jobs) {

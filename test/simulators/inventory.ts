@@ -63,22 +63,51 @@ export const InventoryOpenstackServer = z.object({
 });
 export type InventoryOpenstackServer = z.infer<typeof InventoryOpenstackServer>;
 
-export const InventoryOva = z.object({
-  name: z.string().regex(/^[^/]+\.ova$/, 'a file name ending in .ova'),
-  vm: z.object({
-    cpus: z.number().int().positive().default(1),
-    coresPerSocket: z.number().int().positive().default(1),
-    memoryMiB: z.number().int().positive().default(256),
-    firmware: z.enum(['bios', 'efi']).default('bios'),
-    secureBoot: z.boolean().default(false),
-    tpm: z.boolean().default(false),
-    /** The OVF OperatingSystemSection's vmw:osType (a vSphere guestId). */
-    osType: z.string().min(1).optional(),
-    disks: z.array(VmwareDisk).default([]),
-    nics: z.array(VmwareNic).default([]),
-  }),
+const OvaVm = z.object({
+  cpus: z.number().int().positive().default(1),
+  coresPerSocket: z.number().int().positive().default(1),
+  memoryMiB: z.number().int().positive().default(256),
+  firmware: z.enum(['bios', 'efi']).default('bios'),
+  secureBoot: z.boolean().default(false),
+  tpm: z.boolean().default(false),
+  /** The OVF OperatingSystemSection's vmw:osType (a vSphere guestId). */
+  osType: z.string().min(1).optional(),
+  disks: z.array(VmwareDisk).default([]),
+  nics: z.array(VmwareNic).default([]),
 });
+
+export const InventoryOva = z
+  .object({
+    name: z.string().regex(/^[^/]+\.ova$/, 'a file name ending in .ova'),
+    /** A single-VM OVA … */
+    vm: OvaVm.optional(),
+    /** … or a vApp (VirtualSystemCollection) of these VMs. */
+    vms: z
+      .array(
+        OvaVm.extend({
+          name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a VM name usable as a file name'),
+        }),
+      )
+      .min(1)
+      .optional(),
+    /** ovf:compression on the disk files. */
+    compression: z.enum(['gzip']).optional(),
+    /** Disk files split into chunks of this many MiB (ovf:chunkSize). */
+    chunkSizeMiB: z.number().int().positive().optional(),
+    diskFormat: z.enum(['streamOptimized', 'monolithicSparse', 'raw', 'qcow2']).default('streamOptimized'),
+  })
+  .refine((o) => (o.vm === undefined) !== (o.vms === undefined), {
+    message: 'an OVA has either vm (one VM) or vms (a vApp)',
+  })
+  .refine((o) => new Set(o.vms?.map((v) => v.name)).size === (o.vms?.length ?? 0), {
+    message: 'the VMs of a vApp need distinct names',
+  });
 export type InventoryOva = z.infer<typeof InventoryOva>;
+
+/** The VMs of an OVA with the names their sources are kept under (`.local/sources/ova/<name>`). */
+export function ovaVms(ova: InventoryOva): (z.infer<typeof OvaVm> & { name: string })[] {
+  return ova.vms ?? (ova.vm ? [{ ...ova.vm, name: ova.name.replace(/\.ova$/, '') }] : []);
+}
 
 export const Inventory = z.object({
   vmware: z

@@ -204,7 +204,7 @@ describe('OVF descriptor parsing', () => {
     );
     assert.match(
       reasonOf(() => parseOvfDescriptor('<Envelope/>')),
-      /^InvalidOvf: .*expected an OVF 1.x or 2.x <Envelope>/,
+      /^InvalidOvf: .*expected an OVF 0.9, 1.x or 2.x <Envelope>/,
     );
     assert.match(
       reasonOf(() =>
@@ -212,15 +212,29 @@ describe('OVF descriptor parsing', () => {
           `<Envelope xmlns="${OVF1}"><VirtualSystemCollection xmlns:ovf="${OVF1}" ovf:id="c"/></Envelope>`,
         ),
       ),
-      /^UnsupportedOva: .*VirtualSystemCollection/,
+      /^InvalidOvf: .*VirtualSystemCollection\) holds no VirtualSystem/,
     );
     assert.match(
       reasonOf(() =>
         parseOvfDescriptor(
-          VIRTUALBOX_STYLE.replace('ovf:href="box-disk001.vmdk"', 'ovf:href="x.vmdk" ovf:chunkSize="1000"'),
+          VIRTUALBOX_STYLE.replace(
+            'ovf:href="box-disk001.vmdk"',
+            'ovf:href="x.vmdk" ovf:compression="bzip2"',
+          ),
         ),
       ),
-      /^UnsupportedOva: file "x.vmdk" is split into chunks/,
+      /^UnsupportedOva: file "x.vmdk" uses ovf:compression="bzip2"; supported are "gzip" and "identity"/,
+    );
+    assert.match(
+      reasonOf(() =>
+        parseOvfDescriptor(
+          VIRTUALBOX_STYLE.replace(
+            '<Item><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>1024</rasd:VirtualQuantity></Item>',
+            '',
+          ),
+        ),
+      ),
+      /^InvalidOvf: .*no memory item \(ResourceType 4\), so its memory size is unknown/,
     );
     assert.match(
       reasonOf(() => parseOvfDescriptor(VIRTUALBOX_STYLE.replace('/disk/vmdisk1', '/disk/nope'))),
@@ -245,6 +259,82 @@ describe('OVF descriptor parsing', () => {
     assert.deepEqual(d.vm.cpu, { sockets: 6, cores: 1, threads: 1 });
     assert.equal(d.vm.nics[1]?.network, '');
     assert.equal(d.warnings.length, 2);
+  });
+});
+
+describe('OVF vApps, compressed and chunked files, OVF 0.9', () => {
+  const vm = (name: string, diskMiB: number) => ({
+    name,
+    cpus: 1,
+    memoryMiB: 128,
+    firmware: 'bios' as const,
+    disks: [
+      {
+        controller: 'sata' as const,
+        capacityBytes: diskMiB * 2 ** 20,
+        populatedBytes: 0,
+        fileName: `${name}-disk1.vmdk.gz`,
+        fileSize: 1000,
+      },
+    ],
+    nics: [],
+  });
+  const vapp = writeOvf([vm('web', 16), vm('db', 32)], 1, {
+    vappName: 'two-tier',
+    compression: 'gzip',
+    chunkSizeBytes: 4 * 2 ** 20,
+  });
+
+  it('picks the vApp VM the import names, with its own disks only', () => {
+    const d = parseOvfDescriptor(vapp, { virtualMachineName: 'db' });
+    assert.equal(d.vm.name, 'db');
+    assert.deepEqual(
+      d.disks.map((x) => [
+        x.diskId,
+        x.capacityBytes,
+        x.file?.href,
+        x.file?.compression,
+        x.file?.chunkSizeBytes,
+      ]),
+      [['vmdisk2', 32 * 2 ** 20, 'db-disk1.vmdk.gz', 'gzip', 4 * 2 ** 20]],
+    );
+    assert.match(d.warnings.join('\n'), /vApp of 2 VMs; importing "db"/);
+  });
+
+  it('lists the VMs when the import names none or another', () => {
+    for (const name of [undefined, 'nope']) {
+      assert.match(
+        reasonOf(() => parseOvfDescriptor(vapp, name === undefined ? {} : { virtualMachineName: name })),
+        /^VirtualMachineNotFound: the OVA holds a vApp \(VirtualSystemCollection\) of 2 VMs: "web", "db"/,
+      );
+    }
+  });
+
+  it('reads an OVF 0.9 envelope (generic Sections, Content, InstanceId)', () => {
+    const ovf09 = `<?xml version="1.0"?>
+<ovf:Envelope xmlns:ovf="http://www.vmware.com/schema/ovf/1/envelope" xmlns="http://www.vmware.com/schema/ovf/1/envelope" xmlns:rasd="${RASD}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ovf:version="0.9">
+  <References><File ovf:href="a-disk1.vmdk" ovf:id="f1" ovf:size="68096"/></References>
+  <Section xsi:type="ovf:DiskSection_Type"><Info>d</Info>
+    <Disk ovf:diskId="system" ovf:fileRef="f1" ovf:format="http://www.vmware.com/specifications/vmdk.html#sparse" ovf:capacity="1048576"/>
+  </Section>
+  <Content ovf:id="CentOS" xsi:type="ovf:VirtualSystem_Type"><Info>vm</Info>
+    <Section xsi:type="ovf:VirtualHardwareSection_Type"><Info>hw</Info>
+      <Item><rasd:InstanceId>1</rasd:InstanceId><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>2</rasd:VirtualQuantity></Item>
+      <Item><rasd:InstanceId>2</rasd:InstanceId><rasd:ResourceType>4</rasd:ResourceType><rasd:AllocationUnits>MegaBytes</rasd:AllocationUnits><rasd:VirtualQuantity>512</rasd:VirtualQuantity></Item>
+      <Item><rasd:InstanceId>3</rasd:InstanceId><rasd:ResourceType>6</rasd:ResourceType></Item>
+      <Item><rasd:InstanceId>4</rasd:InstanceId><rasd:ResourceType>17</rasd:ResourceType><rasd:HostResource>/disk/system</rasd:HostResource><rasd:Parent>3</rasd:Parent></Item>
+    </Section>
+  </Content>
+</ovf:Envelope>`;
+    const d = parseOvfDescriptor(ovf09);
+    assert.equal(d.ovfVersion, 0.9);
+    assert.equal(d.vm.name, 'CentOS');
+    assert.equal(d.vm.memoryMiB, 512);
+    assert.deepEqual(d.vm.cpu, { sockets: 2, cores: 1, threads: 1 });
+    assert.deepEqual(
+      d.disks.map((x) => [x.file?.href, x.capacityBytes, x.bus]),
+      [['a-disk1.vmdk', 1048576, 'scsi']],
+    );
   });
 });
 

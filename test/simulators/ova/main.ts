@@ -38,9 +38,14 @@ async function ensureOva(ova: InventoryOva, dir: string, sourcesRoot: string): P
   if (current !== wanted || !exists) {
     await buildOva({
       name: ova.name,
-      vm: ova.vm,
+      ...(ova.vms ? { vms: ova.vms } : ova.vm ? { vm: ova.vm } : {}),
       outPath,
-      opts: { rawDir: join(sourcesRoot, 'ova', ova.name.replace(/\.ova$/, '')) },
+      opts: {
+        rawDir: (vmName) => join(sourcesRoot, 'ova', vmName),
+        diskFormat: ova.diskFormat,
+        ...(ova.compression ? { compression: ova.compression } : {}),
+        ...(ova.chunkSizeMiB ? { chunkSizeBytes: ova.chunkSizeMiB * 2 ** 20 } : {}),
+      },
     });
     await writeFile(stampPath, wanted);
   }

@@ -1,7 +1,7 @@
 // The OVA source: an OVA (tar) file fetched over HTTP(S), exported in one streaming pass; the VM
 // description comes from the OVF inside the archive.
 import type { OvaSourceSpec } from '../../api/index.ts';
-import type { SourceAdapter } from '../adapter.ts';
+import type { SourceAdapter, SourceTarget } from '../adapter.ts';
 import { specOf } from '../source-target.ts';
 import { readOvaDescriptor } from './describe.ts';
 import { exportOva } from './export.ts';
@@ -9,6 +9,13 @@ import { nothingToPowerOn, recordNothingToPowerOff } from './power.ts';
 import { scratchSizeForOva } from './scratch-size.ts';
 import { ovaSettings } from './settings.ts';
 import { verifyOvaSource } from './verify.ts';
+import type { ParseOvfOptions } from './ovf-descriptor.ts';
+
+/** The import's virtualMachineName picks the VM of a vApp OVA. */
+function selection(t: SourceTarget): ParseOvfOptions {
+  const name = t.imp.spec.virtualMachineName;
+  return name ? { virtualMachineName: name } : {};
+}
 
 export const adapter: SourceAdapter = {
   label: 'OVA',
@@ -38,7 +45,7 @@ export const adapter: SourceAdapter = {
     const probe = await verifyOvaSource(spec, t.credentials?.data);
     if (probe.sizeBytes !== undefined && probe.sizeBytes > 0)
       return scratchSizeForOva(probe.sizeBytes, undefined, sizing);
-    const ovf = await readOvaDescriptor(spec, t.credentials?.data);
+    const ovf = await readOvaDescriptor(spec, t.credentials?.data, undefined, selection(t));
     const disks = ovf.disks.map((d) => ({
       sizeBytes: d.capacityBytes,
       ...(d.populatedBytes !== undefined ? { allocatedBytes: d.populatedBytes } : {}),
@@ -51,7 +58,7 @@ export const adapter: SourceAdapter = {
   powerOn: async () => nothingToPowerOn,
 
   async export(t, opts) {
-    const result = await exportOva(specOf<OvaSourceSpec>(t), t.credentials?.data, opts);
+    const result = await exportOva(specOf<OvaSourceSpec>(t), t.credentials?.data, opts, selection(t));
     return { disks: result.disks, vm: result.vm, warnings: result.warnings };
   },
 

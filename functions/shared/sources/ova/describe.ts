@@ -7,13 +7,14 @@ import { MAX_OVA_MEMBERS, MAX_OVF_BYTES } from '../../limits.ts';
 import { SourceError } from '../source-error.ts';
 import { resolveOvaHttpSettings, type OvaSourceSpecLike, type SecretData } from './connection.ts';
 import { openOvaDownload } from './ova-http.ts';
-import { parseOvfDescriptor, type OvfDescriptor } from './ovf-descriptor.ts';
+import { parseOvfDescriptor, type OvfDescriptor, type ParseOvfOptions } from './ovf-descriptor.ts';
 import { createTarExtract, drainEntry, entryBytes, feedTar, readSmall } from './tar-members.ts';
 
 export async function readOvaDescriptor(
   spec: OvaSourceSpecLike,
   secretData?: SecretData,
   signal?: AbortSignal,
+  select: ParseOvfOptions = {},
 ): Promise<OvfDescriptor> {
   const settings = resolveOvaHttpSettings(spec, secretData);
   const download = await openOvaDownload(settings, signal);
@@ -31,6 +32,7 @@ export async function readOvaDescriptor(
       if (entry.header.type === 'file' && name.toLowerCase().endsWith('.ovf')) {
         return parseOvfDescriptor(
           (await readSmall(entryBytes(entry), MAX_OVF_BYTES, name, 'InvalidOvf')).toString('utf8'),
+          select,
         );
       }
       await drainEntry(entry);

@@ -1,35 +1,54 @@
 // Exports an OVA in one pass over the HTTP download: the tar is read as it arrives, every disk
-// member is hashed and decoded straight into a sparse raw image, and the archive itself is never
-// stored. When the OVF (or manifest) comes after the disks, disks are decoded under provisional
-// names and mapped / verified once the descriptor and manifest have been read.
-import { open, mkdir, rename, rm } from 'node:fs/promises';
+// file is hashed as stored (each chunk of a chunked file on its own), inflated when gzip-
+// compressed, and decoded straight into a sparse raw image (streamOptimized VMDK, raw) or, for
+// formats whose tables are not in stream order (monolithicSparse VMDK, qcow2), staged to scratch
+// and converted by qemu-img. The archive itself is never stored. When the OVF (or manifest) comes
+// after the disks, streamOptimized disks are decoded under provisional names and mapped /
+// verified once the descriptor and manifest have been read.
+import { createWriteStream } from 'node:fs';
+import { open, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { decodeStreamOptimizedVmdk, type DecodeResult } from '../../disk/vmdk-stream.ts';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { decodeStreamOptimizedVmdk } from '../../disk/vmdk-stream.ts';
 import { DiskFormatError } from '../../disk/errors.ts';
+import { convertForeignImage, UnsafeImageError } from '../../disk/foreign-image.ts';
+import { writeSparseRaw } from '../../disk/sparse-raw.ts';
 import { SourceError } from '../source-error.ts';
 import type { DiskExportPhase, ExportOptions, ExportedDisk, SourceVm } from '../types.ts';
 import { resolveOvaHttpSettings, type OvaSourceSpecLike, type SecretData } from './connection.ts';
+import { boundedBytes, gunzipBounded, peekHead } from './byte-streams.ts';
+import {
+  DISK_IMAGE_HEAD_BYTES,
+  declaredFormat,
+  sniffDiskImage,
+  type DiskImageKind,
+} from './disk-image-kind.ts';
 import { checkDigest, digesting, MemberDigest } from './member-digest.ts';
-import { parseManifest, type ManifestEntry } from './manifest.ts';
+import { DIGEST_ALGORITHMS, parseManifest, type DigestAlgorithm, type ManifestEntry } from './manifest.ts';
 import { openOvaDownload, type OvaDownload } from './ova-http.ts';
 import {
+  chunkName,
   createTarExtract,
   drainEntry,
   entryBytes,
   feedTar,
   readSmall,
+  TarMembers,
   type TarEntry,
 } from './tar-members.ts';
 import {
-  STREAM_OPTIMIZED_FORMAT,
   parseOvfDescriptor,
   type OvfDescriptor,
   type OvfDisk,
+  type OvfFile,
+  type ParseOvfOptions,
 } from './ovf-descriptor.ts';
 import {
+  MAX_DISK_IMAGE_OVERHEAD_BYTES,
+  MAX_DISK_IMAGE_OVERHEAD_FRACTION,
   MAX_DISK_SIZE_DISAGREEMENT_BYTES,
   MAX_MANIFEST_BYTES,
-  MAX_OVA_MEMBERS,
   MAX_OVA_PROVISIONAL_DISKS,
   MAX_OVF_BYTES,
 } from '../../limits.ts';
@@ -42,14 +61,30 @@ export interface OvaExportResult {
 
 const PROGRESS_STEP_BYTES = 1024 * 1024;
 
-/** A disk member decoded from the archive, before or after it was matched to an OVF disk. */
+/** One tar member of a disk file as stored: the whole file, or one of its chunks. */
+interface StoredPart {
+  name: string;
+  digest: MemberDigest;
+}
+
+/** A disk file decoded from the archive, before or after it was matched to an OVF disk. */
 interface DecodedMember {
+  /** The file's name (its href's last segment). */
   name: string;
   tmpPath: string;
-  digest: MemberDigest;
-  decoded: DecodeResult;
+  /** Its tar members in order: one, or the chunks `<name>.000000000`, … */
+  parts: StoredPart[];
+  /** Digest of all chunks joined, for a manifest that lists the file instead of its chunks. */
+  whole?: MemberDigest;
+  virtualSizeBytes: number;
+  allocatedBytes: number;
   provisionalIndex: number;
   verified: boolean;
+}
+
+/** The most bytes an image file of a disk of `capacityBytes` may hold (limits.ts). */
+function maxImageFileBytes(capacityBytes: number): number {
+  return Math.ceil(capacityBytes * (1 + MAX_DISK_IMAGE_OVERHEAD_FRACTION)) + MAX_DISK_IMAGE_OVERHEAD_BYTES;
 }
 
 class OvaExport {
@@ -61,12 +96,15 @@ class OvaExport {
   private readonly members = new Map<string, DecodedMember>();
   private readonly createdFiles = new Set<string>();
   private readonly warnings: string[] = [];
+  /** Members drained before the OVF said what they are (only .vmdk members are decoded then). */
+  private readonly drainedBeforeOvf = new Set<string>();
   private diskMembersSeen = 0;
   private current?: { index: number; total: number };
 
   constructor(
     private readonly opts: ExportOptions,
     private readonly download: OvaDownload,
+    private readonly select: ParseOvfOptions,
   ) {}
 
   async run(): Promise<OvaExportResult> {
@@ -75,7 +113,10 @@ class OvaExport {
     this.download.body.once('error', (e) => (bodyError ??= e));
     const pumping = feedTar(this.download.body, extract).catch((e: unknown) => e);
     try {
-      for await (const entry of extract) await this.onEntry(entry);
+      const members = new TarMembers(extract);
+      for (let entry = await members.next(); entry; entry = await members.next()) {
+        await this.onEntry(entry, members);
+      }
       const pumpError = await pumping;
       if (pumpError) throw pumpError;
       return await this.finish();
@@ -92,7 +133,7 @@ class OvaExport {
 
   private classify(err: unknown, bodyError: unknown): SourceError {
     if (err instanceof SourceError) return err;
-    if (err instanceof DiskFormatError) {
+    if (err instanceof DiskFormatError || err instanceof UnsafeImageError) {
       return new SourceError(err.reason, err.message);
     }
     const mapped = this.download.toSourceError(bodyError ?? err);
@@ -116,26 +157,35 @@ class OvaExport {
     );
   }
 
-  private membersSeen = 0;
-
-  private async onEntry(entry: TarEntry): Promise<void> {
+  private async onEntry(entry: TarEntry, members: TarMembers): Promise<void> {
     const { header } = entry;
-    if (++this.membersSeen > MAX_OVA_MEMBERS) {
-      throw new SourceError('InvalidOva', `the archive holds more than ${MAX_OVA_MEMBERS} files`);
-    }
     const base = posix.basename(header.name);
     if (header.type !== 'file' && header.type !== 'contiguous-file') return drainEntry(entry);
     const lower = base.toLowerCase();
     if (lower.endsWith('.ovf')) return this.onDescriptor(entry, base);
     if (lower.endsWith('.mf')) return this.onManifest(entry, base);
-    if (this.isDiskMember(base)) return this.onDiskMember(entry, base);
+    if (this.descriptor) {
+      const disk = this.ovfDiskForMember(base);
+      if (disk?.file) return this.onDiskMember(entry, members, posix.basename(disk.file.href), disk);
+      const chunked = this.descriptor.disks.find(
+        (d) => d.file?.chunkSizeBytes !== undefined && base.startsWith(`${posix.basename(d.file.href)}.`),
+      );
+      if (chunked?.file && /\.\d{9}$/.test(base)) {
+        throw new SourceError(
+          'InvalidOva',
+          `"${base}" is a chunk of "${chunked.file.href}" out of order: a file's chunks must follow each other, from .000000000 on`,
+        );
+      }
+      return drainEntry(entry);
+    }
+    if (/\.vmdk$/i.test(base)) return this.onDiskMember(entry, members, base, undefined);
+    this.drainedBeforeOvf.add(base);
     return drainEntry(entry);
   }
 
-  private isDiskMember(base: string): boolean {
-    if (this.descriptor)
-      return this.descriptor.disks.some((d) => d.file && posix.basename(d.file.href) === base);
-    return /\.vmdk$/i.test(base);
+  /** The OVF disk whose file (or, chunked, whose first chunk) is the member `base`. */
+  private ovfDiskForMember(base: string): OvfDisk | undefined {
+    return this.descriptor?.disks.find((d) => d.file && firstMemberName(d.file) === base);
   }
 
   private async onDescriptor(entry: TarEntry, name: string): Promise<void> {
@@ -150,12 +200,15 @@ class OvaExport {
       await readSmall(digesting(entryBytes(entry), digest), MAX_OVF_BYTES, name, 'InvalidOvf')
     ).toString('utf8');
     digest.finish();
-    const descriptor = parseOvfDescriptor(text);
+    const descriptor = parseOvfDescriptor(text, this.select);
     for (const disk of descriptor.disks) {
-      if (disk.file && disk.format !== undefined && disk.format !== STREAM_OPTIMIZED_FORMAT) {
+      if (!disk.file) continue;
+      declaredFormat(disk.format, disk.file.href);
+      const first = firstMemberName(disk.file);
+      if (this.drainedBeforeOvf.has(first)) {
         throw new SourceError(
-          'UnsupportedDiskFormat',
-          `disk "${disk.file.href}" has format "${disk.format}"; only streamOptimized VMDKs (as ovftool and vSphere export them) are supported`,
+          'UnsupportedOva',
+          `disk file "${first}" comes before the OVF descriptor in the archive; a disk file that is compressed, chunked or not a .vmdk can only be read after the OVF (which the OVF standard puts first): repack the OVA with the .ovf first`,
         );
       }
     }
@@ -183,20 +236,26 @@ class OvaExport {
     for (const member of this.members.values()) this.verifyMember(member);
   }
 
-  private async onDiskMember(entry: TarEntry, name: string): Promise<void> {
+  private async onDiskMember(
+    entry: TarEntry,
+    members: TarMembers,
+    name: string,
+    ovfDisk: OvfDisk | undefined,
+  ): Promise<void> {
     if (this.members.has(name)) throw new SourceError('InvalidOva', `the archive holds "${name}" twice`);
-    const ovfDisk = this.ovfDiskFor(name);
     if (!this.descriptor && this.diskMembersSeen >= MAX_OVA_PROVISIONAL_DISKS) {
       throw new SourceError(
         'InvalidOva',
         `the archive holds more than ${MAX_OVA_PROVISIONAL_DISKS} .vmdk files before its OVF descriptor; put the OVF first or remove unused disk files`,
       );
     }
+    const file = ovfDisk?.file;
+    // A file the manifest does not list is refused before it is downloaded (a chunked one once
+    // its chunks are known: the manifest may list them or the whole file).
+    if (file?.chunkSizeBytes === undefined) this.manifestEntry(name);
     const provisionalIndex = this.diskMembersSeen++;
     const index = ovfDisk?.index ?? provisionalIndex;
-    const total = entry.header.size ?? 0;
-    const expected = this.manifestEntry(name);
-    const digest = new MemberDigest(expected ? [expected.algorithm] : undefined);
+    const total = file?.sizeBytes ?? entry.header.size ?? 0;
     const tmpPath = join(this.opts.scratchDir, `.ova-member-${provisionalIndex}.raw`);
     this.createdFiles.add(tmpPath);
     this.current = { index, total };
@@ -208,32 +267,174 @@ class OvaExport {
         this.progress(index, 'exporting', bytes, total);
       }
     };
-    let decoded: DecodeResult;
+    const parts: StoredPart[] = [];
+    const whole = file?.chunkSizeBytes !== undefined ? new MemberDigest(this.digestAlgorithms()) : undefined;
+    const stored = this.storedBytes(entry, members, name, file, parts, whole, onBytes);
+    const bytes =
+      file?.compression === 'gzip' && ovfDisk
+        ? gunzipBounded(stored, maxImageFileBytes(ovfDisk.capacityBytes), name)
+        : stored;
+    const { head, stream } = await peekHead(bytes, DISK_IMAGE_HEAD_BYTES);
+    const kind = sniffDiskImage(head, ovfDisk ? declaredFormat(ovfDisk.format, name) : 'vmdk', name);
+    let decoded: { virtualSizeBytes: number; allocatedBytes: number };
     try {
-      decoded = await decodeStreamOptimizedVmdk(digesting(entryBytes(entry), digest, onBytes), tmpPath, {
-        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-        // Refused before anything is written when the OVF (read already) says another size.
-        ...(ovfDisk ? { onHeader: (size: number) => checkDiskSize(name, size, ovfDisk.capacityBytes) } : {}),
-      });
+      decoded = await this.decode(kind, stream, name, ovfDisk, provisionalIndex, () =>
+        this.progress(index, 'converting', total, total),
+      );
     } catch (err) {
-      if (err instanceof DiskFormatError)
-        throw new SourceError(err.reason, `disk file "${name}": ${err.message}`);
+      if (err instanceof DiskFormatError || err instanceof UnsafeImageError)
+        throw new SourceError(
+          err.reason,
+          err.message.includes(name) ? err.message : `disk file "${name}": ${err.message}`,
+        );
       throw err;
     }
-    // The decoder stops after the end-of-stream marker; whatever follows is still part of the file.
-    for await (const chunk of entryBytes(entry)) digest.update(chunk);
-    digest.finish();
-    if (digest.bytes !== total) {
-      throw new SourceError(
-        'InvalidOva',
-        `disk file "${name}" ended after ${digest.bytes} of ${total} bytes`,
-      );
-    }
-    const member: DecodedMember = { name, tmpPath, digest, decoded, provisionalIndex, verified: false };
+    // A VMDK's decoder stops after its end-of-stream marker; whatever follows still counts for the digests.
+    for await (const chunk of stream) void chunk;
+    const member: DecodedMember = {
+      name,
+      tmpPath,
+      parts,
+      ...(whole ? { whole } : {}),
+      ...decoded,
+      provisionalIndex,
+      verified: false,
+    };
     this.members.set(name, member);
     this.progress(index, 'verifying', total, total);
     this.verifyMember(member);
     this.current = undefined;
+  }
+
+  /**
+   * The stored bytes of a disk file: its tar member, or (ovf:chunkSize) its chunk members in
+   * order, taken from `members` as they come. Each member is hashed as stored; `parts` receives
+   * them, `whole` the chunks joined.
+   */
+  private async *storedBytes(
+    first: TarEntry,
+    members: TarMembers,
+    name: string,
+    file: OvfFile | undefined,
+    parts: StoredPart[],
+    whole: MemberDigest | undefined,
+    onBytes: (bytes: number) => void,
+  ): AsyncGenerator<Uint8Array> {
+    const chunkSize = file?.chunkSizeBytes;
+    let entry = first;
+    let bytes = 0;
+    for (let i = 0; ; i++) {
+      const partName = chunkSize === undefined ? name : chunkName(name, i);
+      const digest = new MemberDigest(this.digestAlgorithms());
+      for await (const chunk of entryBytes(entry)) {
+        digest.update(chunk);
+        whole?.update(chunk);
+        bytes += chunk.byteLength;
+        onBytes(bytes);
+        yield chunk;
+      }
+      digest.finish();
+      const expected = entry.header.size ?? 0;
+      if (digest.bytes !== expected) {
+        throw new SourceError(
+          'InvalidOva',
+          `disk file "${partName}" ended after ${digest.bytes} of ${expected} bytes`,
+        );
+      }
+      parts.push({ name: partName, digest });
+      if (chunkSize === undefined) return;
+      const next = await members.next();
+      const continues =
+        next !== undefined &&
+        (next.header.type === 'file' || next.header.type === 'contiguous-file') &&
+        posix.basename(next.header.name) === chunkName(name, i + 1);
+      if (next !== undefined && !continues) members.putBack(next);
+      if (continues ? digest.bytes !== chunkSize : digest.bytes === 0 || digest.bytes > chunkSize) {
+        throw new SourceError(
+          'InvalidOva',
+          `chunk "${partName}" holds ${digest.bytes} bytes; ovf:chunkSize says every chunk but the last holds ${chunkSize} bytes (and the last at most that)`,
+        );
+      }
+      if (!continues) {
+        whole?.finish();
+        return;
+      }
+      entry = next;
+    }
+  }
+
+  /** Writes the disk image in `stream` as the sparse raw file of member `provisionalIndex`. */
+  private async decode(
+    kind: DiskImageKind,
+    stream: AsyncIterable<Uint8Array>,
+    name: string,
+    ovfDisk: OvfDisk | undefined,
+    provisionalIndex: number,
+    onConverting: () => void,
+  ): Promise<{ virtualSizeBytes: number; allocatedBytes: number }> {
+    const tmpPath = join(this.opts.scratchDir, `.ova-member-${provisionalIndex}.raw`);
+    const signal = this.opts.signal;
+    if (kind === 'streamOptimizedVmdk') {
+      return decodeStreamOptimizedVmdk(stream, tmpPath, {
+        ...(signal ? { signal } : {}),
+        // Refused before anything is written when the OVF (read already) says another size.
+        ...(ovfDisk ? { onHeader: (size: number) => checkDiskSize(name, size, ovfDisk.capacityBytes) } : {}),
+      });
+    }
+    if (!ovfDisk) {
+      throw new SourceError(
+        'UnsupportedOva',
+        `disk file "${name}" comes before the OVF descriptor and is not a streamOptimized VMDK; only those can be read before the OVF (which the OVF standard puts first): repack the OVA with the .ovf first`,
+      );
+    }
+    if (kind === 'raw') {
+      const r = await writeSparseRaw(stream, tmpPath, {
+        maxBytes: ovfDisk.capacityBytes + MAX_DISK_SIZE_DISAGREEMENT_BYTES,
+        ...(signal ? { signal } : {}),
+      });
+      return { virtualSizeBytes: r.sizeBytes, allocatedBytes: r.allocatedBytes };
+    }
+    // monolithicSparse VMDK and qcow2 keep their tables apart from the data: stage, then convert.
+    const stagePath = join(this.opts.scratchDir, `.ova-member-${provisionalIndex}.stage`);
+    this.createdFiles.add(stagePath);
+    const limit = maxImageFileBytes(ovfDisk.capacityBytes);
+    try {
+      await pipeline(
+        Readable.from(
+          boundedBytes(
+            stream,
+            limit,
+            () =>
+              new SourceError(
+                'InvalidOva',
+                `disk file "${name}" holds more than ${limit} bytes, more than an image of its ${ovfDisk.capacityBytes}-byte disk can`,
+              ),
+          ),
+        ),
+        createWriteStream(stagePath),
+        ...(signal ? [{ signal }] : []),
+      );
+      onConverting();
+      const { virtualSizeBytes } = await convertForeignImage(
+        stagePath,
+        kind === 'qcow2' ? 'qcow2' : 'vmdk',
+        tmpPath,
+        `disk file "${name}"`,
+        signal,
+      );
+      checkDiskSize(name, virtualSizeBytes, ovfDisk.capacityBytes);
+      const st = await stat(tmpPath);
+      return { virtualSizeBytes, allocatedBytes: Math.min(st.blocks * 512, st.size) };
+    } finally {
+      await rm(stagePath, { force: true });
+      this.createdFiles.delete(stagePath);
+    }
+  }
+
+  /** The manifest's algorithms once it is known, else every one it could use. */
+  private digestAlgorithms(): readonly DigestAlgorithm[] {
+    if (!this.manifest) return DIGEST_ALGORITHMS;
+    return [...new Set([...this.manifest.values()].map((e) => e.algorithm))];
   }
 
   private ovfDiskFor(name: string): OvfDisk | undefined {
@@ -252,14 +453,27 @@ class OvaExport {
     return entry;
   }
 
+  /**
+   * Checks a disk file against the manifest (when there is one): each stored member by its own
+   * entry, or a chunked file whose chunks the manifest does not list by the entry of the file.
+   */
   private verifyMember(member: DecodedMember): void {
-    const expected = this.manifestEntry(member.name);
-    if (!expected || member.verified) return;
+    const manifest = this.manifest;
+    if (!manifest || member.verified) return;
+    const index = this.ovfDiskFor(member.name)?.index ?? member.provisionalIndex;
+    const bytes = member.parts.reduce((n, p) => n + p.digest.bytes, 0);
     try {
-      checkDigest(member.name, member.digest, expected);
+      const fileEntry = manifest.get(member.name);
+      if (member.whole && fileEntry && !member.parts.every((p) => manifest.has(p.name))) {
+        checkDigest(member.name, member.whole, fileEntry);
+      } else {
+        for (const part of member.parts) {
+          const expected = this.manifestEntry(part.name);
+          if (expected) checkDigest(part.name, part.digest, expected);
+        }
+      }
     } catch (err) {
-      const index = this.ovfDiskFor(member.name)?.index ?? member.provisionalIndex;
-      this.progress(index, 'failed', member.digest.bytes, member.digest.bytes);
+      this.progress(index, 'failed', bytes, bytes);
       throw err;
     }
     member.verified = true;
@@ -305,8 +519,8 @@ class OvaExport {
           );
         }
         used.add(name);
-        sizeBytes = member.decoded.virtualSizeBytes;
-        allocatedBytes = member.decoded.allocatedBytes;
+        sizeBytes = member.virtualSizeBytes;
+        allocatedBytes = member.allocatedBytes;
         checkDiskSize(name, sizeBytes, disk.capacityBytes);
         if (sizeBytes !== disk.capacityBytes) {
           this.warnings.push(
@@ -373,16 +587,24 @@ async function createBlankImage(path: string, sizeBytes: number): Promise<void> 
 
 /**
  * Downloads the OVA at `spec.url` once and writes each disk as `<scratchDir>/disk-<index>.raw`
- * (sparse raw). Disks are checked against the manifest when the OVA has one. On failure every
+ * (sparse raw). Disks are checked against the manifest when the OVA has one. `select` picks the
+ * VM of a vApp (ParseOvfOptions). On failure every
  * file this call created is removed and a SourceError is thrown.
  */
 export async function exportOva(
   spec: OvaSourceSpecLike,
   secretData: SecretData | undefined,
   opts: ExportOptions,
+  select: ParseOvfOptions = {},
 ): Promise<OvaExportResult> {
   const settings = resolveOvaHttpSettings(spec, secretData);
   await mkdir(opts.scratchDir, { recursive: true });
   const download = await openOvaDownload(settings, opts.signal);
-  return new OvaExport(opts, download).run();
+  return new OvaExport(opts, download, select).run();
+}
+
+/** The archive member a disk file starts with: the file itself, or its first chunk. */
+function firstMemberName(file: OvfFile): string {
+  const name = posix.basename(file.href);
+  return file.chunkSizeBytes === undefined ? name : chunkName(name, 0);
 }

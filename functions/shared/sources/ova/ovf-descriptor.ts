@@ -1,5 +1,6 @@
-// OVF 1.x / 2.x descriptor → SourceVm plus the disk → file mapping the exporter needs.
-// Pure: takes the descriptor text, returns data or throws SourceError('InvalidOvf'|'UnsupportedOva').
+// OVF 0.9 / 1.x / 2.x descriptor → SourceVm plus the disk → file mapping the exporter needs.
+// Pure: takes the descriptor text, returns data or throws SourceError('InvalidOvf'|'UnsupportedOva'|
+// 'VirtualMachineNotFound').
 import { guestOsFromOvf } from '../../guest-os.ts';
 import { SourceError } from '../source-error.ts';
 import type { DiskBus, SourceDisk, SourceNic, SourceVm } from '../types.ts';
@@ -9,6 +10,7 @@ import {
   isStorageController,
   nicModelForSubType,
 } from './hardware-mapping.ts';
+import { normalizeOvf09, OVF09_NS } from './ovf09.ts';
 import { toBytes } from './units.ts';
 import {
   MAX_DISK_BYTES,
@@ -31,8 +33,8 @@ import {
 export const OVF1_NS = 'http://schemas.dmtf.org/ovf/envelope/1';
 export const OVF2_NS = 'http://schemas.dmtf.org/ovf/envelope/2';
 export const VMW_NS = 'http://www.vmware.com/schema/ovf';
-const OVF_NS = [OVF1_NS, OVF2_NS];
-const ATTR_NS = [OVF1_NS, OVF2_NS, VMW_NS];
+const OVF_NS = [OVF1_NS, OVF2_NS, OVF09_NS];
+const ATTR_NS = [...OVF_NS, VMW_NS];
 
 export const STREAM_OPTIMIZED_FORMAT =
   'http://www.vmware.com/interfaces/specifications/vmdk.html#streamoptimized';
@@ -40,8 +42,15 @@ export const STREAM_OPTIMIZED_FORMAT =
 export interface OvfFile {
   id: string;
   href: string;
-  /** File@size, bytes, when given. */
+  /** File@size, bytes, when given: the file as stored (compressed; all chunks together). */
   sizeBytes?: number;
+  /** File@compression="gzip": the stored bytes are the gzip of the file. */
+  compression?: 'gzip';
+  /**
+   * File@chunkSize: the stored file is split into members `<href>.000000000`, `.000000001`, …
+   * of this many bytes each (the last one shorter), after compression (DSP0243 §5.3).
+   */
+  chunkSizeBytes?: number;
 }
 
 export interface OvfDisk {
@@ -59,7 +68,7 @@ export interface OvfDisk {
 }
 
 export interface OvfDescriptor {
-  ovfVersion: 1 | 2;
+  ovfVersion: 0.9 | 1 | 2;
   vm: SourceVm;
   disks: OvfDisk[];
   warnings: string[];
@@ -79,7 +88,15 @@ function invalid(message: string): SourceError {
   return new SourceError('InvalidOvf', `OVF descriptor: ${message}`);
 }
 
-export function parseOvfDescriptor(xml: string): OvfDescriptor {
+export interface ParseOvfOptions {
+  /**
+   * The import's virtualMachineName: selects the VM of a vApp (VirtualSystemCollection) by its
+   * ovf:id or Name. A single-VM OVF ignores it (there it names the new VM).
+   */
+  virtualMachineName?: string;
+}
+
+export function parseOvfDescriptor(xml: string, opts: ParseOvfOptions = {}): OvfDescriptor {
   const bytes = Buffer.byteLength(xml);
   if (bytes > MAX_OVF_BYTES) {
     throw invalid(`it is ${bytes} bytes, larger than the ${MAX_OVF_BYTES} bytes accepted`);
@@ -92,36 +109,17 @@ export function parseOvfDescriptor(xml: string): OvfDescriptor {
   }
   if (root.local !== 'Envelope' || !OVF_NS.includes(root.ns)) {
     throw invalid(
-      `root element is <${root.local}> in namespace "${root.ns}", expected an OVF 1.x or 2.x <Envelope>`,
+      `root element is <${root.local}> in namespace "${root.ns}", expected an OVF 0.9, 1.x or 2.x <Envelope>`,
     );
   }
-  const ovfVersion = root.ns === OVF2_NS ? 2 : 1;
+  const ovfVersion = root.ns === OVF2_NS ? 2 : root.ns === OVF09_NS ? 0.9 : 1;
+  root = normalizeOvf09(root, root.ns);
   const warnings: string[] = [];
 
   const files = new Map<string, OvfFile>();
   for (const f of childrenNamed(firstChild(root, 'References') ?? root, 'File')) {
-    const id = attr(f, 'id', OVF_NS);
-    const href = attr(f, 'href', OVF_NS);
-    if (id === undefined || href === undefined) throw invalid('a References/File lacks ovf:id or ovf:href');
-    if (attr(f, 'chunkSize', OVF_NS) !== undefined) {
-      throw new SourceError(
-        'UnsupportedOva',
-        `file "${href}" is split into chunks (ovf:chunkSize), which is not supported`,
-      );
-    }
-    const compression = attr(f, 'compression', OVF_NS);
-    if (compression !== undefined && compression !== 'identity') {
-      throw new SourceError(
-        'UnsupportedOva',
-        `file "${href}" uses ovf:compression="${compression}", which is not supported`,
-      );
-    }
-    const size = attr(f, 'size', OVF_NS);
-    files.set(id, {
-      id,
-      href,
-      ...(size !== undefined && /^\d+$/.test(size) ? { sizeBytes: Number(size) } : {}),
-    });
+    const file = parseFile(f);
+    files.set(file.id, file);
   }
 
   const diskDefs = new Map<string, XmlElement>();
@@ -133,16 +131,7 @@ export function parseOvfDescriptor(xml: string): OvfDescriptor {
     }
   }
 
-  const system = firstChild(root, 'VirtualSystem', OVF_NS);
-  if (system === undefined) {
-    if (firstChild(root, 'VirtualSystemCollection', OVF_NS)) {
-      throw new SourceError(
-        'UnsupportedOva',
-        'the OVA holds a VirtualSystemCollection (a multi-VM vApp); only single-VM OVAs are supported',
-      );
-    }
-    throw invalid('no <VirtualSystem> element');
-  }
+  const system = selectVirtualSystem(root, opts.virtualMachineName, warnings);
   const name = attr(system, 'id', OVF_NS) ?? childText(system, 'Name');
   if (name === undefined || name === '') throw invalid('the VirtualSystem has no ovf:id');
 
@@ -176,6 +165,74 @@ export function parseOvfDescriptor(xml: string): OvfDescriptor {
     guestOs: parseOperatingSystem(system),
   };
   return { ovfVersion, vm, disks, warnings };
+}
+
+function parseFile(f: XmlElement): OvfFile {
+  const id = attr(f, 'id', OVF_NS);
+  const href = attr(f, 'href', OVF_NS);
+  if (id === undefined || href === undefined) throw invalid('a References/File lacks ovf:id or ovf:href');
+  const compression = attr(f, 'compression', OVF_NS)?.trim().toLowerCase();
+  if (compression !== undefined && compression !== 'identity' && compression !== 'gzip') {
+    throw new SourceError(
+      'UnsupportedOva',
+      `file "${href}" uses ovf:compression="${compression}"; supported are "gzip" and "identity" (uncompressed)`,
+    );
+  }
+  const chunk = attr(f, 'chunkSize', OVF_NS);
+  let chunkSizeBytes: number | undefined;
+  if (chunk !== undefined) {
+    chunkSizeBytes = /^\d{1,16}$/.test(chunk.trim()) ? Number(chunk.trim()) : NaN;
+    if (!(chunkSizeBytes > 0 && chunkSizeBytes <= MAX_DISK_BYTES)) {
+      throw invalid(
+        `file "${href}" has ovf:chunkSize "${chunk}", expected a whole number of bytes from 1 to ${MAX_DISK_BYTES}`,
+      );
+    }
+  }
+  const size = attr(f, 'size', OVF_NS);
+  return {
+    id,
+    href,
+    ...(size !== undefined && /^\d+$/.test(size) ? { sizeBytes: Number(size) } : {}),
+    ...(compression === 'gzip' ? { compression } : {}),
+    ...(chunkSizeBytes !== undefined ? { chunkSizeBytes } : {}),
+  };
+}
+
+/**
+ * The VirtualSystem to import: the envelope's only one, or the one of a vApp (a
+ * VirtualSystemCollection, possibly nested) whose ovf:id or Name is `wanted`.
+ */
+function selectVirtualSystem(root: XmlElement, wanted: string | undefined, warnings: string[]): XmlElement {
+  const single = firstChild(root, 'VirtualSystem', OVF_NS);
+  if (single !== undefined) return single;
+  const collection = firstChild(root, 'VirtualSystemCollection', OVF_NS);
+  if (collection === undefined) throw invalid('no <VirtualSystem> element');
+  const systems = descendantsNamed(collection, 'VirtualSystem').filter((s) => OVF_NS.includes(s.ns));
+  const label = (s: XmlElement): string => {
+    const id = attr(s, 'id', OVF_NS) ?? '';
+    const name = childText(s, 'Name');
+    return name !== undefined && name !== '' && name !== id ? `"${id}" (Name "${name}")` : `"${id}"`;
+  };
+  if (systems.length === 0) throw invalid('the vApp (VirtualSystemCollection) holds no VirtualSystem');
+  const listed = systems.map(label).join(', ');
+  const what = `the OVA holds a vApp (VirtualSystemCollection) of ${systems.length} VMs: ${listed}`;
+  const key = wanted?.trim() ?? '';
+  if (key === '') {
+    throw new SourceError(
+      'VirtualMachineNotFound',
+      `${what}; set the import's virtualMachineName to the ovf:id or Name of the VM to import (one import per VM)`,
+    );
+  }
+  const byId = systems.filter((s) => attr(s, 'id', OVF_NS) === key);
+  const matches = byId.length > 0 ? byId : systems.filter((s) => childText(s, 'Name') === key);
+  if (matches.length !== 1) {
+    throw new SourceError(
+      'VirtualMachineNotFound',
+      `${what}; virtualMachineName "${key}" names ${matches.length === 0 ? 'none' : `${matches.length}`} of them: set it to one ovf:id`,
+    );
+  }
+  warnings.push(`the OVA holds a vApp of ${systems.length} VMs; importing ${label(matches[0]!)}`);
+  return matches[0]!;
 }
 
 function parseOperatingSystem(system: XmlElement): SourceVm['guestOs'] {
@@ -264,7 +321,12 @@ function parseCpu(items: HardwareItem[], warnings: string[]): SourceVm['cpu'] {
 
 function parseMemory(items: HardwareItem[]): number {
   const item = items.find((i) => i.resourceType === ResourceType.memory);
-  if (item === undefined) throw invalid('no memory item (ResourceType 4)');
+  // vSphere's OVF deployment has no documented default, and any guess gives a VM that boots
+  // short of memory or wastes it: the user states it, as for any hand-written descriptor.
+  if (item === undefined)
+    throw invalid(
+      "the VM's VirtualHardwareSection has no memory item (ResourceType 4), so its memory size is unknown; add one (e.g. VirtualQuantity 2048 with AllocationUnits byte * 2^20) and repack the OVA",
+    );
   const quantity = item.prop('VirtualQuantity') ?? '';
   const units = item.prop('AllocationUnits');
   // Without AllocationUnits, CIM's default for memory is MB (upstream treated it as bytes, §13.1 B22).
@@ -344,7 +406,8 @@ function parseDisks(
       warnings.push(`${label} has no HostResource (an empty drive); skipped`);
       continue;
     }
-    const ref = /^(?:ovf:)?\/(disk|file)\/(.+)$/.exec(host);
+    // "ovf://disk/<id>" is how VirtualCenter 2.5 wrote it.
+    const ref = /^(?:ovf:)?\/\/?(disk|file)\/(.+)$/.exec(host);
     if (!ref) throw invalid(`${label} has HostResource "${host}", expected ovf:/disk/<id> or ovf:/file/<id>`);
     let diskId = ref[2] as string;
     let file: OvfFile | undefined;

@@ -1,5 +1,6 @@
 // Helpers for reading a tar archive as it streams in, with tar-stream's extract().
 import { extract as tarExtract, type Extract, type ExtractEvents } from 'tar-stream';
+import { MAX_OVA_MEMBERS } from '../../limits.ts';
 import { SourceError } from '../source-error.ts';
 
 /** A tar member being read (tar-stream does not export a name for this type). */
@@ -67,4 +68,43 @@ export async function readSmall(
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * The members of an archive one at a time, with one member of look-ahead put back (a chunked
+ * file's reader takes the members that continue it and returns the first that does not).
+ * Counts members against MAX_OVA_MEMBERS.
+ */
+export class TarMembers {
+  private held?: TarEntry;
+  private seen = 0;
+  private readonly it: AsyncIterator<TarEntry>;
+
+  constructor(extract: Extract) {
+    this.it = extract[Symbol.asyncIterator]();
+  }
+
+  async next(): Promise<TarEntry | undefined> {
+    const held = this.held;
+    if (held) {
+      this.held = undefined;
+      return held;
+    }
+    const r = await this.it.next();
+    if (r.done) return undefined;
+    if (++this.seen > MAX_OVA_MEMBERS) {
+      throw new SourceError('InvalidOva', `the archive holds more than ${MAX_OVA_MEMBERS} files`);
+    }
+    return r.value;
+  }
+
+  putBack(entry: TarEntry): void {
+    if (this.held) throw new Error('TarMembers: only one member can be put back');
+    this.held = entry;
+  }
+}
+
+/** Name of chunk `i` of a file split with ovf:chunkSize (DSP0243: nine-digit, zero-padded suffix). */
+export function chunkName(file: string, i: number): string {
+  return `${file}.${String(i).padStart(9, '0')}`;
 }
