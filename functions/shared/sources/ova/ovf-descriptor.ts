@@ -36,9 +36,6 @@ export const VMW_NS = 'http://www.vmware.com/schema/ovf';
 const OVF_NS = [OVF1_NS, OVF2_NS, OVF09_NS];
 const ATTR_NS = [...OVF_NS, VMW_NS];
 
-export const STREAM_OPTIMIZED_FORMAT =
-  'http://www.vmware.com/interfaces/specifications/vmdk.html#streamoptimized';
-
 export interface OvfFile {
   id: string;
   href: string;
