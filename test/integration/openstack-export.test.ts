@@ -12,10 +12,8 @@ import {
   type OpenstackClientOptions,
 } from '../../functions/shared/sources/openstack/client.ts';
 import type { OpenstackConnection } from '../../functions/shared/sources/openstack/connection.ts';
-import {
-  ServerExport,
-  type OpenstackExportSettings,
-} from '../../functions/shared/sources/openstack/export.ts';
+import { ServerExport } from '../../functions/shared/sources/openstack/export.ts';
+import type { OpenstackExportSettings } from '../../functions/shared/sources/openstack/export-settings.ts';
 import type { ExportOptions } from '../../functions/shared/sources/types.ts';
 import { SourceError } from '../../functions/shared/sources/source-error.ts';
 import { writeDiskContent } from '../simulators/disk-content.ts';

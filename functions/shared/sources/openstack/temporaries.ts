@@ -1,0 +1,133 @@
+// Temporary snapshots, volumes and images of an export, and their removal: in dependency order
+// (image, then volume until it is gone, then snapshot), also on failure; what cannot be removed is
+// logged for the user to remove by hand.
+import type { OpenstackClient } from './client.ts';
+import type { ExportTiming } from './export-settings.ts';
+import { apiErrorMessage, httpError } from './http.ts';
+import type { OpenstackSession } from './session.ts';
+import { waitFor, type WaitVerdict } from './wait.ts';
+
+/** Temporary cloud resources, removed last-in first-out. */
+export class Temporaries {
+  private readonly steps: Array<{ what: string; run: () => Promise<void> }> = [];
+  add(what: string, run: () => Promise<void>): void {
+    this.steps.push({ what, run });
+  }
+  async removeAll(client: OpenstackClient): Promise<string[]> {
+    const failed: string[] = [];
+    for (const step of this.steps.reverse()) {
+      try {
+        await step.run();
+        client.log({ level: 'info', msg: `removed ${step.what}` });
+      } catch (err) {
+        failed.push(step.what);
+        client.log({
+          level: 'error',
+          msg: `could not remove ${step.what}; remove it by hand`,
+          error: (err as Error).message,
+        });
+      }
+    }
+    this.steps.length = 0;
+    return failed;
+  }
+}
+
+function cleanupWait<T>(
+  timing: ExportTiming,
+  poll: () => Promise<T>,
+  judge: (v: T) => WaitVerdict,
+  what: string,
+): Promise<T> {
+  return waitFor(poll, judge, {
+    initialMs: timing.pollInitialMs,
+    maxMs: timing.pollMaxMs,
+    timeoutMs: timing.cleanupTimeoutMs,
+    what,
+  });
+}
+
+export async function deleteImage(session: OpenstackSession, id: string): Promise<void> {
+  const res = await session.call('image', `/images/${id}`, {
+    method: 'DELETE',
+    what: `deleting image ${id}`,
+  });
+  if (res.status !== 204 && res.status !== 200 && res.status !== 404)
+    throw httpError(res.status, res.data, `Deleting image ${id}`);
+}
+
+/** Deletes a volume and waits until it is gone (its snapshot cannot be deleted before). */
+export async function deleteVolume(
+  session: OpenstackSession,
+  timing: ExportTiming,
+  id: string,
+): Promise<void> {
+  await cleanupWait(
+    timing,
+    async () => {
+      const res = await session.call('volume', `/volumes/${id}`, {
+        method: 'DELETE',
+        what: `deleting volume ${id}`,
+      });
+      return res;
+    },
+    (res): WaitVerdict => {
+      if (res.status === 202 || res.status === 404) return { done: true };
+      // 400: still creating/uploading; try again once it settles.
+      if (res.status === 400) return { done: false };
+      return {
+        failed: `deleting volume ${id} failed with HTTP ${res.status}: ${apiErrorMessage(res.data) ?? ''}`,
+      };
+    },
+    `volume ${id} to accept deletion`,
+  );
+  await cleanupWait(
+    timing,
+    () =>
+      session.call<{ volume?: { status?: string } }>('volume', `/volumes/${id}`, {
+        method: 'GET',
+        what: `reading volume ${id}`,
+      }),
+    (res): WaitVerdict => {
+      if (res.status === 404) return { done: true };
+      if (res.data?.volume?.status === 'error_deleting')
+        return { failed: `volume ${id} went to error_deleting` };
+      return { done: false };
+    },
+    `volume ${id} to be deleted`,
+  );
+}
+
+export async function deleteSnapshot(
+  session: OpenstackSession,
+  timing: ExportTiming,
+  id: string,
+): Promise<void> {
+  await cleanupWait(
+    timing,
+    () => session.call('volume', `/snapshots/${id}`, { method: 'DELETE', what: `deleting snapshot ${id}` }),
+    (res): WaitVerdict => {
+      if (res.status === 202 || res.status === 404) return { done: true };
+      if (res.status === 400) return { done: false };
+      return {
+        failed: `deleting snapshot ${id} failed with HTTP ${res.status}: ${apiErrorMessage(res.data) ?? ''}`,
+      };
+    },
+    `snapshot ${id} to accept deletion`,
+  );
+  await cleanupWait(
+    timing,
+    () =>
+      session.call<{ snapshot?: { status?: string } }>('volume', `/snapshots/${id}`, {
+        method: 'GET',
+        what: `reading snapshot ${id}`,
+      }),
+    (res): WaitVerdict => {
+      if (res.status === 404) return { done: true };
+      if (res.data?.snapshot?.status === 'error_deleting')
+        return { failed: `snapshot ${id} went to error_deleting` };
+      return { done: false };
+    },
+    `snapshot ${id} to be deleted`,
+  );
+}
