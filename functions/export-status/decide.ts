@@ -1,5 +1,6 @@
 // sourceReady → disksExported / VMMigrationFailed from what the export Job reported (VMExported,
 // VMExportFailed) or, when it could not report, from the Job's own Failed condition. Pure.
+import { isConditionReason, type ConditionReason } from '../shared/condition-reasons.ts';
 import { ImportConditionType, ImportStatus, type VirtualMachineImportStatus } from '../shared/api/index.ts';
 import { getCondition, isTrue } from '../shared/conditions.ts';
 import type { StepOutcome } from '../shared/import-function.ts';
@@ -8,6 +9,7 @@ export interface FinishedJob {
   namespace: string;
   name: string;
   type: 'Complete' | 'Failed';
+  /** The Job's own condition reason (BackoffLimitExceeded, DeadlineExceeded, …). */
   reason: string;
   message: string;
 }
@@ -35,7 +37,11 @@ export function decideExportStatus(
   }
   const failed = getCondition(conditions, ImportConditionType.ExportFailed);
   if (failed?.status === 'True')
-    return fail(status, failed.reason || 'ExportFailed', failed.message || 'the export failed');
+    return fail(
+      status,
+      isConditionReason(failed.reason) ? failed.reason : 'ExportFailed',
+      failed.message || 'the export failed',
+    );
   if (!job) return { action: 'ignore' };
 
   const logs = `read its logs with: kubectl logs -n ${job.namespace} job/${job.name}`;
@@ -57,7 +63,7 @@ export function decideExportStatus(
   );
 }
 
-function fail(status: VirtualMachineImportStatus, reason: string, message: string): StepOutcome {
+function fail(status: VirtualMachineImportStatus, reason: ConditionReason, message: string): StepOutcome {
   const next = { ...status, importStatus: ImportStatus.Failed };
   return {
     action: 'update',

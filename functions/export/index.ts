@@ -1,6 +1,7 @@
 // sourceReady: creates the scratch PVC, the credentials the Job mounts and the export Job. The Job
 // (functions/export/job/main.ts) powers the source VM off and exports the disks; export-status
 // moves the import on from what the Job reports.
+import type { ConditionReason } from '../shared/condition-reasons.ts';
 import {
   API_VERSION,
   ImportConditionType,
@@ -57,7 +58,7 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
   }
 
   // Facts the function cannot fix by itself: record them on the condition, resync retries.
-  const waitWith = (reason: string, message: string): StepOutcome => {
+  const waitWith = (reason: ConditionReason, message: string): StepOutcome => {
     const condition: ConditionInput = {
       type: ImportConditionType.DisksExported,
       status: 'Unknown',
@@ -69,7 +70,7 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
   };
   // The source client says the export cannot work: the same fact the Job would record, so that
   // export-status ends the import with this message.
-  const failWith = (reason: string, message: string): StepOutcome => ({
+  const failWith = (reason: ConditionReason, message: string): StepOutcome => ({
     action: 'update',
     status,
     condition: { type: ImportConditionType.ExportFailed, status: 'True', reason, message },

@@ -1,6 +1,7 @@
 // The space check of preflight (before the export Job powers the source off): what the import
 // needs (the disks' virtual sizes from the source, the scratch size) against what the target and
 // scratch classes can hold (capacity.ts), as the StorageCapacity condition.
+import type { ConditionReason } from '../shared/condition-reasons.ts';
 import { ImportConditionType, type VirtualMachineImport } from '../shared/api/index.ts';
 import type { ConditionInput } from '../shared/conditions.ts';
 import type { Kube } from '../shared/kube/client.ts';
@@ -16,7 +17,7 @@ export interface ImportSize {
 
 export type CapacityOutcome =
   | { verdict: 'fits' | 'unknown'; condition: ConditionInput }
-  | { verdict: 'noRoom'; reason: string; message: string };
+  | { verdict: 'noRoom'; reason: ConditionReason; message: string };
 
 export async function checkCapacity(
   kube: Kube,

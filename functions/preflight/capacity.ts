@@ -15,6 +15,7 @@
 //    one topology segment: maximumVolumeSize, else capacity); none published → capacity unknown,
 //    the import goes on with a condition that says so.
 // Not re-exported from the package index; the package has no exports map, so the module is reachable.
+import type { ConditionReason } from '../shared/condition-reasons.ts';
 import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
 
 export const LONGHORN_PROVISIONER = 'driver.longhorn.io';
@@ -75,7 +76,7 @@ export interface CapacityFacts {
 export type CapacityVerdict =
   | { verdict: 'fits'; message: string }
   | { verdict: 'unknown'; message: string }
-  | { verdict: 'noRoom'; reason: string; message: string };
+  | { verdict: 'noRoom'; reason: ConditionReason; message: string };
 
 /** Bytes of a Kubernetes quantity; undefined when it cannot be read. */
 export function bytesOf(quantity: string | undefined): number | undefined {

@@ -1,5 +1,6 @@
 // Generic preflight checks (upstream §5.1 plus the target name), as a pure function of what the
 // function looked up. Source-specific checks (networks, VM, Tools) run after these pass.
+import type { ConditionReason } from '../shared/condition-reasons.ts';
 import {
   API_VERSION,
   CLUSTER_READY,
@@ -24,8 +25,8 @@ export interface PreflightFacts {
 
 export type PreflightVerdict =
   | { verdict: 'valid'; kind: SourceKind }
-  | { verdict: 'invalid'; reason: string; message: string }
-  | { verdict: 'wait'; reason: string; message: string };
+  | { verdict: 'invalid'; reason: ConditionReason; message: string }
+  | { verdict: 'wait'; reason: ConditionReason; message: string };
 
 /** `<name>` → `<importNamespace>/<name>`; `<ns>/<name>` as is; anything else is invalid. */
 export function destinationNetworkKey(
@@ -49,7 +50,7 @@ export function preflightLookups(spec: VirtualMachineImportSpec, importNamespace
 
 export function staticChecks(
   spec: VirtualMachineImportSpec,
-): { verdict: 'invalid'; reason: string; message: string } | { verdict: 'ok'; kind: SourceKind } {
+): { verdict: 'invalid'; reason: ConditionReason; message: string } | { verdict: 'ok'; kind: SourceKind } {
   const ref = spec.sourceCluster;
   if (!ref?.name)
     return { verdict: 'invalid', reason: 'MissingSource', message: 'spec.sourceCluster.name is required' };

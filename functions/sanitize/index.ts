@@ -1,5 +1,6 @@
 // virtualMachineImportValid → sourceReady: picks the name of the KubeVirt VM (spec.targetName, or
 // the source VM's name sanitised to RFC 1123, unique among VMs and other imports' targets).
+import type { ConditionReason } from '../shared/condition-reasons.ts';
 import { API_VERSION, ImportStatus, sourceKindOf, ImportConditionType } from '../shared/api/index.ts';
 import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
 import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
@@ -12,7 +13,7 @@ import { sourceTargetOf } from '../shared/sources/source-target.ts';
 export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
   const status = imp.status ?? {};
   const namespace = imp.metadata.namespace ?? 'default';
-  const fail = (reason: string, message: string): StepOutcome => ({
+  const fail = (reason: ConditionReason, message: string): StepOutcome => ({
     action: 'update',
     status: { ...status, importStatus: ImportStatus.Invalid },
     condition: { type: ImportConditionType.SourceReady, status: 'False', reason, message },
@@ -20,7 +21,7 @@ export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Pr
   });
 
   // A wait the user can see: SourceReady=Unknown with the reason, written once (not per event).
-  const waiting = (reason: string, message: string): StepOutcome => {
+  const waiting = (reason: ConditionReason, message: string): StepOutcome => {
     const condition: ConditionInput = {
       type: ImportConditionType.SourceReady,
       status: 'Unknown',

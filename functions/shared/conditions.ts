@@ -1,10 +1,11 @@
 // Condition lists keyed by type, as Kubernetes and upstream keep them. Pure functions.
 import type { Condition } from './api/index.ts';
+import type { ConditionReason } from './condition-reasons.ts';
 
 export interface ConditionInput {
   type: string;
   status: 'True' | 'False' | 'Unknown';
-  reason: string;
+  reason: ConditionReason;
   message: string;
 }
 

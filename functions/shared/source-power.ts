@@ -6,6 +6,7 @@
 // (VMShutdownGuest / VMPoweringOff True). A source that was already off has only VMPoweredOff: it
 // is never powered on. spec.powerOnSourceAfterFailure: false opts out. Either way the import gets
 // the condition SourcePoweredOn and an Event, once.
+import type { ConditionReason } from './condition-reasons.ts';
 import { ImportConditionType, ImportStatus, type VirtualMachineImport } from './api/index.ts';
 import { getCondition, isTrue, type ConditionInput } from './conditions.ts';
 import type { EventInput } from './kube/events.ts';
@@ -96,7 +97,7 @@ export function powerOnRecord(answer: PowerOnAnswer, why: string): SourcePowerRe
  */
 export function powerOnFailureRecord(
   vmName: string,
-  reason: string,
+  reason: ConditionReason,
   error: string,
   final: boolean,
 ): SourcePowerRecord {

@@ -1,4 +1,5 @@
 // When a source needs (re-)verification, and the status that a verification result gives. Pure.
+import type { ConditionReason } from '../shared/condition-reasons.ts';
 import {
   CLUSTER_NOT_READY,
   CLUSTER_READY,
@@ -24,7 +25,7 @@ export function needsVerification(
   return age >= (status.status === CLUSTER_READY ? REVERIFY_READY_MS : REVERIFY_NOT_READY_MS);
 }
 
-export type VerificationResult = { ok: true } | { ok: false; reason: string; message: string };
+export type VerificationResult = { ok: true } | { ok: false; reason: ConditionReason; message: string };
 
 export function statusAfter(
   status: SourceStatus | undefined,

@@ -8,7 +8,7 @@ import {
   isTerminalImport,
   ImportConditionType,
 } from '../shared/api/index.ts';
-import { conditionUnchanged } from '../shared/conditions.ts';
+import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
 import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
 import { importObjectNames } from '../shared/import-objects.ts';
 import type { Obj } from '../shared/kube/client.ts';
@@ -53,9 +53,9 @@ export async function vmStatusStep({ kube, import: imp }: ImportStepContext): Pr
   const vmStatus = vm.status as { ready?: boolean; printableStatus?: string } | undefined;
   // A VM created stopped is done once KubeVirt has seen it and reports it Stopped.
   if (stopped ? vmStatus?.printableStatus !== 'Stopped' : !vmStatus?.ready) {
-    const condition = {
+    const condition: ConditionInput = {
       type: ImportConditionType.VirtualMachineRunning,
-      status: 'Unknown' as const,
+      status: 'Unknown',
       reason: 'Starting',
       message: notReadyReason(vm),
     };

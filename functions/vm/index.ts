@@ -1,5 +1,6 @@
 // diskImagesReady → virtualMachineCreated: a PVC per image and the KubeVirt VirtualMachine, built
 // from the source VM description the export Job stored; then frees the scratch space.
+import type { ConditionReason } from '../shared/condition-reasons.ts';
 import { ImportStatus, type VirtualMachineImport, ImportConditionType } from '../shared/api/index.ts';
 import type { DiskBus } from '../shared/sources/types.ts';
 import { IMPORT_ANNOTATION, LABEL_IMPORT_UID } from '../shared/labels.ts';
@@ -28,7 +29,7 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
   const status = imp.status ?? {};
   const namespace = imp.metadata.namespace ?? 'default';
   const vmName = status.importedVirtualMachineName!;
-  const fail = (reason: string, message: string): StepOutcome => ({
+  const fail = (reason: ConditionReason, message: string): StepOutcome => ({
     action: 'update',
     status: { ...status, importStatus: ImportStatus.Failed },
     condition: { type: ImportConditionType.VirtualMachineCreated, status: 'False', reason, message },

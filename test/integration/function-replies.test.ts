@@ -162,8 +162,8 @@ const testStep: ImportStep = async ({ import: imp, kube }) => {
       return {
         action: 'update',
         status: { ...status, importStatus: 'virtualMachineImportValid' },
-        condition: { type: 'Test', status: 'True', reason: 'Tested', message: 'tested' },
-        event: { type: 'Normal', reason: 'Tested', message: 'tested' },
+        condition: { type: 'Test', status: 'True', reason: 'Verified', message: 'tested' },
+        event: { type: 'Normal', reason: 'Verified', message: 'tested' },
       };
     case 'api-unavailable':
       throw new ApiException(503, 'service unavailable', '', {});

@@ -197,7 +197,7 @@ describe('power conditions', () => {
     assert.match(timeout?.message ?? '', /60 s/);
     assert.equal(conditionForPowerAction({ kind: 'wait', recheckAfterSeconds: 5 }, 'vm1', spec), undefined);
     assert.equal(
-      conditionForPowerAction({ kind: 'fail', reason: 'x', message: 'y' }, 'vm1', spec),
+      conditionForPowerAction({ kind: 'fail', reason: 'VmNotPoweredOff', message: 'y' }, 'vm1', spec),
       undefined,
     );
   });

@@ -84,5 +84,5 @@ test('records: powered on, requested, not applicable, failed for good or for now
   const final = powerOnFailureRecord('a', 'PowerOnFailed', 'no permission', true);
   assert.deepEqual([final.condition.status, final.event.type], ['False', 'Warning']);
   assert.match(final.condition.message, /power it on in the source yourself/);
-  assert.equal(powerOnFailureRecord('a', 'Busy', 'later', false).condition.status, 'Unknown');
+  assert.equal(powerOnFailureRecord('a', 'PowerOnFailed', 'later', false).condition.status, 'Unknown');
 });

@@ -1,9 +1,12 @@
+import type { ReasonsOf } from '../condition-reasons.ts';
+
 /**
  * A disk image that cannot be decoded or written. `reason` is a CamelCase condition reason that
  * callers can put into a condition (or wrap in a SourceError); `message` says what is wrong.
  */
-export type DiskErrorReason =
-  'NotStreamOptimizedVmdk' | 'CorruptVmdk' | 'TruncatedDiskStream' | 'DiskSizeMismatch' | 'DiskTooLarge';
+export type DiskErrorReason = ReasonsOf<
+  'NotStreamOptimizedVmdk' | 'CorruptVmdk' | 'TruncatedDiskStream' | 'DiskSizeMismatch' | 'DiskTooLarge'
+>;
 
 export class DiskFormatError extends Error {
   readonly reason: DiskErrorReason;

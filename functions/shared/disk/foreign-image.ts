@@ -10,6 +10,7 @@
 //   3. convert with the format forced (-f), from our own local path.
 import { open, rm } from 'node:fs/promises';
 import { execa } from 'execa';
+import type { ReasonsOf } from '../condition-reasons.ts';
 import { z } from 'zod';
 import { MAX_DISK_BYTES } from '../limits.ts';
 
@@ -28,7 +29,7 @@ const GLANCE_FORMATS: Record<string, ForeignFormat> = {
 /** A refusal with a condition reason and a message that names no internal path. */
 export class UnsafeImageError extends Error {
   constructor(
-    readonly reason: 'UnsafeDiskImage' | 'UnsupportedDiskFormat' | 'CorruptDiskImage',
+    readonly reason: ReasonsOf<'UnsafeDiskImage' | 'UnsupportedDiskFormat' | 'CorruptDiskImage'>,
     message: string,
   ) {
     super(message);

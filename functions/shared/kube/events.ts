@@ -1,9 +1,10 @@
 // Kubernetes Events on our objects, so `kubectl describe` tells the story of an import.
+import type { ConditionReason } from '../condition-reasons.ts';
 import type { Kube, Obj } from './client.ts';
 
 export interface EventInput {
   type: 'Normal' | 'Warning';
-  reason: string;
+  reason: ConditionReason;
   message: string;
 }
 

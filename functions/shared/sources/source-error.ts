@@ -1,10 +1,16 @@
 // The error every source operation throws: a CamelCase condition reason and a message a user can
 // act on, never containing a secret. `retryable` says whether trying again later may succeed
 // (network, 5xx, not ready) or the user must change something first.
+import type { ConditionReason } from '../condition-reasons.ts';
+
 export class SourceError extends Error {
-  readonly reason: string;
+  readonly reason: ConditionReason;
   readonly retryable: boolean;
-  constructor(reason: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+  constructor(
+    reason: ConditionReason,
+    message: string,
+    options: { retryable?: boolean; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SourceError';
     this.reason = reason;
@@ -14,8 +20,8 @@ export class SourceError extends Error {
 
 export type SourceVerdict =
   | { verdict: 'valid'; warnings?: string[] }
-  | { verdict: 'invalid'; reason: string; message: string }
-  | { verdict: 'wait'; reason: string; message: string };
+  | { verdict: 'invalid'; reason: ConditionReason; message: string }
+  | { verdict: 'wait'; reason: ConditionReason; message: string };
 
 /** Turns an error into a verdict: retryable source errors wait, others make the import invalid. */
 export function verdictOfError(e: unknown): Exclude<SourceVerdict, { verdict: 'valid' }> {

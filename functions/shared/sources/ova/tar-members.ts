@@ -1,4 +1,5 @@
 // Helpers for reading a tar archive as it streams in, with tar-stream's extract().
+import type { ConditionReason } from '../../condition-reasons.ts';
 import { extract as tarExtract, type Extract, type ExtractEvents } from 'tar-stream';
 import { MAX_OVA_MEMBERS } from '../../limits.ts';
 import { SourceError } from '../source-error.ts';
@@ -57,7 +58,7 @@ export async function readSmall(
   source: AsyncIterable<Uint8Array>,
   limit: number,
   name: string,
-  reason = 'InvalidOva',
+  reason: ConditionReason = 'InvalidOva',
 ): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   let size = 0;

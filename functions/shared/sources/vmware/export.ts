@@ -5,6 +5,7 @@
 import axios from 'axios';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DiskFormatError } from '../../disk/errors.ts';
 import { decodeStreamOptimizedVmdk } from '../../disk/vmdk-stream.ts';
 import { forEachDisk } from '../disk-pool.ts';
 import { SourceError } from '../source-error.ts';
@@ -299,9 +300,8 @@ async function runLease(
 function downloadError(err: unknown, target: string, signal: AbortSignal): unknown {
   if (signal.aborted && signal.reason instanceof SourceError) return signal.reason;
   if (err instanceof SourceError) return err;
-  const reason = (err as { reason?: unknown })?.reason;
-  if (typeof reason === 'string' && err instanceof Error)
-    return new SourceError(reason, `${target}: ${err.message}`, { retryable: true });
+  if (err instanceof DiskFormatError)
+    return new SourceError(err.reason, `${target}: ${err.message}`, { retryable: true });
   const problem = transportProblemOf(err);
   const what =
     problem.kind === 'http'

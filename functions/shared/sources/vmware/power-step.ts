@@ -2,6 +2,7 @@
 // function: given the import's spec, its power conditions and the VM's current state, what to do
 // next. The caller executes the action (power.ts) and records the condition it names
 // (conditionForPowerAction).
+import type { ConditionReason } from '../../condition-reasons.ts';
 import type { ConditionInput } from '../../conditions.ts';
 import { PowerCondition, type PowerConditionType } from '../power-conditions.ts';
 
@@ -32,7 +33,7 @@ export type PowerAction =
   /** Check again later. */
   | { kind: 'wait'; recheckAfterSeconds: number }
   /** Cannot proceed without the user: a terminal failure with a message. */
-  | { kind: 'fail'; reason: string; message: string };
+  | { kind: 'fail'; reason: ConditionReason; message: string };
 
 export const DEFAULT_GRACEFUL_SHUTDOWN_SECONDS = 60;
 /** Poll interval while waiting for the VM to go off (upstream: 5 s). */
@@ -104,7 +105,7 @@ export function conditionForPowerAction(
         message: `asked the guest OS of VM ${vmName} to shut down (VMware Tools); it is powered off after ${gracefulTimeoutSeconds(spec)} s otherwise`,
       };
     case 'powerOff': {
-      const [reason, why] =
+      const [reason, why]: [ConditionReason, string] =
         action.why === 'forced'
           ? ['ForcePowerOff', 'spec.forcePowerOff is set']
           : action.why === 'gracefulTimeout'

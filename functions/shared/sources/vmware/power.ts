@@ -1,5 +1,6 @@
 // Power I/O: read the VM's power and Tools state; power it off before the export, one step at a
 // time as nextPowerAction (power-step.ts) decides, until it is off; power it on again.
+import type { ConditionReason } from '../../condition-reasons.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PowerOffDeps, PowerOnResult } from '../adapter.ts';
 import { SourceError } from '../source-error.ts';
@@ -46,7 +47,7 @@ async function waitForTask(
   s: VimSession,
   task: MoRef,
   what: string,
-  failReason: string,
+  failReason: ConditionReason,
   options: { timeoutMs?: number; orRunning?: boolean } = {},
 ): Promise<'success' | 'running'> {
   const timeoutMs = options.timeoutMs ?? TASK_TIMEOUT_MS;
