@@ -27,7 +27,7 @@ const MIGRATION = 'migration.harvesterhci.io';
 const SOURCES = SOURCE_KINDS.map((k) => KINDS[k].plural);
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
 
-const g = (
+const grant = (
   apiGroup: string,
   resources: string[],
   verbs: string[],
@@ -35,170 +35,180 @@ const g = (
   resourceNames?: string[],
 ): Grant => ({ apiGroup, resources, verbs, why, ...(resourceNames ? { resourceNames } : {}) });
 
-/** What every phase function does through shared/import-function.ts. */
+/** What every phase function does through shared/phase-function.ts. */
 const IMPORT_STEP: Grant[] = [
-  g(MIGRATION, ['virtualmachineimports'], ['get'], 'import-function: re-reads the import'),
-  g(MIGRATION, ['virtualmachineimports/status'], ['update'], 'import-function: writes the phase'),
-  g('', ['events'], ['create'], 'kube/events: an Event per transition'),
+  grant(MIGRATION, ['virtualmachineimports'], ['get'], 'phase-function: re-reads the import'),
+  grant(MIGRATION, ['virtualmachineimports/status'], ['update'], 'phase-function: writes the phase'),
+  grant('', ['events'], ['create'], 'kube/events: an Event per transition'),
 ];
 
 /** shared/scratch.ts freeScratch: the export Job, the disk server, scratch and credentials copy. */
 const FREE_SCRATCH: Grant[] = [
-  g('batch', ['jobs'], ['delete'], 'scratch: deletes the export Job'),
-  g('apps', ['deployments'], ['delete'], 'scratch: deletes the disk server'),
-  g(
+  grant('batch', ['jobs'], ['delete'], 'scratch: deletes the export Job'),
+  grant('apps', ['deployments'], ['delete'], 'scratch: deletes the disk server'),
+  grant(
     '',
     ['services', 'secrets'],
     ['delete'],
     'scratch: deletes the disk server Service and a credentials copy an earlier version made',
   ),
-  g('', ['persistentvolumeclaims'], ['delete'], 'scratch: deletes the scratch volume'),
+  grant('', ['persistentvolumeclaims'], ['delete'], 'scratch: deletes the scratch volume'),
 ];
 
 /**
- * shared/source-power-on.ts: the function that fails an import (through import-function.ts) and
+ * shared/source-power-on.ts: the function that fails an import (through phase-function.ts) and
  * cleanup power the source back on through its adapter.
  */
 const POWER_ON: Grant[] = [
-  g(MIGRATION, SOURCES, ['get'], 'source-power-on: the source of an import that ends without its VM'),
-  g('', ['secrets'], ['get'], 'source-power-on: the source credentials'),
-  g(MIGRATION, ['virtualmachineimports'], ['list'], 'source-power-on: another import holds the VM'),
+  grant(MIGRATION, SOURCES, ['get'], 'source-power-on: the source of an import that ends without its VM'),
+  grant('', ['secrets'], ['get'], 'source-power-on: the source credentials'),
+  grant(MIGRATION, ['virtualmachineimports'], ['list'], 'source-power-on: another import holds the VM'),
 ];
 
 /** shared/disk-server/images.ts ensureDiskServer + imagesByDisk + submitImage, from the images function. */
 const DISK_SERVER_AND_IMAGES: Grant[] = [
-  g('', ['services'], ['get', 'create'], 'ensureDiskServer: disk server Service'),
-  g('apps', ['deployments'], ['get', 'create'], 'ensureDiskServer: disk server Deployment (and readiness)'),
-  g(
+  grant('', ['services'], ['get', 'create'], 'ensureDiskServer: disk server Service'),
+  grant(
+    'apps',
+    ['deployments'],
+    ['get', 'create'],
+    'ensureDiskServer: disk server Deployment (and readiness)',
+  ),
+  grant(
     'networking.k8s.io',
     ['networkpolicies'],
     ['get', 'create'],
     "ensureDiskServer: only Harvester's downloaders reach the disk server",
   ),
-  g('harvesterhci.io', ['virtualmachineimages'], ['list', 'create'], 'imagesByDisk, submitImage'),
+  grant('harvesterhci.io', ['virtualmachineimages'], ['list', 'create'], 'imagesByDisk, submitImage'),
 ];
 
 export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
   'verify-source': [
-    g(MIGRATION, SOURCES, ['get'], 're-reads the source'),
-    g(
+    grant(MIGRATION, SOURCES, ['get'], 're-reads the source'),
+    grant(
       MIGRATION,
       SOURCES.map((s) => `${s}/status`),
       ['update'],
       'writes clusterReady/clusterNotReady',
     ),
-    g('', ['secrets'], ['get'], 'sources/source-target: reads the credentials Secret'),
-    g('', ['events'], ['create'], 'an Event per verification'),
+    grant('', ['secrets'], ['get'], 'sources/source-target: reads the credentials Secret'),
+    grant('', ['events'], ['create'], 'an Event per verification'),
   ],
   preflight: [
     ...IMPORT_STEP,
-    g(MIGRATION, ['virtualmachineimports'], ['patch'], 'adds the finalizer'),
-    g(MIGRATION, SOURCES, ['get'], 'the source exists and is ready'),
-    g('', ['secrets'], ['get'], "sources/source-target: the source credentials for the adapter's preflight"),
-    g('k8s.cni.cncf.io', ['network-attachment-definitions'], ['get'], 'networkMapping targets exist'),
-    g('storage.k8s.io', ['storageclasses'], ['get'], 'spec.storageClass exists'),
-    g('kubevirt.io', ['virtualmachines'], ['get'], 'spec.targetName is free'),
-    g('storage.k8s.io', ['storageclasses'], ['list'], 'capacity-facts: the target and scratch classes'),
-    g('', ['resourcequotas'], ['list'], 'capacity-facts: storage quotas of the namespace'),
-    g('longhorn.io', ['nodes', 'settings'], ['list'], 'capacity-facts: Longhorn schedulable space'),
-    g('storage.k8s.io', ['csistoragecapacities'], ['list'], 'capacity-facts: third-party class capacity'),
+    grant(MIGRATION, ['virtualmachineimports'], ['patch'], 'adds the finalizer'),
+    grant(MIGRATION, SOURCES, ['get'], 'the source exists and is ready'),
+    grant(
+      '',
+      ['secrets'],
+      ['get'],
+      "sources/source-target: the source credentials for the adapter's preflight",
+    ),
+    grant('k8s.cni.cncf.io', ['network-attachment-definitions'], ['get'], 'networkMapping targets exist'),
+    grant('storage.k8s.io', ['storageclasses'], ['get'], 'spec.storageClass exists'),
+    grant('kubevirt.io', ['virtualmachines'], ['get'], 'spec.targetName is free'),
+    grant('storage.k8s.io', ['storageclasses'], ['list'], 'capacity-facts: the target and scratch classes'),
+    grant('', ['resourcequotas'], ['list'], 'capacity-facts: storage quotas of the namespace'),
+    grant('longhorn.io', ['nodes', 'settings'], ['list'], 'capacity-facts: Longhorn schedulable space'),
+    grant('storage.k8s.io', ['csistoragecapacities'], ['list'], 'capacity-facts: third-party class capacity'),
   ],
   sanitize: [
     ...IMPORT_STEP,
-    g(MIGRATION, ['virtualmachineimports'], ['list'], 'target names other imports took'),
-    g(MIGRATION, SOURCES, ['get'], 'the source of the import'),
-    g(
+    grant(MIGRATION, ['virtualmachineimports'], ['list'], 'target names other imports took'),
+    grant(MIGRATION, SOURCES, ['get'], 'the source of the import'),
+    grant(
       '',
       ['secrets'],
       ['get'],
       "sources/source-target: credentials for the adapter's resolveVmName (an OpenStack server UUID)",
     ),
-    g('kubevirt.io', ['virtualmachines'], ['list'], 'target names taken by VMs'),
+    grant('kubevirt.io', ['virtualmachines'], ['list'], 'target names taken by VMs'),
   ],
   export: [
     ...IMPORT_STEP,
-    g(MIGRATION, SOURCES, ['get'], 'the source of the import'),
-    g('batch', ['jobs'], ['get', 'list', 'create'], 'the export Job; running Jobs per source'),
-    g(MIGRATION, ['virtualmachineimports'], ['list'], 'queue: imports waiting for the same source'),
-    g(MIGRATION, ['virtualmachineimports'], ['patch'], 'queue: wakes the next queued imports'),
-    g('', ['secrets'], ['get'], "reads the source's credentials (never copied: README Security)"),
-    g('', ['persistentvolumeclaims'], ['get', 'create'], 'the scratch volume'),
-    g('', ['serviceaccounts'], ['get', 'create'], 'exporter-access: vm-import-exporter'),
-    g(RBAC_GROUP, ['rolebindings'], ['get', 'create'], 'exporter-access: the exporter bindings'),
-    g(RBAC_GROUP, ['clusterroles'], ['bind'], 'exporter-access: may bind only the exporter roles', [
+    grant(MIGRATION, SOURCES, ['get'], 'the source of the import'),
+    grant('batch', ['jobs'], ['get', 'list', 'create'], 'the export Job; running Jobs per source'),
+    grant(MIGRATION, ['virtualmachineimports'], ['list'], 'queue: imports waiting for the same source'),
+    grant(MIGRATION, ['virtualmachineimports'], ['patch'], 'queue: wakes the next queued imports'),
+    grant('', ['secrets'], ['get'], "reads the source's credentials (never copied: README Security)"),
+    grant('', ['persistentvolumeclaims'], ['get', 'create'], 'the scratch volume'),
+    grant('', ['serviceaccounts'], ['get', 'create'], 'exporter-access: vm-import-exporter'),
+    grant(RBAC_GROUP, ['rolebindings'], ['get', 'create'], 'exporter-access: the exporter bindings'),
+    grant(RBAC_GROUP, ['clusterroles'], ['bind'], 'exporter-access: may bind only the exporter roles', [
       EXPORTER_CLUSTER_ROLE,
       EXPORTER_SOURCE_CLUSTER_ROLE,
     ]),
   ],
   'export-status': [
     ...IMPORT_STEP,
-    g('batch', ['jobs'], ['get'], 'the export Job and its conditions'),
+    grant('batch', ['jobs'], ['get'], 'the export Job and its conditions'),
     ...POWER_ON,
   ],
   images: [...IMPORT_STEP, ...DISK_SERVER_AND_IMAGES],
   'image-status': [
     ...IMPORT_STEP,
     ...DISK_SERVER_AND_IMAGES,
-    g('harvesterhci.io', ['virtualmachineimages'], ['delete'], 'resubmit: deletes the failed image'),
+    grant('harvesterhci.io', ['virtualmachineimages'], ['delete'], 'resubmit: deletes the failed image'),
     ...POWER_ON,
   ],
   vm: [
     ...IMPORT_STEP,
-    g('', ['configmaps'], ['get'], 'the source VM description the exporter wrote'),
-    g('kubevirt.io', ['virtualmachines'], ['get', 'create'], 'the KubeVirt VM'),
-    g('kubevirt.io', ['virtualmachines'], ['list'], 'vm-name: a new name when the chosen one was taken'),
-    g(MIGRATION, ['virtualmachineimports'], ['list'], 'vm-name: names other imports hold'),
-    g('harvesterhci.io', ['virtualmachineimages'], ['list'], 'imagesByDisk'),
-    g('', ['persistentvolumeclaims'], ['get', 'create'], 'a volume per disk from its image'),
+    grant('', ['configmaps'], ['get'], 'the source VM description the exporter wrote'),
+    grant('kubevirt.io', ['virtualmachines'], ['get', 'create'], 'the KubeVirt VM'),
+    grant('kubevirt.io', ['virtualmachines'], ['list'], 'vm-name: a new name when the chosen one was taken'),
+    grant(MIGRATION, ['virtualmachineimports'], ['list'], 'vm-name: names other imports hold'),
+    grant('harvesterhci.io', ['virtualmachineimages'], ['list'], 'imagesByDisk'),
+    grant('', ['persistentvolumeclaims'], ['get', 'create'], 'a volume per disk from its image'),
     ...FREE_SCRATCH,
     ...POWER_ON,
   ],
   'vm-status': [
     ...IMPORT_STEP,
-    g('kubevirt.io', ['virtualmachines'], ['get'], 'is the VM ready'),
-    g('harvesterhci.io', ['virtualmachineimages'], ['list', 'update'], 'images outlive the import'),
-    g(
+    grant('kubevirt.io', ['virtualmachines'], ['get'], 'is the VM ready'),
+    grant('harvesterhci.io', ['virtualmachineimages'], ['list', 'update'], 'images outlive the import'),
+    grant(
       'harvesterhci.io',
       ['virtualmachineimages'],
       ['delete'],
       "OwnerReferencesPermissionEnforcement: removing the import's owner reference from an image needs delete on it",
     ),
-    g('', ['configmaps'], ['delete'], 'the source VM description'),
+    grant('', ['configmaps'], ['delete'], 'the source VM description'),
     ...FREE_SCRATCH,
     ...POWER_ON,
   ],
   cleanup: [
-    g(MIGRATION, ['virtualmachineimports'], ['get'], 'import-function: re-reads the import'),
-    g(MIGRATION, ['virtualmachineimports'], ['patch'], 'removes its and upstream finalizer'),
-    g('', ['events'], ['create'], 'CleanedUp Event'),
-    g('kubevirt.io', ['virtualmachines'], ['list', 'delete'], 'VMs of an unfinished import'),
-    g('', ['persistentvolumeclaims'], ['list'], 'volumes of an unfinished import'),
-    g('harvesterhci.io', ['virtualmachineimages'], ['list', 'delete'], 'images of an unfinished import'),
-    g('', ['configmaps'], ['delete'], 'the source VM description'),
+    grant(MIGRATION, ['virtualmachineimports'], ['get'], 'phase-function: re-reads the import'),
+    grant(MIGRATION, ['virtualmachineimports'], ['patch'], 'removes its and upstream finalizer'),
+    grant('', ['events'], ['create'], 'CleanedUp Event'),
+    grant('kubevirt.io', ['virtualmachines'], ['list', 'delete'], 'VMs of an unfinished import'),
+    grant('', ['persistentvolumeclaims'], ['list'], 'volumes of an unfinished import'),
+    grant('harvesterhci.io', ['virtualmachineimages'], ['list', 'delete'], 'images of an unfinished import'),
+    grant('', ['configmaps'], ['delete'], 'the source VM description'),
     ...FREE_SCRATCH,
-    g('batch', ['jobs'], ['get'], 'the export Job is gone before the source is powered on'),
-    g(MIGRATION, ['virtualmachineimports/status'], ['update'], 'the SourcePoweredOn condition'),
+    grant('batch', ['jobs'], ['get'], 'the export Job is gone before the source is powered on'),
+    grant(MIGRATION, ['virtualmachineimports/status'], ['update'], 'the SourcePoweredOn condition'),
     ...POWER_ON,
   ],
   resync: [
-    g(
+    grant(
       MIGRATION,
       [...SOURCES, 'virtualmachineimports'],
       ['list', 'patch'],
       'touches every non-terminal object',
     ),
   ],
-  'dead-letter': [g('', ['events'], ['create'], 'EventDeliveryFailed on the object')],
+  'dead-letter': [grant('', ['events'], ['create'], 'EventDeliveryFailed on the object')],
 };
 
 /** The export Job (functions/export/job), bound per namespace by the export function. */
 export const EXPORTER_PERMISSIONS: Grant[] = [
-  g(MIGRATION, ['virtualmachineimports'], ['get'], 'status-writer: re-reads the import'),
-  g(MIGRATION, ['virtualmachineimports/status'], ['update'], 'status-writer: progress and conditions'),
-  g('', ['configmaps'], ['get', 'create', 'update'], 'exporter: the source VM description'),
+  grant(MIGRATION, ['virtualmachineimports'], ['get'], 'status-writer: re-reads the import'),
+  grant(MIGRATION, ['virtualmachineimports/status'], ['update'], 'status-writer: progress and conditions'),
+  grant('', ['configmaps'], ['get', 'create', 'update'], 'exporter: the source VM description'),
 ];
 export const EXPORTER_SOURCE_PERMISSIONS: Grant[] = [
-  g(MIGRATION, SOURCES, ['get'], 'exporter: reads the source (in its own namespace)'),
+  grant(MIGRATION, SOURCES, ['get'], 'exporter: reads the source (in its own namespace)'),
 ];
 
 /** Merges grants with the same group, verbs and resourceNames into one rule each. */

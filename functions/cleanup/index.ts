@@ -12,10 +12,10 @@ import { IMAGE_API_VERSION, IMAGE_KIND } from '../shared/harvester/virtual-machi
 import {
   IMPORT_FINALIZER,
   UPSTREAM_FINALIZER,
-  importFunction,
+  phaseFunction,
   type ImportStepContext,
   type StepOutcome,
-} from '../shared/import-function.ts';
+} from '../shared/phase-function.ts';
 import { importObjectNames, importUidSelector } from '../shared/import-objects.ts';
 import type { Kube, Obj } from '../shared/kube/client.ts';
 import { recordEvent } from '../shared/kube/events.ts';
@@ -94,4 +94,4 @@ export async function cleanupStep({ kube, log, import: imp }: ImportStepContext)
   return { action: 'ignore' };
 }
 
-export const handle = importFunction('cleanup', cleanupStep);
+export const handle = phaseFunction('cleanup', cleanupStep);

@@ -3,7 +3,7 @@
 import { isConditionReason, type ConditionReason } from '../shared/condition-reasons.ts';
 import { ImportConditionType, ImportStatus, type VirtualMachineImportStatus } from '../shared/api/index.ts';
 import { getCondition, isTrue } from '../shared/conditions.ts';
-import type { StepOutcome } from '../shared/import-function.ts';
+import type { StepOutcome } from '../shared/phase-function.ts';
 
 export interface FinishedJob {
   namespace: string;

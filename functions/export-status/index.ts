@@ -2,7 +2,7 @@
 // its facts into the import's status) and Job events (a Job that crashed past its backoff limit
 // or hit its deadline cannot write them).
 import type { VirtualMachineImport } from '../shared/api/index.ts';
-import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
+import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { importObjectNames } from '../shared/import-objects.ts';
 import { jobFinished } from '../shared/kube/job.ts';
@@ -28,4 +28,4 @@ export async function exportStatusStep({
   return decideExportStatus(status, finishedJob);
 }
 
-export const handle = importFunction('export-status', exportStatusStep);
+export const handle = phaseFunction('export-status', exportStatusStep);

@@ -14,11 +14,11 @@ import type { Context } from 'faas-js-runtime';
 import type { FunctionHandler } from '../shared/function-handler.ts';
 import { ApiServerSourceEventType } from '../../events/apiserver-source.ts';
 import {
-  importFunction,
+  phaseFunction,
   type HandlerDeps,
   type ImportStepContext,
   type StepOutcome,
-} from '../shared/import-function.ts';
+} from '../shared/phase-function.ts';
 import { Kube, type Obj } from '../shared/kube/client.ts';
 import { createLogger } from '../shared/log.ts';
 import { numberSetting, stringSetting, vmImportImage } from '../shared/settings.ts';
@@ -183,7 +183,7 @@ const exportJobsPerSource = () => Math.floor(numberSetting('EXPORT_JOBS_PER_SOUR
  */
 export function createHandler(deps: HandlerDeps = {}): FunctionHandler {
   const log = deps.log ?? createLogger({ function: 'export' });
-  const importHandler = importFunction('export', exportStep, { ...deps, log });
+  const importHandler = phaseFunction('export', exportStep, { ...deps, log });
   let kube = deps.kube;
   return async function handle(context: Context, event?: CloudEvent<unknown>) {
     const object = event?.data as Obj | undefined;

@@ -13,7 +13,7 @@ import {
 import { conditionUnchanged, setCondition, type ConditionInput } from '../shared/conditions.ts';
 import { evaluateDiskImages } from '../shared/harvester/disk-images-status.ts';
 import { imageState, type ImageLike, type ImageState } from '../shared/harvester/virtual-machine-image.ts';
-import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
+import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { numberSetting } from '../shared/settings.ts';
 import { ensureDiskServer, imagesByDisk, submitImage } from '../shared/disk-server/images.ts';
@@ -184,4 +184,4 @@ export async function imageStatusStep(ctx: ImportStepContext): Promise<StepOutco
   }
 }
 
-export const handle = importFunction('image-status', imageStatusStep);
+export const handle = phaseFunction('image-status', imageStatusStep);

@@ -2,7 +2,7 @@
 // VirtualMachineImage per exported disk (found again by labels, so duplicate events create none).
 import { DiskConditionType, ImportStatus, type DiskInfo, ImportConditionType } from '../shared/api/index.ts';
 import { setCondition } from '../shared/conditions.ts';
-import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
+import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';
 import { importObjectNames } from '../shared/import-objects.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { ensureDiskServer, imagesByDisk, submitImage } from '../shared/disk-server/images.ts';
@@ -74,4 +74,4 @@ export async function imagesStep({ kube, import: imp, now }: ImportStepContext):
   };
 }
 
-export const handle = importFunction('images', imagesStep);
+export const handle = phaseFunction('images', imagesStep);

@@ -10,7 +10,7 @@ import {
   ImportConditionType,
 } from '../shared/api/index.ts';
 import { conditionUnchanged, setCondition, type ConditionInput } from '../shared/conditions.ts';
-import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
+import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { adapterFor } from '../shared/sources/adapters.ts';
 import { verdictOfError, type SourceVerdict } from '../shared/sources/source-error.ts';
@@ -184,4 +184,4 @@ async function sourcePreflight(
   }
 }
 
-export const handle = importFunction('preflight', preflightStep, { ensureFinalizer: true });
+export const handle = phaseFunction('preflight', preflightStep, { ensureFinalizer: true });

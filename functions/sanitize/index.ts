@@ -3,7 +3,7 @@
 import type { ConditionReason } from '../shared/condition-reasons.ts';
 import { API_VERSION, ImportStatus, sourceKindOf, ImportConditionType } from '../shared/api/index.ts';
 import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
-import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
+import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';
 import { NoFreeNameError } from '../shared/naming.ts';
 import { chooseVmName } from '../shared/vm-name.ts';
 import { adapterFor } from '../shared/sources/adapters.ts';
@@ -74,4 +74,4 @@ export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Pr
   };
 }
 
-export const handle = importFunction('sanitize', sanitizeStep);
+export const handle = phaseFunction('sanitize', sanitizeStep);

@@ -1,5 +1,5 @@
 // Overall progress of an import in percent, from its phase and the bytes done of every disk. The
-// phase-function frame (import-function.ts) and the export Job's status writes use it; nothing
+// phase-function frame (phase-function.ts) and the export Job's status writes use it; nothing
 // else sets status.progress.
 // Export takes the first 60 %, the image download into Harvester the next 30 %, the VM the rest.
 import {

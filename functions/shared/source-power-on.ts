@@ -1,6 +1,6 @@
 // Powers the source back on through its adapter when sourcePowerDecision (source-power.ts) says
 // so, and returns the condition and Event to record. Used by the function that fails an import
-// (through the frame, import-function.ts) and by cleanup for an import deleted before its VM.
+// (through the frame, phase-function.ts) and by cleanup for an import deleted before its VM.
 import {
   API_VERSION,
   ImportConditionType,

@@ -9,7 +9,7 @@ import {
   ImportConditionType,
 } from '../shared/api/index.ts';
 import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
-import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
+import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';
 import { importObjectNames } from '../shared/import-objects.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { freeScratch } from '../shared/scratch.ts';
@@ -103,4 +103,4 @@ export async function vmStatusStep({ kube, import: imp }: ImportStepContext): Pr
   };
 }
 
-export const handle = importFunction('vm-status', vmStatusStep);
+export const handle = phaseFunction('vm-status', vmStatusStep);

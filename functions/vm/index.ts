@@ -9,7 +9,7 @@ import {
   imageVolumeSizeBytes,
   type ImageLike,
 } from '../shared/harvester/virtual-machine-image.ts';
-import { importFunction, type ImportStepContext, type StepOutcome } from '../shared/import-function.ts';
+import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';
 import { importObjectNames } from '../shared/import-objects.ts';
 import { findMapping, mapNetworks, unmappedNicsMessage } from '../shared/kubevirt/network-mapping.ts';
 import { buildVirtualMachine } from '../shared/kubevirt/virtual-machine.ts';
@@ -165,4 +165,4 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
   };
 }
 
-export const handle = importFunction('vm', vmStep);
+export const handle = phaseFunction('vm', vmStep);

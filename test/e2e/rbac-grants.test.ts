@@ -44,7 +44,7 @@ const FAILURE_PATHS_ONLY: Record<string, string> = {
   'vm-import-vm core/persistentvolumeclaims get':
     'vm: ensure() of a volume that already exists (a repeated event)',
   'vm-import-export migration.harvesterhci.io/virtualmachineimports patch':
-    'export: wakes imports queued behind EXPORT_JOBS_PER_SOURCE (export-vmware.test.ts)',
+    'export: wakes imports queued behind EXPORT_JOBS_PER_SOURCE (export-job-vmware.test.ts)',
   'vm-import-exporter core/configmaps get': 'exporter: ensure() when the Job is re-run',
   // Space check (functions/preflight/capacity-facts.ts): kinds this local API server does not
   // serve yet (the client finds no such resource and sends no request) or that only a cluster

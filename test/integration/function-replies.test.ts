@@ -17,7 +17,7 @@ import {
   type VirtualMachineImportStatus,
 } from '../../functions/shared/api/index.ts';
 import type { FunctionHandler } from '../../functions/shared/function-handler.ts';
-import { importFunction, type ImportStep } from '../../functions/shared/import-function.ts';
+import { phaseFunction, type ImportStep } from '../../functions/shared/phase-function.ts';
 import { ApiException } from '@kubernetes/client-node';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { isRetryableStatus } from '../../local-cluster/runtime/eventing/delivery-spec.ts';
@@ -179,7 +179,7 @@ describe('function replies over HTTP (faas-js-runtime) are what Knative accepts'
     process.env.KUBECONFIG = api.kubeconfigPath;
     process.setMaxListeners(40); // faas-js-runtime adds signal handlers per server
     for (const name of FUNCTION_NAMES) await serve(name, HANDLES[name]);
-    await serve('test-step', importFunction('test-step', testStep, { kube: api.kube, phases: ANY_PHASE }));
+    await serve('test-step', phaseFunction('test-step', testStep, { kube: api.kube, phases: ANY_PHASE }));
   });
   after(async () => {
     for (const s of servers) s.close();

@@ -9,7 +9,7 @@ import {
   isTerminalImport,
   type VirtualMachineImportStatus,
 } from '../../functions/shared/api/index.ts';
-import { importFunction, type ImportStep } from '../../functions/shared/import-function.ts';
+import { phaseFunction, type ImportStep } from '../../functions/shared/phase-function.ts';
 import { importObjectNames } from '../../functions/shared/import-objects.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import type { SourceVm } from '../../functions/shared/sources/types.ts';
@@ -51,7 +51,7 @@ const FUNCTION_OF = new Map<ImportStep, FunctionName>([
 ]);
 
 async function run(step: ImportStep, name: string) {
-  await importFunction(FUNCTION_OF.get(step)!, step, { kube: api.kube })(
+  await phaseFunction(FUNCTION_OF.get(step)!, step, { kube: api.kube })(
     noContext,
     apiServerEvent(await get(name)),
   );
@@ -362,7 +362,7 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
     assert.equal((await imagesOf('gone')).length, 2);
     const uid = (await get('gone')).metadata!.uid!;
     await api.kubectl('delete', 'virtualmachineimport.migration', 'gone', '--wait=false');
-    await importFunction('cleanup', cleanupStep, { kube: api.kube })(
+    await phaseFunction('cleanup', cleanupStep, { kube: api.kube })(
       noContext,
       apiServerEvent(await get('gone')),
     );

@@ -9,7 +9,7 @@ import {
   type SourceStatus,
   type VirtualMachineImportStatus,
 } from '../../functions/shared/api/index.ts';
-import { importFunction } from '../../functions/shared/import-function.ts';
+import { phaseFunction } from '../../functions/shared/phase-function.ts';
 import { preflightStep } from '../../functions/preflight/index.ts';
 import { createHandler as verifySourceHandler } from '../../functions/verify-source/index.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
@@ -47,7 +47,7 @@ async function verify(name: string) {
 
 async function preflight(name: string) {
   const obj = await api.kube.get(API_VERSION, 'VirtualMachineImport', 'default', name);
-  await importFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(obj));
+  await phaseFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(obj));
   return (await api.kube.get(API_VERSION, 'VirtualMachineImport', 'default', name))
     .status as VirtualMachineImportStatus;
 }

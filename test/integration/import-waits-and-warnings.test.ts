@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
-import { importFunction, type ImportStep } from '../../functions/shared/import-function.ts';
+import { phaseFunction, type ImportStep } from '../../functions/shared/phase-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { preflightStep } from '../../functions/preflight/index.ts';
 import { sanitizeStep } from '../../functions/sanitize/index.ts';
@@ -29,7 +29,7 @@ const FUNCTION_OF = new Map<ImportStep, FunctionName>([
 ]);
 
 async function run(step: ImportStep, name: string) {
-  await importFunction(FUNCTION_OF.get(step)!, step, { kube: api.kube })(
+  await phaseFunction(FUNCTION_OF.get(step)!, step, { kube: api.kube })(
     noContext,
     apiServerEvent(await getImport(name)),
   );

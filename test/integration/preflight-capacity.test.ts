@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
-import { importFunction } from '../../functions/shared/import-function.ts';
+import { phaseFunction } from '../../functions/shared/phase-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { preflightStep } from '../../functions/preflight/index.ts';
 import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
@@ -42,7 +42,7 @@ const importOf = (name: string): Obj => ({
 
 async function preflight(name: string) {
   const obj = await api.kube.get(API_VERSION, 'VirtualMachineImport', 'default', name);
-  await importFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(obj));
+  await phaseFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(obj));
   return (await api.kube.get(API_VERSION, 'VirtualMachineImport', 'default', name))
     .status as VirtualMachineImportStatus;
 }

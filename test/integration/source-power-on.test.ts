@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
-import { importFunction, IMPORT_FINALIZER } from '../../functions/shared/import-function.ts';
+import { phaseFunction, IMPORT_FINALIZER } from '../../functions/shared/phase-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { exportStatusStep } from '../../functions/export-status/index.ts';
 import { cleanupStep } from '../../functions/cleanup/index.ts';
@@ -107,7 +107,7 @@ async function powerOffAsTheJobDoes(name: string) {
 
 /** Runs a step as its function does: the frame applies that function's phase guard. */
 const run = async (step: typeof exportStatusStep, name: string) =>
-  importFunction(step === cleanupStep ? 'cleanup' : 'export-status', step, { kube: api.kube })(
+  phaseFunction(step === cleanupStep ? 'cleanup' : 'export-status', step, { kube: api.kube })(
     noContext,
     apiServerEvent(await getImport(name)),
   );

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { API_VERSION } from '../../functions/shared/api/index.ts';
-import { importFunction } from '../../functions/shared/import-function.ts';
+import { phaseFunction } from '../../functions/shared/phase-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { exportStep } from '../../functions/export/index.ts';
 import { preflightStep } from '../../functions/preflight/index.ts';
@@ -87,7 +87,7 @@ describe('tenancy', () => {
 
   test("an import of such a source is invalid and no copy of the Secret appears in the import's namespace", async () => {
     const imp = await importOf('steal-import', 'team-a', { name: 'steal', namespace: 'team-a' });
-    await importFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(imp));
+    await phaseFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(imp));
     const status = await statusOf('VirtualMachineImport', 'team-a', 'steal-import');
     assert.equal(status?.importStatus, 'virtualMachineImportInvalid');
     assert.match(JSON.stringify(status?.importConditions), /CredentialsNamespaceNotAllowed/);
@@ -97,7 +97,7 @@ describe('tenancy', () => {
       { ...latest, status: { importStatus: 'sourceReady' } },
       'virtualmachineimports',
     );
-    await importFunction('export', exportStep, { kube: api.kube })(
+    await phaseFunction('export', exportStep, { kube: api.kube })(
       noContext,
       apiServerEvent(await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'team-a', 'steal-import')),
     );
@@ -115,7 +115,7 @@ describe('tenancy', () => {
   test('an import may not use a source of another namespace that does not allow it', async () => {
     await api.kube.create(source('b-private', 'team-b'));
     const imp = await importOf('uses-private', 'team-a', { name: 'b-private', namespace: 'team-b' });
-    await importFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(imp));
+    await phaseFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(imp));
     const status = await statusOf('VirtualMachineImport', 'team-a', 'uses-private');
     assert.equal(status?.importStatus, 'virtualMachineImportInvalid');
     assert.match(JSON.stringify(status?.importConditions), /SourceNotShared/);
@@ -131,7 +131,7 @@ describe('tenancy', () => {
       ),
     );
     const ok = await importOf('uses-shared', 'team-a', { name: 'b-shared', namespace: 'team-b' });
-    await importFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(ok));
+    await phaseFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(ok));
     assert.doesNotMatch(
       JSON.stringify(
         (await statusOf('VirtualMachineImport', 'team-a', 'uses-shared'))?.importConditions ?? [],
@@ -142,7 +142,7 @@ describe('tenancy', () => {
       source('b-shared-c', 'team-b', {}, { 'migration.harvesterhci.io/allowed-import-namespaces': 'team-c' }),
     );
     const no = await importOf('uses-shared-c', 'team-a', { name: 'b-shared-c', namespace: 'team-b' });
-    await importFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(no));
+    await phaseFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(no));
     assert.match(
       JSON.stringify((await statusOf('VirtualMachineImport', 'team-a', 'uses-shared-c'))?.importConditions),
       /SourceNotShared/,

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
-import { importFunction } from '../../functions/shared/import-function.ts';
+import { phaseFunction } from '../../functions/shared/phase-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { exportStatusStep } from '../../functions/export-status/index.ts';
 import { writeDiskContent } from '../simulators/disk-content.ts';
@@ -133,7 +133,7 @@ test('OpenStack: os-stop until SHUTOFF, the volume exported with the source cont
     await execa('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', expected, join(scratch, `disk-${i}.img`)]);
   }
 
-  await importFunction('export-status', exportStatusStep, { kube: api.kube })(
+  await phaseFunction('export-status', exportStatusStep, { kube: api.kube })(
     noContext,
     apiServerEvent(await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'web')),
   );

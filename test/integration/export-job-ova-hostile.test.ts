@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
-import { importFunction } from '../../functions/shared/import-function.ts';
+import { phaseFunction } from '../../functions/shared/phase-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { exportStep } from '../../functions/export/index.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
@@ -46,7 +46,7 @@ async function runExport(name: string, ova: Buffer): Promise<VirtualMachineImpor
   let imp = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', name);
   await api.kube.replaceStatus({ ...imp, status: { importStatus: 'sourceReady' } }, 'virtualmachineimports');
   imp = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', name);
-  await importFunction('export', exportStep, { kube: api.kube })(noContext, apiServerEvent(imp));
+  await phaseFunction('export', exportStep, { kube: api.kube })(noContext, apiServerEvent(imp));
   const scratch = join(root, `scratch-${name}`);
   await mkdir(scratch);
   const run = await execa(process.execPath, ['--import', 'tsx', 'functions/export/job/main.ts'], {

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
-import { importFunction } from '../../functions/shared/import-function.ts';
+import { phaseFunction } from '../../functions/shared/phase-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { exportStep } from '../../functions/export/index.ts';
 import { exportStatusStep } from '../../functions/export-status/index.ts';
@@ -68,7 +68,7 @@ test('OVA: Job without a Secret volume, NotApplicable power-off, disks byte-iden
   await api.kube.replaceStatus({ ...imp, status: { importStatus: 'sourceReady' } }, 'virtualmachineimports');
   imp = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'appliance');
 
-  await importFunction('export', exportStep, { kube: api.kube })(noContext, apiServerEvent(imp));
+  await phaseFunction('export', exportStep, { kube: api.kube })(noContext, apiServerEvent(imp));
   const job = (await api.kube.get<Obj>('batch/v1', 'Job', 'default', 'appliance-export')) as any;
   assert.equal(
     job.spec.template.spec.volumes.some((v: any) => v.secret),
@@ -126,7 +126,7 @@ test('OVA: Job without a Secret volume, NotApplicable power-off, disks byte-iden
   const vm = JSON.parse(cm.data['vm.json']);
   assert.deepEqual([vm.cpu.sockets * vm.cpu.cores, vm.memoryMiB, vm.disks.length], [2, 256, 2]);
 
-  await importFunction('export-status', exportStatusStep, { kube: api.kube })(
+  await phaseFunction('export-status', exportStatusStep, { kube: api.kube })(
     noContext,
     apiServerEvent(await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'appliance')),
   );

@@ -81,7 +81,7 @@ export interface HandlerDeps {
   phases?: PhaseMove;
 }
 
-export function importFunction(name: string, step: ImportStep, deps: HandlerDeps = {}): FunctionHandler {
+export function phaseFunction(name: string, step: ImportStep, deps: HandlerDeps = {}): FunctionHandler {
   const log = deps.log ?? createLogger({ function: name });
   const move = deps.phases ?? (ROUTING[name as FunctionName] as { phases?: PhaseMove } | undefined)?.phases;
   if (!move) throw new Error(`ROUTING.${name} declares no phases: it is not an import phase function`);

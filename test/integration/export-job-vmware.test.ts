@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
-import { importFunction } from '../../functions/shared/import-function.ts';
+import { phaseFunction } from '../../functions/shared/phase-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { createHandler as createExportHandler } from '../../functions/export/index.ts';
 import { exportStatusStep } from '../../functions/export-status/index.ts';
@@ -61,7 +61,7 @@ let vcsim: Vcsim;
 let root: string;
 
 const exportHandler = () => createExportHandler({ kube: api.kube });
-const exportStatusHandler = () => importFunction('export-status', exportStatusStep, { kube: api.kube });
+const exportStatusHandler = () => phaseFunction('export-status', exportStatusStep, { kube: api.kube });
 
 async function getImport(name: string, namespace = 'default') {
   return api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', namespace, name);
