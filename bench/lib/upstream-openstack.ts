@@ -1,4 +1,5 @@
-// Re-creation of upstream's OpenStack export (upstream-behaviour.md §7.4, §9.1, §9.2): per attached
+// Re-creation of upstream's OpenStack export (pkg/source/openstack/client.go ExportVirtualMachine,
+// scratch files under the controller's temp dir): per attached
 // volume, sequentially: snapshot → volume from snapshot → os-volume_upload_image (raw) → wait for
 // the image → GET /v2/images/<id>/file copied as is (Go's io.Copy: every byte written, no holes) to
 // `<disk>.img`; then image, volume and snapshot deleted. No conversion (upstream downloads raw).

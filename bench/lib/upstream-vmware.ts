@@ -1,4 +1,5 @@
-// Re-creation of upstream's VMware export (upstream-behaviour.md §6.3, §9.1, §9.2): ExportVm lease,
+// Re-creation of upstream's VMware export (pkg/source/vmware/client.go ExportVirtualMachine and
+// pkg/qemu/qemu.go): ExportVm lease,
 // the lease updater every 2 s, each VMDK downloaded whole into a staging dir on scratch, lease
 // completed, then `qemu-img convert -f vmdk -O raw` per disk (sequentially) into `<disk>.img`, the
 // VMDK deleted. qemu-img runs under /usr/bin/time -v for its peak RSS.

@@ -1,4 +1,4 @@
-// Generic preflight checks (upstream §5.1 plus the target name), as a pure function of what the
+// Generic preflight checks (upstream's preFlightChecks in virtualmachine.go, plus the target name), as a pure function of what the
 // function looked up. Source-specific checks (networks, VM, Tools) run after these pass.
 import type { ConditionReason } from '../shared/condition-reasons.ts';
 import {

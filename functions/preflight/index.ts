@@ -167,7 +167,7 @@ async function spaceCheck(
   }
 }
 
-/** The source adapter's checks (upstream §5.2 with its bugs fixed) as a verdict. */
+/** The source adapter's checks (upstream's per-source PreFlightChecks, with their bugs fixed) as a verdict. */
 async function sourcePreflight(
   kube: ImportStepContext['kube'],
   kind: SourceKind,

@@ -1,5 +1,5 @@
 // Names and label values derived from user input (source VM names, import names). Kubernetes is
-// strict about both; upstream only lower-cased and then rejected anything else (§5.3, §13.5).
+// strict about both; upstream only lower-cased and then rejected anything else.
 // Every function here is deterministic: the same input always yields the same name, so
 // functions that run twice for one event create (or find) the same object.
 import { createHash } from 'node:crypto';
@@ -134,7 +134,7 @@ export function dnsName(
  * spec.displayName of the Harvester VirtualMachineImage for disk `diskIndex` of an import, like
  * upstream's `vm-import-<import>-<disk>` but always a valid label value (≤ 63): Harvester copies
  * the display name into the `harvesterhci.io/imageDisplayName` label once the image is imported,
- * and that update fails for longer names (§9.4). Pass `importUid` to keep the display names of a
+ * and that update fails for longer names. Pass `importUid` to keep the display names of a
  * re-created import with the same name distinct from the old one's images (Harvester rejects two
  * images with one display name in a namespace).
  */

@@ -1,5 +1,5 @@
 // Building blocks shared by the migration.harvesterhci.io/v1beta1 kinds. Field names, enums and
-// spellings follow the upstream vm-import-controller (reference/upstream-behaviour.md §2) so that
+// spellings follow the upstream vm-import-controller (pkg/apis/migration.harvesterhci.io/v1beta1) so that
 // its objects keep working; every field carries the description `kubectl explain` shows.
 import { z } from 'zod';
 

@@ -1,6 +1,7 @@
 // Whether all disk images of an import are ready, from status.diskImportStatus[].diskConditions.
-// Upstream's evaluateDiskImportStatus (§4.4) depends on disk order and reports [Failed, Pending]
-// as failed while a disk is still importing (§13 B5); here every disk is judged on its own.
+// Upstream's evaluateDiskImportStatus (pkg/controllers/migration/helper.go) depends on disk order
+// and reports [Failed, Pending] as failed while a disk is still importing; here every disk is
+// judged on its own.
 import { DiskConditionType, type Condition, type DiskInfo } from '../api/index.ts';
 
 export type DiskImageState = 'ready' | 'failed' | 'pending';

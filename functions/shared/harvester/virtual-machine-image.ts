@@ -1,5 +1,7 @@
-// Harvester VirtualMachineImage (harvesterhci.io/v1beta1): one per exported disk (upstream §9.4),
-// and how to read its state across Harvester versions (§4.2, §13 B3).
+// Harvester VirtualMachineImage (harvesterhci.io/v1beta1): one per exported disk (as upstream's
+// checkAndCreateVirtualMachineImage), and how to read its state across Harvester versions: upstream
+// saw a failure only as Imported=False with reason ImportFailed, which Harvester ≥ 1.2 never sets
+// (it sets RetryLimitExceeded=True), so failed images left the import waiting forever.
 import { importOwnerReference } from '../import-objects.ts';
 import { labelValue } from '../naming.ts';
 import {
@@ -15,7 +17,7 @@ export const IMAGE_API_VERSION = 'harvesterhci.io/v1beta1';
 export const IMAGE_KIND = 'VirtualMachineImage';
 /**
  * Download attempts Harvester makes before it gives up (its CRD default). Set explicitly:
- * upstream's Go client sent 0 (§13 B24).
+ * upstream's Go client sent 0, so Harvester never retried.
  */
 export const DEFAULT_IMAGE_RETRY = 3;
 
@@ -54,7 +56,7 @@ export interface BuildImageInput {
   displayName: string;
   /**
    * Harvester ≥ 1.4 backend. Upstream picks `backingimage` for Longhorn v1 classes and `cdi` for
-   * any other provisioner (§9.4); that needs the StorageClass, so the caller decides. Unset =
+   * any other provisioner; that needs the StorageClass, so the caller decides. Unset =
    * Harvester's webhook default (backingimage).
    */
   backend?: ImageBackend;

@@ -1,5 +1,5 @@
-// Source NICs → KubeVirt interfaces and networks (upstream §10), with one correction (§13 B18):
-// NICs on unmapped networks are not dropped. KubeVirt allows a single pod network, so the first
+// Source NICs → KubeVirt interfaces and networks (upstream's pkg/source/network.go), with one
+// correction: NICs on unmapped networks are not dropped (upstream dropped them silently). KubeVirt allows a single pod network, so the first
 // unmapped NIC goes there (masquerade) and any further ones are returned in `unmapped` for the
 // caller to report in a condition.
 import type { NicModel, SourceNic } from '../sources/types.ts';

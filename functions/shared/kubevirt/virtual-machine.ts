@@ -1,5 +1,5 @@
-// The KubeVirt VirtualMachine for an imported VM (upstream §9.6) with the corrections of §13:
-// CPU topology as the source has it (B1), memory in Mi (B2), unmapped NICs kept (B18).
+// The KubeVirt VirtualMachine for an imported VM (upstream's GenerateVirtualMachine) with three
+// corrections: CPU topology as the source has it, memory in Mi, NICs on unmapped networks kept.
 import type { DiskBus, SourceVm } from '../sources/types.ts';
 import type { VirtualMachineImportSpec } from '../api/index.ts';
 import { labelValue } from '../naming.ts';

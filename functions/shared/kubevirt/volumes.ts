@@ -1,5 +1,5 @@
 // The PVC a VM disk lives on, populated by Harvester from a backing-image VirtualMachineImage
-// (upstream §9.5). Harvester's PVC webhook/Longhorn clone the image into it because of the
+// (as upstream's findAndCreatePVC). Harvester's PVC webhook/Longhorn clone the image into it because of the
 // imageId annotation and the image's own StorageClass (`longhorn-<image>`, image
 // status.storageClassName). No owner: the volume must outlive the import.
 import { labelValue } from '../naming.ts';

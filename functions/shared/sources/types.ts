@@ -2,9 +2,9 @@
 // export Job. Functions verify and preflight; the exporter powers off and exports; the vm function
 // turns a SourceVm into a KubeVirt VirtualMachine. Clients never log or return secrets.
 
-/** KubeVirt disk buses we produce (upstream §2.7). */
+/** KubeVirt disk buses we produce (upstream's spellings). */
 export type DiskBus = 'virtio' | 'sata' | 'scsi' | 'usb';
-/** KubeVirt NIC models accepted by the API (upstream §2.7). */
+/** KubeVirt NIC models accepted by the API (upstream's spellings). */
 export type NicModel = 'e1000' | 'e1000e' | 'ne2k_pci' | 'pcnet' | 'rtl8139' | 'virtio';
 
 export interface SourceDisk {

@@ -1,6 +1,6 @@
 // Pure interpretation of Nova/Cinder/Neutron payloads: picking a server by name, boot order of
 // its disks, firmware from image properties, NICs in port order, and the SourceVm. No I/O, and
-// every field is read defensively (upstream panicked on unexpected payloads, §13 B7/B8).
+// every field is read defensively (upstream panicked on unexpected payloads).
 import { guestOsFromGlance } from '../../guest-os.ts';
 import { SourceError } from '../source-error.ts';
 import type { DiskBus, NicModel, SourceDisk, SourceNic, SourceVm } from '../types.ts';

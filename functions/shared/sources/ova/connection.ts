@@ -112,7 +112,7 @@ export function resolveOvaHttpSettings(spec: OvaSourceSpecLike, secret: SecretDa
     if (caPem !== undefined && caPem.trim() !== '') validateCaBundle(caPem);
     trust = insecure ? 'insecure' : caPem?.trim() ? 'custom-ca' : 'system-cas';
     httpsAgent = new HttpsAgent({
-      // A custom CA extends the system trust store rather than replacing it (upstream §13.4).
+      // A custom CA extends the system trust store rather than replacing it (upstream replaced it).
       ...(trust === 'custom-ca' ? { ca: [...rootCertificates, caPem as string] } : {}),
       rejectUnauthorized: !insecure,
     });

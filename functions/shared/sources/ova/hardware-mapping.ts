@@ -1,5 +1,6 @@
 // OVF (CIM) device descriptions → KubeVirt disk buses and NIC models. One table for the OVA path,
-// so a given controller type maps the same way wherever it appears (upstream §13.1 B16).
+// so a given controller type maps the same way wherever it appears (upstream mapped
+// VirtualSCSI to scsi here but pvscsi to sata for VMware, and PIIX4 IDE to the default bus).
 import type { DiskBus, NicModel } from '../types.ts';
 
 /** CIM_ResourceAllocationSettingData.ResourceType values used by OVF descriptors. */

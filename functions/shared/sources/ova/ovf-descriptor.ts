@@ -326,7 +326,7 @@ function parseMemory(items: HardwareItem[]): number {
     );
   const quantity = item.prop('VirtualQuantity') ?? '';
   const units = item.prop('AllocationUnits');
-  // Without AllocationUnits, CIM's default for memory is MB (upstream treated it as bytes, §13.1 B22).
+  // Without AllocationUnits, CIM's default for memory is MB (upstream treated it as bytes).
   const bytes = toBytes(quantity, units, 2 ** 20);
   if (bytes === undefined || bytes === 0 || !Number.isSafeInteger(bytes)) {
     throw invalid(

@@ -54,7 +54,7 @@ export function diskForDeviceUrl(disks: readonly VmDisk[], device: LeaseDeviceUr
 }
 
 /**
- * A `*` host in a device URL means "the host you talked to" (upstream §6.3). The URL receives the
+ * A `*` host in a device URL means "the host you talked to" (as upstream's ExportVirtualMachine reads it). The URL receives the
  * session cookie, so it must be https (ESXi hosts other than vCenter's are normal) and carry no
  * user info; anything else is UnsafeDeviceUrl.
  */

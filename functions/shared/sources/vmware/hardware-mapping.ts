@@ -1,6 +1,6 @@
 // vSphere device types → KubeVirt disk buses and NIC models. One table each, looked up by the
 // device's exact vim25 type (xsi:type), so SCSI0:0 and SATA0:0 can never be confused (upstream
-// matched substrings of the lease's DeviceId and keyed disks by bus/unit only, §6.4, B15, B16).
+// matched substrings of the lease's DeviceId and keyed disks by bus/unit only).
 import type { DiskBus, NicModel } from '../types.ts';
 
 /**
@@ -22,7 +22,7 @@ export const DISK_BUS_BY_CONTROLLER: Readonly<Record<string, DiskBus>> = {
   VirtualUSBXHCIController: 'usb',
 };
 
-/** Ethernet card type → model (upstream §6.5). Other cards are kept with the default model. */
+/** Ethernet card type → model (as upstream's generateNetworkInfos). Other cards are kept with the default model. */
 export const NIC_MODEL_BY_DEVICE: Readonly<Record<string, NicModel>> = {
   VirtualVmxnet: 'virtio',
   VirtualVmxnet2: 'virtio',

@@ -1,4 +1,5 @@
-// The power-off sub-state machine of an export (upstream §4.3, steps A1/A2/B/B'/B''), as a pure
+// The power-off sub-state machine of an export (upstream's triggerExport: force off or ask the
+// guest to shut down, wait, force off after the graceful timeout, poll), as a pure
 // function: given the import's spec, its power conditions and the VM's current state, what to do
 // next. The caller executes the action (power.ts) and records the condition it names
 // (conditionForPowerAction).

@@ -22,7 +22,7 @@ export interface VmwarePreflightInput extends VmLocation {
 }
 
 /**
- * Source-specific preflight (upstream §5.2, with B17 fixed: the whole sourceNetwork is compared,
+ * Source-specific preflight (upstream's, with one bug fixed: the whole sourceNetwork is compared,
  * the same way networks are matched later): every mapped source network exists in the
  * datacenter (standard or distributed portgroup); the VM exists; unless forcePowerOff or the VM
  * is already off, VMware Tools must be running so that the guest can be shut down.
