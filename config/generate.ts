@@ -63,8 +63,17 @@ export function generatedFiles(): Record<string, string> {
       (a, b) => Number(!a.startsWith('namespace')) - Number(!b.startsWith('namespace')) || a.localeCompare(b),
     );
   files['README.md'] = withPermissionTable(readFileSync(join(root, 'README.md'), 'utf8'));
+  // kustomize's `images:` also rewrites the image setting the functions give their workloads.
+  files['config/kustomizeconfig.yaml'] = yamlDocs([
+    { images: [{ path: `data/VM_IMPORT_IMAGE`, kind: 'ConfigMap' }] },
+  ]);
   files['config/kustomization.yaml'] = yamlDocs([
-    { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources },
+    {
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources,
+      configurations: ['kustomizeconfig.yaml'],
+    },
   ]);
   return files;
 }

@@ -136,7 +136,13 @@ export const ROUTING = {
   cleanup: {
     purpose:
       'Import being deleted: removes what an unfinished import created, powers the source back on once the export Job is gone, then its finalizer.',
-    routes: [IMPORT_ROUTE, { types: [T.Delete], kind: 'Job', apiVersion: 'batch/v1' }],
+    // One deletion stage per invocation (VM, volumes, images): each deletion event brings the next.
+    routes: [
+      IMPORT_ROUTE,
+      { types: [T.Delete], kind: 'Job', apiVersion: 'batch/v1' },
+      { types: [T.Delete], kind: 'VirtualMachine', apiVersion: 'kubevirt.io/v1' },
+      { types: [T.Delete], kind: 'VirtualMachineImage', apiVersion: 'harvesterhci.io/v1beta1' },
+    ],
     phases: { whileDeleting: true },
   },
   resync: {

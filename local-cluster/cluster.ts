@@ -17,7 +17,9 @@ import { clusterCidrPrefixes, type ClusterCidrs } from './runtime/dns/names.ts';
 import { ClusterNetwork } from './runtime/dns/network.ts';
 import { EventingController } from './runtime/eventing/controller.ts';
 import type { FaultOptions } from './runtime/eventing/faults.ts';
+import { startHarvesterWebhook } from './runtime/harvester/admission-webhook.ts';
 import { HarvesterImageController } from './runtime/harvester/image-controller.ts';
+import { DEFAULT_HARVESTER_VERSION, harvesterBehaviour } from './runtime/harvester/versions.ts';
 import { Kube } from './runtime/kube.ts';
 import { KubeVirtController } from './runtime/kubevirt/vm-controller.ts';
 import {
@@ -48,6 +50,11 @@ export interface LocalClusterOptions {
   extraManifests?: string[];
   /** Delay between Harvester image import retries (Harvester: 10 s). */
   imageRetryDelayMs?: number;
+  /**
+   * The Harvester release the stand-ins play (admission rules and controller behaviour,
+   * runtime/harvester/versions.ts). Default: VMI_HARVESTER_VERSION, else the newest supported.
+   */
+  harvesterVersion?: string;
   /** Wait for every function to be ready before returning. Default true. */
   waitForFunctions?: boolean;
 }
@@ -64,6 +71,8 @@ export interface LocalCluster {
   eventing: EventingController;
   /** Simulators the inventory asks for whose module is not in this checkout. */
   missingSimulators: string[];
+  /** The Harvester release the stand-ins play (runtime/harvester/versions.ts). */
+  harvesterVersion: string;
   /** The kubectl built with the control plane (also linked as <stateDir>/bin/kubectl). */
   kubectlBinary: string;
   /** Runs kubectl against the cluster. */
@@ -149,13 +158,26 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     await kubectl(['get', crdNames.filter(Boolean).join(','), '-A', '-o', 'name']);
     await kubectl(['apply', '-f', '-'], platformManifests());
 
+    const harvester = harvesterBehaviour(
+      options.harvesterVersion ?? (process.env.VMI_HARVESTER_VERSION || DEFAULT_HARVESTER_VERSION),
+    );
+    // Harvester's admission webhook, before anything creates an image or a VM.
+    const webhook = await startHarvesterWebhook({
+      kube: ctx.kube,
+      harvester,
+      dir: join(stateDir, 'harvester-webhook'),
+      log: (message, fields) => log('harvester', message, fields),
+    });
+    stoppers.push(() => webhook.stop());
+    log('harvester', 'stand-ins play Harvester', { version: harvester.version });
+
     const claims = new VolumeClaims(ctx);
     const node = new NodeAgent(ctx);
     const pods = new PodRunner(ctx, claims);
     const services = new ServiceController(ctx);
     const functions = new FunctionController(ctx);
     const eventing = new EventingController(ctx, options.faults);
-    const images = new HarvesterImageController(ctx, options.imageRetryDelayMs);
+    const images = new HarvesterImageController(ctx, options.imageRetryDelayMs, harvester);
     const vms = new KubeVirtController(ctx);
     claims.setImagePopulator(images.populator());
     for (const c of [node, claims, pods, services, functions, eventing, images, vms]) {
@@ -191,6 +213,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       kube,
       eventing,
       missingSimulators: sources?.missing ?? [],
+      harvesterVersion: harvester.version,
       kubectlBinary,
       kubectl,
       stop,

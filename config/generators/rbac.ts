@@ -81,6 +81,12 @@ const DISK_SERVER_AND_IMAGES: Grant[] = [
     "ensureDiskServer: only Harvester's downloaders reach the disk server",
   ),
   grant('harvesterhci.io', ['virtualmachineimages'], ['list', 'create'], 'imagesByDisk, submitImage'),
+  grant(
+    'storage.k8s.io',
+    ['storageclasses'],
+    ['get', 'list'],
+    'targetStorage: the image backend follows the target (or default) class',
+  ),
 ];
 
 export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {

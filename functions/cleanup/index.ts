@@ -23,28 +23,40 @@ import { freeScratch } from '../shared/scratch.ts';
 import { restoreSourcePower } from '../shared/source-power-on.ts';
 import { sourcePowerDecision } from '../shared/source-power.ts';
 
-/** Deletes what an unfinished import created; returns a summary for the Event. */
-export async function removeCreated(kube: Kube, imp: VirtualMachineImport): Promise<string[]> {
+/**
+ * One deletion stage of an unfinished import per invocation, in the order Harvester allows:
+ * the VM, then its volumes, then the images (Harvester refuses to delete an image while any
+ * volume of its StorageClass exists, terminating ones included: pkg/image/common/validator.go
+ * PVCOccupation, 422), then the scratch space and the source description. A stage whose objects
+ * still exist deletes them (once) and reports `waiting`; the VM's deletion event or the resync
+ * tick brings cleanup back for the next stage.
+ */
+export async function removeCreated(
+  kube: Kube,
+  imp: VirtualMachineImport,
+): Promise<{ done: true } | { waiting: string }> {
   const namespace = imp.metadata.namespace ?? 'default';
   const selector = importUidSelector(imp);
-  const removed: string[] = [];
-  const remove = async (objects: Obj[], what: string) => {
-    for (const o of objects) await kube.delete(o);
-    if (objects.length) removed.push(`${objects.length} ${what}`);
-  };
-  await remove(
-    await kube.list<Obj>('kubevirt.io/v1', 'VirtualMachine', namespace, selector),
-    'VirtualMachine(s)',
-  );
-  await remove(await kube.list<Obj>('v1', 'PersistentVolumeClaim', namespace, selector), 'volume(s)');
-  await remove(await kube.list<Obj>(IMAGE_API_VERSION, IMAGE_KIND, namespace, selector), 'image(s)');
+  const stages: [string, string, string][] = [
+    ['kubevirt.io/v1', 'VirtualMachine', 'VirtualMachine(s)'],
+    ['v1', 'PersistentVolumeClaim', 'volume(s)'],
+    [IMAGE_API_VERSION, IMAGE_KIND, 'image(s)'],
+  ];
+  for (const [apiVersion, kind, what] of stages) {
+    const objects = await kube.list<Obj>(apiVersion, kind, namespace, selector);
+    if (!objects.length) continue;
+    // Items of a core list carry no apiVersion/kind.
+    for (const o of objects.filter((x) => !x.metadata?.deletionTimestamp))
+      await kube.delete({ apiVersion, kind, metadata: { name: o.metadata!.name, namespace } });
+    return { waiting: `${objects.length} ${what} being deleted` };
+  }
   await freeScratch(kube, imp);
   await kube.delete({
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: importObjectNames(imp.metadata.name!).sourceVm, namespace },
   });
-  return removed;
+  return { done: true };
 }
 
 export async function cleanupStep({ kube, log, import: imp }: ImportStepContext): Promise<StepOutcome> {
@@ -55,8 +67,9 @@ export async function cleanupStep({ kube, log, import: imp }: ImportStepContext)
   const finished =
     imp.status?.importStatus === ImportStatus.VirtualMachineRunning ||
     (imp.status?.importStatus === ImportStatus.VirtualMachineCreated && isTerminalImport(imp.status));
-  const removed = finished ? [] : await removeCreated(kube, imp);
   if (!finished) {
+    const stage = await removeCreated(kube, imp);
+    if ('waiting' in stage) return { action: 'wait', why: stage.waiting };
     // The source comes back on if this import powered it off, once the export Job is gone (a Job
     // still stopping could be powering it off); the finalizer stays until that is done. The Job's
     // deletion (routed here) or the next resync brings cleanup back.
@@ -86,8 +99,8 @@ export async function cleanupStep({ kube, log, import: imp }: ImportStepContext)
   });
   const message = finished
     ? 'import deleted; the imported VM, its volumes and images are kept'
-    : `import deleted before it finished; removed ${removed.length ? removed.join(', ') : 'nothing yet created'} and the scratch space`;
-  log.info('cleanup', { finished, removed });
+    : 'import deleted before it finished; removed the VM, volumes and images it had created, and the scratch space';
+  log.info('cleanup', { finished });
   await recordEvent(kube, imp as unknown as Obj, { type: 'Normal', reason: 'CleanedUp', message }).catch(
     () => undefined,
   );

@@ -2,7 +2,6 @@
 // (a bounded number of resubmits of the failed images) | VMMigrationFailed with the image's message.
 // Image failures are read the way current Harvester reports them (imageState), not only upstream's
 // ImportFailed reason.
-import { ATTEMPT_LABEL } from '../shared/labels.ts';
 import {
   DiskConditionType,
   ImportStatus,
@@ -16,7 +15,16 @@ import { imageState, type ImageLike, type ImageState } from '../shared/harvester
 import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { numberSetting } from '../shared/settings.ts';
-import { ensureDiskServer, imagesByDisk, submitImage } from '../shared/disk-server/images.ts';
+import {
+  admissionDenial,
+  attemptsByDisk,
+  ensureDiskServer,
+  imageRefused,
+  imagesByDisk,
+  submitImage,
+  targetStorage,
+} from '../shared/disk-server/images.ts';
+import { isConflict } from '../shared/kube/client.ts';
 
 const resubmitLimit = () => numberSetting('IMAGE_RESUBMIT_LIMIT');
 
@@ -112,9 +120,16 @@ async function checkImages(ctx: ImportStepContext, imp: VirtualMachineImport): P
   };
 }
 
+/**
+ * Resubmits the failed images: creates the disk's next attempt (its own display name, see
+ * imageDisplayName) and only then deletes the failed one, so the attempt count — the highest
+ * attempt label among the disk's images, those Harvester is still deleting included — survives
+ * a crash between the two and reaches IMAGE_RESUBMIT_LIMIT.
+ */
 async function resubmitFailed(ctx: ImportStepContext, imp: VirtualMachineImport): Promise<StepOutcome> {
   const status = imp.status ?? {};
   const images = await imagesByDisk(ctx.kube, imp);
+  const attempts = await attemptsByDisk(ctx.kube, imp);
   const disks = status.diskImportStatus ?? [];
   const failed = disks
     .map((disk, index) => ({ disk, index, image: images.get(index) }))
@@ -122,12 +137,14 @@ async function resubmitFailed(ctx: ImportStepContext, imp: VirtualMachineImport)
       disk.diskConditions?.some((c) => c.type === DiskConditionType.ImageFailed && c.status === 'True'),
     );
   const limit = resubmitLimit();
-  for (const { disk, image } of failed) {
-    const attempts = Number(image?.metadata?.labels?.[ATTEMPT_LABEL] ?? 1);
+  for (const { disk, index, image } of failed) {
+    const tried = attempts.get(index) ?? 1;
     const state = image ? imageState(image as ImageLike) : MISSING;
-    if (attempts > limit || !state.retryable) {
+    // A newer attempt than the one that failed is already there (a duplicate event created it).
+    if (state.state !== 'failed') continue;
+    if (tried > limit || !state.retryable) {
       const why = disk.diskConditions?.find((c) => c.type === DiskConditionType.ImageFailed)?.message ?? '';
-      const message = `${why}${attempts > limit ? ` (after ${attempts} attempts)` : ' (not retryable)'}; fix the cause and re-create the import`;
+      const message = `${why}${tried > limit ? ` (after ${tried} attempts)` : ' (not retryable)'}; fix the cause and re-create the import`;
       return {
         action: 'update',
         status: { ...status, importStatus: ImportStatus.Failed },
@@ -142,14 +159,32 @@ async function resubmitFailed(ctx: ImportStepContext, imp: VirtualMachineImport)
     }
   }
   const token = await ensureDiskServer(ctx.kube, imp);
+  const target = await targetStorage(ctx.kube, imp);
   const next = [...disks];
   for (const { disk, index, image } of failed) {
-    const attempt = Number(image?.metadata?.labels?.[ATTEMPT_LABEL] ?? 1) + 1;
-    if (image) await ctx.kube.delete(image as Obj);
-    const created = await submitImage(ctx.kube, imp, token, disk, index, attempt);
+    let current = image;
+    if (!current || imageState(current as ImageLike).state === 'failed') {
+      try {
+        current = await submitImage(
+          ctx.kube,
+          imp,
+          token,
+          disk,
+          index,
+          (attempts.get(index) ?? 1) + 1,
+          target,
+        );
+      } catch (e) {
+        if (isConflict(e)) return { action: 'wait', why: `next image of disk ${index} created meanwhile` };
+        const denied = admissionDenial(e);
+        if (denied) return imageRefused(imp, denied);
+        throw e;
+      }
+      if (image) await ctx.kube.delete(image as Obj);
+    }
     next[index] = {
       ...disk,
-      VirtualMachineImage: created.metadata!.name!,
+      VirtualMachineImage: current.metadata!.name!,
       diskConditions: (disk.diskConditions ?? []).filter((c) => c.type === DiskConditionType.ImageSubmitted),
       progress: {
         phase: 'importing',

@@ -4,8 +4,15 @@ import { DiskConditionType, ImportStatus, type DiskInfo, ImportConditionType } f
 import { setCondition } from '../shared/conditions.ts';
 import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';
 import { importObjectNames } from '../shared/import-objects.ts';
-import type { Obj } from '../shared/kube/client.ts';
-import { ensureDiskServer, imagesByDisk, submitImage } from '../shared/disk-server/images.ts';
+import { isConflict, type Obj } from '../shared/kube/client.ts';
+import {
+  admissionDenial,
+  ensureDiskServer,
+  imageRefused,
+  imagesByDisk,
+  submitImage,
+  targetStorage,
+} from '../shared/disk-server/images.ts';
 
 export async function imagesStep({ kube, import: imp, now }: ImportStepContext): Promise<StepOutcome> {
   const status = imp.status ?? {};
@@ -35,30 +42,45 @@ export async function imagesStep({ kube, import: imp, now }: ImportStepContext):
   if (!((server?.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0))
     return { action: 'wait', why: 'disk server not ready yet; its Deployment update brings the import back' };
   const existing = await imagesByDisk(kube, imp);
-  const next = await Promise.all(
-    disks.map(async (disk, index): Promise<DiskInfo> => {
-      const image = existing.get(index) ?? (await submitImage(kube, imp, token, disk, index));
-      return {
-        ...disk,
-        VirtualMachineImage: image.metadata!.name!,
-        diskConditions: setCondition(
-          disk.diskConditions,
-          {
-            type: DiskConditionType.ImageSubmitted,
-            status: 'True',
-            reason: 'ImageCreated',
-            message: `VirtualMachineImage ${image.metadata!.name} downloads ${disk.diskName}`,
-          },
-          now,
-        ),
-        progress: {
-          phase: 'importing',
-          bytesDone: 0,
-          bytesTotal: disk.diskSize ?? disk.progress?.bytesTotal ?? 0,
+  const target = await targetStorage(kube, imp);
+  const images: Obj[] = [];
+  for (const [index, disk] of disks.entries()) {
+    let image = existing.get(index);
+    if (!image) {
+      try {
+        image = await submitImage(kube, imp, token, disk, index, 1, target);
+      } catch (e) {
+        // Our display name is per import and attempt: a 409 is a duplicate event's image.
+        if (isConflict(e)) return { action: 'wait', why: `image of disk ${index} created meanwhile` };
+        const denied = admissionDenial(e);
+        if (denied) return imageRefused(imp, denied);
+        throw e;
+      }
+    }
+    images.push(image);
+  }
+  const next = disks.map((disk, index): DiskInfo => {
+    const image = images[index]!;
+    return {
+      ...disk,
+      VirtualMachineImage: image.metadata!.name!,
+      diskConditions: setCondition(
+        disk.diskConditions,
+        {
+          type: DiskConditionType.ImageSubmitted,
+          status: 'True',
+          reason: 'ImageCreated',
+          message: `VirtualMachineImage ${image.metadata!.name} downloads ${disk.diskName}`,
         },
-      };
-    }),
-  );
+        now,
+      ),
+      progress: {
+        phase: 'importing',
+        bytesDone: 0,
+        bytesTotal: disk.diskSize ?? disk.progress?.bytesTotal ?? 0,
+      },
+    };
+  });
   const nextStatus = { ...status, importStatus: ImportStatus.DiskImagesSubmitted, diskImportStatus: next };
   const message = `${next.length} VirtualMachineImage(s) created: ${next.map((d) => d.VirtualMachineImage).join(', ')}`;
   return {

@@ -131,20 +131,21 @@ export function dnsName(
 }
 
 /**
- * spec.displayName of the Harvester VirtualMachineImage for disk `diskIndex` of an import, like
- * upstream's `vm-import-<import>-<disk>` but always a valid label value (≤ 63): Harvester copies
- * the display name into the `harvesterhci.io/imageDisplayName` label once the image is imported,
- * and that update fails for longer names. Pass `importUid` to keep the display names of a
- * re-created import with the same name distinct from the old one's images (Harvester rejects two
- * images with one display name in a namespace).
+ * spec.displayName of the Harvester VirtualMachineImage for disk `diskIndex` of an import:
+ * `vm-import-<import>-<5 hex of the import uid>-disk-<n>`, and `…-disk-<n>-a<attempt>` for a
+ * resubmission. Harvester's webhook (pkg/image/common/validator.go commonCheckDisplayName) answers
+ * 409 to an image whose display name another image of the namespace carries — a re-created
+ * import's old images and a failed image still being deleted (Harvester's finalizer) included —
+ * so every import and every attempt has its own. Always a valid label value (≤ 63): Harvester
+ * copies the display name into the `harvesterhci.io/imageDisplayName` label.
  */
 export function imageDisplayName(
   importName: string,
   diskIndex: number,
-  opts: { importUid?: string } = {},
+  opts: { importUid?: string; attempt?: number } = {},
 ): string {
   const parts = ['vm-import', importName];
   if (opts.importUid) parts.push(shortHash(opts.importUid, 5));
-  parts.push(`disk-${diskIndex}`);
+  parts.push(opts.attempt && opts.attempt > 1 ? `disk-${diskIndex}-a${opts.attempt}` : `disk-${diskIndex}`);
   return dnsName(parts);
 }

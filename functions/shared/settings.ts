@@ -4,9 +4,11 @@
 // default: a typo in the ConfigMap must not stop every import.
 import { sourceSettingDefaults } from './sources/adapters.ts';
 
+/** Container image holding the functions, the exporter and the disk server. */
+const IMAGE = 'ghcr.io/vm-import/vm-import:0.1.0';
+
 export const settings = {
-  /** Container image holding the functions, the exporter and the disk server. */
-  image: 'ghcr.io/vm-import/vm-import:0.1.0',
+  image: IMAGE,
   brokerClass: 'MTChannelBasedBroker',
   delivery: { retry: 5, backoffDelay: 'PT0.5S', timeout: 'PT30S' },
   /** PingSource schedule of the resync tick. */
@@ -16,6 +18,12 @@ export const settings = {
   /** Settings read at run time (ConfigMap keys → env). */
   runtime: {
     LOG_LEVEL: 'info',
+    /**
+     * Image of the workloads the functions create (export Job, disk server). config/'s
+     * kustomizeconfig.yaml makes kustomize's `images:` rewrite it with the functions' own image,
+     * so one override changes every workload.
+     */
+    VM_IMPORT_IMAGE: IMAGE,
     /** StorageClass of the scratch volume; empty = the cluster default. */
     SCRATCH_STORAGE_CLASS: '',
     /** Scratch size = allocated bytes of the source disks x this factor, plus SCRATCH_MIN_GIB headroom. */
@@ -51,7 +59,7 @@ export function numberSetting(name: SettingName, env: Env = process.env, min = 0
   return Number.isFinite(value) && value >= min ? value : Number(settings.runtime[name]);
 }
 
-/** The container image of the functions and the exporter (VM_IMPORT_IMAGE or the release image). */
+/** The container image of the export Job and the disk server (setting VM_IMPORT_IMAGE). */
 export function vmImportImage(env: Env = process.env): string {
-  return env.VM_IMPORT_IMAGE?.trim() || settings.image;
+  return stringSetting('VM_IMPORT_IMAGE', env);
 }

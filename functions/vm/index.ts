@@ -5,6 +5,7 @@ import { ImportStatus, type VirtualMachineImport, ImportConditionType } from '..
 import type { DiskBus } from '../shared/sources/types.ts';
 import { IMPORT_ANNOTATION, LABEL_IMPORT_UID } from '../shared/labels.ts';
 import {
+  imageBackend,
   imageStorageClassName,
   imageVolumeSizeBytes,
   type ImageLike,
@@ -19,11 +20,22 @@ import { dnsName, labelValue, NoFreeNameError } from '../shared/naming.ts';
 import { chooseVmName } from '../shared/vm-name.ts';
 import { freeScratch } from '../shared/scratch.ts';
 import type { SourceVm } from '../shared/sources/types.ts';
-import { imagesByDisk } from '../shared/disk-server/images.ts';
+import { admissionDenial, imagesByDisk } from '../shared/disk-server/images.ts';
 
 export const SOURCE_VM_KEY = 'vm.json';
 
 export const volumeClaimName = (vmName: string, index: number) => dnsName([vmName, `disk-${index}`]);
+
+/**
+ * The imported VM keeps the source's MAC addresses (guest network configuration and DHCP
+ * reservations follow the MAC). Harvester ≥ 1.5 refuses a second VM with one of them on the same
+ * cluster network (pkg/webhook/resources/virtualmachine/validator.go checkForDuplicateMacAddrs):
+ * a second import of the same source VM, or an import of a VM already running on Harvester.
+ */
+function duplicateMacMessage(vmName: string, source: SourceVm, denied: string): string {
+  const macs = source.nics.map((n) => n.mac).filter(Boolean);
+  return `Harvester refused VirtualMachine ${vmName} because another VM already uses one of the source's MAC addresses (${macs.join(', ')}) on the same network: ${denied}. An imported VM keeps its MAC addresses; delete or change the NICs of the other VM (e.g. an earlier import of the same source), then re-create the import`;
+}
 
 export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
   const status = imp.status ?? {};
@@ -58,7 +70,7 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
   const claims: { claim: Obj; bus: DiskBus; bootOrder: number }[] = [];
   for (const [index, disk] of disks.entries()) {
     const image = images.get(index) as ImageLike | undefined;
-    const sizeBytes = image && imageVolumeSizeBytes(image);
+    const sizeBytes = image && imageVolumeSizeBytes(image, disk.diskSize ?? undefined);
     const storageClassName = image && imageStorageClassName(image);
     if (!image || !sizeBytes || !storageClassName)
       return { action: 'wait', why: `image of disk ${index} has no size or storage class yet` };
@@ -72,6 +84,7 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
       importName: imp.metadata.name!,
       importUid: imp.metadata.uid!,
       diskIndex: index,
+      backend: imageBackend(image),
     }) as unknown as Obj;
     claims.push({
       claim,
@@ -102,7 +115,16 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
   };
   // The VM first: its create is what makes the name ours (KubeVirt waits for the claims). Two
   // imports that chose the same name at once both get here; the one whose create lost renames.
-  const { object: vm } = await kube.ensure(manifest);
+  let vm: Obj;
+  try {
+    vm = (await kube.ensure(manifest)).object;
+  } catch (e) {
+    const denied = admissionDenial(e);
+    if (!denied) throw e;
+    if (/duplicate mac address/i.test(denied))
+      return fail('DuplicateMacAddress', duplicateMacMessage(vmName, source, denied));
+    return fail('VirtualMachineRefused', `Harvester refused VirtualMachine ${vmName}: ${denied}`);
+  }
   if (!ours(vm)) {
     if (imp.spec.targetName)
       return fail(

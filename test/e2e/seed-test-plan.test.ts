@@ -392,6 +392,15 @@ describe('seed test plan steps end to end', () => {
   });
 
   test('issue 23: startVirtualMachine false creates the VM stopped; the import ends in virtualMachineCreated, CreatedStopped', async () => {
+    // linux-vm was imported above (bogus-vmware): its VM keeps the source's MACs, and Harvester
+    // ≥ 1.5 refuses a second VM with them (README "Harvester versions"), so that copy goes first.
+    await kubectl([
+      'delete',
+      'virtualmachines.kubevirt.io',
+      '-l',
+      'migration.harvesterhci.io/import-name=bogus-vmware',
+      '--wait',
+    ]);
     await kubectl(
       ['apply', '-f', '-'],
       vmImport('stopped', { virtualMachineName: 'linux-vm', startVirtualMachine: false }, 'VmwareSource'),

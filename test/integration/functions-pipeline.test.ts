@@ -1,6 +1,8 @@
-// The phase functions after the export (images → image-status → vm → vm-status) and cleanup, on the
-// embedded API server. Harvester's image controller and KubeVirt are played by the test here (it
-// writes their status fields as they do); the local-cluster end-to-end tests use the stand-ins.
+// The phase functions after the export (images → image-status → vm → vm-status) and cleanup, on a
+// real kube-apiserver with Harvester's admission rules (the webhook stand-in,
+// local-cluster/runtime/harvester/admission-webhook.ts, of the newest version we claim).
+// Harvester's image controller and KubeVirt are played by the test here (it writes their status
+// fields and the image finalizer as they do); the local-cluster end-to-end tests use the stand-ins.
 import type { FunctionName } from '../../events/routing.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +21,22 @@ import { vmStep } from '../../functions/vm/index.ts';
 import { vmStatusStep } from '../../functions/vm-status/index.ts';
 import { cleanupStep } from '../../functions/cleanup/index.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
+import { Kube as RuntimeKube } from '../../local-cluster/runtime/kube.ts';
+import {
+  startHarvesterWebhook,
+  type HarvesterWebhook,
+} from '../../local-cluster/runtime/harvester/admission-webhook.ts';
+import {
+  harvesterBehaviour,
+  DEFAULT_HARVESTER_VERSION,
+} from '../../local-cluster/runtime/harvester/versions.ts';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { mkdtemp } from 'node:fs/promises';
+
+let webhook: HarvesterWebhook;
+/** Harvester's image controller holds this finalizer (wrangler OnRemove "vm-image-controller"). */
+const IMAGE_FINALIZER = 'wrangler.cattle.io/vm-image-controller';
 
 let api: TestApi;
 const NS = 'default';
@@ -59,7 +77,11 @@ async function run(step: ImportStep, name: string) {
 }
 
 /** An import whose export finished: status disksExported, the source VM description stored. */
-async function exportedImport(name: string, extraSpec: Record<string, unknown> = {}): Promise<void> {
+async function exportedImport(
+  name: string,
+  extraSpec: Record<string, unknown> = {},
+  source: SourceVm = sourceVm,
+): Promise<void> {
   const created = await api.kube.create<Obj>({
     apiVersion: API_VERSION,
     kind: 'VirtualMachineImport',
@@ -93,7 +115,7 @@ async function exportedImport(name: string, extraSpec: Record<string, unknown> =
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: importObjectNames(name).sourceVm, namespace: NS },
-    data: { 'vm.json': JSON.stringify(sourceVm) },
+    data: { 'vm.json': JSON.stringify(source) },
   });
 }
 
@@ -115,15 +137,35 @@ async function submitImages(name: string) {
   return run(imagesStep, name);
 }
 
-const imagesOf = async (name: string) => {
+/** The import's images; those Harvester is still deleting (its finalizer) only with `all`. */
+const imagesOf = async (name: string, all = false) => {
   const uid = (await get(name)).metadata!.uid!;
-  return api.kube.list<Obj>(
+  const images = await api.kube.list<Obj>(
     'harvesterhci.io/v1beta1',
     'VirtualMachineImage',
     NS,
     `migration.harvesterhci.io/import-uid=${uid}`,
   );
+  return all ? images : images.filter((i) => !i.metadata?.deletionTimestamp);
 };
+
+/** Harvester's image controller finishes a deletion: removes its finalizer. */
+async function harvesterReleases(image: Obj) {
+  const fresh = await api.kube.find<Obj>(
+    'harvesterhci.io/v1beta1',
+    'VirtualMachineImage',
+    NS,
+    image.metadata!.name!,
+  );
+  if (!fresh) return;
+  await api.kube.replace({
+    ...fresh,
+    metadata: {
+      ...fresh.metadata,
+      finalizers: (fresh.metadata!.finalizers ?? []).filter((f) => f !== IMAGE_FINALIZER),
+    },
+  });
+}
 
 /** What Harvester's image controller writes when a download succeeded or failed for good. */
 async function harvesterReports(image: Obj, outcome: 'imported' | 'failed') {
@@ -167,12 +209,28 @@ async function harvesterReports(image: Obj, outcome: 'imported' | 'failed') {
     NS,
     image.metadata!.name!,
   );
-  await api.kube.replace({ ...fresh, status });
+  const finalizers = [...new Set([...(fresh.metadata!.finalizers ?? []), IMAGE_FINALIZER])];
+  await api.kube.replace({ ...fresh, metadata: { ...fresh.metadata, finalizers }, status });
 }
 
 describe('pipeline functions after the export, on a real kube-apiserver', () => {
   before(async () => {
     api = await startTestApi();
+    webhook = await startHarvesterWebhook({
+      kube: RuntimeKube.fromFile(api.kubeconfigPath),
+      harvester: harvesterBehaviour(DEFAULT_HARVESTER_VERSION),
+      dir: await mkdtemp(join(tmpdir(), 'harvester-webhook-')),
+    });
+    await api.kube.create({
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: {
+        name: 'harvester-longhorn',
+        annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+      },
+      provisioner: 'driver.longhorn.io',
+      parameters: { numberOfReplicas: '3' },
+    } as Obj);
     await api.kube.create({
       apiVersion: 'k8s.cni.cncf.io/v1',
       kind: 'NetworkAttachmentDefinition',
@@ -180,7 +238,10 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
       spec: { config: '{}' },
     });
   });
-  after(async () => api?.close());
+  after(async () => {
+    await webhook?.stop();
+    await api?.close();
+  });
 
   test('images → image-status → vm → vm-status reaches virtualMachineRunning, idempotently', async () => {
     await exportedImport('web');
@@ -256,7 +317,11 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
   });
 
   test('startVirtualMachine: false creates the VM Halted; the import ends in virtualMachineCreated, CreatedStopped', async () => {
-    await exportedImport('halted', { startVirtualMachine: false, targetName: 'halted-vm' });
+    await exportedImport(
+      'halted',
+      { startVirtualMachine: false, targetName: 'halted-vm' },
+      { ...sourceVm, nics: [] },
+    );
     await submitImages('halted');
     for (const image of await imagesOf('halted')) await harvesterReports(image, 'imported');
     let status = await run(imageStatusStep, 'halted');
@@ -290,8 +355,16 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
   });
 
   test('two imports that chose the same VM name: the second to create renames, each VM gets its own volumes', async () => {
-    for (const name of ['twin-a', 'twin-b']) {
-      await exportedImport(name);
+    for (const [i, name] of ['twin-a', 'twin-b'].entries()) {
+      // different source VMs of one name (Harvester ≥ 1.5 refuses two VMs with one MAC)
+      await exportedImport(
+        name,
+        {},
+        {
+          ...sourceVm,
+          nics: sourceVm.nics.map((n) => ({ ...n, mac: n.mac!.replace(/..$/, `1${i}`) })),
+        },
+      );
       const fresh = await get(name);
       await api.kube.replaceStatus(
         {
@@ -330,30 +403,178 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
     }
   });
 
-  test('a failed image is resubmitted a bounded number of times, then the import fails with its message', async () => {
-    process.env.IMAGE_RESUBMIT_LIMIT = '1';
+  test('a failed image is resubmitted a bounded number of times while Harvester still holds the failed one, then the import fails with its message', async () => {
+    process.env.IMAGE_RESUBMIT_LIMIT = '2';
     await exportedImport('flaky');
     await submitImages('flaky');
-    for (let attempt = 1; attempt <= 2; attempt++) {
+    for (let attempt = 1; attempt <= 3; attempt++) {
       const images = await imagesOf('flaky');
       assert.equal(images.length, 2);
       for (const image of images) await harvesterReports(image, 'failed');
       let status = await run(imageStatusStep, 'flaky');
       assert.equal(status.importStatus, 'diskImageFailed');
       status = await run(imageStatusStep, 'flaky');
-      if (attempt === 1) {
-        assert.equal(status.importStatus, 'diskImageSubmitted', 'resubmitted once');
+      if (attempt < 3) {
+        assert.equal(status.importStatus, 'diskImageSubmitted', `resubmitted (attempt ${attempt + 1})`);
         const fresh = await imagesOf('flaky');
-        assert.ok(fresh.every((i) => i.metadata!.labels!['migration.harvesterhci.io/attempt'] === '2'));
+        assert.ok(
+          fresh.every(
+            (i) => i.metadata!.labels!['migration.harvesterhci.io/attempt'] === String(attempt + 1),
+          ),
+        );
+        const names = new Set(
+          (await imagesOf('flaky', true)).map((i) => (i.spec as { displayName: string }).displayName),
+        );
+        assert.equal(names.size, (await imagesOf('flaky', true)).length, 'every image its own display name');
+        // a late duplicate event creates nothing more
+        await run(imageStatusStep, 'flaky');
+        assert.equal((await imagesOf('flaky')).length, 2);
       } else {
         assert.equal(status.importStatus, 'VMMigrationFailed');
-        assert.match(
-          status.importConditions?.find((c) => c.type === 'DiskImagesReady')?.message ?? '',
-          /connection reset by peer/,
-        );
+        const message = status.importConditions?.find((c) => c.type === 'DiskImagesReady')?.message ?? '';
+        assert.match(message, /connection reset by peer/);
+        assert.match(message, /after 3 attempts/);
       }
     }
+    // the failed images of earlier attempts are still there, held by Harvester's finalizer
+    assert.ok((await imagesOf('flaky', true)).some((i) => i.metadata?.deletionTimestamp));
     delete process.env.IMAGE_RESUBMIT_LIMIT;
+  });
+
+  test('images of a Longhorn v2 or third-party class use the cdi backend in that class; the VM gets a clone of the image volume', async () => {
+    for (const [name, provisioner, parameters] of [
+      ['lvm', 'lvm.driver.harvesterhci.io', {}],
+      ['longhorn-v2', 'driver.longhorn.io', { dataEngine: 'v2' }],
+    ] as const) {
+      await api.kube.create({
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'StorageClass',
+        metadata: { name },
+        provisioner,
+        parameters,
+      } as Obj);
+      const imp = `on-${name}`;
+      await exportedImport(imp, { storageClass: name, targetName: `vm-${name}` }, { ...sourceVm, nics: [] });
+      await submitImages(imp);
+      const images = await imagesOf(imp);
+      assert.equal(images.length, 2);
+      for (const image of images) {
+        assert.equal((image.spec as { backend?: string }).backend, 'cdi', `${name}: backend`);
+        assert.equal((image.spec as { targetStorageClassName?: string }).targetStorageClassName, name);
+        await harvesterReports(image, 'imported');
+      }
+      assert.equal((await run(imageStatusStep, imp)).importStatus, 'diskImagesReady');
+      assert.equal((await run(vmStep, imp)).importStatus, 'virtualMachineCreated');
+      const uid = (await get(imp)).metadata!.uid;
+      const claims = await api.kube.list<any>(
+        'v1',
+        'PersistentVolumeClaim',
+        NS,
+        `migration.harvesterhci.io/import-uid=${uid}`,
+      );
+      assert.equal(claims.length, 2);
+      for (const claim of claims) {
+        assert.equal(claim.spec.storageClassName, name);
+        assert.equal(claim.spec.dataSource.kind, 'PersistentVolumeClaim');
+        assert.ok(images.some((i) => i.metadata!.name === claim.spec.dataSource.name));
+      }
+    }
+  });
+
+  test('Harvester 1.2–1.3 images without virtualSize: the volume gets the source disk size, not the qcow2 file size', async () => {
+    await exportedImport('old-harvester', { targetName: 'old-harvester-vm' }, { ...sourceVm, nics: [] });
+    await submitImages('old-harvester');
+    for (const image of await imagesOf('old-harvester')) {
+      await harvesterReports(image, 'imported');
+      const fresh = await api.kube.get<any>(
+        'harvesterhci.io/v1beta1',
+        'VirtualMachineImage',
+        NS,
+        image.metadata!.name!,
+      );
+      delete fresh.status.virtualSize;
+      fresh.status.size = 5 * MiB; // the qcow2 the disk server sent
+      await api.kube.replace(fresh);
+    }
+    assert.equal((await run(imageStatusStep, 'old-harvester')).importStatus, 'diskImagesReady');
+    assert.equal((await run(vmStep, 'old-harvester')).importStatus, 'virtualMachineCreated');
+    const uid = (await get('old-harvester')).metadata!.uid;
+    const claims = await api.kube.list<any>(
+      'v1',
+      'PersistentVolumeClaim',
+      NS,
+      `migration.harvesterhci.io/import-uid=${uid}`,
+    );
+    const sizes = claims.map((c) => Number(c.spec.resources.requests.storage)).sort((a, b) => a - b);
+    assert.deepEqual(sizes, [32 * MiB, 64 * MiB]);
+  });
+
+  test('importing the same source VM twice: Harvester refuses the duplicate MACs and the second import fails saying why', async () => {
+    const mine = {
+      ...sourceVm,
+      nics: [{ network: 'dvSwitch 1', mac: '00:50:56:aa:bb:01', model: 'virtio' as const }],
+    };
+    for (const name of ['copy-1', 'copy-2']) {
+      await exportedImport(name, { targetName: `${name}-vm` }, mine);
+      await submitImages(name);
+      for (const image of await imagesOf(name)) await harvesterReports(image, 'imported');
+      assert.equal((await run(imageStatusStep, name)).importStatus, 'diskImagesReady');
+    }
+    assert.equal((await run(vmStep, 'copy-1')).importStatus, 'virtualMachineCreated');
+    const second = await run(vmStep, 'copy-2');
+    assert.equal(second.importStatus, 'VMMigrationFailed');
+    const condition = second.importConditions?.find((c) => c.type === 'VirtualMachineCreated');
+    assert.equal(condition?.reason, 'DuplicateMacAddress');
+    assert.match(condition?.message ?? '', /00:50:56:aa:bb:01/);
+    assert.match(condition?.message ?? '', /keeps its MAC addresses/);
+  });
+
+  test('deleting an unfinished import after its VM exists: VM, then volumes, then images (Harvester refuses an image while its volume exists)', async () => {
+    await exportedImport('late', { targetName: 'late-vm' }, { ...sourceVm, nics: [] });
+    await submitImages('late');
+    for (const image of await imagesOf('late')) await harvesterReports(image, 'imported');
+    await run(imageStatusStep, 'late');
+    assert.equal((await run(vmStep, 'late')).importStatus, 'virtualMachineCreated');
+    const uid = (await get('late')).metadata!.uid!;
+    const selector = `migration.harvesterhci.io/import-uid=${uid}`;
+    const claims = () => api.kube.list<Obj>('v1', 'PersistentVolumeClaim', NS, selector);
+    // the volumes are in use, as a running VM's are: the PVC protection finalizer keeps them
+    for (const claim of await claims())
+      await api.kube.mergePatch({
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: claim.metadata!.name, namespace: NS, finalizers: ['kubernetes.io/pvc-protection'] },
+      });
+    await api.kubectl('delete', 'virtualmachineimport.migration', 'late', '--wait=false');
+    const cleanup = async () =>
+      phaseFunction('cleanup', cleanupStep, { kube: api.kube })(noContext, apiServerEvent(await get('late')));
+    for (let i = 0; i < 4; i++) await cleanup(); // duplicate and resync deliveries change nothing
+    assert.equal(
+      await api.kube.find('kubevirt.io/v1', 'VirtualMachine', NS, 'late-vm'),
+      undefined,
+      'VM deleted',
+    );
+    assert.ok(
+      (await claims()).every((c) => c.metadata?.deletionTimestamp),
+      'volumes terminating',
+    );
+    assert.equal((await imagesOf('late')).length, 2, 'images kept while their volumes exist');
+    // the VM's pods are gone: the PVC controller lets the volumes go
+    for (const claim of await claims())
+      await api.kube.mergePatch({
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: claim.metadata!.name, namespace: NS, finalizers: [] },
+      });
+    await cleanup();
+    assert.equal((await imagesOf('late')).length, 0, 'images deleted once the volumes are gone');
+    for (const image of await imagesOf('late', true)) await harvesterReleases(image);
+    await cleanup();
+    assert.equal(
+      await api.kube.find(API_VERSION, 'VirtualMachineImport', NS, 'late'),
+      undefined,
+      'import gone',
+    );
   });
 
   test('deleting an unfinished import removes its images and volumes, then the import is gone', async () => {
@@ -362,10 +583,12 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
     assert.equal((await imagesOf('gone')).length, 2);
     const uid = (await get('gone')).metadata!.uid!;
     await api.kubectl('delete', 'virtualmachineimport.migration', 'gone', '--wait=false');
-    await phaseFunction('cleanup', cleanupStep, { kube: api.kube })(
-      noContext,
-      apiServerEvent(await get('gone')),
-    );
+    // one deletion stage per delivery: the images, then the rest and the finalizer
+    for (let i = 0; i < 2; i++) {
+      const imp = await api.kube.find(API_VERSION, 'VirtualMachineImport', NS, 'gone');
+      if (imp)
+        await phaseFunction('cleanup', cleanupStep, { kube: api.kube })(noContext, apiServerEvent(imp));
+    }
     assert.equal(await api.kube.find(API_VERSION, 'VirtualMachineImport', NS, 'gone'), undefined);
     const left = await api.kube.list<Obj>(
       'harvesterhci.io/v1beta1',

@@ -137,3 +137,43 @@ test('a broken manifest fails its schema (the validation is real)', () => {
   } as unknown as Obj;
   assert.match(schemaErrors(bad) ?? '', /containerPort/);
 });
+
+test('one kustomize `images:` override changes every workload: the functions and, through the settings ConfigMap, the export Job and the disk server', async () => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { relative } = await import('node:path');
+  const { settings, vmImportImage } = await import('../../functions/shared/settings.ts');
+  const overlay = await mkdtemp(join(tmpdir(), 'vm-import-overlay-'));
+  try {
+    const [name] = settings.image.split(':');
+    await writeFile(
+      join(overlay, 'kustomization.yaml'),
+      `resources: [${relative(overlay, join(ROOT, 'config'))}]\nimages:\n  - name: ${name}\n    newName: registry.example.com/mirror/vm-import\n    newTag: "9.9.9"\n`,
+    );
+    const r = await api.tryKubectl(['kustomize', overlay]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const objects = parseAllDocuments(r.stdout).map((d) => d.toJSON() as Obj & Record<string, any>);
+    const override = 'registry.example.com/mirror/vm-import:9.9.9';
+    const functionImages = objects
+      .filter((o) => o.kind === 'Service' && o.apiVersion === 'serving.knative.dev/v1')
+      .map((o) => o.spec.template.spec.containers[0].image);
+    assert.ok(functionImages.length > 0);
+    assert.deepEqual([...new Set(functionImages)], [override]);
+    const configMap = objects.find(
+      (o) => o.kind === 'ConfigMap' && o.metadata.name === 'vm-import-settings',
+    )!;
+    // the functions get the ConfigMap as env; the Job and the disk server take their image from it
+    const env = configMap.data as Record<string, string>;
+    assert.equal(vmImportImage(env), override);
+    const imp = {
+      metadata: { name: 'web', namespace: 'default', uid: 'u' },
+      spec: {},
+    } as VirtualMachineImport;
+    assert.equal(
+      diskServerManifests(imp, 't', vmImportImage(env)).deployment.spec.template.spec.containers[0]!.image,
+      override,
+    );
+  } finally {
+    await rm(overlay, { recursive: true, force: true });
+  }
+});

@@ -269,3 +269,19 @@ test('evaluateDiskImages: failed only once no disk is pending, independent of or
   assert.equal(evaluateDiskImages([disk(READY), disk(FAILED)]), 'failed');
   assert.equal(evaluateDiskImages([disk(FAILED), disk(FAILED)]), 'failed');
 });
+
+test('imageVolumeSizeBytes: Harvester 1.2–1.3 report only the downloaded (qcow2) file size; the volume gets the source disk virtual size', () => {
+  const GiB = 1024 ** 3;
+  // Harvester 1.3: a 10 GiB disk served as a 3 GiB qcow2 → status.size 3 GiB, no virtualSize.
+  assert.equal(imageVolumeSizeBytes({ status: { size: 3 * GiB } }, 10 * GiB), 10 * GiB);
+  // Harvester ≥ 1.4: virtualSize is the disk's size.
+  assert.equal(
+    imageVolumeSizeBytes({ status: { size: 3 * GiB, virtualSize: 10 * GiB } }, 10 * GiB),
+    10 * GiB,
+  );
+  // never smaller than what Harvester reports
+  assert.equal(
+    imageVolumeSizeBytes({ status: { size: 3 * GiB, virtualSize: 12 * GiB } }, 10 * GiB),
+    12 * GiB,
+  );
+});

@@ -274,3 +274,23 @@ test('buildVolumeClaim: Block RWX PVC populated from the image, exact byte size'
     );
   }
 });
+
+test('buildVolumeClaim: a cdi-backend image is cloned into a volume of its class (Harvester puts cdi images on a PVC named after the image)', () => {
+  const pvc = buildVolumeClaim({
+    name: 'web-disk-0',
+    namespace: 'vms',
+    imageNamespace: 'vms',
+    imageName: 'image-abcde',
+    sizeBytes: 1 << 30,
+    storageClassName: 'lvm-striped',
+    importName: 'web',
+    backend: 'cdi',
+  });
+  assert.deepEqual(pvc.spec.dataSource, { kind: 'PersistentVolumeClaim', name: 'image-abcde' });
+  assert.equal(pvc.spec.storageClassName, 'lvm-striped');
+  assert.equal(
+    pvc.metadata.annotations['harvesterhci.io/imageId'],
+    undefined,
+    'no backing image to populate from',
+  );
+});

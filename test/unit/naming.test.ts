@@ -175,3 +175,16 @@ test('imageDisplayName: upstream shape within label limits', () => {
   assert.match(withUid, /^vm-import-alpine-[0-9a-f]{5}-disk-0$/);
   assert.notEqual(withUid, imageDisplayName('alpine', 0, { importUid: 'another-uid' }));
 });
+
+test('imageDisplayName: each resubmission of a disk gets its own display name (Harvester refuses a duplicate while the old image is still there)', () => {
+  const uid = '6f0c1b6e-1111-2222-3333-444455556666';
+  const first = imageDisplayName('alpine', 0, { importUid: uid, attempt: 1 });
+  assert.equal(first, imageDisplayName('alpine', 0, { importUid: uid }), 'attempt 1 keeps the plain name');
+  const second = imageDisplayName('alpine', 0, { importUid: uid, attempt: 2 });
+  assert.match(second, /^vm-import-alpine-[0-9a-f]{5}-disk-0-a2$/);
+  assert.notEqual(second, imageDisplayName('alpine', 0, { importUid: uid, attempt: 3 }));
+  const long = imageDisplayName('a'.repeat(70), 3, { importUid: uid, attempt: 12 });
+  assert.ok(isLabelValue(long) && long.length <= 63, long);
+  assert.ok(long.endsWith('-a12'), long);
+  assert.notEqual(long, imageDisplayName('a'.repeat(70), 3, { importUid: uid, attempt: 11 }));
+});

@@ -1,14 +1,18 @@
 // The import's disk server and the VirtualMachineImages that download its disks: created by the
 // images function, found again and resubmitted by image-status, read by vm and vm-status.
-import type { DiskInfo, VirtualMachineImport } from '../api/index.ts';
+import { ApiException } from '@kubernetes/client-node';
+import { ImportConditionType, ImportStatus, type DiskInfo, type VirtualMachineImport } from '../api/index.ts';
+import { imageBackendFor, type StorageClassLike } from '../harvester/image-backend.ts';
 import {
   IMAGE_API_VERSION,
   IMAGE_KIND,
   buildVirtualMachineImage,
+  type ImageBackend,
 } from '../harvester/virtual-machine-image.ts';
+import type { StepOutcome } from '../phase-function.ts';
 import { ATTEMPT_LABEL, LABEL_DISK_INDEX, TOKEN_ANNOTATION } from '../labels.ts';
 import { importObjectNames, importUidSelector } from '../import-objects.ts';
-import type { Kube, Obj } from '../kube/client.ts';
+import { apiErrorMessage, type Kube, type Obj } from '../kube/client.ts';
 import { imageDisplayName } from '../naming.ts';
 import { vmImportImage } from '../settings.ts';
 import { diskServerManifests, diskUrl, newToken } from './workload.ts';
@@ -25,20 +29,65 @@ export async function ensureDiskServer(kube: Kube, imp: VirtualMachineImport): P
   return token;
 }
 
-/** The import's images by disk index (labels carry the import uid and the disk index). */
+const attemptOf = (image: Obj): number => Number(image.metadata?.labels?.[ATTEMPT_LABEL] ?? 1) || 1;
+
+/** Every image of the import, those being deleted included. */
+export async function allImages(kube: Kube, imp: VirtualMachineImport): Promise<Obj[]> {
+  return kube.list<Obj>(IMAGE_API_VERSION, IMAGE_KIND, imp.metadata.namespace, importUidSelector(imp));
+}
+
+/**
+ * The import's current image per disk index: the latest attempt not being deleted (a resubmission
+ * creates the next attempt before it deletes the failed one).
+ */
 export async function imagesByDisk(kube: Kube, imp: VirtualMachineImport): Promise<Map<number, Obj>> {
-  const images = await kube.list<Obj>(
-    IMAGE_API_VERSION,
-    IMAGE_KIND,
-    imp.metadata.namespace,
-    importUidSelector(imp),
-  );
   const byDisk = new Map<number, Obj>();
-  for (const image of images) {
+  for (const image of await allImages(kube, imp)) {
     if (image.metadata?.deletionTimestamp) continue;
-    byDisk.set(Number(image.metadata?.labels?.[LABEL_DISK_INDEX]), image);
+    const disk = Number(image.metadata?.labels?.[LABEL_DISK_INDEX]);
+    const seen = byDisk.get(disk);
+    if (!seen || attemptOf(image) > attemptOf(seen)) byDisk.set(disk, image);
   }
   return byDisk;
+}
+
+/** The highest attempt submitted per disk, images being deleted included (bounds resubmits). */
+export async function attemptsByDisk(kube: Kube, imp: VirtualMachineImport): Promise<Map<number, number>> {
+  const attempts = new Map<number, number>();
+  for (const image of await allImages(kube, imp)) {
+    const disk = Number(image.metadata?.labels?.[LABEL_DISK_INDEX]);
+    attempts.set(disk, Math.max(attempts.get(disk) ?? 0, attemptOf(image)));
+  }
+  return attempts;
+}
+
+/**
+ * The class the import's images land on — spec.storageClass, else the cluster's default class —
+ * and the backend it needs (image-backend.ts). Unknown class: Harvester's defaults.
+ */
+export async function targetStorage(
+  kube: Kube,
+  imp: VirtualMachineImport,
+): Promise<{ storageClassName?: string; backend?: ImageBackend }> {
+  type Sc = Obj & StorageClassLike;
+  const named = imp.spec.storageClass;
+  const sc = named
+    ? await kube.find<Sc>('storage.k8s.io/v1', 'StorageClass', undefined, named)
+    : (await kube.list<Sc>('storage.k8s.io/v1', 'StorageClass')).find(
+        (c) => c.metadata?.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true',
+      );
+  if (!sc) return named ? { storageClassName: named } : {};
+  const backend = imageBackendFor(sc);
+  // A Longhorn v1 default needs nothing: Harvester's defaults are exactly that.
+  if (!named && backend === 'backingimage') return {};
+  return { storageClassName: sc.metadata!.name!, backend };
+}
+
+/** Harvester's webhook refused the object: retrying the same request cannot help. */
+export function admissionDenial(e: unknown): string | undefined {
+  if (!(e instanceof ApiException)) return undefined;
+  const message = apiErrorMessage(e);
+  return /admission webhook .* denied the request/.test(message) || e.code === 422 ? message : undefined;
 }
 
 export async function submitImage(
@@ -48,16 +97,34 @@ export async function submitImage(
   disk: DiskInfo,
   index: number,
   attempt = 1,
+  target?: { storageClassName?: string; backend?: ImageBackend },
 ) {
+  const storage = target ?? (await targetStorage(kube, imp));
   const manifest = buildVirtualMachineImage({
     namespace: imp.metadata.namespace ?? 'default',
     importName: imp.metadata.name!,
     importUid: imp.metadata.uid!,
     diskIndex: index,
     url: diskUrl(imp, token, disk.diskName ?? `disk-${index}.img`),
-    displayName: imageDisplayName(imp.metadata.name!, index, { importUid: imp.metadata.uid }),
-    ...(imp.spec.storageClass ? { storageClassName: imp.spec.storageClass } : {}),
+    displayName: imageDisplayName(imp.metadata.name!, index, { importUid: imp.metadata.uid, attempt }),
+    ...storage,
   });
   manifest.metadata.labels = { ...manifest.metadata.labels, [ATTEMPT_LABEL]: String(attempt) };
   return kube.create<Obj>(manifest as unknown as Obj);
+}
+
+/** The import fails: Harvester refused the image (e.g. a class its version cannot back images on). */
+export function imageRefused(imp: VirtualMachineImport, message: string): StepOutcome {
+  const text = `Harvester refused the VirtualMachineImage: ${message}; choose a storage class this Harvester can import into (README "Harvester versions") and re-create the import`;
+  return {
+    action: 'update',
+    status: { ...(imp.status ?? {}), importStatus: ImportStatus.Failed },
+    condition: {
+      type: ImportConditionType.DiskImagesSubmitted,
+      status: 'False',
+      reason: 'ImageRefused',
+      message: text,
+    },
+    event: { type: 'Warning', reason: 'ImageRefused', message: text },
+  };
 }

@@ -101,7 +101,7 @@ export function buildVirtualMachineImage(input: BuildImageInput): VirtualMachine
 /** The parts of a VirtualMachineImage that imageState() reads (any Harvester version). */
 export interface ImageLike {
   metadata?: { name?: string; deletionTimestamp?: string | null };
-  spec?: { retry?: number | null };
+  spec?: { retry?: number | null; backend?: string | null; targetStorageClassName?: string | null };
   status?: {
     progress?: number | null;
     failed?: number | null;
@@ -198,16 +198,31 @@ export function imageState(image: ImageLike): ImageState {
   return { state: 'pending', retryable: false };
 }
 
-/** Size for the volume made from an image: virtual size (≥ 1.4) or size (the raw file, earlier). */
-export function imageVolumeSizeBytes(image: ImageLike): number | undefined {
-  return image.status?.virtualSize || image.status?.size || undefined;
+/**
+ * Size for the volume made from an image: the image's virtual size (Harvester ≥ 1.4), never less
+ * than the source disk's virtual size. Harvester 1.2–1.3 report only status.size, the size of the
+ * downloaded file — a qcow2 of a sparse disk is smaller than the disk (harvester
+ * pkg/apis/harvesterhci.io/v1beta1/image.go has no VirtualSize before v1.4.0).
+ */
+export function imageVolumeSizeBytes(image: ImageLike, sourceVirtualSizeBytes?: number): number | undefined {
+  const reported = image.status?.virtualSize || image.status?.size || 0;
+  const size = Math.max(reported, sourceVirtualSizeBytes ?? 0);
+  return size > 0 ? size : undefined;
+}
+
+/** The backend Harvester gave the image (its mutator defaults an empty one to backingimage; < 1.5 has only that). */
+export function imageBackend(image: { spec?: { backend?: string | null } }): ImageBackend {
+  return image.spec?.backend === 'cdi' ? 'cdi' : 'backingimage';
 }
 
 /**
- * StorageClass for volumes made from a backing-image image: Harvester reports it in
- * status.storageClassName; it names it `longhorn-<image name>`.
+ * StorageClass for volumes made from an image: for a backing image Harvester reports it in
+ * status.storageClassName and names it `longhorn-<image name>`; a cdi image's volume is in the
+ * class the image was created for (spec.targetStorageClassName).
  */
 export function imageStorageClassName(image: ImageLike): string | undefined {
+  if (imageBackend(image) === 'cdi')
+    return image.spec?.targetStorageClassName || image.status?.storageClassName || undefined;
   if (image.status?.storageClassName) return image.status.storageClassName;
   return image.metadata?.name ? `longhorn-${image.metadata.name}` : undefined;
 }

@@ -16,6 +16,24 @@ export const isNotFound = (e: unknown): boolean => e instanceof ApiException && 
 export const isConflict = (e: unknown): boolean => e instanceof ApiException && e.code === 409;
 export const isAlreadyExists = (e: unknown): boolean => e instanceof ApiException && e.code === 409;
 
+/** The message of a Kubernetes Status error, for conditions and logs. */
+export function apiErrorMessage(e: unknown): string {
+  if (e instanceof ApiException) {
+    const body = typeof e.body === 'string' ? safeJson(e.body) : e.body;
+    const message = (body as { message?: string } | undefined)?.message;
+    return `${e.code}: ${message ?? 'Kubernetes API error'}`;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text };
+  }
+}
+
 export class Kube {
   readonly objects: KubernetesObjectApi;
   readonly custom: CustomObjectsApi;

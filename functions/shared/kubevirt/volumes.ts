@@ -1,7 +1,12 @@
-// The PVC a VM disk lives on, populated by Harvester from a backing-image VirtualMachineImage
-// (as upstream's findAndCreatePVC). Harvester's PVC webhook/Longhorn clone the image into it because of the
-// imageId annotation and the image's own StorageClass (`longhorn-<image>`, image
-// status.storageClassName). No owner: the volume must outlive the import.
+// The PVC a VM disk lives on, made from the disk's VirtualMachineImage. No owner: the volume must
+// outlive the import.
+//  - backingimage backend (as upstream's findAndCreatePVC): Longhorn populates it from the backing image because
+//    of the imageId annotation and the image's own StorageClass (`longhorn-<image>`, image
+//    status.storageClassName);
+//  - cdi backend: Harvester imports the image into a PVC named after the image, in the image's
+//    target class (harvester pkg/image/cdi/cdi.go initializeDownload); the VM gets a clone of it
+//    (spec.dataSource), never the image's own volume (upstream handed the VM the image's own
+//    volume, so deleting the image deleted the VM disk).
 import { labelValue } from '../naming.ts';
 import {
   ANNOTATION_IMAGE_ID,
@@ -21,6 +26,7 @@ export interface PersistentVolumeClaimManifest {
     annotations: Record<string, string>;
   };
   spec: {
+    dataSource?: { kind: 'PersistentVolumeClaim'; name: string };
     accessModes: ['ReadWriteMany'];
     volumeMode: 'Block';
     resources: { requests: { storage: string } };
@@ -41,6 +47,8 @@ export interface BuildVolumeClaimInput {
   importName: string;
   importUid?: string;
   diskIndex?: number;
+  /** The image's backend (imageBackend()); default backingimage. */
+  backend?: 'backingimage' | 'cdi';
 }
 
 export function buildVolumeClaim(input: BuildVolumeClaimInput): PersistentVolumeClaimManifest {
@@ -53,6 +61,7 @@ export function buildVolumeClaim(input: BuildVolumeClaimInput): PersistentVolume
   };
   if (input.importUid) labels[LABEL_IMPORT_UID] = labelValue(input.importUid);
   if (input.diskIndex !== undefined) labels[LABEL_DISK_INDEX] = String(input.diskIndex);
+  const cdi = input.backend === 'cdi';
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
@@ -60,9 +69,10 @@ export function buildVolumeClaim(input: BuildVolumeClaimInput): PersistentVolume
       name: input.name,
       namespace: input.namespace,
       labels,
-      annotations: { [ANNOTATION_IMAGE_ID]: `${input.imageNamespace}/${input.imageName}` },
+      annotations: cdi ? {} : { [ANNOTATION_IMAGE_ID]: `${input.imageNamespace}/${input.imageName}` },
     },
     spec: {
+      ...(cdi ? { dataSource: { kind: 'PersistentVolumeClaim' as const, name: input.imageName } } : {}),
       accessModes: ['ReadWriteMany'],
       volumeMode: 'Block',
       // A plain byte count: exactly the image's virtual size, no unit rounding.

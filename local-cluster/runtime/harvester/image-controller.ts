@@ -9,6 +9,10 @@
 //     spec.retry (default 3): RetryLimitExceeded=True and Imported=False with the message.
 // The image is stored as raw bytes in .local/harvester/images/<ns>/<name>.raw (qcow2 and other
 // formats qemu-img knows are converted to raw).
+// Like Harvester's wrangler controller (pkg/controller/master/image/register.go OnRemove
+// "vm-image-controller"), it holds the finalizer wrangler.cattle.io/vm-image-controller on every
+// image and removes it only after its cleanup (file, StorageClass): a deleted image stays visible,
+// display-name label included, until then. Admission rules: admission-webhook.ts.
 import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
@@ -22,6 +26,7 @@ import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
 import type { ImagePopulator } from '../workloads/volumes.ts';
 import { setCondition, type ImageCondition } from './conditions.ts';
+import { harvesterBehaviour, DEFAULT_HARVESTER_VERSION, type HarvesterBehaviour } from './versions.ts';
 
 const run = promisify(execFile);
 
@@ -46,6 +51,7 @@ export type VmImage = KubeObject & {
 };
 
 const RETRY_DELAY_MS = 10_000;
+export const IMAGE_FINALIZER = 'wrangler.cattle.io/vm-image-controller';
 const DEFAULT_RETRY = 3;
 
 export function imageStorageClassName(name: string): string {
@@ -61,6 +67,7 @@ export class HarvesterImageController {
   constructor(
     private readonly ctx: RuntimeContext,
     private readonly retryDelayMs = RETRY_DELAY_MS,
+    private readonly harvester: HarvesterBehaviour = harvesterBehaviour(DEFAULT_HARVESTER_VERSION),
   ) {}
 
   imagePath(ns: string, name: string): string {
@@ -92,14 +99,19 @@ export class HarvesterImageController {
     if (type === 'DELETED' || img.metadata?.deletionTimestamp) {
       this.active.get(key)?.abort();
       this.active.delete(key);
-      if (type === 'DELETED') {
-        await rm(this.imagePath(ns, name), { force: true });
-        await this.ctx.kube.delete({
-          apiVersion: 'storage.k8s.io/v1',
-          kind: 'StorageClass',
-          metadata: { name: imageStorageClassName(name) },
-        });
-      }
+      await rm(this.imagePath(ns, name), { force: true });
+      await this.ctx.kube.delete({
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'StorageClass',
+        metadata: { name: imageStorageClassName(name) },
+      });
+      if (type !== 'DELETED' && img.metadata?.finalizers?.includes(IMAGE_FINALIZER))
+        await this.setFinalizer(ns, name, false);
+      return;
+    }
+    if (!img.metadata?.finalizers?.includes(IMAGE_FINALIZER)) {
+      // The update's watch event brings the image back.
+      await this.setFinalizer(ns, name, true);
       return;
     }
     if (img.spec?.sourceType !== 'download') return;
@@ -138,6 +150,22 @@ export class HarvesterImageController {
       await this.onImage('MODIFIED', current as VmImage);
   }
 
+  private async setFinalizer(ns: string, name: string, on: boolean): Promise<void> {
+    for (let i = 0; i < 8; i++) {
+      const cur = (await this.ctx.kube.get('harvesterhci.io/v1beta1', 'VirtualMachineImage', name, ns)) as
+        VmImage | undefined;
+      if (!cur) return;
+      const rest = (cur.metadata!.finalizers ?? []).filter((f) => f !== IMAGE_FINALIZER);
+      cur.metadata!.finalizers = on ? [...rest, IMAGE_FINALIZER] : rest;
+      try {
+        await this.ctx.kube.replace(cur);
+        return;
+      } catch (err) {
+        if (!isApiError(err, 409)) throw err;
+      }
+    }
+  }
+
   private async update(
     ns: string,
     name: string,
@@ -159,55 +187,13 @@ export class HarvesterImageController {
     return undefined;
   }
 
-  /**
-   * spec.storageClassParameters as Harvester's image mutating webhook writes them on create
-   * (pkg/webhook/resources/virtualmachineimage/mutator.go, patchImageStorageClassParams): the
-   * class named by the harvesterhci.io/storageClassName annotation, else the default class if it is
-   * a Longhorn one; only nodeSelector, diskSelector, numberOfReplicas, staleReplicaTimeout and
-   * dataLocality are taken from it, over Harvester's image defaults.
-   */
-  private async storageClassParameters(img: VmImage): Promise<Record<string, string>> {
-    const params: Record<string, string> = {
-      numberOfReplicas: '3',
-      staleReplicaTimeout: '30',
-      migratable: 'true',
-    };
-    type Sc = KubeObject & { provisioner?: string; parameters?: Record<string, string> };
-    const named = img.metadata?.annotations?.['harvesterhci.io/storageClassName'];
-    const classes = (await this.ctx.kube.list<Sc>('storage.k8s.io/v1', 'StorageClass')).items;
-    const base = named
-      ? classes.find((c) => c.metadata?.name === named)
-      : classes.find(
-          (c) =>
-            c.metadata?.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true' &&
-            c.provisioner === 'driver.longhorn.io',
-        );
-    const from = base?.parameters ?? img.spec?.storageClassParameters ?? {};
-    for (const key of [
-      'nodeSelector',
-      'diskSelector',
-      'numberOfReplicas',
-      'staleReplicaTimeout',
-      'dataLocality',
-    ])
-      if (from[key] !== undefined) params[key] = from[key];
-    return params;
-  }
-
   private async importImage(img: VmImage, signal: AbortSignal): Promise<void> {
     const ns = img.metadata!.namespace ?? 'default';
     const name = img.metadata!.name!;
     const url = img.spec?.url ?? '';
     const scName = imageStorageClassName(name);
-    // The webhook runs on create; the stand-in has none, so the first reconcile writes them.
-    let classParameters = img.spec?.storageClassParameters;
-    if (!classParameters) {
-      const params = await this.storageClassParameters(img);
-      classParameters = params;
-      await this.update(ns, name, (cur) => {
-        cur.spec = { ...(cur.spec ?? {}), storageClassParameters: params };
-      });
-    }
+    // Written on create by Harvester's mutating webhook (admission-rules.ts mutateImageCreate).
+    const classParameters = img.spec?.storageClassParameters ?? {};
     await this.ctx.kube.ensure({
       apiVersion: 'storage.k8s.io/v1',
       kind: 'StorageClass',
@@ -288,7 +274,8 @@ export class HarvesterImageController {
         const now = new Date().toISOString();
         cur.status!.progress = 100;
         cur.status!.size = done;
-        cur.status!.virtualSize = info['virtual-size'] ?? size;
+        // Harvester < 1.4 has no status.virtualSize (versions.ts imageVirtualSize).
+        if (this.harvester.imageVirtualSize) cur.status!.virtualSize = info['virtual-size'] ?? size;
         setCondition(cur.status!, {
           type: 'Imported',
           status: 'True',
