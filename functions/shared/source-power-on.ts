@@ -61,6 +61,28 @@ async function otherImportOfTheSameVm(
 }
 
 /**
+ * Runs the power-ons of one source VM one after the other in this process. The broker delivers an
+ * update more than once, concurrently; without this, two deliveries both read "off" and both ask
+ * the source to power on, and vCenter records the loser's PowerOnVM_Task as a failed task
+ * (InvalidPowerState) in the VM's task list. Serialized, the later one reads "on" and asks nothing.
+ * (Deliveries reaching two replicas of a function at once are not serialized by this.)
+ */
+const powerOnsInFlight = new Map<string, Promise<unknown>>();
+async function oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
+  const turn = (powerOnsInFlight.get(key) ?? Promise.resolve()).then(run, run);
+  const done = turn.then(
+    () => undefined,
+    () => undefined,
+  );
+  powerOnsInFlight.set(key, done);
+  try {
+    return await turn;
+  } finally {
+    if (powerOnsInFlight.get(key) === done) powerOnsInFlight.delete(key);
+  }
+}
+
+/**
  * `why`: how the import ended, for the message ("failed", "was deleted"). `final`: nobody tries
  * again after this call (a failed import is terminal), so a retryable error is reported as a
  * failure with what to do instead of "trying again".
@@ -104,7 +126,9 @@ export async function restoreSourcePower(
     };
   }
   try {
-    const answer = await adapter.powerOn(await sourceTargetOf(kube, kind, source, imp), { log });
+    const target = await sourceTargetOf(kube, kind, source, imp);
+    const vmKey = JSON.stringify([kind, namespace, ref?.name, imp.spec.folder ?? '', vmName]);
+    const answer = await oneAtATime(vmKey, () => adapter.powerOn(target, { log }));
     log.info('source power restored', { vm: vmName, state: answer.state });
     return powerOnRecord(answer, why);
   } catch (e) {

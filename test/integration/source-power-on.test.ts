@@ -1,6 +1,7 @@
 // The source comes back on when an import that powered it off ends without its VM, against real
-// vcsim (PowerOnVM_Task) and the embedded API server: a failed import (the function that fails
-// it powers the source on), an import deleted before its VM exists (cleanup, finalizer kept until
+// vcsim (PowerOnVM_Task) and the real API server: a failed import (the function that fails it
+// powers the source on), the same failure delivered several times at once (one power-on, no
+// failed task in vCenter), an import deleted before its VM exists (cleanup, finalizer kept until
 // done), a source that was off (stays off), and the opt-out. Each with the SourcePoweredOn
 // condition and an Event.
 import { after, before, describe, test } from 'node:test';
@@ -17,6 +18,7 @@ import { powerOffVmwareVm } from '../../functions/shared/sources/vmware/power.ts
 import { startVcsim, type Vcsim } from '../simulators/vcsim/index.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
 import { vmwarePowerStateOf } from '../support/source-power.ts';
+import { vmwareTasksOf } from '../support/vmware-tasks.ts';
 import { createLogger } from '../../functions/shared/log.ts';
 
 let api: TestApi;
@@ -129,6 +131,7 @@ describe('the source is powered back on when the import that powered it off ends
               vm('opted-out', 'poweredOn'),
               vm('deleted', 'poweredOn'),
               vm('shared', 'poweredOn'),
+              vm('duplicates', 'poweredOn'),
             ],
           },
         },
@@ -174,6 +177,30 @@ describe('the source is powered back on when the import that powered it off ends
     const version = (await getImport('fails')).metadata!.resourceVersion;
     await run(exportStatusStep, 'fails');
     assert.equal((await getImport('fails')).metadata!.resourceVersion, version);
+  });
+
+  test('the same failure delivered three times at once powers the source on once: no failed power-on task in vCenter', async () => {
+    await powerOffAsTheJobDoes('duplicates');
+    const earlier = (await vmwareTasksOf(vcsim, 'duplicates')).length;
+    await exportedImport('duplicates', 'duplicates', [
+      cond('DisksExported', 'ExportJobCreated', 'Unknown'),
+      cond('VMShutdownGuest', 'GuestShutdownRequested'),
+      cond('VMPoweredOff', 'PoweredOff'),
+      cond('VMExportFailed', 'DiskVerificationFailed'),
+    ]);
+    // the broker delivers an update of the import more than once, concurrently (seen in the e2e)
+    const event = apiServerEvent(await getImport('duplicates'));
+    const fn = phaseFunction('export-status', exportStatusStep, { kube: api.kube });
+    await Promise.all([fn(noContext, event), fn(noContext, event), fn(noContext, event)]);
+    assert.equal((await statusOf('duplicates')).importStatus, 'VMMigrationFailed');
+    assert.equal(await powerOf('duplicates'), 'poweredOn');
+    const tasks = (await vmwareTasksOf(vcsim, 'duplicates')).slice(earlier);
+    assert.deepEqual(
+      tasks.filter((t) => t.state === 'error'),
+      [],
+      `no failed task: ${JSON.stringify(tasks)}`,
+    );
+    assert.equal(tasks.filter((t) => t.descriptionId === 'VirtualMachine.powerOn').length, 1, 'one power-on');
   });
 
   test('a source that was off before the import stays off: SourcePoweredOn=False/SourceWasOff', async () => {
