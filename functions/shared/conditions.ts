@@ -43,6 +43,19 @@ export function setCondition(
   return current ? (list ?? []).map((c) => (c.type === input.type ? next : c)) : [...rest, next];
 }
 
+/**
+ * setCondition, with the condition moved to the end of the list: the latest word that the progress
+ * view and `kubectl describe` show last, even when a condition of that type existed further up.
+ */
+export function setConditionLast(
+  list: readonly Condition[] | null | undefined,
+  input: ConditionInput,
+  now: Date = new Date(),
+): Condition[] {
+  const next = setCondition(list, input, now);
+  return [...next.filter((c) => c.type !== input.type), ...next.filter((c) => c.type === input.type)];
+}
+
 /** True when setting `input` would change nothing but times (avoids no-op status writes). */
 export function conditionUnchanged(
   list: readonly Condition[] | null | undefined,

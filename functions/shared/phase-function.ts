@@ -14,7 +14,7 @@ import {
   VirtualMachineImport,
   type VirtualMachineImportStatus,
 } from './api/index.ts';
-import { setCondition, type ConditionInput } from './conditions.ts';
+import { setCondition, setConditionLast, type ConditionInput } from './conditions.ts';
 import { Kube, isConflict, isNotFound, type Obj } from './kube/client.ts';
 import { recordEvent, type EventInput } from './kube/events.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -180,10 +180,15 @@ async function writeImportStatus(
     ...outcome.status,
     observedGeneration: current.metadata?.generation ?? outcome.status.observedGeneration ?? null,
   };
-  // Before the step's own condition, so that the failure stays the last word.
+  // Before the step's own condition, so that the failure stays the last word: moved to the end,
+  // since the condition it updates (e.g. DisksExported) was written earlier, above the new one.
   if (power) status.importConditions = setCondition(status.importConditions, power.condition, now);
   if (outcome.condition)
-    status.importConditions = setCondition(status.importConditions, outcome.condition, now);
+    status.importConditions = (power ? setConditionLast : setCondition)(
+      status.importConditions,
+      outcome.condition,
+      now,
+    );
   status.progress = overallProgress(status);
   const from = (current.status as VirtualMachineImportStatus | undefined)?.importStatus ?? '';
   try {

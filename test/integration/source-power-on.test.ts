@@ -160,6 +160,8 @@ describe('the source is powered back on when the import that powered it off ends
   test('an import that fails after shutting the source down powers it on: SourcePoweredOn=True and an Event', async () => {
     await powerOffAsTheJobDoes('fails');
     await exportedImport('fails', 'fails', [
+      // the export function's condition when it created the Job, as in a real run
+      cond('DisksExported', 'ExportJobCreated', 'Unknown'),
       cond('VMShutdownGuest', 'GuestShutdownRequested'),
       cond('VMPoweredOff', 'PoweredOff'),
       cond('VMExportFailed', 'DiskVerificationFailed'),
