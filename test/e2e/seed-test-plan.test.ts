@@ -2,8 +2,9 @@
 // end-to-end test covers, one test each, named after the step, on one local cluster (boots are
 // slow under load): delete after success keeps VM, volumes and images; the same for a
 // multi-import YAML; remove the VMs and their disks, then re-create the imports; quick cancel of
-// an OpenStack import during download; the default StorageClass; a bogus source network with
-// skipPreflightChecks; an OpenStack server without disks. And the safety features of issue 23:
+// an OpenStack or vSphere import during download; the default StorageClass (both sources); a
+// bogus source network with skipPreflightChecks; an OpenStack server without disks; a
+// powered-off VMware VM leaves no failed task in vCenter. And the safety features of issue 23:
 // guest-OS device choice, a VM created stopped, the source powered back on, the space check.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,8 +15,10 @@ import { stringify } from 'yaml';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
 import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
 import { waitForCustomResourceStorage } from '../support/cluster-api.ts';
-import { applyExampleSources, importStatus, waitForImports } from '../support/e2e.ts';
+import { applyExampleSources, importStatus, sameDisk, waitForImports } from '../support/e2e.ts';
+import { setOpenstackSimulatorFaults } from '../support/openstack.ts';
 import { openstackServerStatus, vmwarePowerStateOf } from '../support/source-power.ts';
+import { vmwareTasksOf } from '../support/vmware-tasks.ts';
 
 let cluster: LocalCluster;
 let stateDir: string;
@@ -62,6 +65,62 @@ const inventory = {
         guestId: 'otherLinux64Guest',
         powerState: 'poweredOff',
         disks: [{ sizeMiB: 256, controller: 'pvscsi', allocatedPercent: 100, seed: 45 }],
+        nics: [],
+      },
+      // "Test Multiple VM Import From VMWare": mixed settings
+      {
+        name: 'multi-vm-disks',
+        guestId: 'otherLinux64Guest',
+        shutdownSeconds: 0.5,
+        cpus: 2,
+        memoryMiB: 256,
+        disks: [
+          { sizeMiB: 8, controller: 'pvscsi', allocatedPercent: 40, seed: 61 },
+          { sizeMiB: 12, controller: 'sata', allocatedPercent: 30, seed: 62 },
+        ],
+        nics: [{ network: 'dvSwitch 1', type: 'vmxnet3', mac: '00:50:56:0b:00:11' }],
+      },
+      {
+        name: 'multi-vm-nics',
+        guestId: 'otherLinux64Guest',
+        shutdownSeconds: 0.5,
+        cpus: 1,
+        memoryMiB: 128,
+        disks: [{ sizeMiB: 8, controller: 'pvscsi', allocatedPercent: 40, seed: 63 }],
+        nics: [
+          { network: 'dvSwitch 1', type: 'vmxnet3', mac: '00:50:56:0b:00:12' },
+          { network: 'VM Network', type: 'e1000', mac: '00:50:56:0b:00:13' },
+        ],
+      },
+      {
+        name: 'multi-vm-off',
+        guestId: 'otherLinux64Guest',
+        powerState: 'poweredOff',
+        cpus: 1,
+        memoryMiB: 128,
+        disks: [{ sizeMiB: 8, controller: 'lsilogic', allocatedPercent: 40, seed: 64 }],
+        nics: [{ network: 'VM Network', type: 'vmxnet3', mac: '00:50:56:0b:00:14' }],
+      },
+      {
+        name: 'powered-off-vm',
+        guestId: 'otherLinux64Guest',
+        powerState: 'poweredOff',
+        disks: [{ sizeMiB: 8, controller: 'pvscsi', allocatedPercent: 50, seed: 47 }],
+        nics: [{ network: 'VM Network', type: 'vmxnet3', mac: '00:50:56:0b:00:04' }],
+      },
+      {
+        // Big enough that its download is still running when the import is deleted
+        name: 'quick-cancel-vm',
+        guestId: 'otherLinux64Guest',
+        shutdownSeconds: 0.5,
+        disks: [{ sizeMiB: 1024, controller: 'pvscsi', allocatedPercent: 60, seed: 48 }],
+        nics: [],
+      },
+      {
+        name: 'default-class-vm',
+        guestId: 'otherLinux64Guest',
+        shutdownSeconds: 0.5,
+        disks: [{ sizeMiB: 8, controller: 'pvscsi', allocatedPercent: 20, seed: 49 }],
         nics: [],
       },
       {
@@ -131,6 +190,14 @@ const inventory = {
         status: 'SHUTOFF',
         flavor: { vcpus: 1, ramMiB: 256 },
         volumes: [{ sizeMiB: 8, bootable: true, allocatedPercent: 20, seed: 56 }],
+        ports: [],
+      },
+      {
+        // Its volume upload is killed (simulator fault) after the import stopped it
+        name: 'fails-after-stop',
+        status: 'ACTIVE',
+        flavor: { vcpus: 1, ramMiB: 256 },
+        volumes: [{ sizeMiB: 8, bootable: true, allocatedPercent: 20, seed: 59 }],
         ports: [],
       },
       {
@@ -204,6 +271,42 @@ const vmware = () => ({ ...cluster.endpoints.vmware!, caCertPem: cluster.endpoin
 // longhorn-manager's own Node CRD (the local cluster does not serve Longhorn's CRDs: see sources.go)
 const longhornNodeCrd = async () => join(await thirdPartyCrdDir(), 'longhorn', 'nodes.longhorn.io.yaml');
 
+/**
+ * The plan's quick cancel: "Wait until the download starts (kubectl get virtualmachineimage): as
+ * soon as the percentage begins to increase, remove the created YAML"; then "validate that
+ * Image(s) is removed & no volumes, disks or vms were created".
+ */
+async function deleteOnceTheDownloadRuns(name: string) {
+  const selector = `migration.harvesterhci.io/import-name=${name}`;
+  const deadline = Date.now() + 400_000;
+  for (;;) {
+    const images = await kubectl([
+      'get',
+      'virtualmachineimages.harvesterhci.io',
+      '-l',
+      selector,
+      '-o',
+      'json',
+    ]);
+    const progress = (JSON.parse(images).items as any[]).map((i) => i.status?.progress ?? 0);
+    if (progress.some((p) => p > 0 && p < 100)) break;
+    const s = await importStatus(cluster, name);
+    assert.ok(
+      ['', 'virtualMachineImportValid', 'sourceReady', 'disksExported', 'diskImageSubmitted'].includes(
+        s.importStatus ?? '',
+      ),
+      `still downloading, not ${s.importStatus} (progress ${progress.join(',')})`,
+    );
+    assert.ok(Date.now() < deadline, 'the download starts');
+    await sleep(150);
+  }
+  await kubectl(['delete', 'virtualmachineimport.migration', name, '--timeout=180s']);
+  assert.deepEqual(await names('virtualmachineimages.harvesterhci.io', selector), [], 'images removed');
+  assert.deepEqual(await names('pvc', selector), [], 'no volumes');
+  assert.deepEqual(await names('virtualmachines.kubevirt.io', selector), [], 'no VMs');
+  assert.deepEqual(await names('jobs', selector), [], 'no export Job');
+}
+
 /** The multi-import YAML of the plan's "Test Multiple VM Import From OpenStack". */
 const multiYaml = [
   vmImport('multi-by-name', { virtualMachineName: 'multi-two-disks' }),
@@ -252,6 +355,9 @@ describe('seed test plan steps end to end', () => {
     for (const n of MULTI)
       for (const d of statuses[n]!.diskImportStatus ?? [])
         assert.equal(d.diskSize, 1024 ** 3, `${n} ${d.diskName}`);
+    // "that the VMs in openstack get shutdown if they were powered on" (multi-three was off)
+    for (const server of ['multi-two-disks', MULTI_BY_UUID, 'multi-three'])
+      assert.equal(await openstackServerStatus(cluster.endpoints.openstack!, server), 'SHUTOFF', server);
   });
 
   test('Multiple VM Import From OpenStack, "kubectl delete" of the multi-import YAML: VMs, volumes and images are kept', async () => {
@@ -391,6 +497,103 @@ describe('seed test plan steps end to end', () => {
     });
   });
 
+  test('Multiple VM Import From VMWare: three VMs (two disks, two NICs, one powered off) in one YAML: volumes of the source size, sources shut down, networks mapped, images, VMs running, identical disks', async () => {
+    const vms = inventory.vmware.vms.filter((v) => v.name.startsWith('multi-vm-'));
+    const mapping = [{ sourceNetwork: 'dvSwitch 1', destinationNetwork: 'default/vlan1' }];
+    await kubectl(
+      ['apply', '-f', '-'],
+      vms
+        .map((v) => vmImport(v.name, { virtualMachineName: v.name, networkMapping: mapping }, 'VmwareSource'))
+        .join('---\n'),
+    );
+    const statuses = await waitForImports(
+      cluster,
+      vms.map((v) => v.name),
+      600_000,
+    );
+    for (const source of vms) {
+      const n = source.name;
+      const status = statuses[n]!;
+      assert.equal(status.importStatus, 'virtualMachineRunning', `${n}: ${await lastMessage(n)}`);
+      // "that the VMs in vSphere get shutdown if they were powered on"
+      assert.equal(await vmwarePowerStateOf(vmware(), n), 'poweredOff', `${n} is off`);
+      const vm = await vmOf(status.importedVirtualMachineName!);
+      assert.equal(vm.status?.printableStatus, 'Running', n);
+      const domain = vm.spec.template.spec.domain;
+      assert.equal(domain.cpu.sockets * domain.cpu.cores, source.cpus, `${n} CPUs`);
+      assert.equal(domain.memory.guest, `${source.memoryMiB}Mi`, `${n} memory`);
+      // "volumes get built, representing the volumes tied to the instances (same size)" and
+      // "images get built representing the volumes"; the data is the source's
+      const disks = status.diskImportStatus ?? [];
+      assert.equal(disks.length, source.disks.length, `${n} disks`);
+      for (const [i, disk] of disks.entries()) {
+        const bytes = source.disks[i]!.sizeMiB * 1024 ** 2;
+        assert.equal(disk.diskSize, bytes, `${n} disk ${i} size`);
+        const pvc = (await cluster.kube.get(
+          'v1',
+          'PersistentVolumeClaim',
+          `${status.importedVirtualMachineName}-disk-${i}`,
+          'default',
+        )) as any;
+        assert.equal(pvc?.spec.resources.requests.storage, String(bytes), `${n} volume ${i} size`);
+        const image = join(stateDir, 'harvester', 'images', 'default', `${disk.VirtualMachineImage}.raw`);
+        const raw = join(stateDir, 'sources', 'vmware', n, `disk-${i}.raw`);
+        assert.ok(await sameDisk(image, raw), `${n} disk ${i} identical to its source`);
+      }
+      // "that the networking mapping is appropriate": dvSwitch 1 → vlan1, the rest on the
+      // management (pod) network
+      const networks = new Map<string, any>(vm.spec.template.spec.networks.map((x: any) => [x.name, x]));
+      const byMac = new Map<string, any>(domain.devices.interfaces.map((x: any) => [x.macAddress, x]));
+      for (const nic of source.nics) {
+        const iface = byMac.get(nic.mac);
+        assert.ok(iface, `${n} keeps MAC ${nic.mac}`);
+        const network = networks.get(iface.name);
+        if (nic.network === 'dvSwitch 1')
+          assert.equal(network?.multus?.networkName, 'default/vlan1', nic.mac);
+        else assert.deepEqual(network?.pod, {}, `${nic.mac} on the pod network`);
+      }
+    }
+    assert.deepEqual(
+      (await vmwareTasksOf(vmware(), 'multi-vm-off')).filter((t) => t.state === 'error'),
+      [],
+      'no failed task on the source that was off',
+    );
+  });
+
+  test('VM Import From VMWare w/ Powered Off VM Causes No VMWare Side-Effects in Tasks: imported and running, no failed task on the VM', async () => {
+    await kubectl(
+      ['apply', '-f', '-'],
+      vmImport('powered-off', { virtualMachineName: 'powered-off-vm' }, 'VmwareSource'),
+    );
+    const statuses = await waitForImports(cluster, ['powered-off'], 300_000);
+    // "Validate same as regular VM Import from VMWare"
+    const status = statuses['powered-off']!;
+    assert.equal(status.importStatus, 'virtualMachineRunning', await lastMessage('powered-off'));
+    assert.equal(status.diskImportStatus?.length, 1);
+    assert.equal(status.diskImportStatus![0]!.diskSize, 8 * 1024 ** 2);
+    const vm = await vmOf(status.importedVirtualMachineName!);
+    assert.equal(vm.status?.printableStatus, 'Running');
+    assert.deepEqual(
+      vm.spec.template.spec.domain.devices.interfaces.map((i: any) => i.macAddress),
+      ['00:50:56:0b:00:04'],
+    );
+    assert.equal(await vmwarePowerStateOf(vmware(), 'powered-off-vm'), 'poweredOff', 'still off');
+    // "within Tasks there are no tasks associated with the VM that are of warning / operation
+    // failed type": vCenter's task list of the VM (a power-off sent to a VM that is off would be
+    // a failed VirtualMachine.powerOff task, InvalidPowerState); nothing powered it on or off.
+    const tasks = await vmwareTasksOf(vmware(), 'powered-off-vm');
+    assert.deepEqual(
+      tasks.filter((t) => t.state === 'error'),
+      [],
+      'no failed task',
+    );
+    assert.deepEqual(
+      tasks.filter((t) => /^VirtualMachine\.(powerOn|powerOff|shutdownGuest)/.test(t.descriptionId)),
+      [],
+      'no power task',
+    );
+  });
+
   test('issue 23: startVirtualMachine false creates the VM stopped; the import ends in virtualMachineCreated, CreatedStopped', async () => {
     // linux-vm was imported above (bogus-vmware): its VM keeps the source's MACs, and Harvester
     // ≥ 1.5 refuses a second VM with them (README "Harvester versions"), so that copy goes first.
@@ -436,7 +639,7 @@ describe('seed test plan steps end to end', () => {
     );
   });
 
-  test('VM Import Respects Default StorageClass (OpenStack): with another default class, image and volume take its parameters', async () => {
+  test('VM Import Respects Default StorageClass (OpenStack, vSphere/VMware, for Harvester): with another default class, images and volumes take its parameters', async () => {
     await kubectl(
       ['apply', '-f', '-'],
       stringify({
@@ -465,35 +668,40 @@ describe('seed test plan steps end to end', () => {
     await setDefault('harvester-longhorn', false);
     await setDefault('tagged-ssd', true);
     try {
-      await kubectl(['apply', '-f', '-'], vmImport('default-class', { virtualMachineName: 'default-class' }));
-      const statuses = await waitForImports(cluster, ['default-class'], 300_000);
-      assert.equal(
-        statuses['default-class']!.importStatus,
-        'virtualMachineRunning',
-        await lastMessage('default-class'),
+      const imports = ['default-class', 'default-class-vsphere'];
+      await kubectl(
+        ['apply', '-f', '-'],
+        [
+          vmImport('default-class', { virtualMachineName: 'default-class' }),
+          vmImport('default-class-vsphere', { virtualMachineName: 'default-class-vm' }, 'VmwareSource'),
+        ].join('---\n'),
       );
-      const imageName = statuses['default-class']!.diskImportStatus![0]!.VirtualMachineImage!;
-      const image = (await cluster.kube.get(
-        'harvesterhci.io/v1beta1',
-        'VirtualMachineImage',
-        imageName,
-        'default',
-      )) as any;
-      assert.equal(image.spec.storageClassParameters.diskSelector, 'ssd');
-      assert.equal(image.spec.storageClassParameters.numberOfReplicas, '1');
-      const pvc = (await cluster.kube.get(
-        'v1',
-        'PersistentVolumeClaim',
-        `${statuses['default-class']!.importedVirtualMachineName}-disk-0`,
-        'default',
-      )) as any;
-      const cls = (await cluster.kube.get(
-        'storage.k8s.io/v1',
-        'StorageClass',
-        pvc.spec.storageClassName,
-      )) as any;
-      assert.equal(cls.parameters.diskSelector, 'ssd', `volume class ${pvc.spec.storageClassName}`);
-      assert.equal(cls.parameters.numberOfReplicas, '1');
+      const statuses = await waitForImports(cluster, imports, 300_000);
+      for (const n of imports) {
+        assert.equal(statuses[n]!.importStatus, 'virtualMachineRunning', `${n}: ${await lastMessage(n)}`);
+        const imageName = statuses[n]!.diskImportStatus![0]!.VirtualMachineImage!;
+        const image = (await cluster.kube.get(
+          'harvesterhci.io/v1beta1',
+          'VirtualMachineImage',
+          imageName,
+          'default',
+        )) as any;
+        assert.equal(image.spec.storageClassParameters.diskSelector, 'ssd', `${n} image`);
+        assert.equal(image.spec.storageClassParameters.numberOfReplicas, '1', `${n} image`);
+        const pvc = (await cluster.kube.get(
+          'v1',
+          'PersistentVolumeClaim',
+          `${statuses[n]!.importedVirtualMachineName}-disk-0`,
+          'default',
+        )) as any;
+        const cls = (await cluster.kube.get(
+          'storage.k8s.io/v1',
+          'StorageClass',
+          pvc.spec.storageClassName,
+        )) as any;
+        assert.equal(cls.parameters.diskSelector, 'ssd', `${n} volume class ${pvc.spec.storageClassName}`);
+        assert.equal(cls.parameters.numberOfReplicas, '1', `${n} volume class`);
+      }
     } finally {
       await setDefault('tagged-ssd', false);
       await setDefault('harvester-longhorn', true);
@@ -502,40 +710,56 @@ describe('seed test plan steps end to end', () => {
 
   test('VM Import Quick Cancel (prior to image download finishing) in OpenStack: images removed, no volumes, disks or VMs', async () => {
     await kubectl(['apply', '-f', '-'], vmImport('quick-cancel', { virtualMachineName: 'quick-cancel' }));
-    // "Wait until the download starts (kubectl get virtualmachineimage): as soon as the percentage
-    // begins to increase, remove the created YAML"
-    const deadline = Date.now() + 400_000;
-    for (;;) {
-      const images = await cluster.kubectl([
-        'get',
-        'virtualmachineimages.harvesterhci.io',
-        '-l',
-        'migration.harvesterhci.io/import-name=quick-cancel',
-        '-o',
-        'json',
-      ]);
-      const progress = (JSON.parse(images).items as any[]).map((i) => i.status?.progress ?? 0);
-      if (progress.some((p) => p > 0 && p < 100)) break;
-      const s = await importStatus(cluster, 'quick-cancel');
-      assert.ok(
-        ['', 'virtualMachineImportValid', 'sourceReady', 'disksExported', 'diskImageSubmitted'].includes(
-          s.importStatus ?? '',
-        ),
-        `still downloading, not ${s.importStatus} (progress ${progress.join(',')})`,
-      );
-      assert.ok(Date.now() < deadline, 'the download starts');
-      await sleep(150);
-    }
-    await kubectl(['delete', 'virtualmachineimport.migration', 'quick-cancel', '--timeout=180s']);
-    const selector = 'migration.harvesterhci.io/import-name=quick-cancel';
-    assert.deepEqual(await names('virtualmachineimages.harvesterhci.io', selector), [], 'images removed');
-    assert.deepEqual(await names('pvc', selector), [], 'no volumes');
-    assert.deepEqual(await names('virtualmachines.kubevirt.io', selector), [], 'no VMs');
-    assert.deepEqual(await names('jobs', selector), [], 'no export Job');
+    await deleteOnceTheDownloadRuns('quick-cancel');
     // issue 23: the import had stopped the server (it was ACTIVE): it is started again
     assert.match(await eventsOf('quick-cancel'), /PoweredOn|PowerOnRequested/);
     await until(
       async () => (await openstackServerStatus(cluster.endpoints.openstack!, 'quick-cancel')) === 'ACTIVE',
+      'the server is ACTIVE again',
+    );
+  });
+
+  test('VM Import Quick Cancel (prior to image download finishing) in vSphere: images removed, no volumes, disks or VMs', async () => {
+    await kubectl(
+      ['apply', '-f', '-'],
+      vmImport('quick-cancel-vsphere', { virtualMachineName: 'quick-cancel-vm' }, 'VmwareSource'),
+    );
+    await deleteOnceTheDownloadRuns('quick-cancel-vsphere');
+    // issue 23: the import had powered the VM off (it was on): it is on again
+    assert.match(await eventsOf('quick-cancel-vsphere'), /PoweredOn/);
+    assert.equal(await vmwarePowerStateOf(vmware(), 'quick-cancel-vm'), 'poweredOn');
+    assert.deepEqual(
+      (await vmwareTasksOf(vmware(), 'quick-cancel-vm')).filter((t) => t.state === 'error'),
+      [],
+      'no failed task on the source',
+    );
+  });
+
+  test('issue 23: a failed import (its volume upload killed after the server was stopped) starts the server again: SourcePoweredOn=True, an Event; the failure stays the last condition', async (t) => {
+    const openstack = cluster.endpoints.openstack!;
+    // Cinder's upload-to-image ends "killed" (every attempt: the Job may run again)
+    await setOpenstackSimulatorFaults(openstack, { failNext: { upload: 1000 } });
+    t.after(() => setOpenstackSimulatorFaults(openstack, { failNext: {} }));
+    await kubectl(
+      ['apply', '-f', '-'],
+      vmImport('fails-after-stop', { virtualMachineName: 'fails-after-stop' }),
+    );
+    const statuses = await waitForImports(cluster, ['fails-after-stop'], 300_000);
+    const status = statuses['fails-after-stop']!;
+    assert.equal(status.importStatus, 'VMMigrationFailed', await lastMessage('fails-after-stop'));
+    const conditions = status.importConditions ?? [];
+    assert.ok(
+      conditions.some((c) => ['VMShutdownGuest', 'VMPoweringOff'].includes(c.type!) && c.status === 'True'),
+      `the import stopped the server: ${JSON.stringify(conditions.map((c) => c.type))}`,
+    );
+    const power = conditions.find((c) => c.type === 'SourcePoweredOn');
+    assert.equal(power?.status, 'True', power?.message ?? 'no SourcePoweredOn condition');
+    assert.match(power?.reason ?? '', /^(PoweredOn|PowerOnRequested)$/);
+    assert.notEqual(conditions.at(-1)?.type, 'SourcePoweredOn', 'the failure stays the last word');
+    assert.match(conditions.at(-1)?.message ?? '', /killed/);
+    assert.match(await eventsOf('fails-after-stop'), /PoweredOn|PowerOnRequested/);
+    await until(
+      async () => (await openstackServerStatus(openstack, 'fails-after-stop')) === 'ACTIVE',
       'the server is ACTIVE again',
     );
   });
@@ -562,6 +786,11 @@ describe('seed test plan steps end to end', () => {
     assert.equal(await vmwarePowerStateOf(vmware(), 'delete-off'), 'poweredOff');
     assert.match(await eventsOf('delete-on'), /PoweredOn/);
     assert.match(await eventsOf('delete-off'), /SourceWasOff/);
+    assert.deepEqual(
+      await vmwareTasksOf(vmware(), 'delete-off'),
+      [],
+      'nothing was done to the source that was off',
+    );
   });
 
   test('issue 23: a target class without room fails in preflight, before the source is touched', async (t) => {

@@ -1,8 +1,12 @@
 // The OpenStack simulator as the integration tests use it: one inventory (servers with two
-// volumes, an image-booted one, a duplicated name, a plain one) and the connection to it.
+// volumes, an image-booted one, a duplicated name, a plain one) and the connection to it; and its
+// faults set over HTTP, for the local cluster's simulator.
+import axios from 'axios';
+import { Agent } from 'node:https';
 import type { OpenstackConnection } from '../../functions/shared/sources/openstack/connection.ts';
 import type { Inventory } from '../simulators/inventory.ts';
 import type { OpenstackSimulator } from '../simulators/openstack/index.ts';
+import type { OpenstackFaults } from '../simulators/openstack/model.ts';
 
 export const TWO_DISKS = 'aaaaaaaa-1111-4111-8111-000000000001';
 export const IMAGE_BOOTED = 'aaaaaaaa-1111-4111-8111-000000000002';
@@ -99,4 +103,18 @@ export function openstackConnection(
       ...creds,
     },
   };
+}
+
+/**
+ * Sets faults of an OpenStack simulator that runs behind a URL only (the local cluster's), through
+ * its test-control route POST /_sim/faults (routes.ts): what `OpenstackSimulator.setFaults` does
+ * in-process. Verifies the simulator's certificate with its CA.
+ */
+export async function setOpenstackSimulatorFaults(
+  endpoint: { url: string; ca_cert?: string },
+  faults: OpenstackFaults,
+): Promise<void> {
+  await axios.post(new URL('/_sim/faults', endpoint.url).href, faults, {
+    httpsAgent: new Agent({ ...(endpoint.ca_cert ? { ca: endpoint.ca_cert } : {}) }),
+  });
 }
