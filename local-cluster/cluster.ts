@@ -5,7 +5,7 @@
 // inventory. Used by `npm start`, `npm run cluster -- up` and end-to-end tests.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -28,9 +28,9 @@ import {
   type SimulatedSources,
 } from './runtime/sources/simulated-sources.ts';
 import { FunctionController } from './runtime/workloads/functions.ts';
-import { NodeAgent } from './runtime/workloads/node.ts';
-import { PodRunner } from './runtime/workloads/pods.ts';
-import { serviceAccountKubeconfigs } from './runtime/workloads/service-account.ts';
+import { NodeAgent } from './runtime/node-agent/node.ts';
+import { PodRunner } from './runtime/node-agent/pods.ts';
+import { serviceAccountKubeconfigs } from './runtime/eventing/service-account-kubeconfig.ts';
 import { ServiceController } from './runtime/workloads/services.ts';
 import { VolumeClaims } from './runtime/workloads/volumes.ts';
 
@@ -138,10 +138,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       serviceAccountKubeconfig: serviceAccountKubeconfigs(join(stateDir, 'serviceaccounts'), controlPlane),
       requestServiceAccountToken: (namespace, name, pod) =>
         controlPlane.requestServiceAccountToken(namespace, name, { boundPod: pod }),
-      caCertPath: controlPlane.caCertPath,
-      nodeBinary: join(PROJECT_ROOT, 'node_modules', '.bin', 'node'),
-      preloadPath: fileURLToPath(new URL('./runtime/dns/preload.ts', import.meta.url)),
-      tsxLoaderUrl: import.meta.resolve('tsx'),
+      nodeBinary: await realpath(join(PROJECT_ROOT, 'node_modules', '.bin', 'node')),
       log,
     };
 
@@ -172,8 +169,12 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     log('harvester', 'stand-ins play Harvester', { version: harvester.version });
 
     const claims = new VolumeClaims(ctx);
-    const node = new NodeAgent(ctx);
     const pods = new PodRunner(ctx, claims);
+    const node = new NodeAgent(ctx, {
+      certificate: await controlPlane.nodeCredentials(NODE_NAME),
+      caCertPem: controlPlane.caCertPem,
+      logs: pods,
+    });
     const services = new ServiceController(ctx);
     const functions = new FunctionController(ctx);
     const eventing = new EventingController(ctx, options.faults);

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
 import { renderExample } from '../../local-cluster/examples.ts';
+import { PROBE_RECORD_TAG } from '../../local-cluster/images/event-probe/index.ts';
+import { EVENT_PROBE_IMAGE } from '../../local-cluster/runtime/node-agent/images.ts';
 import {
   TERMINAL_IMPORT_STATUSES,
   type VirtualMachineImportStatus,
@@ -23,7 +25,7 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const NS = 'bench-events';
 const WRITES = 40;
 
-function latencyManifests(probeOut: string): string {
+function latencyManifests(): string {
   // The ApiServerSource watches with its service account's token (least privilege): it may only
   // get/list/watch VirtualMachineImports.
   return `apiVersion: v1
@@ -60,10 +62,8 @@ spec:
     spec:
       containers:
         - name: function
-          image: example.invalid/probe:1
-          command: [node, local-cluster/runtime/workloads/function-host.ts, test/fixtures/functions/probe/index.ts]
+          image: ${EVENT_PROBE_IMAGE}
           ports: [{containerPort: 8080}]
-          env: [{name: PROBE_OUT, value: "${probeOut}"}]
 ---
 apiVersion: eventing.knative.dev/v1
 kind: Broker
@@ -97,12 +97,13 @@ interface ProbeLine {
   data?: { status?: { progress?: number } };
 }
 
+/** The probe's records from its log file on the node (what /var/log/pods is on a real node). */
 async function probeLines(file: string): Promise<ProbeLine[]> {
   if (!existsSync(file)) return [];
   return (await readFile(file, 'utf8'))
     .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as ProbeLine);
+    .filter((l) => l.startsWith(`${PROBE_RECORD_TAG} `))
+    .map((l) => JSON.parse(l.slice(PROBE_RECORD_TAG.length + 1)) as ProbeLine);
 }
 
 async function waitForProbe(file: string, progress: number, timeoutMs = 30_000): Promise<ProbeLine> {
@@ -119,9 +120,10 @@ async function waitForProbe(file: string, progress: number, timeoutMs = 30_000):
 async function transitionLatencies(dir: string, notes: string[]): Promise<number[]> {
   const stateDir = join(dir, 'latency');
   await mkdir(stateDir, { recursive: true });
-  const probeOut = join(stateDir, 'probe.jsonl');
+  // The node agent's plain log of the probe function (named after its function label).
+  const probeOut = join(stateDir, 'logs', 'probe.log');
   const manifests = join(stateDir, 'bench-events.yaml');
-  await writeFile(manifests, latencyManifests(probeOut));
+  await writeFile(manifests, latencyManifests());
   let cluster: LocalCluster | undefined;
   try {
     cluster = await startLocalCluster({

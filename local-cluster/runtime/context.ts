@@ -1,5 +1,5 @@
 // What every runtime controller shares: the API client, the directories under the state
-// directory, the pod network and how local processes are started.
+// directory and the pod network.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kube } from './kube.ts';
@@ -41,12 +41,8 @@ export interface RuntimeContext {
   ) => Promise<string>;
   /** The Node this runtime runs pods for: only pods the scheduler bound to it are started. */
   nodeName: string;
-  caCertPath?: string;
-  /** Node 22 binary; every node process of the cluster gets NODE_OPTIONS with tsx + the preload. */
+  /** The Node 22 binary (an ELF file): images bind it as their /usr/local/bin/node. */
   nodeBinary: string;
-  preloadPath: string;
-  /** Absolute URL of tsx's loader (so --import works from any working directory). */
-  tsxLoaderUrl: string;
   log(component: string, message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -57,27 +53,4 @@ export function componentLogger(logDir: string): RuntimeContext['log'] {
     const line = JSON.stringify({ time: new Date().toISOString(), component, message, ...fields });
     appendFileSync(join(logDir, `runtime-${component}.log`), `${line}\n`);
   };
-}
-
-/**
- * Environment every cluster process gets (in-cluster access to the API server and DNS).
- * `kubeconfig`: the pod's service-account kubeconfig; undefined = no API credentials.
- */
-export function clusterProcessEnv(
-  ctx: RuntimeContext,
-  podIp: string,
-  kubeconfig: string | undefined = ctx.kubeconfigPath,
-): Record<string, string> {
-  const env: Record<string, string> = {
-    // node_modules/.bin first: "node" inside scripts is node 22 too.
-    PATH: `${join(ctx.projectRoot, 'node_modules', '.bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-    HOME: process.env.HOME ?? ctx.projectRoot,
-    VMI_CLUSTER_DNS_HOSTS: ctx.paths.dnsHosts,
-    VMI_POD_IP: podIp,
-    VMI_SUPERVISOR_PID: String(process.pid),
-    NODE_OPTIONS: `--import "${ctx.tsxLoaderUrl}" --import "${ctx.preloadPath}"`,
-  };
-  if (kubeconfig) env.KUBECONFIG = kubeconfig;
-  if (ctx.caCertPath) env.NODE_EXTRA_CA_CERTS = ctx.caCertPath;
-  return env;
 }

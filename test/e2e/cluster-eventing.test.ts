@@ -1,18 +1,18 @@
 // End to end through the local cluster: kubectl applies a VirtualMachineImport; the
 // ApiServerSource (mode Resource) turns it into a CloudEvent; the Broker routes it through
 // Triggers (subscriptions-API and legacy filters) to probe functions served by faas-js-runtime
-// in their own processes; a failing subscriber is retried and then dead-lettered.
+// in their own sandboxed pods (read back with `kubectl logs`); a failing subscriber is retried and then dead-lettered.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
+import { PROBE_RECORD_TAG } from '../../local-cluster/images/event-probe/index.ts';
+import { EVENT_PROBE_IMAGE } from '../../local-cluster/runtime/node-agent/images.ts';
 
 let cluster: LocalCluster;
 let stateDir: string;
-const out = (name: string) => join(stateDir, `${name}.jsonl`);
 
 function probeService(name: string, env: Record<string, string>): string {
   return `
@@ -27,8 +27,7 @@ spec:
     spec:
       containers:
         - name: function
-          image: example.invalid/probe:1
-          command: [node, local-cluster/runtime/workloads/function-host.ts, test/fixtures/functions/probe/index.ts]
+          image: ${EVENT_PROBE_IMAGE}
           ports: [{containerPort: 8080}]
           env:
 ${Object.entries(env)
@@ -46,10 +45,10 @@ before(async () => {
 kind: Namespace
 metadata: {name: events-test}
 ---
-${probeService('probe', { PROBE_OUT: out('probe') })}
-${probeService('legacy-probe', { PROBE_OUT: out('legacy') })}
-${probeService('failing-probe', { PROBE_OUT: out('failing'), PROBE_STATUS: '503' })}
-${probeService('dead-letter-probe', { PROBE_OUT: out('dead-letter') })}
+${probeService('probe', {})}
+${probeService('legacy-probe', {})}
+${probeService('failing-probe', { PROBE_STATUS: '503' })}
+${probeService('dead-letter-probe', {})}
 apiVersion: eventing.knative.dev/v1
 kind: Broker
 metadata: {name: test-broker, namespace: events-test}
@@ -139,12 +138,20 @@ after(async () => {
   if (!process.env.KEEP_TEST_STATE) await rm(stateDir, { recursive: true, force: true });
 });
 
-async function lines(name: string): Promise<any[]> {
-  if (!existsSync(out(name))) return [];
-  return (await readFile(out(name), 'utf8'))
+/** What a probe function received, read the way a user reads function logs: `kubectl logs`. */
+async function lines(service: string): Promise<any[]> {
+  const logs = await cluster.kubectl([
+    'logs',
+    '-n',
+    'events-test',
+    '-l',
+    `serving.knative.dev/service=${service}`,
+    '--tail=-1',
+  ]);
+  return logs
     .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
+    .filter((l) => l.startsWith(`${PROBE_RECORD_TAG} `))
+    .map((l) => JSON.parse(l.slice(PROBE_RECORD_TAG.length + 1)));
 }
 
 async function waitForLines(name: string, pred: (l: any[]) => boolean, timeoutMs = 20_000): Promise<any[]> {
@@ -221,21 +228,21 @@ test('kubectl apply of a VirtualMachineImport reaches the probe as an ApiServerS
   await new Promise((r) => setTimeout(r, 1000));
   assert.ok((await lines('probe')).every((x) => !x.attributes.type.endsWith('.delete')));
   // The legacy trigger only wanted adds of "second-import".
-  assert.equal((await lines('legacy')).length, 0);
+  assert.equal((await lines('legacy-probe')).length, 0);
 });
 
 test('legacy filter.attributes matches exactly', async () => {
   await cluster.kubectl(['apply', '-f', '-'], vmi('second-import'));
-  const got = await waitForLines('legacy', (l) => l.length >= 1);
+  const got = await waitForLines('legacy-probe', (l) => l.length >= 1);
   assert.equal(got[0].attributes.name, 'second-import');
   await new Promise((r) => setTimeout(r, 500));
-  assert.equal((await lines('legacy')).length, 1);
+  assert.equal((await lines('legacy-probe')).length, 1);
 });
 
 test('a failing subscriber is retried, then the event goes to the dead letter sink', async () => {
   await cluster.kubectl(['apply', '-f', '-'], vmi('fail-import'));
-  const dead = await waitForLines('dead-letter', (l) => l.length >= 1);
-  const attempts = await lines('failing');
+  const dead = await waitForLines('dead-letter-probe', (l) => l.length >= 1);
+  const attempts = await lines('failing-probe');
   assert.equal(attempts.length, 3, '1 attempt + retry: 2');
   assert.ok(attempts.every((x) => x.attributes.id === attempts[0].attributes.id));
   const gaps = attempts.slice(1).map((x, i) => Date.parse(x.receivedAt) - Date.parse(attempts[i].receivedAt));

@@ -43,7 +43,11 @@ export function diskServerManifests(imp: VirtualMachineImport, token: string, im
                 { name: 'DISK_SERVER_TOKEN', value: token },
               ],
               ports: [{ containerPort: DISK_SERVER_PORT }],
-              volumeMounts: [{ name: 'scratch', mountPath: '/scratch', readOnly: true }],
+              volumeMounts: [
+                { name: 'scratch', mountPath: '/scratch', readOnly: true },
+                // tsx keeps its transform cache under /tmp; the root filesystem is read-only.
+                { name: 'tmp', mountPath: '/tmp' },
+              ],
               readinessProbe: { httpGet: { path: '/healthz', port: DISK_SERVER_PORT } },
               resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
               securityContext: {
@@ -55,6 +59,7 @@ export function diskServerManifests(imp: VirtualMachineImport, token: string, im
           ],
           volumes: [
             { name: 'scratch', persistentVolumeClaim: { claimName: names.scratchClaim, readOnly: true } },
+            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
           ],
         },
       },

@@ -40,7 +40,11 @@ export function isClusterName(host: string): boolean {
 export class AddressPool {
   private next = 1;
   private readonly free: number[] = [];
-  constructor(private readonly prefix: readonly [number, number]) {}
+  // A plain field, not a parameter property: pods load this file with Node's type stripping.
+  private readonly prefix: readonly [number, number];
+  constructor(prefix: readonly [number, number]) {
+    this.prefix = prefix;
+  }
 
   allocate(): string {
     const n = this.free.shift() ?? this.next++;

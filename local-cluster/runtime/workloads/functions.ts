@@ -7,9 +7,9 @@
 import { createHash } from 'node:crypto';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
-import type { Container } from './container-spec.ts';
+import type { Container } from '../node-agent/container-spec.ts';
 import type { Endpoint } from '../dns/service-proxy.ts';
-import { LOG_NAME_ANNOTATION } from './pods.ts';
+import { LOG_NAME_ANNOTATION } from '../node-agent/pods.ts';
 import { ensureRoutedService } from './routed-service.ts';
 
 export const FUNCTION_NAME_LABEL = 'functions.vm-import.harvesterhci.io/name';

@@ -14,7 +14,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
-import type { PodSpec } from './container-spec.ts';
+import type { PodSpec } from '../node-agent/container-spec.ts';
 
 export const IMAGE_ID_ANNOTATION = 'harvesterhci.io/imageId';
 const PROVISIONER_ANNOTATION = 'volume.kubernetes.io/storage-provisioner';

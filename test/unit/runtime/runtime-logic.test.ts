@@ -18,11 +18,6 @@ import {
 } from '../../../local-cluster/runtime/eventing/delivery-spec.ts';
 import { parseCron } from '../../../local-cluster/runtime/eventing/cron.ts';
 import {
-  expandVars,
-  planContainerProcess,
-  rewriteMountPaths,
-} from '../../../local-cluster/runtime/workloads/container-spec.ts';
-import {
   AddressPool,
   resolveClusterName,
   serviceDnsNames,
@@ -153,60 +148,6 @@ test('PingSource events', () => {
   assert.equal(e.type, 'dev.knative.sources.ping');
   assert.equal(e.source, '/apis/v1/namespaces/ns/pingsources/tick');
   assert.deepEqual(e.data, { a: 1 });
-});
-
-test('container translation: env sources, $(VAR), mount path rewriting, node', () => {
-  assert.equal(expandVars('$(A)-$$(A)-$(B)', { A: 'x' }), 'x-$(A)-$(B)');
-  const mounts = { '/scratch': '/l/vol/scratch', '/scratch/sub': '/l/other' };
-  assert.equal(rewriteMountPaths('--out=/scratch/disk-0.raw', mounts), '--out=/l/vol/scratch/disk-0.raw');
-  assert.equal(rewriteMountPaths('/scratch/sub/x /scratchy', mounts), '/l/other/x /scratchy');
-  const plan = planContainerProcess(
-    {
-      containers: [
-        {
-          name: 'c',
-          command: ['node', 'job.ts'],
-          args: ['--dir', '$(DIR)'],
-          env: [
-            { name: 'DIR', value: '/scratch/work' },
-            { name: 'PW', valueFrom: { secretKeyRef: { name: 's', key: 'password' } } },
-            { name: 'OPT', valueFrom: { configMapKeyRef: { name: 'missing', key: 'k', optional: true } } },
-          ],
-          envFrom: [{ configMapRef: { name: 'cm' }, prefix: 'CM_' }],
-          volumeMounts: [
-            { name: 'data', mountPath: '/scratch' },
-            { name: 'creds', mountPath: '/etc/creds' },
-          ],
-        },
-      ],
-      volumes: [
-        { name: 'data', persistentVolumeClaim: { claimName: 'pvc1' } },
-        { name: 'creds', secret: { secretName: 's' } },
-      ],
-    },
-    {
-      name: 'p',
-      namespace: 'ns',
-      uid: 'u',
-      podIp: '127.1.0.9',
-      serviceAccountName: 'default',
-      labels: {},
-      annotations: {},
-    },
-    { secrets: { s: { password: Buffer.from('pw').toString('base64') } }, configMaps: { cm: { a: 'b' } } },
-    { pvcDir: (c) => `/v/${c}`, podVolumeDir: (v) => `/p/${v}` },
-    { nodeBinary: '/bin/node22', nodeFlags: [], projectRoot: '/repo', baseEnv: { BASE: '1' } },
-  );
-  assert.equal(plan.command, '/bin/node22');
-  assert.deepEqual(plan.args, ['job.ts', '--dir', '/v/pvc1/work']);
-  assert.equal(plan.env.PW, 'pw');
-  assert.equal(plan.env.CM_a, 'b');
-  assert.equal(plan.env.DIR, '/v/pvc1/work');
-  assert.equal(plan.env.BASE, '1');
-  assert.ok(!('OPT' in plan.env));
-  assert.deepEqual(plan.files, [{ path: '/p/creds/password', content: Buffer.from('pw'), mode: 0o600 }]);
-  assert.deepEqual(plan.claims, ['pvc1']);
-  assert.equal(plan.cwd, '/repo');
 });
 
 test('cluster DNS names and address pools', () => {

@@ -1,12 +1,10 @@
-// A pod's in-cluster credentials on the local cluster: the kubeconfig of its service account's
-// token (from the API server's TokenRequest API, so RBAC applies to everything the pod does), none when
-// automountServiceAccountToken is false, and the same refusal Kubernetes gives a pod whose service
-// account does not exist.
+// Kubeconfigs of service accounts (a token from the API server's TokenRequest API, so RBAC applies)
+// for what the local cluster runs in its own process on an account's behalf: the ApiServerSource
+// adapter. Pods get their credentials the Kubernetes way instead: the projected kube-api-access
+// volume the ServiceAccount admission plugin adds.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { RuntimeContext } from '../context.ts';
-import { PodSpecError } from './container-spec.ts';
 
 /** The kubeconfig an in-cluster client gets: the API server, its CA, the token, the pod's namespace. */
 export function serviceAccountKubeconfigYaml(
@@ -59,29 +57,4 @@ export function serviceAccountKubeconfigs(
     }
     return path;
   };
-}
-
-/**
- * KUBECONFIG of a pod: its service account's, undefined when no token is mounted, or the admin
- * kubeconfig when the runtime has no token issuer.
- */
-export async function podKubeconfig(
-  ctx: RuntimeContext,
-  namespace: string,
-  spec: { serviceAccountName?: string; automountServiceAccountToken?: unknown },
-): Promise<string | undefined> {
-  if (!ctx.serviceAccountKubeconfig) return ctx.kubeconfigPath;
-  const name = spec.serviceAccountName || 'default';
-  const account = await ctx.kube.get('v1', 'ServiceAccount', name, namespace);
-  // Kubernetes' ServiceAccount controller creates "default" in every namespace.
-  if (!account && name !== 'default')
-    throw new PodSpecError(
-      'CreateContainerConfigError',
-      `error looking up service account ${namespace}/${name}: serviceaccount "${name}" not found`,
-    );
-  const automount =
-    spec.automountServiceAccountToken ??
-    (account as { automountServiceAccountToken?: boolean } | undefined)?.automountServiceAccountToken;
-  if (automount === false) return undefined;
-  return ctx.serviceAccountKubeconfig(namespace, name);
 }

@@ -1,11 +1,9 @@
-// Pure translation of a Pod's first container into a local process: command line, environment
-// (env, valueFrom secretKeyRef/configMapKeyRef/fieldRef, envFrom, $(VAR) expansion) and the
-// volume mapping.
-//
-// Path mapping rule (documented in local-cluster/runtime/README.md): a container path cannot
-// exist on the host, so every volumeMount's mountPath is given a local directory, and every
-// occurrence of a mountPath as a path prefix (followed by "/" or the end of a word) in the
-// command, args and env values is rewritten to that directory. Longer mount paths win.
+// Pure translation of a Pod's first container into what the node agent runs: the command line
+// (the image's entrypoint and cmd unless the pod overrides them, $(VAR) expansion), the
+// environment (image env, env, valueFrom secretKeyRef/configMapKeyRef/fieldRef, envFrom), the
+// security context (user, groups, read-only root, capabilities) and every volume at its
+// mountPath. Nothing is rewritten: the sandbox (sandbox.ts) shows the container its own paths.
+import type { ImageRootfs } from './images.ts';
 
 export interface EnvVarSource {
   secretKeyRef?: { name: string; key: string; optional?: boolean };
@@ -38,6 +36,23 @@ export interface Container {
   volumeMounts?: VolumeMount[];
   workingDir?: string;
   ports?: { name?: string; containerPort: number; protocol?: string }[];
+  securityContext?: ContainerSecurityContext;
+}
+export interface ContainerSecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  privileged?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+}
+export interface PodSecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  fsGroup?: number;
+  supplementalGroups?: number[];
 }
 export interface KeyToPath {
   key: string;
@@ -49,7 +64,7 @@ export interface Volume {
   persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
   secret?: { secretName: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number };
   configMap?: { name: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number };
-  emptyDir?: Record<string, unknown>;
+  emptyDir?: { medium?: string; sizeLimit?: string };
   projected?: { sources: ProjectedSource[]; defaultMode?: number };
 }
 /** A source of a projected volume (what the ServiceAccount admission plugin adds: kube-api-access-*). */
@@ -64,6 +79,8 @@ export interface PodSpec {
   volumes?: Volume[];
   restartPolicy?: 'Always' | 'OnFailure' | 'Never';
   serviceAccountName?: string;
+  securityContext?: PodSecurityContext;
+  hostname?: string;
   activeDeadlineSeconds?: number;
   terminationGracePeriodSeconds?: number;
 }
@@ -81,6 +98,8 @@ export interface PodIdentity {
   namespace: string;
   uid: string;
   podIp: string;
+  hostIp: string;
+  nodeName: string;
   serviceAccountName: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
@@ -89,7 +108,7 @@ export interface PodIdentity {
 export interface VolumeLayout {
   /** Directory of a PVC's data. */
   pvcDir(claimName: string): string;
-  /** Per-pod directory for a secret/configMap/emptyDir volume. */
+  /** Per-pod directory for a secret/configMap/emptyDir/projected volume. */
   podVolumeDir(volumeName: string): string;
 }
 
@@ -99,15 +118,34 @@ export interface FileToWrite {
   mode: number;
 }
 
-export interface ProcessPlan {
-  command: string;
-  args: string[];
+/** One volumeMount: a host directory shown at `mountPath`. */
+export interface MountPlan {
+  source: string;
+  mountPath: string;
+  readOnly: boolean;
+  /** Whether the kubelet applies fsGroup ownership to it (writable PVCs, emptyDirs, config volumes). */
+  ownedByFsGroup: boolean;
+}
+
+export interface ContainerPlan {
+  argv: string[];
   env: Record<string, string>;
-  cwd?: string;
+  workingDir: string;
+  uid: number;
+  gid: number;
+  /** Supplementary groups: fsGroup and supplementalGroups. */
+  groups: number[];
+  fsGroup?: number;
+  readOnlyRootFilesystem: boolean;
+  noNewPrivileges: boolean;
+  /** Capabilities left to the process (upper-case, without CAP_). */
+  capabilities: string[];
+  rootfs: ImageRootfs;
+  mounts: MountPlan[];
+  /** Content of secret/configMap/projected volumes, written before the container starts. */
   files: FileToWrite[];
-  directories: string[];
-  /** mountPath -> local directory, for the logs and the README rule. */
-  mounts: Record<string, string>;
+  /** Host directories created before the container starts (emptyDirs are world-writable). */
+  directories: { path: string; mode: number }[];
   claims: string[];
 }
 
@@ -143,10 +181,11 @@ export function fieldValue(pod: PodIdentity, fieldPath: string): string {
     case 'metadata.uid':
       return pod.uid;
     case 'status.podIP':
-    case 'status.hostIP':
       return pod.podIp;
+    case 'status.hostIP':
+      return pod.hostIp;
     case 'spec.nodeName':
-      return 'local';
+      return pod.nodeName;
     case 'spec.serviceAccountName':
       return pod.serviceAccountName;
     default:
@@ -159,17 +198,6 @@ export function expandVars(text: string, vars: Record<string, string>): string {
   return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (whole, name: string | undefined) => {
     if (whole === '$$') return '$';
     return name !== undefined && Object.prototype.hasOwnProperty.call(vars, name) ? vars[name]! : whole;
-  });
-}
-
-export function rewriteMountPaths(text: string, mounts: Record<string, string>): string {
-  const paths = Object.keys(mounts).sort((a, b) => b.length - a.length);
-  if (paths.length === 0) return text;
-  const escaped = paths.map((p) => p.replace(/\/+$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  const re = new RegExp(`(^|[^A-Za-z0-9_./-])(${escaped.join('|')})(?=/|$|[^A-Za-z0-9_.-])`, 'g');
-  return text.replace(re, (_w, lead: string, p: string) => {
-    const key = paths.find((k) => k.replace(/\/+$/, '') === p)!;
-    return lead + mounts[key]!;
   });
 }
 
@@ -279,45 +307,93 @@ function projectedVolumeFiles(
   return files;
 }
 
-export interface PlanOptions {
-  /** Node 22 binary used for commands starting with "node". */
-  nodeBinary: string;
-  /** Extra node flags for those commands (e.g. --import tsx --import <preload>). */
-  nodeFlags: string[];
-  projectRoot: string;
-  baseEnv: Record<string, string>;
+
+/** What the container runtime grants a container by default (containerd's and CRI-O's set). */
+export const DEFAULT_CAPABILITIES = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FSETID',
+  'FOWNER',
+  'MKNOD',
+  'NET_RAW',
+  'SETGID',
+  'SETUID',
+  'SETFCAP',
+  'SETPCAP',
+  'NET_BIND_SERVICE',
+  'SYS_CHROOT',
+  'KILL',
+  'AUDIT_WRITE',
+];
+
+function effectiveCapabilities(sc: ContainerSecurityContext | undefined): string[] {
+  const norm = (c: string) => c.toUpperCase().replace(/^CAP_/, '');
+  const drop = new Set((sc?.capabilities?.drop ?? []).map(norm));
+  const kept = drop.has('ALL') ? [] : DEFAULT_CAPABILITIES.filter((c) => !drop.has(c));
+  return [...new Set([...kept, ...(sc?.capabilities?.add ?? []).map(norm)])];
 }
 
-export function planContainerProcess(
+/** Kubernetes' precedence: argv from command/args, falling back to the image's entrypoint/cmd. */
+export function containerArgv(container: Container, image: Pick<ImageRootfs, 'entrypoint' | 'cmd'>): string[] {
+  if (container.command?.length) return [...container.command, ...(container.args ?? [])];
+  return [...image.entrypoint, ...(container.args?.length ? container.args : image.cmd)];
+}
+
+export function planContainer(
   spec: PodSpec,
   pod: PodIdentity,
   sources: ConfigSources,
   layout: VolumeLayout,
-  opts: PlanOptions,
-): ProcessPlan {
+  image: ImageRootfs,
+  /** What the kubelet adds (HOSTNAME, KUBERNETES_SERVICE_*): below the container's own env. */
+  kubeletEnv: Record<string, string>,
+): ContainerPlan {
   const container = spec.containers[0];
   if (!container) throw new PodSpecError('InvalidPodSpec', 'the pod has no container');
-  const argv = [...(container.command ?? []), ...(container.args ?? [])];
-  if (argv.length === 0) {
+  const podSc = spec.securityContext ?? {};
+  const sc = container.securityContext ?? {};
+  if (sc.privileged) throw new PodSpecError('CreateContainerConfigError', 'privileged containers are not run');
+  const uid = sc.runAsUser ?? podSc.runAsUser ?? image.user.uid;
+  const userGiven = sc.runAsUser !== undefined || podSc.runAsUser !== undefined;
+  const gid = sc.runAsGroup ?? podSc.runAsGroup ?? (userGiven ? (image.users.find((u) => u.uid === uid)?.gid ?? 0) : image.user.gid);
+  if ((sc.runAsNonRoot ?? podSc.runAsNonRoot) && uid === 0) {
+    // The kubelet's verifyRunAsNonRoot (pkg/kubelet/kuberuntime/security_context_others.go).
     throw new PodSpecError(
-      'InvalidImageEntrypoint',
-      `container ${container.name} has no command: the local cluster runs commands, not image entrypoints`,
+      'CreateContainerConfigError',
+      sc.runAsUser !== undefined || podSc.runAsUser !== undefined
+        ? `container's runAsUser breaks non-root policy (pod: "${pod.name}_${pod.namespace}(${pod.uid})", container: ${container.name})`
+        : 'container has runAsNonRoot and image will run as root',
     );
   }
+  const fsGroup = podSc.fsGroup;
+  const groups = [...new Set([...(fsGroup !== undefined ? [fsGroup] : []), ...(podSc.supplementalGroups ?? [])])];
+
+  const argv = containerArgv(container, image);
+  if (argv.length === 0)
+    throw new PodSpecError('CreateContainerError', `container ${container.name}: no command specified`);
+
   const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, v]));
-  const mounts: Record<string, string> = {};
+  const mounts: MountPlan[] = [];
   const files: FileToWrite[] = [];
-  const directories: string[] = [];
+  const directories: { path: string; mode: number }[] = [];
   const claims: string[] = [];
   for (const vm of container.volumeMounts ?? []) {
     const v = volumes.get(vm.name);
     if (!v) throw new PodSpecError('InvalidPodSpec', `volumeMount ${vm.name} has no volume`);
     let dir: string;
+    let readOnly = Boolean(vm.readOnly);
+    let ownedByFsGroup = true;
     if (v.persistentVolumeClaim) {
       dir = layout.pvcDir(v.persistentVolumeClaim.claimName);
       claims.push(v.persistentVolumeClaim.claimName);
+      readOnly ||= Boolean(v.persistentVolumeClaim.readOnly);
+      // The kubelet leaves a read-only volume's ownership as it is (csi_mounter.go supportsFSGroup).
+      ownedByFsGroup = !readOnly;
     } else if (v.secret || v.configMap) {
       dir = layout.podVolumeDir(v.name);
+      // Secret, ConfigMap, projected and downwardAPI volumes are always mounted read-only.
+      readOnly = true;
+      directories.push({ path: dir, mode: 0o755 });
       const isSecret = Boolean(v.secret);
       const name = v.secret ? v.secret.secretName : v.configMap!.name;
       const data = lookup(sources, isSecret ? 'secret' : 'configMap', name);
@@ -330,45 +406,51 @@ export function planContainerProcess(
         }
       } else {
         const items = v.secret?.items ?? v.configMap?.items;
-        files.push(...projectedFiles(dir, data, isSecret, items, 0o600));
+        const mode = (v.secret?.defaultMode ?? v.configMap?.defaultMode ?? 0o644) & 0o777;
+        files.push(...projectedFiles(dir, data, isSecret, items, mode));
       }
     } else if (v.emptyDir) {
       dir = layout.podVolumeDir(v.name);
+      // emptyDir is created world-writable (pkg/volume/emptydir/empty_dir.go: perm 0777).
+      directories.push({ path: dir, mode: 0o777 });
     } else if (v.projected) {
       dir = layout.podVolumeDir(v.name);
+      readOnly = true;
+      directories.push({ path: dir, mode: 0o755 });
       files.push(...projectedVolumeFiles(dir, v.projected, pod, sources));
     } else {
       throw new PodSpecError(
-        'InvalidPodSpec',
+        'CreateContainerConfigError',
         `volume ${v.name} has a type the local cluster does not support`,
       );
     }
-    if (vm.subPath) dir = `${dir}/${vm.subPath}`;
-    directories.push(dir);
-    mounts[vm.mountPath] = dir;
+    if (vm.subPath) {
+      if (vm.subPath.split('/').includes('..') || vm.subPath.startsWith('/'))
+        throw new PodSpecError('CreateContainerConfigError', `subPath ${vm.subPath} must be a relative path`);
+      dir = `${dir}/${vm.subPath}`;
+      directories.push({ path: dir, mode: 0o755 });
+    }
+    mounts.push({ source: dir, mountPath: vm.mountPath, readOnly, ownedByFsGroup });
   }
-  const env = resolveEnv(container, pod, sources);
-  const rewrittenEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) rewrittenEnv[k] = rewriteMountPaths(v, mounts);
-  const expanded = argv.map((a) => rewriteMountPaths(expandVars(a, rewrittenEnv), mounts));
-  let command = expanded[0]!;
-  let args = expanded.slice(1);
-  if (command === 'node' || command.endsWith('/node')) {
-    command = opts.nodeBinary;
-    args = [...opts.nodeFlags, ...args];
-  }
+
+  const own = resolveEnv(container, pod, sources);
+  const env: Record<string, string> = { ...image.env, ...kubeletEnv, ...own };
+  if (env.HOME === undefined) env.HOME = image.users.find((u) => u.uid === uid)?.home ?? '/';
   return {
-    command,
-    args,
-    env: { ...opts.baseEnv, ...rewrittenEnv },
-    // An image's working directory does not exist here; only a mounted one is honoured.
-    cwd:
-      container.workingDir && rewriteMountPaths(container.workingDir, mounts) !== container.workingDir
-        ? rewriteMountPaths(container.workingDir, mounts)
-        : opts.projectRoot,
+    argv: argv.map((a) => expandVars(a, env)),
+    env,
+    workingDir: container.workingDir || image.workingDir,
+    uid,
+    gid,
+    groups,
+    fsGroup,
+    readOnlyRootFilesystem: Boolean(sc.readOnlyRootFilesystem),
+    noNewPrivileges: sc.allowPrivilegeEscalation === false,
+    capabilities: uid === 0 ? effectiveCapabilities(sc) : [],
+    rootfs: image,
+    mounts,
     files,
     directories,
-    mounts,
     claims,
   };
 }

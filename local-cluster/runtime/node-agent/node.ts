@@ -1,21 +1,50 @@
 // The local cluster's Node, as a kubelet registers and keeps it: the Node object with its
 // capacity, addresses and Ready condition, and the heartbeat Lease in kube-node-lease that the
 // node lifecycle controller of kube-controller-manager watches (a node whose Lease is not renewed
-// within --node-monitor-grace-period, 40 s, becomes NotReady and its pods are evicted).
+// within --node-monitor-grace-period, 40 s, becomes NotReady and its pods are evicted), and the
+// kubelet API at the port the Node's status.daemonEndpoints names.
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:https';
 import { hostname } from 'node:os';
+import type { IssuedCertificate } from '../../control-plane/certificates.ts';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject } from '../kube.ts';
+import { startKubeletApi, type LogLookup } from './kubelet-api.ts';
+import { NODE_IP } from './pods.ts';
 
 const LEASE_SECONDS = 40;
 const RENEW_MS = 10_000;
 
+export interface NodeAgentOptions {
+  /** The Node's certificate (system:node:<name>), which the kubelet API serves with. */
+  certificate: IssuedCertificate;
+  caCertPem: string;
+  logs: { findLog(namespace: string, pod: string, container: string, previous: boolean): Promise<LogLookup> };
+}
+
 export class NodeAgent {
   private timer?: NodeJS.Timeout;
+  private kubeletApi?: Server;
+  private kubeletPort = 0;
 
-  constructor(private readonly ctx: RuntimeContext) {}
+  constructor(
+    private readonly ctx: RuntimeContext,
+    private readonly options: NodeAgentOptions,
+  ) {}
 
   async start(): Promise<void> {
     const name = this.ctx.nodeName;
+    const api = await startKubeletApi({
+      nodeName: name,
+      certPem: await readFile(this.options.certificate.certPath, 'utf8'),
+      keyPem: await readFile(this.options.certificate.keyPath, 'utf8'),
+      caPem: this.options.caCertPem,
+      findLog: (ns, pod, container, previous) => this.options.logs.findLog(ns, pod, container, previous),
+      authorize: (user, groups) => this.mayProxy(user, groups),
+      log: (message, fields) => this.ctx.log('kubelet-api', message, fields),
+    });
+    this.kubeletApi = api.server;
+    this.kubeletPort = api.port;
     const node = await this.ctx.kube.ensure<KubeObject>({
       apiVersion: 'v1',
       kind: 'Node',
@@ -58,8 +87,9 @@ export class NodeAgent {
     const status = {
       capacity: resources,
       allocatable: resources,
+      daemonEndpoints: { kubeletEndpoint: { Port: this.kubeletPort } },
       addresses: [
-        { type: 'InternalIP', address: '127.0.0.1' },
+        { type: 'InternalIP', address: NODE_IP },
         { type: 'Hostname', address: this.ctx.nodeName },
       ],
       conditions: [
@@ -121,7 +151,23 @@ export class NodeAgent {
     }
   }
 
+  /** The kubelet's webhook authorizer: a SubjectAccessReview for get nodes/proxy on this node. */
+  private async mayProxy(user: string, groups: string[]): Promise<boolean> {
+    const review = (await this.ctx.kube.objects.create({
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user,
+        groups,
+        resourceAttributes: { verb: 'get', resource: 'nodes', subresource: 'proxy', name: this.ctx.nodeName },
+      },
+    } as KubeObject)) as KubeObject & { status?: { allowed?: boolean } };
+    return review.status?.allowed === true;
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.kubeletApi?.close();
+    this.kubeletApi?.closeAllConnections();
   }
 }

@@ -1,0 +1,193 @@
+// The node agent's "registry": every container image a Pod on the local cluster may name, and the
+// root filesystem it gets. There is no container engine here, so an image is a table entry that
+// lays out, read-only, what the image's build would have put where (host directories bound into
+// the sandbox), plus the image config (user, working directory, environment, entrypoint).
+// An image not in the table fails like a pull from a registry that does not have it.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** A host path bound read-only at `path` in the container. */
+export interface RootfsBind {
+  host: string;
+  path: string;
+}
+
+/** An /etc/passwd entry of the image (runAsUser without runAsGroup takes its group, as runc does). */
+export interface ImageUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+/** What `docker inspect` calls the image config, and the layers as read-only binds. */
+export interface ImageRootfs {
+  /** /etc/passwd and /etc/group are generated from these. */
+  users: ImageUser[];
+  binds: RootfsBind[];
+  /** Symlinks of the image (Debian's merged /usr: /bin -> usr/bin, ...). */
+  symlinks: { target: string; path: string }[];
+  /** Empty directories the image has (mount points, /tmp). Mode as in the image. */
+  directories: { path: string; mode: number }[];
+  /** USER of the image, numeric (runAsNonRoot is checked against it, as the kubelet does). */
+  user: { uid: number; gid: number };
+  workingDir: string;
+  env: Record<string, string>;
+  entrypoint: string[];
+  cmd: string[];
+}
+
+export interface ImageHost {
+  /** The project checkout: what the vm-import image copies its files from. */
+  projectRoot: string;
+  /** The Node 22 binary (the npm `node` package's). */
+  nodeBinary: string;
+}
+
+export class ImagePullError extends Error {
+  readonly reason = 'ErrImagePull';
+}
+
+/** The base layer, docker.io/library/node:22-bookworm-slim, from the host's Debian bookworm /usr and Node 22. */
+function nodeBookwormSlim(host: ImageHost): ImageRootfs {
+  return {
+    binds: [
+      // The host is Debian bookworm too; its /usr carries what the image installs on top of
+      // node:22-bookworm-slim (qemu-utils, ca-certificates), see Containerfile. /usr/local is the
+      // image's own: node.
+      ...['bin', 'sbin', 'lib', 'lib64', 'libexec', 'share']
+        .filter((d) => existsSync(`/usr/${d}`))
+        .map((d) => ({ host: `/usr/${d}`, path: `/usr/${d}` })),
+      { host: '/etc/ssl', path: '/etc/ssl' },
+      { host: '/etc/alternatives', path: '/etc/alternatives' },
+      { host: '/etc/ld.so.cache', path: '/etc/ld.so.cache' },
+      { host: host.nodeBinary, path: '/usr/local/bin/node' },
+    ],
+    symlinks: [
+      { target: 'usr/bin', path: '/bin' },
+      { target: 'usr/sbin', path: '/sbin' },
+      { target: 'usr/lib', path: '/lib' },
+      { target: 'usr/lib64', path: '/lib64' },
+    ],
+    directories: [
+      { path: '/usr/local/bin', mode: 0o755 },
+      { path: '/tmp', mode: 0o1777 },
+      { path: '/root', mode: 0o700 },
+      { path: '/var/tmp', mode: 0o1777 },
+      { path: '/home/node', mode: 0o755 },
+    ],
+    // node:22-bookworm-slim's passwd: root, Debian's system users, and node (1000).
+    users: [
+      { name: 'root', uid: 0, gid: 0, home: '/root' },
+      { name: 'nobody', uid: 65534, gid: 65534, home: '/nonexistent' },
+      { name: 'node', uid: 1000, gid: 1000, home: '/home/node' },
+    ],
+    user: { uid: 0, gid: 0 },
+    workingDir: '/',
+    env: {
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      NODE_VERSION: '22',
+    },
+    // node's docker-entrypoint.sh only execs its arguments (prefixing `node` to a flag); pods of
+    // the local cluster always name their command, so the layer leaves it out.
+    entrypoint: [],
+    cmd: ['node'],
+  };
+}
+
+/** ghcr.io/vm-import/vm-import: as the Containerfile lays it out. */
+function vmImportImage(host: ImageHost): ImageRootfs {
+  const base = nodeBookwormSlim(host);
+  const app = (p: string) => ({ host: join(host.projectRoot, p), path: `/app/${p}` });
+  return {
+    ...base,
+    binds: [
+      ...base.binds,
+      app('package.json'),
+      app('package-lock.json'),
+      // The image runs `npm ci --omit=dev`; the checkout's node_modules also has the dev tools.
+      app('node_modules'),
+      app('events'),
+      app('functions'),
+    ],
+    user: { uid: 65532, gid: 65532 },
+    workingDir: '/app',
+    env: { ...base.env, NODE_ENV: 'production', TMPDIR: '/tmp' },
+    cmd: ['node', '--import', 'tsx', 'functions/serve.ts'],
+  };
+}
+
+/**
+ * The local cluster's event probe (local-cluster/images/event-probe): a function that logs every
+ * CloudEvent it receives as one JSON line, for checking the eventing path with `kubectl logs`.
+ */
+function eventProbeImage(host: ImageHost): ImageRootfs {
+  const base = nodeBookwormSlim(host);
+  return {
+    ...base,
+    binds: [
+      ...base.binds,
+      { host: join(host.projectRoot, 'package.json'), path: '/app/package.json' },
+      { host: join(host.projectRoot, 'node_modules'), path: '/app/node_modules' },
+      { host: join(host.projectRoot, 'local-cluster', 'images', 'event-probe'), path: '/app/probe' },
+    ],
+    user: { uid: 65532, gid: 65532 },
+    workingDir: '/app',
+    env: { ...base.env, TMPDIR: '/tmp' },
+    cmd: ['node', '--import', 'tsx', 'probe/function-host.ts', 'probe/index.ts'],
+  };
+}
+
+export const VM_IMPORT_REPOSITORY = 'ghcr.io/vm-import/vm-import';
+export const EVENT_PROBE_IMAGE = 'localhost/vm-import/event-probe:dev';
+
+function packageVersion(projectRoot: string): string {
+  return (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** repository -> tags the "registry" has -> root filesystem. */
+function imageTable(host: ImageHost): Map<string, { tags: string[]; rootfs: () => ImageRootfs }> {
+  return new Map([
+    [VM_IMPORT_REPOSITORY, { tags: [packageVersion(host.projectRoot)], rootfs: () => vmImportImage(host) }],
+    ['localhost/vm-import/event-probe', { tags: ['dev'], rootfs: () => eventProbeImage(host) }],
+  ]);
+}
+
+/** Splits an image reference as a container runtime does: registry defaults, tag defaults. */
+export function parseImageReference(ref: string): { repository: string; tag: string } {
+  const at = ref.indexOf('@');
+  const withoutDigest = at >= 0 ? ref.slice(0, at) : ref;
+  const slash = withoutDigest.lastIndexOf('/');
+  const colon = withoutDigest.lastIndexOf(':');
+  const hasTag = colon > slash;
+  let repository = hasTag ? withoutDigest.slice(0, colon) : withoutDigest;
+  const tag = hasTag ? withoutDigest.slice(colon + 1) : 'latest';
+  const first = repository.split('/')[0]!;
+  const hasRegistry = repository.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+  if (!hasRegistry) repository = `docker.io/${repository.includes('/') ? '' : 'library/'}${repository}`;
+  return { repository, tag };
+}
+
+/** The image's root filesystem, or the error a node reports when the pull fails. */
+export function resolveImage(ref: string | undefined, host: ImageHost): ImageRootfs {
+  if (!ref) throw new ImagePullError('the container names no image');
+  const { repository, tag } = parseImageReference(ref);
+  const entry = imageTable(host).get(repository);
+  if (!entry || !entry.tags.includes(tag))
+    throw new ImagePullError(
+      `Failed to pull image "${ref}": ${repository}:${tag}: not found (the local cluster's images: ${[
+        ...imageTable(host).entries(),
+      ]
+        .flatMap(([repo, e]) => e.tags.map((t) => `${repo}:${t}`))
+        .join(', ')})`,
+    );
+  return entry.rootfs();
+}
+
+/** The image's /etc/passwd and /etc/group. */
+export function etcFiles(image: ImageRootfs): { passwd: string; group: string } {
+  return {
+    passwd: image.users.map((u) => `${u.name}:x:${u.uid}:${u.gid}::${u.home}:/bin/sh\n`).join(''),
+    group: image.users.map((u) => `${u.name}:x:${u.gid}:\n`).join(''),
+  };
+}

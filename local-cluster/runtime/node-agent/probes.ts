@@ -1,0 +1,86 @@
+// httpGet readiness and liveness probes as the kubelet runs them (pkg/kubelet/prober): every
+// periodSeconds after initialDelaySeconds, a 2xx/3xx answer within timeoutSeconds passes,
+// failureThreshold failures in a row fail, successThreshold passes in a row succeed.
+import type { Container } from './container-spec.ts';
+
+export interface HttpProbe {
+  httpGet?: { path?: string; port?: number | string; scheme?: string };
+  initialDelaySeconds?: number;
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  failureThreshold?: number;
+  successThreshold?: number;
+}
+
+type ProbedContainer = Container & { readinessProbe?: HttpProbe; livenessProbe?: HttpProbe };
+
+/** The URL an httpGet probe checks on the pod's address; undefined for other probe kinds. */
+export function probeUrl(probe: HttpProbe | undefined, container: Container, podIp: string): string | undefined {
+  const get = probe?.httpGet;
+  if (!get) return undefined;
+  const ports = container.ports ?? [];
+  const port =
+    typeof get.port === 'number'
+      ? get.port
+      : /^\d+$/.test(String(get.port))
+        ? Number(get.port)
+        : ports.find((p) => p.name === get.port)?.containerPort;
+  if (port === undefined) return undefined;
+  return `${(get.scheme ?? 'HTTP').toLowerCase()}://${podIp}:${port}${get.path ?? '/'}`;
+}
+
+async function check(url: string, timeoutMs: number): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    await res.body?.cancel();
+    return res.status >= 200 && res.status < 400;
+  } catch {
+    return false;
+  }
+}
+
+export interface ProbeLoop {
+  stop(): void;
+}
+
+/**
+ * Runs a probe until stopped; `onChange` gets each transition (readiness starts false,
+ * liveness starts true).
+ */
+export function runProbe(
+  probe: HttpProbe,
+  url: string,
+  initial: boolean,
+  onChange: (passing: boolean) => void,
+): ProbeLoop {
+  let stopped = false;
+  let passing = initial;
+  let successes = 0;
+  let failures = 0;
+  const period = (probe.periodSeconds ?? 10) * 1000;
+  const timeout = (probe.timeoutSeconds ?? 1) * 1000;
+  const loop = async () => {
+    await new Promise((r) => setTimeout(r, (probe.initialDelaySeconds ?? 0) * 1000));
+    while (!stopped) {
+      const ok = await check(url, timeout);
+      if (stopped) return;
+      successes = ok ? successes + 1 : 0;
+      failures = ok ? 0 : failures + 1;
+      if (!passing && successes >= (probe.successThreshold ?? 1)) onChange((passing = true));
+      else if (passing && failures >= (probe.failureThreshold ?? 3)) onChange((passing = false));
+      // Until a container first becomes ready, check often so it does not wait a whole period.
+      await new Promise((r) => setTimeout(r, !passing && initial === false ? Math.min(period, 250) : period));
+    }
+  };
+  void loop();
+  return {
+    stop() {
+      stopped = true;
+    },
+  };
+}
+
+export function containerProbes(container: Container): { readiness?: HttpProbe; liveness?: HttpProbe } {
+  const c = container as ProbedContainer;
+  return { readiness: c.readinessProbe, liveness: c.livenessProbe };
+}

@@ -1,0 +1,93 @@
+// The container runtime of the node agent, as a bubblewrap (bwrap) command line: a process tree in
+// its own PID, IPC and UTS namespaces and mount namespace whose root is a tmpfs holding only what
+// the image defines (read-only binds), the files the kubelet manages (/etc/hosts, /etc/resolv.conf,
+// /etc/hostname) and the pod's volumes at their mountPath; remounted read-only when the container
+// asks for readOnlyRootFilesystem. setpriv then takes the user, groups, capabilities and
+// no_new_privs the security context gives (runc does the same before exec).
+// The network namespace is still the host's until the pod network exists (issue "step 3 of 4").
+import type { ContainerPlan } from './container-spec.ts';
+import { DEFAULT_CAPABILITIES } from './container-spec.ts';
+
+export interface PodRuntimeFiles {
+  /** Host files shown at /etc/<name>: passwd, group (the image's), hosts, hostname, resolv.conf. */
+  etc: Record<'passwd' | 'group' | 'hosts' | 'hostname' | 'resolv.conf', string>;
+  /** Host paths the node adds read-only (the local cluster's DNS preload until step 3). */
+  extraBinds: { host: string; path: string }[];
+  hostname: string;
+}
+
+const depth = (p: string) => p.split('/').filter(Boolean).length;
+
+function ancestors(path: string): string[] {
+  const parts = path.split('/').filter(Boolean);
+  return parts.slice(0, -1).map((_, i) => `/${parts.slice(0, i + 1).join('/')}`);
+}
+
+/**
+ * Parent directories of every mount point, created 0755 as an image has them (bwrap's own are
+ * 0700, which a non-root user cannot enter), except inside what is bound already.
+ */
+function mountPointParents(targets: string[], explicit: Set<string>, bound: string[]): string[] {
+  const inside = (p: string) => bound.some((b) => p === b || p.startsWith(`${b}/`));
+  const parents = new Set(targets.flatMap(ancestors));
+  return [...parents].filter((p) => !explicit.has(p) && !inside(p)).sort((x, y) => depth(x) - depth(y));
+}
+
+/** The full argv: bwrap options, then setpriv, then the container's own command. */
+export function sandboxArgv(plan: ContainerPlan, files: PodRuntimeFiles): string[] {
+  const a: string[] = [
+    '--die-with-parent',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--hostname',
+    files.hostname,
+    '--perms',
+    '0755',
+    '--tmpfs',
+    '/',
+  ];
+  const rootfs = plan.rootfs;
+  const targets = [
+    ...rootfs.binds.map((b) => b.path),
+    ...Object.keys(files.etc).map((n) => `/etc/${n}`),
+    ...files.extraBinds.map((b) => b.path),
+    ...plan.mounts.map((m) => m.mountPath),
+    `${plan.workingDir}/.`,
+  ];
+  const explicit = new Set(rootfs.directories.map((d) => d.path));
+  for (const p of mountPointParents(targets, explicit, [...rootfs.binds.map((b) => b.path)]))
+    a.push('--perms', '0755', '--dir', p);
+  for (const d of [...rootfs.directories].sort((x, y) => depth(x.path) - depth(y.path)))
+    a.push('--perms', d.mode.toString(8).padStart(4, '0'), '--dir', d.path);
+  for (const l of rootfs.symlinks) a.push('--symlink', l.target, l.path);
+  for (const b of rootfs.binds) a.push('--ro-bind', b.host, b.path);
+  for (const [name, host] of Object.entries(files.etc)) a.push('--ro-bind', host, `/etc/${name}`);
+  for (const b of files.extraBinds) a.push('--ro-bind', b.host, b.path);
+  a.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/dev/shm');
+  // Parents before children, so a volume inside another volume's mountPath shows on top.
+  for (const m of [...plan.mounts].sort((x, y) => depth(x.mountPath) - depth(y.mountPath)))
+    a.push(m.readOnly ? '--ro-bind' : '--bind', m.source, m.mountPath);
+  if (plan.readOnlyRootFilesystem) a.push('--remount-ro', '/');
+  a.push('--chdir', plan.workingDir, '--');
+
+  const caps = new Set(plan.capabilities);
+  const bounding = DEFAULT_CAPABILITIES.concat(plan.capabilities).filter((c, i, all) => all.indexOf(c) === i);
+  a.push(
+    '/usr/bin/setpriv',
+    `--reuid=${plan.uid}`,
+    `--regid=${plan.gid}`,
+    plan.groups.length ? `--groups=${plan.groups.join(',')}` : '--clear-groups',
+    // Capabilities a root process keeps; non-root processes lose them all at the uid change.
+    `--bounding-set=-all${bounding
+      .filter((c) => caps.has(c))
+      .map((c) => `,+${c.toLowerCase()}`)
+      .join('')}`,
+    '--inh-caps=-all',
+    ...(plan.noNewPrivileges ? ['--no-new-privs'] : []),
+    '--',
+    ...plan.argv,
+  );
+  return a;
+}

@@ -1,0 +1,119 @@
+// Runs one pod spec through the node agent's container path (image table, planContainer, volume
+// setup, bubblewrap sandbox) without a cluster: for tests of what a container sees.
+import { mkdir, mkdtemp, readFile, realpath, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../local-cluster/cluster.ts';
+import { AddressPool, clusterCidrPrefixes } from '../../local-cluster/runtime/dns/names.ts';
+import { ContainerLogWriter } from '../../local-cluster/runtime/node-agent/container-logs.ts';
+import {
+  prepareVolumes,
+  startContainer,
+  type ContainerProcess,
+} from '../../local-cluster/runtime/node-agent/container-process.ts';
+import {
+  planContainer,
+  type ConfigSources,
+  type ContainerPlan,
+  type PodSpec,
+} from '../../local-cluster/runtime/node-agent/container-spec.ts';
+import { resolveImage } from '../../local-cluster/runtime/node-agent/images.ts';
+import { localNetworkEnv, writePodFiles } from '../../local-cluster/runtime/node-agent/pod-files.ts';
+
+export interface SandboxedPod {
+  podIp: string;
+  plan: ContainerPlan;
+  process: ContainerProcess;
+  /** Directory of PVC `claim` on the node. */
+  claimDir(claim: string): string;
+  /** The container's output so far (its plain log). */
+  output(): Promise<string>;
+}
+
+const pool = new AddressPool(clusterCidrPrefixes().pods);
+
+/** Host directory of each claim: created (root-owned, 0755, as a provisioner leaves it) on demand. */
+export async function sandboxWorkdir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'sandboxed-pod-'));
+}
+
+export async function runSandboxedPod(
+  workdir: string,
+  name: string,
+  spec: PodSpec,
+  sources: ConfigSources = { secrets: {}, configMaps: {} },
+): Promise<SandboxedPod> {
+  const podIp = pool.allocate();
+  const podDir = join(workdir, 'pods', name);
+  const claimDir = (claim: string) => join(workdir, 'volumes', claim);
+  for (const v of spec.volumes ?? [])
+    if (v.persistentVolumeClaim) await mkdir(claimDir(v.persistentVolumeClaim.claimName), { recursive: true });
+  const image = resolveImage(spec.containers[0]?.image, {
+    projectRoot: PROJECT_ROOT,
+    nodeBinary: await realpath(join(PROJECT_ROOT, 'node_modules', '.bin', 'node')),
+  });
+  const plan = planContainer(
+    spec,
+    {
+      name,
+      namespace: 'default',
+      uid: `uid-${name}`,
+      podIp,
+      hostIp: '127.0.0.1',
+      nodeName: 'test-node',
+      serviceAccountName: spec.serviceAccountName ?? 'default',
+      labels: {},
+      annotations: {},
+    },
+    sources,
+    { pvcDir: claimDir, podVolumeDir: (v) => join(podDir, 'volumes', v) },
+    image,
+    { HOSTNAME: name, ...localNetworkEnv(podIp) },
+  );
+  await prepareVolumes(plan);
+  const dnsDir = join(workdir, 'dns');
+  await mkdir(dnsDir, { recursive: true });
+  await writeFile(join(dnsDir, 'hosts.json'), '{}');
+  const files = await writePodFiles({
+    podDir,
+    hostname: name,
+    namespace: 'default',
+    podIp,
+    image,
+    projectRoot: PROJECT_ROOT,
+    clusterDnsDir: dnsDir,
+  });
+  const plainLog = join(workdir, 'logs', `${name}.log`);
+  const log = await ContainerLogWriter.create(join(podDir, 'logs', '0.log'), plainLog);
+  const process = startContainer(plan, files, log);
+  return {
+    podIp,
+    plan,
+    process,
+    claimDir,
+    output: () => readFile(plainLog, 'utf8').catch(() => ''),
+  };
+}
+
+/** Polls `url` until it answers 2xx (→ 'ready') or the container exits (→ 'exited'). */
+export async function readyOrExited(
+  pod: SandboxedPod,
+  url: string,
+  timeoutMs = 60_000,
+): Promise<'ready' | 'exited' | 'timeout'> {
+  let exited = false;
+  void pod.process.exited.then(() => (exited = true));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exited) return 'exited';
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await res.body?.cancel();
+      if (res.ok) return 'ready';
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return 'timeout';
+}
