@@ -257,7 +257,18 @@ spec:
   config: '{"cniVersion":"0.3.1","name":"${name}","type":"bridge","bridge":"mgmt-br","promiscMode":true,"vlan":${vlan},"ipam":{}}'
 `;
   // The tests import into "default": PodSecurity holds every pod we create there to `restricted`.
-  return `apiVersion: v1
+  // kubeadm's binding for the group of the API server's kubelet-client certificate (kubeadm
+  // cmd/kubeadm/app/phases/kubeconfig: ClusterAdminsGroupAndClusterRoleBinding): without it the
+  // kubelet's authorization refuses the API server's proxying (kubectl logs).
+  return `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubeadm:cluster-admins
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+  - {apiGroup: rbac.authorization.k8s.io, kind: Group, name: "kubeadm:cluster-admins"}
+---
+apiVersion: v1
 kind: Namespace
 metadata:
   name: default
