@@ -27,12 +27,12 @@ import {
   type Endpoints,
   type SimulatedSources,
 } from './runtime/sources/simulated-sources.ts';
-import { FunctionController } from './runtime/workloads/functions.ts';
+import { FunctionController } from './runtime/serving/functions.ts';
 import { NodeAgent } from './runtime/node-agent/node.ts';
 import { PodRunner } from './runtime/node-agent/pods.ts';
 import { serviceAccountKubeconfigs } from './runtime/eventing/service-account-kubeconfig.ts';
-import { ServiceController } from './runtime/workloads/services.ts';
-import { VolumeClaims } from './runtime/workloads/volumes.ts';
+import { ServiceController } from './runtime/dns/services.ts';
+import { VolumeClaims } from './runtime/storage/volumes.ts';
 
 const run = promisify(execFile);
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');

@@ -10,9 +10,12 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # Go (1.26, preinstalled on the machine) builds the Go modules of the fixtures and components.
 command -v go >/dev/null || { log "Go 1.26 is needed on PATH (see README: prerequisites)"; exit 1; }
 
-# 1. Debian packages: qemu-img for image work.
+# 1. Debian packages: qemu-img for image work; bubblewrap and setpriv (util-linux) sandbox the
+#    local cluster's pods.
 missing=()
 command -v qemu-img >/dev/null || missing+=(qemu-utils)
+command -v bwrap >/dev/null || missing+=(bubblewrap)
+command -v setpriv >/dev/null || missing+=(util-linux)
 command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"

@@ -1,7 +1,8 @@
 // The seed examples end to end on the local cluster, driven with kubectl: sources become
 // clusterReady, three imports (VMware 2 disks + 2 NICs, OpenStack by name, OVA) and a fourth of the
 // OpenStack server by UUID run concurrently to virtualMachineRunning, images are byte-identical to
-// the source disks, and each VM has the source's CPU, memory, MACs, firmware, disk order and buses.
+// the source disks, and each VM has the source's CPU, memory, MACs, firmware, disk order and buses;
+// the export Job's and a function's logs read with `kubectl logs`, as users read them.
 import { harvesterBehaviour } from '../../local-cluster/runtime/harvester/versions.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,9 +13,25 @@ import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluste
 import { renderExample } from '../../local-cluster/examples.ts';
 import { loadInventory } from '../simulators/inventory.ts';
 import { applyExampleSources, sameDisk, waitForImports } from '../support/e2e.ts';
+import { importObjectNames } from '../../functions/shared/import-objects.ts';
 
 let cluster: LocalCluster;
 let stateDir: string;
+
+/** `kubectl logs --follow` of a Job, retried until its pod has started; resolves to the log. */
+async function followJobLogs(c: LocalCluster, job: string, timeoutMs = 300_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      return await c.kubectl(['logs', '--follow', '-n', 'default', `job/${job}`]);
+    } catch (err) {
+      last = String(err); // not created yet, or its pod is still ContainerCreating
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  throw new Error(`kubectl logs --follow job/${job} never answered: ${last}`);
+}
 
 describe('seed examples end to end on the local cluster', () => {
   before(async () => {
@@ -50,8 +67,24 @@ spec:
       ['apply', '-f', '-'],
       (await renderExample('imports.yaml', cluster.endpoints)) + byUuid,
     );
+    // As a user watches an export: `kubectl logs --follow job/<export Job>` streams the exporter's
+    // log from the node agent's kubelet API until the container ends.
+    const followed = followJobLogs(cluster, importObjectNames('openstack-demo').exportJob);
     const names = ['alpine-export-test', 'openstack-demo', 'appliance', 'openstack-by-uuid'];
     const statuses = await waitForImports(cluster, names, 600_000);
+    const jobLog = await followed;
+    assert.match(jobLog, /"msg":"export started"/);
+    assert.match(jobLog, /"msg":"exporter finished".*"outcome":"exported"/);
+    // and a function's log, by its label, as the README tells users to read them
+    const vmFunctionLog = await cluster.kubectl([
+      'logs',
+      '-n',
+      'vm-import-system',
+      '-l',
+      'functions.vm-import.harvesterhci.io/name=vm',
+      '--tail=-1',
+    ]);
+    assert.match(vmFunctionLog, /"function":"vm".*"import":"alpine-export-test"/);
     const seconds = (Date.now() - started) / 1000;
     console.log(
       `# 4 concurrent imports: ${seconds.toFixed(1)} s from kubectl apply to virtualMachineRunning`,

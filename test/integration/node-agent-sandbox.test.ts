@@ -12,7 +12,12 @@ import { ImagePullError } from '../../local-cluster/runtime/node-agent/images.ts
 import { diskServerManifests, newToken } from '../../functions/images/workload.ts';
 import { vmImportImage } from '../../functions/shared/settings.ts';
 import type { VirtualMachineImport } from '../../functions/shared/api/index.ts';
-import { readyOrExited, runSandboxedPod, sandboxWorkdir, type SandboxedPod } from '../support/sandboxed-pod.ts';
+import {
+  readyOrExited,
+  runSandboxedPod,
+  sandboxWorkdir,
+  type SandboxedPod,
+} from '../support/sandboxed-pod.ts';
 
 let workdir: string;
 const running: SandboxedPod[] = [];
@@ -126,7 +131,11 @@ test('a pod sees its image and volumes, not the host: no working tree, read-only
 
 test('runAsNonRoot refuses an image or securityContext that runs as root; an unknown image fails like a pull', async () => {
   await assert.rejects(
-    runSandboxedPod(workdir, 'root', probeSpec('0', { securityContext: { runAsNonRoot: true, runAsUser: 0 } })),
+    runSandboxedPod(
+      workdir,
+      'root',
+      probeSpec('0', { securityContext: { runAsNonRoot: true, runAsUser: 0 } }),
+    ),
     /runAsUser breaks non-root policy/,
   );
   const unknown = probeSpec('0');

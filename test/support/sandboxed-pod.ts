@@ -47,7 +47,8 @@ export async function runSandboxedPod(
   const podDir = join(workdir, 'pods', name);
   const claimDir = (claim: string) => join(workdir, 'volumes', claim);
   for (const v of spec.volumes ?? [])
-    if (v.persistentVolumeClaim) await mkdir(claimDir(v.persistentVolumeClaim.claimName), { recursive: true });
+    if (v.persistentVolumeClaim)
+      await mkdir(claimDir(v.persistentVolumeClaim.claimName), { recursive: true });
   const image = resolveImage(spec.containers[0]?.image, {
     projectRoot: PROJECT_ROOT,
     nodeBinary: await realpath(join(PROJECT_ROOT, 'node_modules', '.bin', 'node')),

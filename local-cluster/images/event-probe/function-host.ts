@@ -1,5 +1,5 @@
 // Serves one function module with faas-js-runtime, as the Knative Service's container does:
-//   node local-cluster/runtime/workloads/function-host.ts <path/to/index.ts>
+//   node --import tsx function-host.ts <path/to/index.ts>   (the event-probe image's command)
 // The module exports `handle(context, cloudevent)` (and optionally init/shutdown/liveness/
 // readiness); the port comes from $PORT (Knative sets 8080).
 import { resolve } from 'node:path';

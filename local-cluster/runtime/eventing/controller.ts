@@ -17,7 +17,7 @@ import {
 import type { DeliverySpec } from './delivery-spec.ts';
 import { FaultInjector, type FaultOptions } from './faults.ts';
 import { PingSourceRunner, type PingSourceSpec } from './ping-source.ts';
-import { ensureRoutedService } from '../workloads/routed-service.ts';
+import { ensureRoutedService } from '../dns/routed-service.ts';
 
 const INGRESS_SERVICE = { name: 'broker-ingress', namespace: 'knative-eventing' };
 

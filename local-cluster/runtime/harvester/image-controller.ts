@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 import axios from 'axios';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
-import type { ImagePopulator } from '../workloads/volumes.ts';
+import type { ImagePopulator } from '../storage/volumes.ts';
 import { setCondition, type ImageCondition } from './conditions.ts';
 import { harvesterBehaviour, DEFAULT_HARVESTER_VERSION, type HarvesterBehaviour } from './versions.ts';
 

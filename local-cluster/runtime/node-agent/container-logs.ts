@@ -60,9 +60,7 @@ export class ContainerLogWriter {
   close(): Promise<void> {
     this.closed ??= (async () => {
       while (this.open > 0) await new Promise((r) => setTimeout(r, 10));
-      await Promise.all(
-        [this.cri, this.plain].map((s) => new Promise<void>((r) => s.end(() => r()))),
-      );
+      await Promise.all([this.cri, this.plain].map((s) => new Promise<void>((r) => s.end(() => r()))));
     })();
     return this.closed;
   }
@@ -90,7 +88,10 @@ function render(lines: CriLine[], opts: LogOptions): string {
 }
 
 /** The selected part of a finished (or running) log file. */
-export async function readContainerLog(file: string, opts: LogOptions): Promise<{ text: string; offset: number }> {
+export async function readContainerLog(
+  file: string,
+  opts: LogOptions,
+): Promise<{ text: string; offset: number }> {
   const handle = await open(file, 'r');
   try {
     const content = await handle.readFile('utf8');

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { chmod, chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ContainerPlan } from './container-spec.ts';
-import { ContainerLogWriter } from './container-logs.ts';
+import type { ContainerLogWriter } from './container-logs.ts';
 import { sandboxArgv, type PodRuntimeFiles } from './sandbox.ts';
 
 export interface ExitInfo {

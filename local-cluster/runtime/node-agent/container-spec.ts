@@ -307,7 +307,6 @@ function projectedVolumeFiles(
   return files;
 }
 
-
 /** What the container runtime grants a container by default (containerd's and CRI-O's set). */
 export const DEFAULT_CAPABILITIES = [
   'CHOWN',
@@ -334,7 +333,10 @@ function effectiveCapabilities(sc: ContainerSecurityContext | undefined): string
 }
 
 /** Kubernetes' precedence: argv from command/args, falling back to the image's entrypoint/cmd. */
-export function containerArgv(container: Container, image: Pick<ImageRootfs, 'entrypoint' | 'cmd'>): string[] {
+export function containerArgv(
+  container: Container,
+  image: Pick<ImageRootfs, 'entrypoint' | 'cmd'>,
+): string[] {
   if (container.command?.length) return [...container.command, ...(container.args ?? [])];
   return [...image.entrypoint, ...(container.args?.length ? container.args : image.cmd)];
 }
@@ -352,10 +354,14 @@ export function planContainer(
   if (!container) throw new PodSpecError('InvalidPodSpec', 'the pod has no container');
   const podSc = spec.securityContext ?? {};
   const sc = container.securityContext ?? {};
-  if (sc.privileged) throw new PodSpecError('CreateContainerConfigError', 'privileged containers are not run');
+  if (sc.privileged)
+    throw new PodSpecError('CreateContainerConfigError', 'privileged containers are not run');
   const uid = sc.runAsUser ?? podSc.runAsUser ?? image.user.uid;
   const userGiven = sc.runAsUser !== undefined || podSc.runAsUser !== undefined;
-  const gid = sc.runAsGroup ?? podSc.runAsGroup ?? (userGiven ? (image.users.find((u) => u.uid === uid)?.gid ?? 0) : image.user.gid);
+  const gid =
+    sc.runAsGroup ??
+    podSc.runAsGroup ??
+    (userGiven ? (image.users.find((u) => u.uid === uid)?.gid ?? 0) : image.user.gid);
   if ((sc.runAsNonRoot ?? podSc.runAsNonRoot) && uid === 0) {
     // The kubelet's verifyRunAsNonRoot (pkg/kubelet/kuberuntime/security_context_others.go).
     throw new PodSpecError(
@@ -366,7 +372,9 @@ export function planContainer(
     );
   }
   const fsGroup = podSc.fsGroup;
-  const groups = [...new Set([...(fsGroup !== undefined ? [fsGroup] : []), ...(podSc.supplementalGroups ?? [])])];
+  const groups = [
+    ...new Set([...(fsGroup !== undefined ? [fsGroup] : []), ...(podSc.supplementalGroups ?? [])]),
+  ];
 
   const argv = containerArgv(container, image);
   if (argv.length === 0)

@@ -163,7 +163,8 @@ export function parseImageReference(ref: string): { repository: string; tag: str
   let repository = hasTag ? withoutDigest.slice(0, colon) : withoutDigest;
   const tag = hasTag ? withoutDigest.slice(colon + 1) : 'latest';
   const first = repository.split('/')[0]!;
-  const hasRegistry = repository.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+  const hasRegistry =
+    repository.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
   if (!hasRegistry) repository = `docker.io/${repository.includes('/') ? '' : 'library/'}${repository}`;
   return { repository, tag };
 }

@@ -11,9 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { readContainerLog, readContainerLogFrom, type LogOptions } from './container-logs.ts';
 
 /** Where a container's log is, or why there is none (the message the kubelet gives). */
-export type LogLookup =
-  | { file: string; running: () => boolean }
-  | { status: number; message: string };
+export type LogLookup = { file: string; running: () => boolean } | { status: number; message: string };
 
 export interface KubeletApiOptions {
   nodeName: string;

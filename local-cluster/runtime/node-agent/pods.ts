@@ -28,7 +28,7 @@ import type { LogLookup } from './kubelet-api.ts';
 import { containerProbes, probeUrl, runProbe, type ProbeLoop } from './probes.ts';
 import { localNetworkEnv, writePodFiles } from './pod-files.ts';
 import type { PodRuntimeFiles } from './sandbox.ts';
-import type { VolumeClaims } from '../workloads/volumes.ts';
+import type { VolumeClaims } from '../storage/volumes.ts';
 
 interface RunningPod {
   uid: string;
@@ -120,7 +120,8 @@ export class PodRunner {
     const ns = pod.metadata?.namespace ?? 'default';
     if (type === 'DELETED' || pod.metadata?.deletionTimestamp) {
       if (known) await this.terminate(known, type !== 'DELETED' ? pod : undefined);
-      else if (type !== 'DELETED' && pod.spec?.nodeName === this.ctx.nodeName) await this.confirmDeletion(pod);
+      else if (type !== 'DELETED' && pod.spec?.nodeName === this.ctx.nodeName)
+        await this.confirmDeletion(pod);
       if (type === 'DELETED')
         await rm(this.podDir(ns, pod.metadata!.name!, uid), { recursive: true, force: true });
       return;
@@ -132,7 +133,11 @@ export class PodRunner {
     if (phase === 'Succeeded' || phase === 'Failed') return;
     if (phase === 'Running') {
       // A pod left running by a previous node agent: its process is gone, like a node reboot.
-      await this.writeStatus(pod, { phase: 'Failed', reason: 'NodeLost', message: 'the node agent restarted' });
+      await this.writeStatus(pod, {
+        phase: 'Failed',
+        reason: 'NodeLost',
+        message: 'the node agent restarted',
+      });
       return;
     }
     const entry: RunningPod = {
@@ -161,7 +166,9 @@ export class PodRunner {
       const c = await this.ctx.kube.get('v1', 'ConfigMap', name, ns);
       sources.configMaps[name] = c ? ((c as { data?: Record<string, string> }).data ?? {}) : undefined;
     }
-    const wantsToken = pod.spec!.volumes?.some((v) => v.projected?.sources.some((s) => s.serviceAccountToken));
+    const wantsToken = pod.spec!.volumes?.some((v) =>
+      v.projected?.sources.some((s) => s.serviceAccountToken),
+    );
     if (wantsToken && this.ctx.requestServiceAccountToken)
       sources.serviceAccountToken = await this.ctx.requestServiceAccountToken(
         ns,
@@ -268,7 +275,9 @@ export class PodRunner {
       uid: plan.uid,
       readOnlyRoot: plan.readOnlyRootFilesystem,
     });
-    void proc.exited.then((info) => this.inBackground(entry, 'exit handling', () => this.onExit(entry, info)));
+    void proc.exited.then((info) =>
+      this.inBackground(entry, 'exit handling', () => this.onExit(entry, info)),
+    );
     const { readiness, liveness } = containerProbes(container);
     const readinessUrl = probeUrl(readiness, container, entry.podIp);
     const livenessUrl = probeUrl(liveness, container, entry.podIp);
@@ -289,7 +298,9 @@ export class PodRunner {
       entry.probes.push(
         runProbe(liveness!, livenessUrl, true, (alive) => {
           if (alive || entry.process !== proc || entry.stopping) return;
-          this.ctx.log('pods', 'liveness probe failed, restarting the container', { pod: `${ns}/${entry.name}` });
+          this.ctx.log('pods', 'liveness probe failed, restarting the container', {
+            pod: `${ns}/${entry.name}`,
+          });
           void proc.stop(((spec.terminationGracePeriodSeconds as number | undefined) ?? 30) * 1000);
         }),
       );
@@ -497,7 +508,11 @@ export class PodRunner {
               PodObject | undefined);
       if (!current || current.metadata?.uid !== pod.metadata?.uid) return;
       const prev = (current.status ?? {}) as Record<string, unknown>;
-      const prevConditions = (prev.conditions ?? []) as { type: string; status: string; lastTransitionTime?: string }[];
+      const prevConditions = (prev.conditions ?? []) as {
+        type: string;
+        status: string;
+        lastTransitionTime?: string;
+      }[];
       const condition = (type: string, status: string) => {
         const old = prevConditions.find((c) => c.type === type);
         return { type, status, lastTransitionTime: old?.status === status ? old.lastTransitionTime : now };

@@ -15,7 +15,11 @@ export interface HttpProbe {
 type ProbedContainer = Container & { readinessProbe?: HttpProbe; livenessProbe?: HttpProbe };
 
 /** The URL an httpGet probe checks on the pod's address; undefined for other probe kinds. */
-export function probeUrl(probe: HttpProbe | undefined, container: Container, podIp: string): string | undefined {
+export function probeUrl(
+  probe: HttpProbe | undefined,
+  container: Container,
+  podIp: string,
+): string | undefined {
   const get = probe?.httpGet;
   if (!get) return undefined;
   const ports = container.ports ?? [];

@@ -5,7 +5,7 @@
 import type { RuntimeContext } from '../context.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
 import { type KubeObject, type ListWatchHandle } from '../kube.ts';
-import type { Endpoint } from '../dns/service-proxy.ts';
+import type { Endpoint } from './service-proxy.ts';
 
 type ServiceObject = KubeObject & {
   spec?: {

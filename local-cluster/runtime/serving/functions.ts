@@ -10,7 +10,7 @@ import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
 import type { Container } from '../node-agent/container-spec.ts';
 import type { Endpoint } from '../dns/service-proxy.ts';
 import { LOG_NAME_ANNOTATION } from '../node-agent/pods.ts';
-import { ensureRoutedService } from './routed-service.ts';
+import { ensureRoutedService } from '../dns/routed-service.ts';
 
 export const FUNCTION_NAME_LABEL = 'functions.vm-import.harvesterhci.io/name';
 const SERVICE_LABEL = 'serving.knative.dev/service';
