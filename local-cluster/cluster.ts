@@ -136,8 +136,6 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       kubeconfigPath,
       nodeName: NODE_NAME,
       serviceAccountKubeconfig: serviceAccountKubeconfigs(join(stateDir, 'serviceaccounts'), controlPlane),
-      requestServiceAccountToken: (namespace, name, pod) =>
-        controlPlane.requestServiceAccountToken(namespace, name, { boundPod: pod }),
       nodeBinary: await realpath(join(PROJECT_ROOT, 'node_modules', '.bin', 'node')),
       log,
     };
@@ -169,9 +167,15 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     log('harvester', 'stand-ins play Harvester', { version: harvester.version });
 
     const claims = new VolumeClaims(ctx);
-    const pods = new PodRunner(ctx, claims);
-    const node = new NodeAgent(ctx, {
-      certificate: await controlPlane.nodeCredentials(NODE_NAME),
+    // The node agent acts as a kubelet does: with the Node's own credentials (system:node:<name>),
+    // so the Node authorizer and NodeRestriction admission limit it to its node and its pods.
+    const nodeCertificate = await controlPlane.nodeCredentials(NODE_NAME);
+    const nodeKubeconfigPath = join(stateDir, 'control-plane', 'node.kubeconfig');
+    await writeFile(nodeKubeconfigPath, controlPlane.kubeconfigFor(nodeCertificate), { mode: 0o600 });
+    const nodeCtx: RuntimeContext = { ...ctx, kube: Kube.fromFile(nodeKubeconfigPath) };
+    const pods = new PodRunner(nodeCtx, claims);
+    const node = new NodeAgent(nodeCtx, {
+      certificate: nodeCertificate,
       caCertPem: controlPlane.caCertPem,
       logs: pods,
     });

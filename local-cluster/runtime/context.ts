@@ -33,12 +33,6 @@ export interface RuntimeContext {
   kubeconfigPath: string;
   /** Kubeconfig with the token of a service account (pods run with their own); absent: admin's. */
   serviceAccountKubeconfig?: (namespace: string, name: string) => Promise<string>;
-  /** A token of a service account from the TokenRequest API, bound to a pod. */
-  requestServiceAccountToken?: (
-    namespace: string,
-    name: string,
-    pod: { name: string; uid: string },
-  ) => Promise<string>;
   /** The Node this runtime runs pods for: only pods the scheduler bound to it are started. */
   nodeName: string;
   /** The Node 22 binary (an ELF file): images bind it as their /usr/local/bin/node. */

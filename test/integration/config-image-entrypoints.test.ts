@@ -1,36 +1,48 @@
 // The container image cannot be built here (no container engine), so what it relies on is tested:
-// the Containerfile's shape, and every command the manifests run, started from a directory that
-// holds only what the image copies (package.json, events/, functions/ + node_modules).
+// the Containerfile's shape, and every workload we ship run by the node agent's sandbox from the
+// image table's layout of that image (what the Containerfile copies, its USER and WORKDIR), with
+// the pod spec exactly as the manifests and the functions write it: its securityContext,
+// volumes and command.
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { execa } from 'execa';
-import { functionCommand } from '../../config/generators/functions.ts';
-import { EXPORTER_COMMAND, EXPORTER_UID } from '../../functions/export/job-spec.ts';
+import { parse } from 'yaml';
+import { EXPORTER_UID, buildExportJob } from '../../functions/export/job-spec.ts';
 import { diskServerManifests } from '../../functions/shared/disk-server/workload.ts';
 import type { VirtualMachineImport } from '../../functions/shared/api/index.ts';
+import { vmImportImage } from '../../functions/shared/settings.ts';
+import type { PodSpec } from '../../local-cluster/runtime/node-agent/container-spec.ts';
+import {
+  readyOrExited,
+  runSandboxedPod,
+  sandboxWorkdir,
+  type SandboxedPod,
+} from '../support/sandboxed-pod.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-let imageDir: string;
+let workdir: string;
+const pods: SandboxedPod[] = [];
 
 before(async () => {
-  imageDir = await mkdtemp(join(tmpdir(), 'vm-import-image-'));
-  for (const p of ['package.json', 'events', 'functions'])
-    await cp(join(ROOT, p), join(imageDir, p), { recursive: true });
-  await symlink(join(ROOT, 'node_modules'), join(imageDir, 'node_modules'));
+  workdir = await sandboxWorkdir();
 });
-after(() => rm(imageDir, { recursive: true, force: true }));
+after(async () => {
+  await Promise.all(pods.map((p) => p.process.stop(2000)));
+  await rm(workdir, { recursive: true, force: true });
+});
 
-const run = (command: string[], env: Record<string, string> = {}, timeout = 30_000) =>
-  execa(command[0]!, command.slice(1), {
-    cwd: imageDir,
-    reject: false,
-    timeout,
-    env: { PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`, HOME: imageDir, ...env },
-    extendEnv: false,
-  });
+const imp = {
+  metadata: { name: 'x', namespace: 'default', uid: '00000000-0000-0000-0000-000000000001' },
+} as unknown as VirtualMachineImport;
+
+/** Exit code and output of a pod that is expected to stop on its own. */
+async function runToExit(name: string, spec: PodSpec): Promise<{ exitCode: number | null; output: string }> {
+  const pod = await runSandboxedPod(workdir, name, spec);
+  pods.push(pod);
+  const info = await pod.process.exited;
+  return { exitCode: info.exitCode, output: await pod.output() };
+}
 
 test('the Containerfile: Node 22 slim base, qemu-utils, runtime deps only (tsx among them), numeric non-root user', async () => {
   const file = await readFile(join(ROOT, 'Containerfile'), 'utf8');
@@ -45,52 +57,52 @@ test('the Containerfile: Node 22 slim base, qemu-utils, runtime deps only (tsx a
   assert.ok(pkg.dependencies.tsx, 'tsx is a runtime dependency: the image runs TypeScript through it');
 });
 
-test('every function starts from the image layout and answers its health probes', async () => {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+test('every function starts from its manifest and the image layout and answers its health probes', async () => {
   for (const fn of ['resync', 'export', 'vm'] as const) {
-    const cmd = functionCommand(fn);
-    const server = execa(cmd[0]!, cmd.slice(1), {
-      cwd: imageDir,
-      env: {
-        PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`,
-        PORT: String(port),
-        HOME: imageDir,
-      },
-      extendEnv: false,
-      reject: false,
-    });
-    try {
-      let status = 0;
-      for (let i = 0; i < 100 && status !== 200; i++) {
-        status = await fetch(`http://127.0.0.1:${port}/health/readiness`)
-          .then((r) => r.status)
-          .catch(() => 0);
-        if (status !== 200) await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.equal(status, 200, `${fn} answers /health/readiness`);
-      const live = await fetch(`http://127.0.0.1:${port}/health/liveness`);
-      assert.equal(live.status, 200, `${fn} answers /health/liveness`);
-    } finally {
-      server.kill();
-      await server;
-    }
+    const docs = (await readFile(join(ROOT, 'config', 'functions', `${fn}.yaml`), 'utf8'))
+      .split(/^---$/m)
+      .map((d) => parse(d) as { kind?: string; spec?: { template?: { spec?: PodSpec } } } | null);
+    const ksvc = docs.find((d) => d?.kind === 'Service' && d.spec?.template?.spec?.containers);
+    assert.ok(ksvc, `config/functions/${fn}.yaml has a Knative Service`);
+    const spec = structuredClone(ksvc.spec!.template!.spec!);
+    // What Knative Serving adds to the container; the settings ConfigMap is optional here.
+    const container = spec.containers[0]!;
+    container.env = [{ name: 'PORT', value: '8080' }, ...(container.env ?? [])];
+    container.envFrom = (container.envFrom ?? []).map((e) =>
+      e.configMapRef ? { configMapRef: { ...e.configMapRef, optional: true } } : e,
+    );
+    const pod = await runSandboxedPod(workdir, `fn-${fn}`, spec);
+    pods.push(pod);
+    const state = await readyOrExited(pod, `http://${pod.podIp}:8080/health/readiness`, 120_000);
+    assert.equal(state, 'ready', `${fn} answers /health/readiness:\n${await pod.output()}`);
+    const live = await fetch(`http://${pod.podIp}:8080/health/liveness`);
+    assert.equal(live.status, 200, `${fn} answers /health/liveness`);
+    await pod.process.stop(5000);
   }
 });
 
-test('the export Job program starts and fails cleanly without its environment', async () => {
-  const r = await run(EXPORTER_COMMAND);
+test('the export Job, as the export function creates it, starts under its securityContext and fails cleanly without an API server', async () => {
+  const job = buildExportJob(imp, {
+    image: vmImportImage({}),
+    source: { kind: 'OvaSource', namespace: 'default', name: 'ova' },
+    deadlineSeconds: 600,
+    env: {},
+  }) as { spec: { template: { spec: PodSpec } } };
+  const r = await runToExit('exporter', job.spec.template.spec);
   assert.notEqual(r.exitCode, 0);
-  const output = `${r.stdout}\n${r.stderr}`;
-  assert.match(output, /IMPORT_NAMESPACE|IMPORT_NAME|environment|env/i);
-  assert.doesNotMatch(output, /ERR_MODULE_NOT_FOUND|Cannot find module/);
+  assert.doesNotMatch(r.output, /ERR_MODULE_NOT_FOUND|Cannot find module|EROFS|EACCES/);
+  // it got as far as reading its import from the API server, which is not there
+  assert.match(r.output, /"msg":"exporter failed".*VirtualMachineImport/);
 });
 
 test('the disk server program starts and fails cleanly without its environment', async () => {
-  const imp = { metadata: { name: 'x', namespace: 'default', uid: 'u' } } as unknown as VirtualMachineImport;
-  const command = diskServerManifests(imp, 't', 'image').deployment.spec.template.spec.containers[0]!.command;
-  const r = await run(command);
+  const spec = structuredClone(
+    diskServerManifests(imp, 't', vmImportImage({})).deployment.spec.template.spec,
+  );
+  const container = spec.containers[0]!;
+  container.env = [];
+  const r = await runToExit('disk-server', spec as unknown as PodSpec);
   assert.notEqual(r.exitCode, 0);
-  const output = `${r.stdout}\n${r.stderr}`;
-  assert.match(output, /SCRATCH_DIR|DISK_SERVER_TOKEN|PORT/);
-  assert.doesNotMatch(output, /ERR_MODULE_NOT_FOUND|Cannot find module/);
+  assert.match(r.output, /SCRATCH_DIR|DISK_SERVER_TOKEN|PORT/);
+  assert.doesNotMatch(r.output, /ERR_MODULE_NOT_FOUND|Cannot find module|EROFS|EACCES/);
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../local-cluster/cluster.ts';
 import type { PodSpec } from '../../local-cluster/runtime/node-agent/container-spec.ts';
 import { ImagePullError } from '../../local-cluster/runtime/node-agent/images.ts';
-import { diskServerManifests, newToken } from '../../functions/images/workload.ts';
+import { diskServerManifests, newToken } from '../../functions/shared/disk-server/workload.ts';
 import { vmImportImage } from '../../functions/shared/settings.ts';
 import type { VirtualMachineImport } from '../../functions/shared/api/index.ts';
 import {

@@ -1,12 +1,15 @@
 // Starts one container instance in its sandbox and stops it as a kubelet does: SIGTERM to the
-// process group, SIGKILL after the grace period. Its stdout and stderr go to the container's log
+// container's PID 1, SIGKILL after the grace period. Its stdout and stderr go to the container's log
 // (container-logs.ts).
 import { spawn } from 'node:child_process';
 import { chmod, chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import type { ContainerPlan } from './container-spec.ts';
 import type { ContainerLogWriter } from './container-logs.ts';
-import { sandboxArgv, type PodRuntimeFiles } from './sandbox.ts';
+import { SANDBOX_STATUS_FD, sandboxArgv, type PodRuntimeFiles } from './sandbox.ts';
 
 export interface ExitInfo {
   exitCode: number | null;
@@ -57,12 +60,25 @@ export function startContainer(
 ): ContainerProcess {
   const child = spawn('bwrap', sandboxArgv(plan, files), {
     env: plan.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group: SIGTERM reaches the container's processes, not the node agent.
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    // Its own process group, so that a final SIGKILL can take whatever is left of it.
     detached: true,
   });
-  log.attach('stdout', child.stdout);
-  log.attach('stderr', child.stderr);
+  log.attach('stdout', child.stdout!);
+  log.attach('stderr', child.stderr!);
+  // bwrap reports the container's PID (in our namespace) and, at the end, its exit status.
+  let containerPid: number | undefined;
+  let exitStatus: number | undefined;
+  const status = child.stdio[SANDBOX_STATUS_FD] as Readable;
+  createInterface({ input: status }).on('line', (line) => {
+    try {
+      const doc = JSON.parse(line) as { 'child-pid'?: number; 'exit-code'?: number };
+      if (doc['child-pid'] !== undefined) containerPid = doc['child-pid'];
+      if (doc['exit-code'] !== undefined) exitStatus = doc['exit-code'];
+    } catch {
+      /* bwrap may add other documents */
+    }
+  });
   const startedAt = new Date();
   const exited = new Promise<ExitInfo>((resolve) => {
     let done = false;
@@ -75,27 +91,45 @@ export function startContainer(
       log.runtimeLine(`failed to start the sandbox: ${err.message}`);
       finish(128, null);
     });
-    child.on('close', (code, signal) => finish(code, signal));
+    child.on('close', (code, signal) => {
+      // The container's own status: n, or 128+n when signal n ended it (shell encoding).
+      const st = exitStatus ?? code ?? 128 + 9;
+      finish(st, st > 128 ? signalName(st - 128) : signal);
+    });
   });
-  const pid = child.pid ?? -1;
-  const killGroup = (sig: NodeJS.Signals) => {
+  const signalContainer = (sig: NodeJS.Signals) => {
     try {
-      process.kill(-pid, sig);
+      if (containerPid !== undefined) process.kill(containerPid, sig);
+    } catch {
+      /* already gone */
+    }
+  };
+  const killGroup = () => {
+    try {
+      process.kill(-(child.pid ?? 0), 'SIGKILL');
     } catch {
       /* already gone */
     }
   };
   return {
-    pid,
+    pid: child.pid ?? -1,
     startedAt,
     exited,
-    async stop(graceMs = 5000) {
-      killGroup('SIGTERM');
-      const timer = setTimeout(() => killGroup('SIGKILL'), graceMs);
+    async stop(graceMs = 30_000) {
+      signalContainer('SIGTERM');
+      const timer = setTimeout(() => {
+        signalContainer('SIGKILL');
+        killGroup();
+      }, graceMs);
       const info = await exited;
       clearTimeout(timer);
-      killGroup('SIGKILL');
+      killGroup();
       return info;
     },
   };
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  const entry = Object.entries(osConstants.signals).find(([, v]) => v === n);
+  return entry ? (entry[0] as NodeJS.Signals) : null;
 }

@@ -3,6 +3,7 @@
 // container state and conditions in the Pod's status, probes it, restarts it per restartPolicy
 // with the kubelet's back-off, keeps its logs for the kubelet API, and stops it with the pod's
 // termination grace period when the Pod is deleted (directly or by garbage collection).
+import { CoreV1Api } from '@kubernetes/client-node';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { RuntimeContext } from '../context.ts';
@@ -151,7 +152,7 @@ export class PodRunner {
       stopping: false,
     };
     this.pods.set(uid, entry);
-    await this.launch(entry, pod);
+    this.inBackground(entry, 'start', () => this.launch(entry, pod));
   }
 
   private async loadConfig(pod: PodObject): Promise<ConfigSources> {
@@ -166,16 +167,35 @@ export class PodRunner {
       const c = await this.ctx.kube.get('v1', 'ConfigMap', name, ns);
       sources.configMaps[name] = c ? ((c as { data?: Record<string, string> }).data ?? {}) : undefined;
     }
-    const wantsToken = pod.spec!.volumes?.some((v) =>
-      v.projected?.sources.some((s) => s.serviceAccountToken),
-    );
-    if (wantsToken && this.ctx.requestServiceAccountToken)
-      sources.serviceAccountToken = await this.ctx.requestServiceAccountToken(
-        ns,
-        pod.spec!.serviceAccountName || 'default',
-        { name: pod.metadata!.name!, uid: pod.metadata!.uid! },
-      );
+    const token = pod.spec!.volumes
+      ?.flatMap((v) => v.projected?.sources ?? [])
+      .find((s) => s.serviceAccountToken)?.serviceAccountToken;
+    if (token) sources.serviceAccountToken = await this.requestToken(pod, token);
     return sources;
+  }
+
+  /**
+   * A token of the pod's service account bound to the pod, requested as the kubelet does it: with
+   * the node's credentials (the Node authorizer allows it only for pods bound to this node).
+   */
+  private async requestToken(
+    pod: PodObject,
+    projected: { audience?: string; expirationSeconds?: number },
+  ): Promise<string> {
+    const core = this.ctx.kube.kc.makeApiClient(CoreV1Api);
+    const res = await core.createNamespacedServiceAccountToken({
+      namespace: pod.metadata!.namespace ?? 'default',
+      name: pod.spec!.serviceAccountName || 'default',
+      body: {
+        spec: {
+          audiences: projected.audience ? [projected.audience] : [],
+          expirationSeconds: projected.expirationSeconds ?? 3607,
+          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, uid: pod.metadata!.uid! },
+        },
+      },
+    });
+    if (!res.status?.token) throw new Error('the TokenRequest returned no token');
+    return res.status.token;
   }
 
   /** What the kubelet puts into every container's environment. */
@@ -246,18 +266,14 @@ export class PodRunner {
         clusterDnsDir: dirname(this.ctx.paths.dnsHosts),
       });
     } catch (err) {
-      const reason =
-        err instanceof PodSpecError ? err.reason : err instanceof ImagePullError ? err.reason : 'StartError';
-      const message = err instanceof Error ? err.message : String(err);
+      // API errors (a busy server, the Node authorizer's graph not yet knowing the pod) are
+      // retried by inBackground; what the pod spec or image causes is reported on the pod.
+      if (!(err instanceof PodSpecError || err instanceof ImagePullError)) throw err;
+      const { reason, message } = err;
       this.ctx.log('pods', 'pod cannot start', { pod: `${ns}/${entry.name}`, reason, message });
-      if (reason === 'CreateContainerConfigError' || reason === 'ErrImagePull') {
-        // The kubelet keeps such a pod Pending and retries: a Secret may appear, an image be pushed.
-        await this.writeStatus(pod, { phase: 'Pending', podIp: entry.podIp, waiting: { reason, message } });
-        this.retryLater(entry, reason === 'ErrImagePull' ? 10_000 : 2000);
-        return;
-      }
-      await this.writeStatus(pod, { phase: 'Failed', reason, message, waiting: { reason, message } });
-      this.forget(entry);
+      // The kubelet keeps such a pod Pending and retries: a Secret may appear, an image be pushed.
+      await this.writeStatus(pod, { phase: 'Pending', podIp: entry.podIp, waiting: { reason, message } });
+      this.retryLater(entry, reason === 'ErrImagePull' ? 10_000 : 2000);
       return;
     }
     const podLogDir = this.podDir(ns, entry.name, entry.uid);

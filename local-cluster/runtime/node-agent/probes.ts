@@ -33,13 +33,23 @@ export function probeUrl(
   return `${(get.scheme ?? 'HTTP').toLowerCase()}://${podIp}:${port}${get.path ?? '/'}`;
 }
 
-async function check(url: string, timeoutMs: number): Promise<boolean> {
+/**
+ * One probe: true (2xx/3xx in time), false, or undefined when the node agent itself was too busy
+ * to tell (its event loop ran late by more than the timeout). A kubelet runs its probes on their
+ * own goroutines; our single-threaded agent must not blame a container for its own lag.
+ */
+async function check(url: string, timeoutMs: number): Promise<boolean | undefined> {
+  const started = performance.now();
+  let lag = 0;
+  const lagTimer = setTimeout(() => (lag = performance.now() - started - timeoutMs / 2), timeoutMs / 2);
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
     await res.body?.cancel();
     return res.status >= 200 && res.status < 400;
   } catch {
-    return false;
+    return lag > timeoutMs / 2 ? undefined : false;
+  } finally {
+    clearTimeout(lagTimer);
   }
 }
 
@@ -68,6 +78,7 @@ export function runProbe(
     while (!stopped) {
       const ok = await check(url, timeout);
       if (stopped) return;
+      if (ok === undefined) continue;
       successes = ok ? successes + 1 : 0;
       failures = ok ? 0 : failures + 1;
       if (!passing && successes >= (probe.successThreshold ?? 1)) onChange((passing = true));

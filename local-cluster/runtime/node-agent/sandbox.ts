@@ -16,6 +16,9 @@ export interface PodRuntimeFiles {
   hostname: string;
 }
 
+/** The file descriptor bwrap reports the container's host PID and exit code on (JSON lines). */
+export const SANDBOX_STATUS_FD = 3;
+
 const depth = (p: string) => p.split('/').filter(Boolean).length;
 
 function ancestors(path: string): string[] {
@@ -37,6 +40,11 @@ function mountPointParents(targets: string[], explicit: Set<string>, bound: stri
 export function sandboxArgv(plan: ContainerPlan, files: PodRuntimeFiles): string[] {
   const a: string[] = [
     '--die-with-parent',
+    // The container's command is PID 1 of its namespace, as in a container: SIGTERM reaches it
+    // only if it handles SIGTERM, else the grace period ends in SIGKILL.
+    '--as-pid-1',
+    '--json-status-fd',
+    String(SANDBOX_STATUS_FD),
     '--unshare-pid',
     '--unshare-ipc',
     '--unshare-uts',
