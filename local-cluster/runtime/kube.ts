@@ -49,6 +49,7 @@ export interface ListWatchOptions {
   kind: string;
   namespace?: string;
   labelSelector?: string;
+  fieldSelector?: string;
   /** Deliver the objects found by each (re)list as ADDED (controllers) or not at all (ApiServerSource). */
   emitListed: boolean;
 }
@@ -103,6 +104,7 @@ export class Kube {
     kind: string,
     namespace?: string,
     labelSelector?: string,
+    fieldSelector?: string,
   ): Promise<{ items: T[]; resourceVersion: string }> {
     const res = await this.objects.list<T>(
       apiVersion,
@@ -111,7 +113,7 @@ export class Kube {
       undefined,
       undefined,
       undefined,
-      undefined,
+      fieldSelector,
       labelSelector,
     );
     return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
@@ -219,6 +221,7 @@ export class Kube {
           opts.kind,
           opts.namespace,
           opts.labelSelector,
+          opts.fieldSelector,
         );
         if (opts.emitListed) {
           for (const item of items) {
@@ -231,7 +234,12 @@ export class Kube {
         if (stopped) return;
         abort = await this.watcher.watch(
           path,
-          { resourceVersion, allowWatchBookmarks: false, labelSelector: opts.labelSelector },
+          {
+            resourceVersion,
+            allowWatchBookmarks: false,
+            labelSelector: opts.labelSelector,
+            fieldSelector: opts.fieldSelector,
+          },
           (phase, obj) => {
             if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED')
               handler(phase, obj as KubeObject);

@@ -256,3 +256,56 @@ test('a failing subscriber is retried, then the event goes to the dead letter si
   // The probe subscribed to imports saw it too: deliveries are per trigger.
   assert.ok((await lines('probe')).some((x) => x.attributes.name === 'fail-import'));
 });
+
+async function podStatus(name: string): Promise<any> {
+  return JSON.parse(await cluster.kubectl(['get', 'pod', name, '-n', 'events-test', '-o', 'json'])).status;
+}
+
+async function waitForPod(name: string, pred: (status: any) => boolean, timeoutMs = 90_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await podStatus(name).catch(() => undefined);
+    if (status && pred(status)) return status;
+    if (Date.now() > deadline) throw new Error(`pod ${name} never got there: ${JSON.stringify(status)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+test('the node agent restarts a crashing container; kubectl logs --previous shows the instance before', async () => {
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: v1
+kind: Pod
+metadata: {name: crasher, namespace: events-test}
+spec:
+  restartPolicy: Always
+  containers:
+    - name: main
+      image: ghcr.io/vm-import/vm-import:0.1.0
+      command: [node, -e, "console.log('instance of ' + process.env.HOSTNAME); setTimeout(() => process.exit(3), 200)"]
+`,
+  );
+  const status = await waitForPod('crasher', (s) => s.containerStatuses?.[0]?.restartCount >= 1);
+  assert.equal(status.containerStatuses[0].lastState.terminated.exitCode, 3);
+  const previous = await cluster.kubectl(['logs', '--previous', 'crasher', '-n', 'events-test']);
+  assert.equal(previous.trim(), 'instance of crasher');
+});
+
+test('an image the node cannot have fails the pod as a pull does', async () => {
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: v1
+kind: Pod
+metadata: {name: unknown-image, namespace: events-test}
+spec:
+  containers: [{name: main, image: docker.io/library/busybox:1.36, command: [sh, -c, "true"]}]
+`,
+  );
+  const status = await waitForPod('unknown-image', (s) => !!s.containerStatuses?.[0]?.state?.waiting);
+  assert.equal(status.phase, 'Pending');
+  assert.equal(status.containerStatuses[0].state.waiting.reason, 'ErrImagePull');
+  assert.match(
+    status.containerStatuses[0].state.waiting.message,
+    /Failed to pull image "docker.io\/library\/busybox:1.36"/,
+  );
+});

@@ -54,7 +54,6 @@ export class NodeAgent {
           'kubernetes.io/hostname': name,
           'kubernetes.io/os': 'linux',
           'kubernetes.io/arch': 'amd64',
-          'node-role.kubernetes.io/control-plane': '',
         },
       },
     });
@@ -124,7 +123,11 @@ export class NodeAgent {
         await this.ctx.kube.replaceStatus({ ...node, apiVersion: 'v1', kind: 'Node', status });
         return;
       } catch (err) {
-        if (!isApiError(err, 409) || attempt >= 10) throw err;
+        // NodeRestriction compares the whole object before the version check: a Node read before
+        // the controller-manager changed its taints is refused with 403, not 409. Re-read it.
+        const stale =
+          isApiError(err, 403) && /is not allowed to modify/.test(String((err as { body?: unknown }).body));
+        if (!(isApiError(err, 409) || stale) || attempt >= 10) throw err;
       }
     }
   }

@@ -103,11 +103,16 @@ export class PodRunner {
   ) {}
 
   async start(): Promise<void> {
-    this.watch = this.ctx.kube.listWatch({ apiVersion: 'v1', kind: 'Pod', emitListed: true }, (type, obj) => {
-      void this.onPod(type, obj as PodObject).catch((err: unknown) =>
-        this.ctx.log('pods', 'pod handling failed', { pod: obj.metadata?.name, error: String(err) }),
-      );
-    });
+    // As a kubelet watches: only the pods bound to this node (the Node authorizer allows no other list).
+    const fieldSelector = `spec.nodeName=${this.ctx.nodeName}`;
+    this.watch = this.ctx.kube.listWatch(
+      { apiVersion: 'v1', kind: 'Pod', fieldSelector, emitListed: true },
+      (type, obj) => {
+        void this.onPod(type, obj as PodObject).catch((err: unknown) =>
+          this.ctx.log('pods', 'pod handling failed', { pod: obj.metadata?.name, error: String(err) }),
+        );
+      },
+    );
     await this.watch.ready;
   }
 
@@ -167,8 +172,8 @@ export class PodRunner {
       const c = await this.ctx.kube.get('v1', 'ConfigMap', name, ns);
       sources.configMaps[name] = c ? ((c as { data?: Record<string, string> }).data ?? {}) : undefined;
     }
-    const token = pod.spec!.volumes
-      ?.flatMap((v) => v.projected?.sources ?? [])
+    const token = pod
+      .spec!.volumes?.flatMap((v) => v.projected?.sources ?? [])
       .find((s) => s.serviceAccountToken)?.serviceAccountToken;
     if (token) sources.serviceAccountToken = await this.requestToken(pod, token);
     return sources;
@@ -190,7 +195,12 @@ export class PodRunner {
         spec: {
           audiences: projected.audience ? [projected.audience] : [],
           expirationSeconds: projected.expirationSeconds ?? 3607,
-          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, uid: pod.metadata!.uid! },
+          boundObjectRef: {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            name: pod.metadata!.name!,
+            uid: pod.metadata!.uid!,
+          },
         },
       },
     });
@@ -464,8 +474,10 @@ export class PodRunner {
       return { status: 400, message: `container "${container}" in pod "${name}" is not available` };
     const instances = await containerInstances(this.podDir(namespace, name, uid), container);
     const running = this.pods.get(uid);
-    const current = instances.at(-1);
-    const pick = previous ? instances.at(-2) : current;
+    // While a crashed container waits out its back-off, its last run is both what `kubectl logs`
+    // shows and the "previous" one (kubelet_pods.go validateContainerLogStatus: lastState).
+    const backingOff = !!running && !running.process && running.restarts > 0;
+    const pick = previous ? (backingOff ? instances.at(-1) : instances.at(-2)) : instances.at(-1);
     if (pick === undefined)
       return previous
         ? { status: 400, message: `previous terminated container "${container}" in pod "${name}" not found` }
