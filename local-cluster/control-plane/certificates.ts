@@ -2,6 +2,7 @@
 // the cluster CA, the API server's serving certificate, one client certificate per identity
 // (admin, controller-manager, scheduler, the API server's kubelet client, the node), and the
 // service-account signing key pair — the files kubeadm would lay out under /etc/kubernetes/pki.
+import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -119,7 +120,10 @@ export async function ensureCertificate(ca: ClusterCa, req: CertificateRequest):
     ca.certPath,
     '-CAkey',
     ca.keyPath,
-    '-CAcreateserial',
+    // A random serial per certificate: -CAcreateserial shares ca.srl, which certificates issued
+    // in parallel read half-written ("Unable to load number from ca.srl").
+    '-set_serial',
+    `0x${randomBytes(16).toString('hex')}`,
     '-out',
     certPath,
     '-days',

@@ -1,6 +1,6 @@
 // Jobs, Pods and PVCs of the local cluster (kube-controller-manager's Job controller, our node
 // agent and provisioner) with kubectl:
-// a Job writes into its PVC (Secret env, ConfigMap volume, path mapping) and completes; a
+// a Job writes into its PVC (Secret env, ConfigMap volume, fsGroup) and completes; a
 // failing Job honours backoffLimit (the Job controller's pod backoff is 10 s, 20 s, ...); activeDeadlineSeconds kills a running Job; deleting a Job
 // kills its process; deleting the PVC removes its directory.
 import { after, before, test } from 'node:test';
@@ -83,9 +83,11 @@ spec:
   template:
     spec:
       restartPolicy: Never
+      # The image runs as uid 65532; the volume is root's until fsGroup gives the pod its group.
+      securityContext: {fsGroup: 65532}
       containers:
         - name: main
-          image: example.invalid/writer:1
+          image: ghcr.io/vm-import/vm-import:0.1.0
           command: [node, -e]
           args:
             - |
@@ -126,7 +128,7 @@ spec:
   assert.equal(pvc.status.phase, 'Bound');
   assert.equal(pvc.spec.storageClassName, 'harvester-longhorn');
   const out = await readFile(join(stateDir, 'volumes', 'runtime-jobs', 'scratch', 'out.txt'), 'utf8');
-  assert.equal(out, `hello s3cr3t ${pod.metadata.name} 600`);
+  assert.equal(out, `hello s3cr3t ${pod.metadata.name} 644`, 'ConfigMap files get defaultMode 0644');
   assert.ok(existsSync(join(stateDir, 'logs', `pod-runtime-jobs-${pod.metadata.name}.log`)));
 
   await cluster.kubectl(['delete', 'job', 'writer', '-n', 'runtime-jobs']);
@@ -149,7 +151,7 @@ spec:
     spec:
       restartPolicy: Never
       containers:
-        - {name: main, image: x, command: [sh, -c, 'echo trying; exit 3']}
+        - {name: main, image: 'ghcr.io/vm-import/vm-import:0.1.0', command: [sh, -c, 'echo trying; exit 3']}
 `,
   );
   const job = await jobFinished('failer');
@@ -179,7 +181,7 @@ spec:
     spec:
       restartPolicy: Never
       containers:
-        - {name: main, image: x, command: [sh, -c, 'sleep 60']}
+        - {name: main, image: 'ghcr.io/vm-import/vm-import:0.1.0', command: [sh, -c, 'sleep 60']}
 ---
 apiVersion: batch/v1
 kind: Job
@@ -189,7 +191,7 @@ spec:
     spec:
       restartPolicy: Never
       containers:
-        - {name: main, image: x, command: [sleep, '60']}
+        - {name: main, image: 'ghcr.io/vm-import/vm-import:0.1.0', command: [sh, -c, 'trap "echo stopping; exit 0" TERM; echo running; sleep 60 & wait']}
 `,
   );
   const job = await jobFinished('sleeper');
@@ -207,8 +209,11 @@ spec:
   const log = join(stateDir, 'logs', `pod-runtime-jobs-${pod.metadata.name}.log`);
   await stat(log);
   await cluster.kubectl(['delete', 'job', 'deleted', '-n', 'runtime-jobs', '--wait=false']);
-  await waitFor('pod of deleted job killed', async () => {
+  // The container (PID 1 of its sandbox) got SIGTERM and ran its trap; the node agent ends the
+  // pod's deletion only once it has stopped.
+  await waitFor('pod of deleted job stopped and gone', async () => {
     const text = await readFile(log, 'utf8');
-    return /exit: code=.* signal=SIGTERM/.test(text) ? true : undefined;
+    const pods = await getJson(['get', 'pods', '-n', 'runtime-jobs', '-l', 'job-name=deleted']);
+    return /stopping/.test(text) && pods.items.length === 0 ? true : undefined;
   });
 });
