@@ -1,23 +1,9 @@
-// Loaded with `node --import` into every process the local cluster runs (functions, Jobs,
-// Pods): cluster DNS for "<svc>.<ns>.svc[.cluster.local]" and, when the process has a pod
+// Loaded with `node --import` (NODE_OPTIONS, set by the node agent) into every Node process of a
+// pod; Node 22 strips its types itself, so it needs no transpiler. Cluster DNS for "<svc>.<ns>.svc[.cluster.local]" and, when the process has a pod
 // address (VMI_POD_IP), servers that listen on all interfaces or without a host are bound to
 // that address instead, so every pod owns its ports like on a real pod network.
 import net from 'node:net';
 import { installClusterDns } from './resolver.ts';
-
-// Like a pod on a node that went away: when the local cluster's supervisor is gone (killed,
-// crashed, a test runner forced to exit), its processes end too instead of lingering as orphans
-// that hold ports and files.
-const supervisor = Number(process.env.VMI_SUPERVISOR_PID);
-if (supervisor > 1) {
-  setInterval(() => {
-    try {
-      process.kill(supervisor, 0);
-    } catch {
-      process.exit(137);
-    }
-  }, 1000).unref();
-}
 
 const hostsFile = process.env.VMI_CLUSTER_DNS_HOSTS;
 if (hostsFile) installClusterDns(hostsFile);
