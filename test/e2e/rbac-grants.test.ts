@@ -46,14 +46,11 @@ const FAILURE_PATHS_ONLY: Record<string, string> = {
   'vm-import-export migration.harvesterhci.io/virtualmachineimports patch':
     'export: wakes imports queued behind EXPORT_JOBS_PER_SOURCE (export-job-vmware.test.ts)',
   'vm-import-exporter core/configmaps get': 'exporter: ensure() when the Job is re-run',
-  // Space check (functions/preflight/capacity-facts.ts): kinds this local API server does not
-  // serve yet (the client finds no such resource and sends no request) or that only a cluster
-  // with Longhorn has.
-  'vm-import-preflight core/resourcequotas list': 'capacity-facts: a cluster that serves ResourceQuota',
+  // Space check (functions/preflight/capacity-facts.ts): Longhorn's kinds, which only a cluster
+  // with Longhorn serves (ResourceQuota and CSIStorageCapacity, served by the real API server,
+  // are read on every clean run).
   'vm-import-preflight longhorn.io/nodes list': 'capacity-facts: a cluster running Longhorn',
   'vm-import-preflight longhorn.io/settings list': 'capacity-facts: a cluster running Longhorn',
-  'vm-import-preflight storage.k8s.io/csistoragecapacities list':
-    'capacity-facts: a cluster that serves CSIStorageCapacity',
   // Source power-on (functions/shared/source-power-on.ts): an import that fails, or is deleted,
   // after powering its source off (source-power-on.test.ts, seed-test-plan.test.ts).
   ...Object.fromEntries(
