@@ -84,7 +84,7 @@ const DISK_SERVER_AND_IMAGES: Grant[] = [
   grant(
     'storage.k8s.io',
     ['storageclasses'],
-    ['get', 'list'],
+    ['list'],
     'targetStorage: the image backend follows the target (or default) class',
   ),
 ];

@@ -25,6 +25,8 @@ const FAILURE_PATHS_ONLY: Record<string, string> = {
   'vm-import-image-status apps/deployments create': 'image-status: re-creates a deleted disk server',
   'vm-import-image-status core/services create': 'image-status: re-creates a deleted disk server',
   'vm-import-image-status harvesterhci.io/virtualmachineimages create': 'image-status: resubmit',
+  'vm-import-image-status storage.k8s.io/storageclasses list':
+    'image-status: targetStorage on resubmit (the backend of the next attempt)',
   'vm-import-image-status core/services get': 'image-status: ensureDiskServer on resubmit',
   'vm-import-image-status apps/deployments get': 'image-status: ensureDiskServer on resubmit',
   'vm-import-image-status networking.k8s.io/networkpolicies get':

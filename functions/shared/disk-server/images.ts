@@ -71,11 +71,12 @@ export async function targetStorage(
 ): Promise<{ storageClassName?: string; backend?: ImageBackend }> {
   type Sc = Obj & StorageClassLike;
   const named = imp.spec.storageClass;
-  const sc = named
-    ? await kube.find<Sc>('storage.k8s.io/v1', 'StorageClass', undefined, named)
-    : (await kube.list<Sc>('storage.k8s.io/v1', 'StorageClass')).find(
-        (c) => c.metadata?.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true',
-      );
+  // One list serves both cases (and needs one verb).
+  const sc = (await kube.list<Sc>('storage.k8s.io/v1', 'StorageClass')).find((c) =>
+    named
+      ? c.metadata?.name === named
+      : c.metadata?.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true',
+  );
   if (!sc) return named ? { storageClassName: named } : {};
   const backend = imageBackendFor(sc);
   // A Longhorn v1 default needs nothing: Harvester's defaults are exactly that.
