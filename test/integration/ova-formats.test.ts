@@ -9,7 +9,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readLeadingOvaDescriptor } from '../../functions/shared/sources/ova/describe.ts';
 import { exportOva } from '../../functions/shared/sources/ova/export.ts';
+import { ovaSizedDisks } from '../../functions/shared/sources/ova/scratch-size.ts';
 import type { DiskProgress } from '../../functions/shared/sources/types.ts';
 import { buildOva, type BuildOvaOptions, type OvaVmSpec } from '../simulators/ova/build-ova.ts';
 import { startOvaServer, type OvaServer } from '../simulators/ova/server.ts';
@@ -42,6 +44,7 @@ const singles: Record<string, BuildOvaOptions> = {
   'raw.ova': { diskFormat: 'raw' },
   'raw-gzip.ova': { diskFormat: 'raw', compression: 'gzip' },
   'chunked-corrupt.ova': { chunkSizeBytes: 1 * MiB, corruptDisk: 0 },
+  'ovf-last.ova': { ovfLast: true },
 };
 
 before(async () => {
@@ -124,6 +127,24 @@ describe('OVA export of vApps, compressed and chunked files, other disk formats'
       );
     });
   }
+
+  it('reads the OVF for the scratch estimate only when it comes first', async () => {
+    const qcow2 = await readLeadingOvaDescriptor({ url: `${server.baseUrl}/qcow2-gzip-chunked.ova` });
+    assert.ok(qcow2);
+    assert.deepEqual(
+      [
+        qcow2.disks[0]?.file?.compression,
+        qcow2.disks[0]?.file?.chunkSizeBytes,
+        ovaSizedDisks(qcow2)[0]?.staged,
+      ],
+      ['gzip', 256 * 1024, true],
+    );
+    assert.equal(
+      ovaSizedDisks((await readLeadingOvaDescriptor({ url: `${server.baseUrl}/gzip.ova` }))!)[0]?.staged,
+      false,
+    );
+    assert.equal(await readLeadingOvaDescriptor({ url: `${server.baseUrl}/ovf-last.ova` }), undefined);
+  });
 
   it('names the damaged chunk of a chunked file and leaves nothing behind', async () => {
     const scratchDir = await mkdtemp(join(root, 'scratch-'));

@@ -59,8 +59,29 @@ describe('scratch size', () => {
     const s = scratchSizeForOva(3 * GIB, undefined, sizing);
     assert.equal(s.basisBytes, 6 * GIB);
     assert.equal(s.gib, Math.ceil(6 * 1.1 + 1));
-    const t = scratchSizeForOva(undefined, [{ sizeBytes: 8 * GIB, allocatedBytes: 2 * GIB }], sizing);
+    const t = scratchSizeForOva(
+      undefined,
+      [{ sizeBytes: 8 * GIB, allocatedBytes: 2 * GIB, staged: false }],
+      sizing,
+    );
     assert.equal(t.basisBytes, 2 * GIB);
+  });
+  test('OVA: compressed or staged disks can need more than twice the archive', () => {
+    // 1 GiB of gzip holding 3 GiB of a qcow2 disk's data: staged image + raw output = 6 GiB.
+    const s = scratchSizeForOva(
+      1 * GIB,
+      [{ sizeBytes: 8 * GIB, allocatedBytes: 3 * GIB, staged: true }],
+      sizing,
+    );
+    assert.equal(s.basisBytes, 6 * GIB);
+    assert.match(s.basis, /populated size of 1 OVF disk\(s\), staged ones twice/);
+    const t = scratchSizeForOva(
+      4 * GIB,
+      [{ sizeBytes: 8 * GIB, allocatedBytes: 3 * GIB, staged: false }],
+      sizing,
+    );
+    assert.equal(t.basisBytes, 8 * GIB);
+    assert.match(t.basis, /2 x the OVA's size/);
   });
   test('formatBytes', () => {
     assert.equal(formatBytes(5), '5 B');

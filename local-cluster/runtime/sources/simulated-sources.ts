@@ -84,13 +84,13 @@ export async function startSimulatedSources(opts: {
     } else if (inventory.openstack) missing.push('openstack');
 
     if (inventory.ova?.length && existsSync(join(SIMULATORS, 'ova', 'server.ts'))) {
-      const { buildOva } = await import('../../../test/simulators/ova/build-ova.ts');
+      const { buildInventoryOva } = await import('../../../test/simulators/ova/build-ova.ts');
       const { startOvaServer } = await import('../../../test/simulators/ova/server.ts');
       const dir = join(opts.stateDir, 'ova');
       await mkdir(dir, { recursive: true });
       for (const ova of inventory.ova) {
         const out = join(dir, ova.name);
-        if (!existsSync(out)) await buildOva({ name: ova.name, vm: ova.vm, outPath: out });
+        if (!existsSync(out)) await buildInventoryOva(ova, out);
       }
       const server = await startOvaServer({ dir, tls: true, pkiDir: join(opts.stateDir, 'ova-pki') });
       stops.push(() => server.stop());

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { toStreamOptimizedVmdk, writeDiskContent } from '../disk-content.ts';
+import type { InventoryOva } from '../inventory.ts';
 import {
   writeOvf,
   type OvaController,
@@ -235,4 +236,27 @@ export async function buildOva(args: {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Builds the OVA an inventory entry describes (spec/local-stack.md "Inventory file"): one VM or a
+ * vApp, its disk format, compression and chunking. `sourcesRoot` keeps each VM's raw disks as
+ * `<sourcesRoot>/ova/<vm name>/disk-<i>.raw`.
+ */
+export async function buildInventoryOva(
+  ova: InventoryOva,
+  outPath: string,
+  sourcesRoot?: string,
+): Promise<BuiltOva> {
+  return buildOva({
+    name: ova.name,
+    ...(ova.vms ? { vms: ova.vms } : ova.vm ? { vm: ova.vm } : {}),
+    outPath,
+    opts: {
+      ...(sourcesRoot ? { rawDir: (vmName: string) => join(sourcesRoot, 'ova', vmName) } : {}),
+      diskFormat: ova.diskFormat,
+      ...(ova.compression ? { compression: ova.compression } : {}),
+      ...(ova.chunkSizeMiB ? { chunkSizeBytes: ova.chunkSizeMiB * 2 ** 20 } : {}),
+    },
+  });
 }

@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadInventory, type InventoryOva } from '../inventory.ts';
-import { buildOva } from './build-ova.ts';
+import { buildInventoryOva } from './build-ova.ts';
 import { startOvaServer } from './server.ts';
 
 const { values } = parseArgs({
@@ -36,17 +36,7 @@ async function ensureOva(ova: InventoryOva, dir: string, sourcesRoot: string): P
     () => false,
   );
   if (current !== wanted || !exists) {
-    await buildOva({
-      name: ova.name,
-      ...(ova.vms ? { vms: ova.vms } : ova.vm ? { vm: ova.vm } : {}),
-      outPath,
-      opts: {
-        rawDir: (vmName) => join(sourcesRoot, 'ova', vmName),
-        diskFormat: ova.diskFormat,
-        ...(ova.compression ? { compression: ova.compression } : {}),
-        ...(ova.chunkSizeMiB ? { chunkSizeBytes: ova.chunkSizeMiB * 2 ** 20 } : {}),
-      },
-    });
+    await buildInventoryOva(ova, outPath, sourcesRoot);
     await writeFile(stampPath, wanted);
   }
   return ova.name;

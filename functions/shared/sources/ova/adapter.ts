@@ -3,10 +3,10 @@
 import type { OvaSourceSpec } from '../../api/index.ts';
 import type { SourceAdapter, SourceTarget } from '../adapter.ts';
 import { specOf } from '../source-target.ts';
-import { readOvaDescriptor } from './describe.ts';
+import { readLeadingOvaDescriptor, readOvaDescriptor } from './describe.ts';
 import { exportOva } from './export.ts';
 import { nothingToPowerOn, recordNothingToPowerOff } from './power.ts';
-import { scratchSizeForOva } from './scratch-size.ts';
+import { ovaSizedDisks, scratchSizeForOva } from './scratch-size.ts';
 import { ovaSettings } from './settings.ts';
 import { verifyOvaSource } from './verify.ts';
 import type { ParseOvfOptions } from './ovf-descriptor.ts';
@@ -42,15 +42,16 @@ export const adapter: SourceAdapter = {
 
   async scratchSize(t, sizing) {
     const spec = specOf<OvaSourceSpec>(t);
-    const probe = await verifyOvaSource(spec, t.credentials?.data);
-    if (probe.sizeBytes !== undefined && probe.sizeBytes > 0)
-      return scratchSizeForOva(probe.sizeBytes, undefined, sizing);
-    const ovf = await readOvaDescriptor(spec, t.credentials?.data, undefined, selection(t));
-    const disks = ovf.disks.map((d) => ({
-      sizeBytes: d.capacityBytes,
-      ...(d.populatedBytes !== undefined ? { allocatedBytes: d.populatedBytes } : {}),
-    }));
-    return scratchSizeForOva(undefined, disks, sizing);
+    const secret = t.credentials?.data;
+    const probe = await verifyOvaSource(spec, secret);
+    const contentLength = probe.sizeBytes !== undefined && probe.sizeBytes > 0 ? probe.sizeBytes : undefined;
+    // With a Content-Length the OVF is read only when it comes first (one small read): it tells
+    // compressed and staged disks, which can need more than twice the archive.
+    const ovf =
+      contentLength === undefined
+        ? await readOvaDescriptor(spec, secret, undefined, selection(t))
+        : await readLeadingOvaDescriptor(spec, secret, selection(t));
+    return scratchSizeForOva(contentLength, ovf && ovaSizedDisks(ovf), sizing);
   },
 
   powerOff: (_t, deps) => recordNothingToPowerOff(deps),

@@ -16,6 +16,28 @@ export async function readOvaDescriptor(
   signal?: AbortSignal,
   select: ParseOvfOptions = {},
 ): Promise<OvfDescriptor> {
+  return (await readDescriptor(spec, secretData, signal, select, false))!;
+}
+
+/**
+ * The descriptor when it is the archive's first file (as the OVF standard puts it), else
+ * undefined: costs one small read, never a download of disks.
+ */
+export async function readLeadingOvaDescriptor(
+  spec: OvaSourceSpecLike,
+  secretData?: SecretData,
+  select: ParseOvfOptions = {},
+): Promise<OvfDescriptor | undefined> {
+  return readDescriptor(spec, secretData, undefined, select, true);
+}
+
+async function readDescriptor(
+  spec: OvaSourceSpecLike,
+  secretData: SecretData | undefined,
+  signal: AbortSignal | undefined,
+  select: ParseOvfOptions,
+  leadingOnly: boolean,
+): Promise<OvfDescriptor | undefined> {
   const settings = resolveOvaHttpSettings(spec, secretData);
   const download = await openOvaDownload(settings, signal);
   const extract = createTarExtract();
@@ -35,6 +57,7 @@ export async function readOvaDescriptor(
           select,
         );
       }
+      if (leadingOnly && entry.header.type === 'file') return undefined;
       await drainEntry(entry);
     }
     throw new SourceError('InvalidOva', 'the archive holds no OVF descriptor (.ovf file)');

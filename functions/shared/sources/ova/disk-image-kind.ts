@@ -78,3 +78,14 @@ export function sniffDiskImage(
     `disk file "${file}" is not a VMDK or qcow2 image and the OVF does not declare it raw; supported are ${SUPPORTED}`,
   );
 }
+
+/**
+ * Whether a disk the OVF declares with `format` may be staged to scratch before conversion (and
+ * so need its image file's size on top of the disk's). A VMDK not declared streamOptimized may be
+ * a monolithicSparse one; an undeclared format is almost always streamOptimized VMDK.
+ */
+export function mayBeStaged(format: string | undefined): boolean {
+  if (format === undefined || format === '') return false;
+  if (/qcow/.test(format)) return true;
+  return /vmdk/.test(format) && !/streamoptimized/.test(format);
+}
