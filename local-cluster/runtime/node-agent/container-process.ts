@@ -1,8 +1,8 @@
 // Starts one container instance in its sandbox and stops it as a kubelet does: SIGTERM to the
-// container's PID 1, SIGKILL after the grace period. Its stdout and stderr go to the container's log
+// container's command, SIGKILL to its whole PID namespace after the grace period. Its stdout and stderr go to the container's log
 // (container-logs.ts).
 import { spawn } from 'node:child_process';
-import { chmod, chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -58,7 +58,8 @@ export function startContainer(
   files: PodRuntimeFiles,
   log: ContainerLogWriter,
 ): ContainerProcess {
-  const child = spawn('bwrap', sandboxArgv(plan, files), {
+  // setpriv --pdeathsig: bwrap ends with the node agent, and the container with bwrap.
+  const child = spawn('setpriv', ['--pdeathsig=SIGKILL', '--', 'bwrap', ...sandboxArgv(plan, files)], {
     env: plan.env,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     // Its own process group, so that a final SIGKILL can take whatever is left of it.
@@ -97,11 +98,18 @@ export function startContainer(
       finish(st, st > 128 ? signalName(st - 128) : signal);
     });
   });
-  const signalContainer = (sig: NodeJS.Signals) => {
-    try {
-      if (containerPid !== undefined) process.kill(containerPid, sig);
-    } catch {
-      /* already gone */
+  // bwrap reports its init's PID; the container's command is that init's child.
+  const signalContainer = async (sig: NodeJS.Signals) => {
+    if (containerPid === undefined) return;
+    const children = await readFile(`/proc/${containerPid}/task/${containerPid}/children`, 'utf8').catch(
+      () => '',
+    );
+    for (const pid of children.split(/\s+/).filter(Boolean).map(Number)) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* already gone */
+      }
     }
   };
   const killGroup = () => {
@@ -116,9 +124,14 @@ export function startContainer(
     startedAt,
     exited,
     async stop(graceMs = 30_000) {
-      signalContainer('SIGTERM');
+      await signalContainer('SIGTERM');
+      // SIGKILL to the namespace's init ends every process in it.
       const timer = setTimeout(() => {
-        signalContainer('SIGKILL');
+        try {
+          if (containerPid !== undefined) process.kill(containerPid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
         killGroup();
       }, graceMs);
       const info = await exited;

@@ -39,10 +39,10 @@ function mountPointParents(targets: string[], explicit: Set<string>, bound: stri
 /** The full argv: bwrap options, then setpriv, then the container's own command. */
 export function sandboxArgv(plan: ContainerPlan, files: PodRuntimeFiles): string[] {
   const a: string[] = [
+    // bwrap's own init is PID 1 of the namespace (the command is its child): it keeps this
+    // parent-death signal (the command's is cleared by setpriv's uid change), so the whole
+    // namespace ends with the node agent.
     '--die-with-parent',
-    // The container's command is PID 1 of its namespace, as in a container: SIGTERM reaches it
-    // only if it handles SIGTERM, else the grace period ends in SIGKILL.
-    '--as-pid-1',
     '--json-status-fd',
     String(SANDBOX_STATUS_FD),
     '--unshare-pid',

@@ -202,7 +202,7 @@ test('sandbox command line: image layout, mounts over it parents first, read-onl
     hostname: 'p',
   });
   const joined = argv.join(' ');
-  assert.ok(joined.startsWith('--die-with-parent --as-pid-1 --json-status-fd 3 --unshare-pid'));
+  assert.ok(joined.startsWith('--die-with-parent --json-status-fd 3 --unshare-pid'));
   assert.ok(joined.includes('--tmpfs /'));
   assert.ok(joined.includes('--ro-bind /usr /usr'));
   assert.ok(joined.includes('--ro-bind /e/resolv.conf /etc/resolv.conf'));
