@@ -71,6 +71,9 @@ export function startContainer(
   let containerPid: number | undefined;
   let exitStatus: number | undefined;
   const status = child.stdio[SANDBOX_STATUS_FD] as Readable;
+  // A pipe of a sandbox that died abruptly may error (EPIPE, ECONNRESET): that is the container's
+  // end, reported by 'close' below, never a reason to take the node agent down.
+  for (const pipe of [child.stdout, child.stderr, status]) pipe?.on('error', () => undefined);
   createInterface({ input: status }).on('line', (line) => {
     try {
       const doc = JSON.parse(line) as { 'child-pid'?: number; 'exit-code'?: number };
