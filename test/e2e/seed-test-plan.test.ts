@@ -57,7 +57,9 @@ const inventory = {
         name: 'delete-on',
         guestId: 'otherLinux64Guest',
         shutdownSeconds: 0.5,
-        disks: [{ sizeMiB: 256, controller: 'pvscsi', allocatedPercent: 100, seed: 44 }],
+        // Large enough that its export is still running when the test deletes the import, also
+        // on a quiet machine (256 MiB was exported before the delete in a CI run).
+        disks: [{ sizeMiB: 1536, controller: 'pvscsi', allocatedPercent: 100, seed: 44 }],
         nics: [],
       },
       {
