@@ -58,7 +58,7 @@ const inventory = {
         guestId: 'otherLinux64Guest',
         shutdownSeconds: 0.5,
         // Large enough that its export is still running when the test deletes the import, also
-        // on a quiet machine (256 MiB was exported before the delete in a CI run).
+        // on a quiet machine.
         disks: [{ sizeMiB: 1536, controller: 'pvscsi', allocatedPercent: 100, seed: 44 }],
         nics: [],
       },
@@ -66,7 +66,9 @@ const inventory = {
         name: 'delete-off',
         guestId: 'otherLinux64Guest',
         powerState: 'poweredOff',
-        disks: [{ sizeMiB: 256, controller: 'pvscsi', allocatedPercent: 100, seed: 45 }],
+        // As delete-on: still exporting when the test deletes the import (a CI run saw 256 MiB
+        // reach VirtualMachineCreated first).
+        disks: [{ sizeMiB: 1536, controller: 'pvscsi', allocatedPercent: 100, seed: 45 }],
         nics: [],
       },
       // "Test Multiple VM Import From VMWare": mixed settings

@@ -39,6 +39,8 @@ interface RunningPod {
   process?: ContainerProcess;
   probes: ProbeLoop[];
   restarts: number;
+  /** The restart count of the last container instance that exited (for the log API's follow). */
+  exitedInstance?: number;
   ready: boolean;
   lastTerminated?: TerminatedState;
   stopping: boolean;
@@ -380,6 +382,7 @@ export class PodRunner {
 
   private async onExit(entry: RunningPod, info: ExitInfo): Promise<void> {
     for (const p of entry.probes.splice(0)) p.stop();
+    entry.exitedInstance = entry.restarts;
     const startedAt = entry.process?.startedAt ?? info.finishedAt;
     entry.process = undefined;
     entry.ready = false;
@@ -476,7 +479,8 @@ export class PodRunner {
     const running = this.pods.get(uid);
     // While a crashed container waits out its back-off, its last run is both what `kubectl logs`
     // shows and the "previous" one (kubelet_pods.go validateContainerLogStatus: lastState).
-    const backingOff = !!running && !running.process && running.restarts > 0;
+    const latest = instances.at(-1);
+    const backingOff = !!running && latest !== undefined && latest < running.restarts;
     const pick = previous ? (backingOff ? instances.at(-1) : instances.at(-2)) : instances.at(-1);
     if (pick === undefined)
       return previous
@@ -487,7 +491,11 @@ export class PodRunner {
           };
     return {
       file: containerLogFile(this.podDir(namespace, name, uid), container, pick),
-      running: () => !previous && !!running?.process && running.restarts === pick && this.pods.has(uid),
+      // Until that instance exits: its log file exists a moment before its process does.
+      running: () => {
+        const entry = this.pods.get(uid);
+        return !previous && !!entry && entry.restarts === pick && entry.exitedInstance !== pick;
+      },
     };
   }
 
