@@ -5,28 +5,25 @@
 // and converted by qemu-img. The archive itself is never stored. When the OVF (or manifest) comes
 // after the disks, streamOptimized disks are decoded under provisional names and mapped /
 // verified once the descriptor and manifest have been read.
-import { createWriteStream } from 'node:fs';
-import { open, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { open, mkdir, rename, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { decodeStreamOptimizedVmdk } from '../../disk/vmdk-stream.ts';
 import { DiskFormatError } from '../../disk/errors.ts';
-import { convertForeignImage, UnsafeImageError } from '../../disk/foreign-image.ts';
-import { writeSparseRaw } from '../../disk/sparse-raw.ts';
+import { UnsafeImageError } from '../../disk/foreign-image.ts';
+import { MAX_MANIFEST_BYTES, MAX_OVA_PROVISIONAL_DISKS, MAX_OVF_BYTES } from '../../limits.ts';
 import { SourceError } from '../source-error.ts';
 import type { DiskExportPhase, ExportOptions, ExportedDisk, SourceVm } from '../types.ts';
+import { ArchiveManifest, type StoredDiskFile } from './archive-manifest.ts';
+import { gunzipBounded, peekHead } from './byte-streams.ts';
+import { checkDiskSize, decodeDiskImage, maxImageFileBytes, type DecodedSize } from './disk-decode.ts';
+import { storedDiskBytes, type StoredPart } from './disk-file-members.ts';
+import { DISK_IMAGE_HEAD_BYTES, declaredFormat, sniffDiskImage } from './disk-image-kind.ts';
 import { resolveOvaHttpSettings, type OvaSourceSpecLike, type SecretData } from './connection.ts';
-import { boundedBytes, gunzipBounded, peekHead } from './byte-streams.ts';
-import {
-  DISK_IMAGE_HEAD_BYTES,
-  declaredFormat,
-  sniffDiskImage,
-  type DiskImageKind,
-} from './disk-image-kind.ts';
-import { checkDigest, digesting, MemberDigest } from './member-digest.ts';
-import { DIGEST_ALGORITHMS, parseManifest, type DigestAlgorithm, type ManifestEntry } from './manifest.ts';
+import { ovaExportError } from './export-errors.ts';
+import { DIGEST_ALGORITHMS, type DigestAlgorithm } from './manifest.ts';
+import { digesting, MemberDigest } from './member-digest.ts';
 import { openOvaDownload, type OvaDownload } from './ova-http.ts';
+import { parseOvfDescriptor, type OvfDescriptor, type ParseOvfOptions } from './ovf-descriptor.ts';
+import type { OvfDisk, OvfFile } from './ovf-disks.ts';
 import {
   chunkName,
   createTarExtract,
@@ -37,21 +34,6 @@ import {
   TarMembers,
   type TarEntry,
 } from './tar-members.ts';
-import {
-  parseOvfDescriptor,
-  type OvfDescriptor,
-  type OvfDisk,
-  type OvfFile,
-  type ParseOvfOptions,
-} from './ovf-descriptor.ts';
-import {
-  MAX_DISK_IMAGE_OVERHEAD_BYTES,
-  MAX_DISK_IMAGE_OVERHEAD_FRACTION,
-  MAX_DISK_SIZE_DISAGREEMENT_BYTES,
-  MAX_MANIFEST_BYTES,
-  MAX_OVA_PROVISIONAL_DISKS,
-  MAX_OVF_BYTES,
-} from '../../limits.ts';
 
 export interface OvaExportResult {
   vm: SourceVm;
@@ -61,38 +43,18 @@ export interface OvaExportResult {
 
 const PROGRESS_STEP_BYTES = 1024 * 1024;
 
-/** One tar member of a disk file as stored: the whole file, or one of its chunks. */
-interface StoredPart {
-  name: string;
-  digest: MemberDigest;
-}
-
 /** A disk file decoded from the archive, before or after it was matched to an OVF disk. */
-interface DecodedMember {
-  /** The file's name (its href's last segment). */
-  name: string;
+interface DecodedMember extends StoredDiskFile, DecodedSize {
   tmpPath: string;
-  /** Its tar members in order: one, or the chunks `<name>.000000000`, … */
-  parts: StoredPart[];
-  /** Digest of all chunks joined, for a manifest that lists the file instead of its chunks. */
-  whole?: MemberDigest;
-  virtualSizeBytes: number;
-  allocatedBytes: number;
   provisionalIndex: number;
   verified: boolean;
-}
-
-/** The most bytes an image file of a disk of `capacityBytes` may hold (limits.ts). */
-function maxImageFileBytes(capacityBytes: number): number {
-  return Math.ceil(capacityBytes * (1 + MAX_DISK_IMAGE_OVERHEAD_FRACTION)) + MAX_DISK_IMAGE_OVERHEAD_BYTES;
 }
 
 class OvaExport {
   private descriptor?: OvfDescriptor;
   private descriptorName = '';
   private descriptorDigest?: MemberDigest;
-  private manifest?: Map<string, ManifestEntry>;
-  private manifestName = '';
+  private manifest?: ArchiveManifest;
   private readonly members = new Map<string, DecodedMember>();
   private readonly createdFiles = new Set<string>();
   private readonly warnings: string[] = [];
@@ -125,36 +87,10 @@ class OvaExport {
       this.download.close();
       await this.removeCreatedFiles();
       if (this.current) this.progress(this.current.index, 'failed', 0, this.current.total);
-      throw this.classify(err, bodyError);
+      throw ovaExportError(err, bodyError, this.download, this.opts.scratchDir);
     } finally {
       this.download.close();
     }
-  }
-
-  private classify(err: unknown, bodyError: unknown): SourceError {
-    if (err instanceof SourceError) return err;
-    if (err instanceof DiskFormatError || err instanceof UnsafeImageError) {
-      return new SourceError(err.reason, err.message);
-    }
-    const mapped = this.download.toSourceError(bodyError ?? err);
-    if (bodyError !== undefined || mapped.reason === 'Timeout' || mapped.reason === 'Aborted') return mapped;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-      // A local failure (writing the scratch volume, a Node range check): its message names
-      // internal paths, so only its code is reported.
-      return new SourceError(
-        code === 'ENOSPC' || code === 'EDQUOT' ? 'ScratchVolumeFull' : 'ExportFailed',
-        code === 'ENOSPC' || code === 'EDQUOT'
-          ? 'the scratch volume is full: the disks hold more data than the OVA size suggested; raise SCRATCH_SIZE_FACTOR or SCRATCH_MIN_GIB'
-          : `writing the disks to the scratch volume failed (${code})`,
-        { retryable: code === 'ENOSPC' || code === 'EDQUOT' },
-      );
-    }
-    // Not a transport failure: the bytes arrived but are not a tar archive.
-    return new SourceError(
-      'InvalidOva',
-      `the file is not a valid OVA (tar) archive: ${(err as Error).message.replaceAll(this.opts.scratchDir, '<scratch>')}`,
-    );
   }
 
   private async onEntry(entry: TarEntry, members: TarMembers): Promise<void> {
@@ -225,13 +161,12 @@ class OvaExport {
   private async onManifest(entry: TarEntry, name: string): Promise<void> {
     if (this.manifest) {
       this.warnings.push(
-        `the archive holds a second manifest "${name}"; only "${this.manifestName}" is used`,
+        `the archive holds a second manifest "${name}"; only "${this.manifest.name}" is used`,
       );
       return drainEntry(entry);
     }
     const text = (await readSmall(entryBytes(entry), MAX_MANIFEST_BYTES, name)).toString('utf8');
-    this.manifest = parseManifest(text, name);
-    this.manifestName = name;
+    this.manifest = new ArchiveManifest(text, name);
     // Members that streamed past before the manifest: check them now rather than at the end.
     for (const member of this.members.values()) this.verifyMember(member);
   }
@@ -252,7 +187,7 @@ class OvaExport {
     const file = ovfDisk?.file;
     // A file the manifest does not list is refused before it is downloaded (a chunked one once
     // its chunks are known: the manifest may list them or the whole file).
-    if (file?.chunkSizeBytes === undefined) this.manifestEntry(name);
+    if (file?.chunkSizeBytes === undefined) this.manifest?.entryFor(name);
     const provisionalIndex = this.diskMembersSeen++;
     const index = ovfDisk?.index ?? provisionalIndex;
     const total = file?.sizeBytes ?? entry.header.size ?? 0;
@@ -269,18 +204,30 @@ class OvaExport {
     };
     const parts: StoredPart[] = [];
     const whole = file?.chunkSizeBytes !== undefined ? new MemberDigest(this.digestAlgorithms()) : undefined;
-    const stored = this.storedBytes(entry, members, name, file, parts, whole, onBytes);
+    const stored = storedDiskBytes(entry, members, {
+      name,
+      chunkSizeBytes: file?.chunkSizeBytes,
+      algorithms: this.digestAlgorithms(),
+      parts,
+      whole,
+      onBytes,
+    });
     const bytes =
       file?.compression === 'gzip' && ovfDisk
         ? gunzipBounded(stored, maxImageFileBytes(ovfDisk.capacityBytes), name)
         : stored;
     const { head, stream } = await peekHead(bytes, DISK_IMAGE_HEAD_BYTES);
     const kind = sniffDiskImage(head, ovfDisk ? declaredFormat(ovfDisk.format, name) : 'vmdk', name);
-    let decoded: { virtualSizeBytes: number; allocatedBytes: number };
+    let decoded: DecodedSize;
     try {
-      decoded = await this.decode(kind, stream, name, ovfDisk, provisionalIndex, () =>
-        this.progress(index, 'converting', total, total),
-      );
+      decoded = await decodeDiskImage(kind, stream, {
+        name,
+        ovfDisk,
+        rawPath: tmpPath,
+        stagePath: join(this.opts.scratchDir, `.ova-member-${provisionalIndex}.stage`),
+        signal: this.opts.signal,
+        onConverting: () => this.progress(index, 'converting', total, total),
+      });
     } catch (err) {
       if (err instanceof DiskFormatError || err instanceof UnsafeImageError)
         throw new SourceError(
@@ -306,151 +253,13 @@ class OvaExport {
     this.current = undefined;
   }
 
-  /**
-   * The stored bytes of a disk file: its tar member, or (ovf:chunkSize) its chunk members in
-   * order, taken from `members` as they come. Each member is hashed as stored; `parts` receives
-   * them, `whole` the chunks joined.
-   */
-  private async *storedBytes(
-    first: TarEntry,
-    members: TarMembers,
-    name: string,
-    file: OvfFile | undefined,
-    parts: StoredPart[],
-    whole: MemberDigest | undefined,
-    onBytes: (bytes: number) => void,
-  ): AsyncGenerator<Uint8Array> {
-    const chunkSize = file?.chunkSizeBytes;
-    let entry = first;
-    let bytes = 0;
-    for (let i = 0; ; i++) {
-      const partName = chunkSize === undefined ? name : chunkName(name, i);
-      const digest = new MemberDigest(this.digestAlgorithms());
-      for await (const chunk of entryBytes(entry)) {
-        digest.update(chunk);
-        whole?.update(chunk);
-        bytes += chunk.byteLength;
-        onBytes(bytes);
-        yield chunk;
-      }
-      digest.finish();
-      const expected = entry.header.size ?? 0;
-      if (digest.bytes !== expected) {
-        throw new SourceError(
-          'InvalidOva',
-          `disk file "${partName}" ended after ${digest.bytes} of ${expected} bytes`,
-        );
-      }
-      parts.push({ name: partName, digest });
-      if (chunkSize === undefined) return;
-      const next = await members.next();
-      const continues =
-        next !== undefined &&
-        (next.header.type === 'file' || next.header.type === 'contiguous-file') &&
-        posix.basename(next.header.name) === chunkName(name, i + 1);
-      if (next !== undefined && !continues) members.putBack(next);
-      if (continues ? digest.bytes !== chunkSize : digest.bytes === 0 || digest.bytes > chunkSize) {
-        throw new SourceError(
-          'InvalidOva',
-          `chunk "${partName}" holds ${digest.bytes} bytes; ovf:chunkSize says every chunk but the last holds ${chunkSize} bytes (and the last at most that)`,
-        );
-      }
-      if (!continues) {
-        whole?.finish();
-        return;
-      }
-      entry = next;
-    }
-  }
-
-  /** Writes the disk image in `stream` as the sparse raw file of member `provisionalIndex`. */
-  private async decode(
-    kind: DiskImageKind,
-    stream: AsyncIterable<Uint8Array>,
-    name: string,
-    ovfDisk: OvfDisk | undefined,
-    provisionalIndex: number,
-    onConverting: () => void,
-  ): Promise<{ virtualSizeBytes: number; allocatedBytes: number }> {
-    const tmpPath = join(this.opts.scratchDir, `.ova-member-${provisionalIndex}.raw`);
-    const signal = this.opts.signal;
-    if (kind === 'streamOptimizedVmdk') {
-      return decodeStreamOptimizedVmdk(stream, tmpPath, {
-        ...(signal ? { signal } : {}),
-        // Refused before anything is written when the OVF (read already) says another size.
-        ...(ovfDisk ? { onHeader: (size: number) => checkDiskSize(name, size, ovfDisk.capacityBytes) } : {}),
-      });
-    }
-    if (!ovfDisk) {
-      throw new SourceError(
-        'UnsupportedOva',
-        `disk file "${name}" comes before the OVF descriptor and is not a streamOptimized VMDK; only those can be read before the OVF (which the OVF standard puts first): repack the OVA with the .ovf first`,
-      );
-    }
-    if (kind === 'raw') {
-      const r = await writeSparseRaw(stream, tmpPath, {
-        maxBytes: ovfDisk.capacityBytes + MAX_DISK_SIZE_DISAGREEMENT_BYTES,
-        ...(signal ? { signal } : {}),
-      });
-      return { virtualSizeBytes: r.sizeBytes, allocatedBytes: r.allocatedBytes };
-    }
-    // monolithicSparse VMDK and qcow2 keep their tables apart from the data: stage, then convert.
-    const stagePath = join(this.opts.scratchDir, `.ova-member-${provisionalIndex}.stage`);
-    this.createdFiles.add(stagePath);
-    const limit = maxImageFileBytes(ovfDisk.capacityBytes);
-    try {
-      await pipeline(
-        Readable.from(
-          boundedBytes(
-            stream,
-            limit,
-            () =>
-              new SourceError(
-                'InvalidOva',
-                `disk file "${name}" holds more than ${limit} bytes, more than an image of its ${ovfDisk.capacityBytes}-byte disk can`,
-              ),
-          ),
-        ),
-        createWriteStream(stagePath),
-        ...(signal ? [{ signal }] : []),
-      );
-      onConverting();
-      const { virtualSizeBytes } = await convertForeignImage(
-        stagePath,
-        kind === 'qcow2' ? 'qcow2' : 'vmdk',
-        tmpPath,
-        `disk file "${name}"`,
-        signal,
-      );
-      checkDiskSize(name, virtualSizeBytes, ovfDisk.capacityBytes);
-      const st = await stat(tmpPath);
-      return { virtualSizeBytes, allocatedBytes: Math.min(st.blocks * 512, st.size) };
-    } finally {
-      await rm(stagePath, { force: true });
-      this.createdFiles.delete(stagePath);
-    }
-  }
-
   /** The manifest's algorithms once it is known, else every one it could use. */
   private digestAlgorithms(): readonly DigestAlgorithm[] {
-    if (!this.manifest) return DIGEST_ALGORITHMS;
-    return [...new Set([...this.manifest.values()].map((e) => e.algorithm))];
+    return this.manifest?.algorithms() ?? DIGEST_ALGORITHMS;
   }
 
   private ovfDiskFor(name: string): OvfDisk | undefined {
     return this.descriptor?.disks.find((d) => d.file && posix.basename(d.file.href) === name);
-  }
-
-  private manifestEntry(name: string): ManifestEntry | undefined {
-    if (!this.manifest) return undefined;
-    const entry = this.manifest.get(name);
-    if (entry === undefined) {
-      throw new SourceError(
-        'ManifestIncomplete',
-        `the manifest "${this.manifestName}" has no checksum for "${name}", so the file cannot be verified`,
-      );
-    }
-    return entry;
   }
 
   /**
@@ -463,15 +272,7 @@ class OvaExport {
     const index = this.ovfDiskFor(member.name)?.index ?? member.provisionalIndex;
     const bytes = member.parts.reduce((n, p) => n + p.digest.bytes, 0);
     try {
-      const fileEntry = manifest.get(member.name);
-      if (member.whole && fileEntry && !member.parts.every((p) => manifest.has(p.name))) {
-        checkDigest(member.name, member.whole, fileEntry);
-      } else {
-        for (const part of member.parts) {
-          const expected = this.manifestEntry(part.name);
-          if (expected) checkDigest(part.name, part.digest, expected);
-        }
-      }
+      manifest.checkDiskFile(member);
     } catch (err) {
       this.progress(index, 'failed', bytes, bytes);
       throw err;
@@ -483,14 +284,7 @@ class OvaExport {
     const descriptor = this.descriptor;
     if (!descriptor) throw new SourceError('InvalidOva', 'the archive holds no OVF descriptor (.ovf file)');
     if (this.manifest) {
-      const ovfEntry = this.manifest.get(this.descriptorName);
-      // A manifest that leaves out the OVF protects nothing: the OVF names the disks and sizes.
-      if (!ovfEntry)
-        throw new SourceError(
-          'ManifestIncomplete',
-          `the manifest "${this.manifestName}" has no checksum for the descriptor "${this.descriptorName}", so it cannot be verified`,
-        );
-      if (this.descriptorDigest) checkDigest(this.descriptorName, this.descriptorDigest, ovfEntry);
+      this.manifest.checkDescriptor(this.descriptorName, this.descriptorDigest);
       for (const member of this.members.values()) this.verifyMember(member);
     } else {
       this.warnings.push('the OVA has no manifest (.mf); its files could not be checked against checksums');
@@ -562,18 +356,6 @@ class OvaExport {
     await Promise.allSettled([...this.createdFiles].map((p) => rm(p, { force: true })));
     this.createdFiles.clear();
   }
-}
-
-/**
- * The OVF's capacity and the VMDK header's must agree (up to MAX_DISK_SIZE_DISAGREEMENT_BYTES of
- * unit rounding): when they do not, one of them is wrong and no size can be trusted.
- */
-function checkDiskSize(name: string, vmdkBytes: number, ovfBytes: number): void {
-  if (Math.abs(vmdkBytes - ovfBytes) <= MAX_DISK_SIZE_DISAGREEMENT_BYTES) return;
-  throw new SourceError(
-    'DiskSizeMismatch',
-    `disk file "${name}" holds a disk of ${vmdkBytes} bytes but the OVF gives it a capacity of ${ovfBytes} bytes; one of the two is wrong: export the OVA again`,
-  );
 }
 
 async function createBlankImage(path: string, sizeBytes: number): Promise<void> {
