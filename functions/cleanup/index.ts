@@ -33,10 +33,10 @@ import { sourcePowerDecision } from '../shared/source-power.ts';
  */
 export async function removeCreated(
   kube: Kube,
-  imp: VirtualMachineImport,
+  vmImport: VirtualMachineImport,
 ): Promise<{ done: true } | { waiting: string }> {
-  const namespace = imp.metadata.namespace ?? 'default';
-  const selector = importUidSelector(imp);
+  const namespace = vmImport.metadata.namespace ?? 'default';
+  const selector = importUidSelector(vmImport);
   const stages: [string, string, string][] = [
     ['kubevirt.io/v1', 'VirtualMachine', 'VirtualMachine(s)'],
     ['v1', 'PersistentVolumeClaim', 'volume(s)'],
@@ -50,50 +50,56 @@ export async function removeCreated(
       await kube.delete({ apiVersion, kind, metadata: { name: o.metadata!.name, namespace } });
     return { waiting: `${objects.length} ${what} being deleted` };
   }
-  await freeScratch(kube, imp);
+  await freeScratch(kube, vmImport);
   await kube.delete({
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: importObjectNames(imp.metadata.name!).sourceVm, namespace },
+    metadata: { name: importObjectNames(vmImport.metadata.name!).sourceVm, namespace },
   });
   return { done: true };
 }
 
-export async function cleanupStep({ kube, log, import: imp }: ImportStepContext): Promise<StepOutcome> {
-  const finalizers = imp.metadata.finalizers ?? [];
+export async function cleanupStep({ kube, log, import: vmImport }: ImportStepContext): Promise<StepOutcome> {
+  const finalizers = vmImport.metadata.finalizers ?? [];
   const ours = [IMPORT_FINALIZER, UPSTREAM_FINALIZER];
   if (!finalizers.some((f) => ours.includes(f))) return { action: 'ignore' };
   // Finished: running, or created stopped as the spec asked (terminal).
   const finished =
-    imp.status?.importStatus === ImportStatus.VirtualMachineRunning ||
-    (imp.status?.importStatus === ImportStatus.VirtualMachineCreated && isTerminalImport(imp.status));
+    vmImport.status?.importStatus === ImportStatus.VirtualMachineRunning ||
+    (vmImport.status?.importStatus === ImportStatus.VirtualMachineCreated &&
+      isTerminalImport(vmImport.status));
   if (!finished) {
-    const stage = await removeCreated(kube, imp);
+    const stage = await removeCreated(kube, vmImport);
     if ('waiting' in stage) return { action: 'wait', why: stage.waiting };
     // The source comes back on if this import powered it off, once the export Job is gone (a Job
     // still stopping could be powering it off); the finalizer stays until that is done. The Job's
     // deletion (routed here) or the next resync brings cleanup back.
-    if (sourcePowerDecision(imp, imp.spec.virtualMachineName ?? '').action === 'powerOn') {
-      const job = importObjectNames(imp.metadata.name!).exportJob;
-      if (await kube.find('batch/v1', 'Job', imp.metadata.namespace ?? 'default', job))
+    if (sourcePowerDecision(vmImport, vmImport.spec.virtualMachineName ?? '').action === 'powerOn') {
+      const job = importObjectNames(vmImport.metadata.name!).exportJob;
+      if (await kube.find('batch/v1', 'Job', vmImport.metadata.namespace ?? 'default', job))
         return {
           action: 'wait',
           why: `export Job ${job} is still stopping; the source is powered on after it`,
         };
     }
-    const power = await restoreSourcePower(kube, imp, log, 'was deleted before its VM existed', false);
+    const power = await restoreSourcePower(kube, vmImport, log, 'was deleted before its VM existed', false);
     // Recorded first; the status write brings cleanup back, which then removes the finalizer
     // (or, for a power-on to try again, the next resync does).
     if (power)
-      return { action: 'update', status: imp.status ?? {}, condition: power.condition, event: power.event };
+      return {
+        action: 'update',
+        status: vmImport.status ?? {},
+        condition: power.condition,
+        event: power.event,
+      };
   }
   await kube.mergePatch({
     apiVersion: API_VERSION,
     kind: 'VirtualMachineImport',
     metadata: {
-      name: imp.metadata.name,
-      namespace: imp.metadata.namespace,
-      resourceVersion: imp.metadata.resourceVersion,
+      name: vmImport.metadata.name,
+      namespace: vmImport.metadata.namespace,
+      resourceVersion: vmImport.metadata.resourceVersion,
       finalizers: finalizers.filter((f) => !ours.includes(f)),
     },
   });
@@ -101,7 +107,7 @@ export async function cleanupStep({ kube, log, import: imp }: ImportStepContext)
     ? 'import deleted; the imported VM, its volumes and images are kept'
     : 'import deleted before it finished; removed the VM, volumes and images it had created, and the scratch space';
   log.info('cleanup', { finished });
-  await recordEvent(kube, imp as unknown as Obj, { type: 'Normal', reason: 'CleanedUp', message }).catch(
+  await recordEvent(kube, vmImport as unknown as Obj, { type: 'Normal', reason: 'CleanedUp', message }).catch(
     () => undefined,
   );
   return { action: 'ignore' };

@@ -8,22 +8,22 @@ import { importObjectNames } from '../shared/import-objects.ts';
 import { jobFinished } from '../shared/kube/job.ts';
 import { decideExportStatus, type FinishedJob } from './decide.ts';
 
-const ownedBy = (o: Obj, imp: VirtualMachineImport) =>
-  !!o.metadata?.ownerReferences?.some((r) => r.uid === imp.metadata.uid);
+const ownedBy = (o: Obj, vmImport: VirtualMachineImport) =>
+  !!o.metadata?.ownerReferences?.some((r) => r.uid === vmImport.metadata.uid);
 
 export async function exportStatusStep({
   kube,
-  import: imp,
+  import: vmImport,
   eventObject,
 }: ImportStepContext): Promise<StepOutcome> {
-  const status = imp.status ?? {};
-  const namespace = imp.metadata.namespace ?? 'default';
-  const name = importObjectNames(imp.metadata.name!).exportJob;
+  const status = vmImport.status ?? {};
+  const namespace = vmImport.metadata.namespace ?? 'default';
+  const name = importObjectNames(vmImport.metadata.name!).exportJob;
   const fromEvent =
     eventObject.kind === 'Job' && eventObject.metadata?.name === name ? eventObject : undefined;
   // The fresh Job when it still exists; the event's copy when it was just deleted.
   const job = (await kube.find<Obj>('batch/v1', 'Job', namespace, name)) ?? fromEvent;
-  const finished = job && ownedBy(job, imp) ? jobFinished(job) : undefined;
+  const finished = job && ownedBy(job, vmImport) ? jobFinished(job) : undefined;
   const finishedJob: FinishedJob | undefined = finished ? { namespace, name, ...finished } : undefined;
   return decideExportStatus(status, finishedJob);
 }

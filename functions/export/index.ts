@@ -39,21 +39,21 @@ import {
 import { ensureExporterAccess } from './exporter-access.ts';
 import { isAdmitted, readSourceQueue, waitsForExport, wakeQueuedExports } from './queue.ts';
 
-const ownedBy = (o: Obj, imp: VirtualMachineImport) =>
-  !!o.metadata?.ownerReferences?.some((r) => r.uid === imp.metadata.uid);
+const ownedBy = (o: Obj, vmImport: VirtualMachineImport) =>
+  !!o.metadata?.ownerReferences?.some((r) => r.uid === vmImport.metadata.uid);
 
 export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
-  const { kube, import: imp, log } = ctx;
-  if (!waitsForExport(imp)) return { action: 'ignore' };
-  const status = imp.status ?? {};
+  const { kube, import: vmImport, log } = ctx;
+  if (!waitsForExport(vmImport)) return { action: 'ignore' };
+  const status = vmImport.status ?? {};
   const conditions = status.importConditions;
-  const name = imp.metadata.name!;
-  const namespace = imp.metadata.namespace ?? 'default';
+  const name = vmImport.metadata.name!;
+  const namespace = vmImport.metadata.namespace ?? 'default';
 
   const jobName = exportJobName(name);
   const existing = await kube.find<Obj>('batch/v1', 'Job', namespace, jobName);
   if (existing) {
-    if (ownedBy(existing, imp)) return { action: 'ignore' };
+    if (ownedBy(existing, vmImport)) return { action: 'ignore' };
     return { action: 'wait', why: `Job ${jobName} of an earlier import of that name is still being deleted` };
   }
 
@@ -77,8 +77,8 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
     event: { type: 'Warning', reason, message },
   });
 
-  const kind = sourceKindOf(imp.spec.sourceCluster?.kind);
-  const ref = imp.spec.sourceCluster;
+  const kind = sourceKindOf(vmImport.spec.sourceCluster?.kind);
+  const ref = vmImport.spec.sourceCluster;
   const sourceNamespace = ref?.namespace || namespace;
   const source =
     kind && ref?.name ? await kube.find<Obj>(API_VERSION, kind, sourceNamespace, ref.name) : undefined;
@@ -94,7 +94,7 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
   const me = {
     namespace,
     name,
-    creationTimestamp: String(imp.metadata.creationTimestamp ?? ''),
+    creationTimestamp: String(vmImport.metadata.creationTimestamp ?? ''),
   };
   // This import is in the queue it just read unless the list lagged behind its creation.
   const waiting = queue.waiting.some((i) => i.namespace === namespace && i.name === name)
@@ -136,18 +136,18 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
     };
     try {
       scratch = await adapter.scratchSize(
-        { kind, source, imp, ...(credentials ? { credentials } : {}) },
+        { kind, source, vmImport, ...(credentials ? { credentials } : {}) },
         sizing,
       );
     } catch (e) {
       if (!(e instanceof SourceError)) throw e;
       return e.retryable ? waitWith(e.reason, e.message) : failWith(e.reason, e.message);
     }
-    await kube.ensure(buildScratchPvc(imp, scratch.gib, stringSetting('SCRATCH_STORAGE_CLASS')));
+    await kube.ensure(buildScratchPvc(vmImport, scratch.gib, stringSetting('SCRATCH_STORAGE_CLASS')));
   }
 
   await ensureExporterAccess(kube, namespace, sourceNamespace);
-  const job = buildExportJob(imp, {
+  const job = buildExportJob(vmImport, {
     image: vmImportImage(),
     source: identity,
     ...(mountSecret ? { credentialsSecret: mountSecret } : {}),
@@ -160,7 +160,7 @@ export async function exportStep(ctx: ImportStepContext): Promise<StepOutcome> {
   const volume = scratch
     ? `scratch volume ${pvcName} of ${scratch.gib} GiB (${scratch.basis} = ${formatBytes(scratch.basisBytes)}, x SCRATCH_SIZE_FACTOR ${numberSetting('SCRATCH_SIZE_FACTOR', process.env, 1)} + SCRATCH_MIN_GIB ${numberSetting('SCRATCH_MIN_GIB')} GiB)`
     : `existing scratch volume ${pvcName}`;
-  const message = `export Job ${jobName} created with ${volume}; it powers off ${adapter.hasPower ? `the source VM ${imp.spec.virtualMachineName ?? ''}` : `nothing (${adapter.label})`} and exports the disks`;
+  const message = `export Job ${jobName} created with ${volume}; it powers off ${adapter.hasPower ? `the source VM ${vmImport.spec.virtualMachineName ?? ''}` : `nothing (${adapter.label})`} and exports the disks`;
   log.info('export job created', { job: jobName, pvc: pvcName, scratchGiB: scratch?.gib });
   return {
     action: 'update',

@@ -41,20 +41,20 @@ export interface SourceIdentity {
 export const exportSourceLabelValue = (s: SourceIdentity) =>
   labelValue(`${s.kind.toLowerCase()}.${s.namespace}.${s.name}`);
 
-function ownedMetadata(imp: VirtualMachineImport, name: string, labels: Record<string, string> = {}) {
+function ownedMetadata(vmImport: VirtualMachineImport, name: string, labels: Record<string, string> = {}) {
   return {
     name,
-    namespace: imp.metadata.namespace ?? 'default',
-    labels: { ...importNameLabel(imp.metadata.name!), ...labels },
-    ownerReferences: [ownedByImport(imp)],
+    namespace: vmImport.metadata.namespace ?? 'default',
+    labels: { ...importNameLabel(vmImport.metadata.name!), ...labels },
+    ownerReferences: [ownedByImport(vmImport)],
   };
 }
 
-export function buildScratchPvc(imp: VirtualMachineImport, sizeGiB: number, storageClass: string): Obj {
+export function buildScratchPvc(vmImport: VirtualMachineImport, sizeGiB: number, storageClass: string): Obj {
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
-    metadata: ownedMetadata(imp, scratchPvcName(imp.metadata.name!)),
+    metadata: ownedMetadata(vmImport, scratchPvcName(vmImport.metadata.name!)),
     spec: {
       accessModes: ['ReadWriteOnce'],
       volumeMode: 'Filesystem',
@@ -65,11 +65,11 @@ export function buildScratchPvc(imp: VirtualMachineImport, sizeGiB: number, stor
 }
 
 /** A copy of the source's Secret in the import's namespace (a Pod can only mount its own namespace's). */
-export function buildCredentialsSecret(imp: VirtualMachineImport, data: Record<string, string>): Obj {
+export function buildCredentialsSecret(vmImport: VirtualMachineImport, data: Record<string, string>): Obj {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: ownedMetadata(imp, credentialsSecretName(imp.metadata.name!)),
+    metadata: ownedMetadata(vmImport, credentialsSecretName(vmImport.metadata.name!)),
     type: 'Opaque',
     data,
   };
@@ -85,14 +85,14 @@ export interface ExportJobInput {
   env: Readonly<Record<string, string | undefined>>;
 }
 
-export function buildExportJob(imp: VirtualMachineImport, input: ExportJobInput): Obj {
-  const importName = imp.metadata.name!;
-  const namespace = imp.metadata.namespace ?? 'default';
+export function buildExportJob(vmImport: VirtualMachineImport, input: ExportJobInput): Obj {
+  const importName = vmImport.metadata.name!;
+  const namespace = vmImport.metadata.namespace ?? 'default';
   const labels = { [EXPORT_SOURCE_LABEL]: exportSourceLabelValue(input.source) };
   const env = [
     { name: 'IMPORT_NAMESPACE', value: namespace },
     { name: 'IMPORT_NAME', value: importName },
-    { name: 'IMPORT_UID', value: imp.metadata.uid! },
+    { name: 'IMPORT_UID', value: vmImport.metadata.uid! },
     { name: 'SCRATCH_DIR', value: SCRATCH_MOUNT },
     { name: 'CREDENTIALS_DIR', value: CREDENTIALS_MOUNT },
     ...JOB_SETTING_NAMES.filter((n) => input.env[n]?.trim()).map((n) => ({
@@ -119,7 +119,7 @@ export function buildExportJob(imp: VirtualMachineImport, input: ExportJobInput)
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: ownedMetadata(imp, exportJobName(importName), labels),
+    metadata: ownedMetadata(vmImport, exportJobName(importName), labels),
     spec: {
       backoffLimit: JOB_BACKOFF_LIMIT,
       activeDeadlineSeconds: input.deadlineSeconds,

@@ -41,23 +41,23 @@ export const isAdmitted = (waiting: QueuedImport[], running: number, cap: number
   admitted(waiting, running, cap).some((i) => key(i) === key(me));
 
 /** The source an import exports from, as its Job's EXPORT_SOURCE_LABEL value. */
-export function importSourceLabel(imp: VirtualMachineImport): string | undefined {
-  const ref = imp.spec.sourceCluster;
+export function importSourceLabel(vmImport: VirtualMachineImport): string | undefined {
+  const ref = vmImport.spec.sourceCluster;
   const kind = sourceKindOf(ref?.kind);
   if (!kind || !ref?.name) return undefined;
   return exportSourceLabelValue({
     kind,
-    namespace: ref.namespace || imp.metadata.namespace || 'default',
+    namespace: ref.namespace || vmImport.metadata.namespace || 'default',
     name: ref.name,
   });
 }
 
 /** An import that waits for an export slot: in sourceReady, export not started nor over. */
-export function waitsForExport(imp: VirtualMachineImport): boolean {
-  const status = imp.status ?? {};
+export function waitsForExport(vmImport: VirtualMachineImport): boolean {
+  const status = vmImport.status ?? {};
   return (
     status.importStatus === ImportStatus.SourceReady &&
-    !imp.metadata.deletionTimestamp &&
+    !vmImport.metadata.deletionTimestamp &&
     !isTrue(status.importConditions, ImportConditionType.Exported) &&
     !isTrue(status.importConditions, ImportConditionType.ExportFailed)
   );
@@ -80,15 +80,15 @@ export async function readSourceQueue(kube: Kube, sourceLabel: string): Promise<
   });
   const waiting = imports
     .filter(
-      (imp) =>
-        waitsForExport(imp) &&
-        importSourceLabel(imp) === sourceLabel &&
-        !withJob.has(`${imp.metadata.namespace}/${exportJobName(imp.metadata.name!)}`),
+      (vmImport) =>
+        waitsForExport(vmImport) &&
+        importSourceLabel(vmImport) === sourceLabel &&
+        !withJob.has(`${vmImport.metadata.namespace}/${exportJobName(vmImport.metadata.name!)}`),
     )
-    .map((imp) => ({
-      namespace: imp.metadata.namespace ?? 'default',
-      name: imp.metadata.name!,
-      creationTimestamp: String(imp.metadata.creationTimestamp ?? ''),
+    .map((vmImport) => ({
+      namespace: vmImport.metadata.namespace ?? 'default',
+      name: vmImport.metadata.name!,
+      creationTimestamp: String(vmImport.metadata.creationTimestamp ?? ''),
     }));
   return { running: jobs.filter((j) => !jobFinished(j)).length, waiting };
 }

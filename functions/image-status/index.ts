@@ -75,9 +75,9 @@ const MISSING: ImageState = {
   retryable: true,
 };
 
-async function checkImages(ctx: ImportStepContext, imp: VirtualMachineImport): Promise<StepOutcome> {
-  const status = imp.status ?? {};
-  const images = await imagesByDisk(ctx.kube, imp);
+async function checkImages(ctx: ImportStepContext, vmImport: VirtualMachineImport): Promise<StepOutcome> {
+  const status = vmImport.status ?? {};
+  const images = await imagesByDisk(ctx.kube, vmImport);
   const disks = (status.diskImportStatus ?? []).map((disk, i) => {
     const image = images.get(i);
     return diskAfter(disk, image ? imageState(image as ImageLike) : MISSING, ctx.now);
@@ -126,10 +126,10 @@ async function checkImages(ctx: ImportStepContext, imp: VirtualMachineImport): P
  * attempt label among the disk's images, those Harvester is still deleting included — survives
  * a crash between the two and reaches IMAGE_RESUBMIT_LIMIT.
  */
-async function resubmitFailed(ctx: ImportStepContext, imp: VirtualMachineImport): Promise<StepOutcome> {
-  const status = imp.status ?? {};
-  const images = await imagesByDisk(ctx.kube, imp);
-  const attempts = await attemptsByDisk(ctx.kube, imp);
+async function resubmitFailed(ctx: ImportStepContext, vmImport: VirtualMachineImport): Promise<StepOutcome> {
+  const status = vmImport.status ?? {};
+  const images = await imagesByDisk(ctx.kube, vmImport);
+  const attempts = await attemptsByDisk(ctx.kube, vmImport);
   const disks = status.diskImportStatus ?? [];
   const failed = disks
     .map((disk, index) => ({ disk, index, image: images.get(index) }))
@@ -158,8 +158,8 @@ async function resubmitFailed(ctx: ImportStepContext, imp: VirtualMachineImport)
       };
     }
   }
-  const token = await ensureDiskServer(ctx.kube, imp);
-  const target = await targetStorage(ctx.kube, imp);
+  const token = await ensureDiskServer(ctx.kube, vmImport);
+  const target = await targetStorage(ctx.kube, vmImport);
   const next = [...disks];
   for (const { disk, index, image } of failed) {
     let current = image;
@@ -167,7 +167,7 @@ async function resubmitFailed(ctx: ImportStepContext, imp: VirtualMachineImport)
       try {
         current = await submitImage(
           ctx.kube,
-          imp,
+          vmImport,
           token,
           disk,
           index,
@@ -177,7 +177,7 @@ async function resubmitFailed(ctx: ImportStepContext, imp: VirtualMachineImport)
       } catch (e) {
         if (isConflict(e)) return { action: 'wait', why: `next image of disk ${index} created meanwhile` };
         const denied = admissionDenial(e);
-        if (denied) return imageRefused(imp, denied);
+        if (denied) return imageRefused(vmImport, denied);
         throw e;
       }
       if (image) await ctx.kube.delete(image as Obj);
@@ -208,12 +208,12 @@ async function resubmitFailed(ctx: ImportStepContext, imp: VirtualMachineImport)
 }
 
 export async function imageStatusStep(ctx: ImportStepContext): Promise<StepOutcome> {
-  const imp = ctx.import;
-  switch (imp.status?.importStatus) {
+  const vmImport = ctx.import;
+  switch (vmImport.status?.importStatus) {
     case ImportStatus.DiskImagesSubmitted:
-      return checkImages(ctx, imp);
+      return checkImages(ctx, vmImport);
     case ImportStatus.DiskImagesFailed:
-      return resubmitFailed(ctx, imp);
+      return resubmitFailed(ctx, vmImport);
     default:
       return { action: 'ignore' };
   }

@@ -14,8 +14,8 @@ import {
   targetStorage,
 } from '../shared/disk-server/images.ts';
 
-export async function imagesStep({ kube, import: imp, now }: ImportStepContext): Promise<StepOutcome> {
-  const status = imp.status ?? {};
+export async function imagesStep({ kube, import: vmImport, now }: ImportStepContext): Promise<StepOutcome> {
+  const status = vmImport.status ?? {};
   const disks = status.diskImportStatus ?? [];
   if (!disks.length) {
     const message = 'the export produced no disks: the source VM has no disk to import';
@@ -31,29 +31,29 @@ export async function imagesStep({ kube, import: imp, now }: ImportStepContext):
       event: { type: 'Warning', reason: 'NoDisks', message },
     };
   }
-  const token = await ensureDiskServer(kube, imp);
+  const token = await ensureDiskServer(kube, vmImport);
   // Harvester gives up on a URL after a few quick retries: submit only once the server serves.
   const server = await kube.find<Obj>(
     'apps/v1',
     'Deployment',
-    imp.metadata.namespace,
-    importObjectNames(imp.metadata.name!).diskServer,
+    vmImport.metadata.namespace,
+    importObjectNames(vmImport.metadata.name!).diskServer,
   );
   if (!((server?.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0))
     return { action: 'wait', why: 'disk server not ready yet; its Deployment update brings the import back' };
-  const existing = await imagesByDisk(kube, imp);
-  const target = await targetStorage(kube, imp);
+  const existing = await imagesByDisk(kube, vmImport);
+  const target = await targetStorage(kube, vmImport);
   const images: Obj[] = [];
   for (const [index, disk] of disks.entries()) {
     let image = existing.get(index);
     if (!image) {
       try {
-        image = await submitImage(kube, imp, token, disk, index, 1, target);
+        image = await submitImage(kube, vmImport, token, disk, index, 1, target);
       } catch (e) {
         // Our display name is per import and attempt: a 409 is a duplicate event's image.
         if (isConflict(e)) return { action: 'wait', why: `image of disk ${index} created meanwhile` };
         const denied = admissionDenial(e);
-        if (denied) return imageRefused(imp, denied);
+        if (denied) return imageRefused(vmImport, denied);
         throw e;
       }
     }

@@ -21,17 +21,17 @@ export type CapacityOutcome =
 
 export async function checkCapacity(
   kube: Kube,
-  imp: VirtualMachineImport,
+  vmImport: VirtualMachineImport,
   size: ImportSize,
 ): Promise<CapacityOutcome> {
-  const namespace = imp.metadata.namespace ?? 'default';
+  const namespace = vmImport.metadata.namespace ?? 'default';
   const [target, scratch] = await Promise.all([
-    storageClassFacts(kube, imp.spec.storageClass ?? undefined),
+    storageClassFacts(kube, vmImport.spec.storageClass ?? undefined),
     storageClassFacts(kube, stringSetting('SCRATCH_STORAGE_CLASS') || undefined),
   ]);
   if (!target || !scratch) {
     const which = !target
-      ? (imp.spec.storageClass ?? 'the default StorageClass')
+      ? (vmImport.spec.storageClass ?? 'the default StorageClass')
       : 'the scratch StorageClass';
     return unknown(`capacity is unknown: ${which} is not there to ask; the import goes on`);
   }

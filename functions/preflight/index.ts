@@ -21,10 +21,14 @@ import { GIB } from '../shared/sources/scratch-size.ts';
 import { checkCapacity, type CapacityOutcome } from './capacity-check.ts';
 import { preflightLookups, preflightVerdict, staticChecks } from './checks.ts';
 
-export async function preflightStep({ kube, import: imp, now }: ImportStepContext): Promise<StepOutcome> {
-  const status = imp.status ?? {};
-  const namespace = imp.metadata.namespace ?? 'default';
-  const spec = imp.spec;
+export async function preflightStep({
+  kube,
+  import: vmImport,
+  now,
+}: ImportStepContext): Promise<StepOutcome> {
+  const status = vmImport.status ?? {};
+  const namespace = vmImport.metadata.namespace ?? 'default';
+  const spec = vmImport.spec;
 
   const fixed = staticChecks(spec);
   let verdict;
@@ -48,7 +52,7 @@ export async function preflightStep({ kube, import: imp, now }: ImportStepContex
       ? await kube.find<Obj>('kubevirt.io/v1', 'VirtualMachine', namespace, spec.targetName)
       : undefined;
     const targetNameTakenByOther =
-      !!target && target.metadata?.annotations?.[IMPORT_ANNOTATION] !== imp.metadata.name;
+      !!target && target.metadata?.annotations?.[IMPORT_ANNOTATION] !== vmImport.metadata.name;
     // Tenancy first: not skippable (skipPreflightChecks) and independent of the source's readiness.
     const tenancy = source ? tenancyVerdict(source as Obj, namespace) : undefined;
     verdict =
@@ -60,10 +64,10 @@ export async function preflightStep({ kube, import: imp, now }: ImportStepContex
         targetNameTakenByOther,
       });
     if (verdict.verdict === 'valid' && !spec.skipPreflightChecks && source) {
-      verdict = await sourcePreflight(kube, fixed.kind, source, imp);
+      verdict = await sourcePreflight(kube, fixed.kind, source, vmImport);
       // Space for the disks and the scratch, before the export Job powers the source off.
       if (verdict.verdict === 'valid') {
-        const space = await spaceCheck(kube, fixed.kind, source, imp);
+        const space = await spaceCheck(kube, fixed.kind, source, vmImport);
         if (space.verdict === 'noRoom' || space.verdict === 'wait' || space.verdict === 'invalid')
           verdict = space;
         else capacity = space.condition;
@@ -148,17 +152,17 @@ async function spaceCheck(
   kube: ImportStepContext['kube'],
   kind: SourceKind,
   source: Obj,
-  imp: ImportStepContext['import'],
+  vmImport: ImportStepContext['import'],
 ): Promise<CapacityOutcome | Exclude<SourceVerdict, { verdict: 'valid' }>> {
   try {
     const adapter = await adapterFor(kind);
-    const target = await sourceTargetOf(kube, kind, source, imp);
+    const target = await sourceTargetOf(kube, kind, source, vmImport);
     const vm = await adapter.describe(target);
     const scratch = await adapter.scratchSize(target, {
       factor: numberSetting('SCRATCH_SIZE_FACTOR', process.env, 1),
       minGiB: numberSetting('SCRATCH_MIN_GIB'),
     });
-    return await checkCapacity(kube, imp, {
+    return await checkCapacity(kube, vmImport, {
       ...(vm ? { diskBytes: vm.disks.map((d) => d.sizeBytes) } : {}),
       scratchBytes: scratch.gib * GIB,
     });
@@ -172,12 +176,12 @@ async function sourcePreflight(
   kube: ImportStepContext['kube'],
   kind: SourceKind,
   source: Obj,
-  imp: ImportStepContext['import'],
+  vmImport: ImportStepContext['import'],
 ): Promise<SourceVerdict> {
   try {
     const { warnings } = await (
       await adapterFor(kind)
-    ).preflight(await sourceTargetOf(kube, kind, source, imp));
+    ).preflight(await sourceTargetOf(kube, kind, source, vmImport));
     return { verdict: 'valid', warnings };
   } catch (e) {
     return verdictOfError(e);

@@ -10,9 +10,9 @@ import { adapterFor } from '../shared/sources/adapters.ts';
 import { verdictOfError } from '../shared/sources/source-error.ts';
 import { sourceTargetOf } from '../shared/sources/source-target.ts';
 
-export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
-  const status = imp.status ?? {};
-  const namespace = imp.metadata.namespace ?? 'default';
+export async function sanitizeStep({ kube, import: vmImport }: ImportStepContext): Promise<StepOutcome> {
+  const status = vmImport.status ?? {};
+  const namespace = vmImport.metadata.namespace ?? 'default';
   const fail = (reason: ConditionReason, message: string): StepOutcome => ({
     action: 'update',
     status: { ...status, importStatus: ImportStatus.Invalid },
@@ -32,10 +32,10 @@ export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Pr
     return { action: 'update', status, condition, event: { type: 'Warning', reason, message } };
   };
 
-  let name = imp.spec.targetName ?? '';
+  let name = vmImport.spec.targetName ?? '';
   if (!name) {
-    const kind = sourceKindOf(imp.spec.sourceCluster?.kind);
-    const ref = imp.spec.sourceCluster;
+    const kind = sourceKindOf(vmImport.spec.sourceCluster?.kind);
+    const ref = vmImport.spec.sourceCluster;
     const source =
       kind && ref?.name
         ? await kube.find(API_VERSION, kind, ref.namespace ?? namespace, ref.name)
@@ -49,23 +49,23 @@ export async function sanitizeStep({ kube, import: imp }: ImportStepContext): Pr
     try {
       sourceName = await (
         await adapterFor(kind)
-      ).resolveVmName(await sourceTargetOf(kube, kind, source, imp));
+      ).resolveVmName(await sourceTargetOf(kube, kind, source, vmImport));
     } catch (e) {
       const verdict = verdictOfError(e);
       if (verdict.verdict === 'wait') return waiting(verdict.reason, verdict.message);
       return fail(verdict.reason, verdict.message);
     }
     try {
-      name = await chooseVmName(kube, imp, sourceName);
+      name = await chooseVmName(kube, vmImport, sourceName);
     } catch (e) {
       if (e instanceof NoFreeNameError) return fail('NoFreeName', e.message);
       throw e;
     }
   }
   const message =
-    name === imp.spec.virtualMachineName
+    name === vmImport.spec.virtualMachineName
       ? `the VM will be created as ${name}`
-      : `the VM will be created as ${name} (source name "${imp.spec.virtualMachineName ?? ''}")`;
+      : `the VM will be created as ${name} (source name "${vmImport.spec.virtualMachineName ?? ''}")`;
   return {
     action: 'update',
     status: { ...status, importStatus: ImportStatus.SourceReady, importedVirtualMachineName: name },

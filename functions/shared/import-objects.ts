@@ -18,15 +18,15 @@ export const importNameLabel = (importName: string): Record<string, string> => (
 });
 
 /** Labels that tie an object to its import (the uid tells a re-created import from the old one). */
-export function importLabels(imp: VirtualMachineImport): Record<string, string> {
+export function importLabels(vmImport: VirtualMachineImport): Record<string, string> {
   return {
-    ...importNameLabel(imp.metadata.name!),
-    ...(imp.metadata.uid ? { [LABEL_IMPORT_UID]: imp.metadata.uid } : {}),
+    ...importNameLabel(vmImport.metadata.name!),
+    ...(vmImport.metadata.uid ? { [LABEL_IMPORT_UID]: vmImport.metadata.uid } : {}),
   };
 }
 
-export const importUidSelector = (imp: VirtualMachineImport): string =>
-  `${LABEL_IMPORT_UID}=${imp.metadata.uid}`;
+export const importUidSelector = (vmImport: VirtualMachineImport): string =>
+  `${LABEL_IMPORT_UID}=${vmImport.metadata.uid}`;
 
 /**
  * The one owner reference to an import: deleting the import garbage-collects the object. Not
@@ -45,5 +45,5 @@ export function importOwnerReference(owner: { name: string; uid: string }) {
 }
 
 /** importOwnerReference of an import object. */
-export const ownedByImport = (imp: VirtualMachineImport) =>
-  importOwnerReference({ name: imp.metadata.name!, uid: imp.metadata.uid! });
+export const ownedByImport = (vmImport: VirtualMachineImport) =>
+  importOwnerReference({ name: vmImport.metadata.name!, uid: vmImport.metadata.uid! });

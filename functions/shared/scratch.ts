@@ -4,9 +4,9 @@ import type { VirtualMachineImport } from './api/index.ts';
 import { importObjectNames } from './import-objects.ts';
 import type { Kube } from './kube/client.ts';
 
-export async function freeScratch(kube: Kube, imp: VirtualMachineImport): Promise<void> {
-  const names = importObjectNames(imp.metadata.name!);
-  const namespace = imp.metadata.namespace ?? 'default';
+export async function freeScratch(kube: Kube, vmImport: VirtualMachineImport): Promise<void> {
+  const names = importObjectNames(vmImport.metadata.name!);
+  const namespace = vmImport.metadata.namespace ?? 'default';
   const meta = (name: string) => ({ name, namespace });
   await kube.delete({ apiVersion: 'batch/v1', kind: 'Job', metadata: meta(names.exportJob) }, 'Foreground');
   await kube.delete({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(names.diskServer) });

@@ -37,24 +37,24 @@ const HOLDS_THE_SOURCE: readonly string[] = [
  */
 async function otherImportOfTheSameVm(
   kube: Kube,
-  imp: VirtualMachineImport,
+  vmImport: VirtualMachineImport,
   kind: string,
   sourceNamespace: string,
 ): Promise<string | undefined> {
-  const ref = imp.spec.sourceCluster;
+  const ref = vmImport.spec.sourceCluster;
   const others = await kube.list<Obj>(API_VERSION, 'VirtualMachineImport');
   const same = others.find((o) => {
     const other = o as unknown as VirtualMachineImport;
     const r = other.spec?.sourceCluster;
     return (
-      other.metadata?.uid !== imp.metadata.uid &&
+      other.metadata?.uid !== vmImport.metadata.uid &&
       !other.metadata?.deletionTimestamp &&
       HOLDS_THE_SOURCE.includes(other.status?.importStatus ?? '') &&
       sourceKindOf(r?.kind) === kind &&
       (r?.namespace || other.metadata?.namespace || 'default') === sourceNamespace &&
       r?.name === ref?.name &&
-      other.spec?.virtualMachineName === imp.spec.virtualMachineName &&
-      (other.spec?.folder ?? '') === (imp.spec.folder ?? '')
+      other.spec?.virtualMachineName === vmImport.spec.virtualMachineName &&
+      (other.spec?.folder ?? '') === (vmImport.spec.folder ?? '')
     );
   });
   return same ? `${same.metadata?.namespace}/${same.metadata?.name}` : undefined;
@@ -89,19 +89,19 @@ async function oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
  */
 export async function restoreSourcePower(
   kube: Kube,
-  imp: VirtualMachineImport,
+  vmImport: VirtualMachineImport,
   log: Logger,
   why: string,
   final: boolean,
 ): Promise<SourcePowerRecord | undefined> {
-  const vmName = imp.spec.virtualMachineName ?? '';
-  const decision = sourcePowerDecision(imp, vmName);
+  const vmName = vmImport.spec.virtualMachineName ?? '';
+  const decision = sourcePowerDecision(vmImport, vmName);
   if (decision.action === 'none') return undefined;
   if (decision.action === 'record') return decision.record;
 
-  const ref = imp.spec.sourceCluster;
+  const ref = vmImport.spec.sourceCluster;
   const kind = sourceKindOf(ref?.kind);
-  const namespace = ref?.namespace || imp.metadata.namespace || 'default';
+  const namespace = ref?.namespace || vmImport.metadata.namespace || 'default';
   const source = kind && ref?.name ? await kube.find(API_VERSION, kind, namespace, ref.name) : undefined;
   if (!kind || !source)
     return powerOnFailureRecord(
@@ -112,7 +112,7 @@ export async function restoreSourcePower(
     );
   const adapter = await adapterFor(kind);
   if (!adapter.hasPower) return undefined;
-  const other = await otherImportOfTheSameVm(kube, imp, kind, namespace);
+  const other = await otherImportOfTheSameVm(kube, vmImport, kind, namespace);
   if (other) {
     const message = `source VM ${vmName} stays off: import ${other} of the same VM is exporting or has imported it`;
     return {
@@ -126,8 +126,8 @@ export async function restoreSourcePower(
     };
   }
   try {
-    const target = await sourceTargetOf(kube, kind, source, imp);
-    const vmKey = JSON.stringify([kind, namespace, ref?.name, imp.spec.folder ?? '', vmName]);
+    const target = await sourceTargetOf(kube, kind, source, vmImport);
+    const vmKey = JSON.stringify([kind, namespace, ref?.name, vmImport.spec.folder ?? '', vmName]);
     const answer = await oneAtATime(vmKey, () => adapter.powerOn(target, { log }));
     log.info('source power restored', { vm: vmName, state: answer.state });
     return powerOnRecord(answer, why);

@@ -26,8 +26,8 @@ export type SourcePowerDecision =
   { action: 'none' } | { action: 'record'; record: SourcePowerRecord } | { action: 'powerOn' };
 
 /** Whether the export Job asked the source to shut down or power off (it was on before). */
-export function importPoweredSourceOff(imp: VirtualMachineImport): boolean {
-  const conditions = imp.status?.importConditions;
+export function importPoweredSourceOff(vmImport: VirtualMachineImport): boolean {
+  const conditions = vmImport.status?.importConditions;
   return (
     isTrue(conditions, ImportConditionType.ShutdownGuest) ||
     isTrue(conditions, ImportConditionType.PoweringOff)
@@ -38,12 +38,12 @@ export function importPoweredSourceOff(imp: VirtualMachineImport): boolean {
 const VM_EXISTS: readonly string[] = [ImportStatus.VirtualMachineCreated, ImportStatus.VirtualMachineRunning];
 
 /** What to do about the source's power now that the import ends without its VM. */
-export function sourcePowerDecision(imp: VirtualMachineImport, vmName: string): SourcePowerDecision {
-  const conditions = imp.status?.importConditions;
+export function sourcePowerDecision(vmImport: VirtualMachineImport, vmName: string): SourcePowerDecision {
+  const conditions = vmImport.status?.importConditions;
   const done = getCondition(conditions, ImportConditionType.SourcePoweredOn);
   if (done && done.status !== 'Unknown') return { action: 'none' };
-  if (VM_EXISTS.includes(imp.status?.importStatus ?? '')) return { action: 'none' };
-  if (!importPoweredSourceOff(imp)) {
+  if (VM_EXISTS.includes(vmImport.status?.importStatus ?? '')) return { action: 'none' };
+  if (!importPoweredSourceOff(vmImport)) {
     // Only worth saying when the import got as far as the power step.
     if (!isTrue(conditions, ImportConditionType.PoweredOff)) return { action: 'none' };
     const powered = getCondition(conditions, ImportConditionType.PoweredOff);
@@ -62,7 +62,7 @@ export function sourcePowerDecision(imp: VirtualMachineImport, vmName: string): 
       },
     };
   }
-  if (imp.spec.powerOnSourceAfterFailure === false) {
+  if (vmImport.spec.powerOnSourceAfterFailure === false) {
     const message = `source VM ${vmName} stays powered off: spec.powerOnSourceAfterFailure is false; power it on yourself when needed`;
     return {
       action: 'record',

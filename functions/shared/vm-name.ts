@@ -8,12 +8,13 @@ import type { Kube, Obj } from './kube/client.ts';
 import { sanitizeVmName } from './naming.ts';
 
 /** Names in the namespace that this import must not take: foreign VMs and other imports' targets. */
-export function takenNames(imp: VirtualMachineImport, vms: Obj[], imports: Obj[]): Set<string> {
+export function takenNames(vmImport: VirtualMachineImport, vms: Obj[], imports: Obj[]): Set<string> {
   const taken = new Set<string>();
   for (const vm of vms)
-    if (vm.metadata?.annotations?.[IMPORT_ANNOTATION] !== imp.metadata.name) taken.add(vm.metadata!.name!);
+    if (vm.metadata?.annotations?.[IMPORT_ANNOTATION] !== vmImport.metadata.name)
+      taken.add(vm.metadata!.name!);
   for (const other of imports) {
-    if (other.metadata?.name === imp.metadata.name) continue;
+    if (other.metadata?.name === vmImport.metadata.name) continue;
     const name = (other.status as { importedVirtualMachineName?: string } | undefined)
       ?.importedVirtualMachineName;
     if (name) taken.add(name);
@@ -24,16 +25,16 @@ export function takenNames(imp: VirtualMachineImport, vms: Obj[], imports: Obj[]
 /** A free VM name for `sourceName` (throws when none is left: the user must set spec.targetName). */
 export async function chooseVmName(
   kube: Kube,
-  imp: VirtualMachineImport,
+  vmImport: VirtualMachineImport,
   sourceName: string,
   alsoTaken: string[] = [],
 ): Promise<string> {
-  const namespace = imp.metadata.namespace ?? 'default';
+  const namespace = vmImport.metadata.namespace ?? 'default';
   const [vms, imports] = await Promise.all([
     kube.list<Obj>('kubevirt.io/v1', 'VirtualMachine', namespace),
     kube.list<Obj>(API_VERSION, KINDS.VirtualMachineImport.kind, namespace),
   ]);
-  const taken = takenNames(imp, vms, imports);
+  const taken = takenNames(vmImport, vms, imports);
   for (const name of alsoTaken) taken.add(name);
-  return sanitizeVmName(sourceName, { taken: (n) => taken.has(n), salt: imp.metadata.uid ?? '' });
+  return sanitizeVmName(sourceName, { taken: (n) => taken.has(n), salt: vmImport.metadata.uid ?? '' });
 }

@@ -28,12 +28,12 @@ export function notReadyReason(vm: Obj): string {
   );
 }
 
-export async function vmStatusStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
-  const status = imp.status ?? {};
+export async function vmStatusStep({ kube, import: vmImport }: ImportStepContext): Promise<StepOutcome> {
+  const status = vmImport.status ?? {};
   // Created stopped on purpose: nothing will run.
   if (isTerminalImport(status)) return { action: 'ignore' };
-  const stopped = imp.spec.startVirtualMachine === false;
-  const namespace = imp.metadata.namespace ?? 'default';
+  const stopped = vmImport.spec.startVirtualMachine === false;
+  const namespace = vmImport.metadata.namespace ?? 'default';
   const vmName = status.importedVirtualMachineName!;
   const vm = await kube.find<Obj>('kubevirt.io/v1', 'VirtualMachine', namespace, vmName);
   if (!vm) {
@@ -63,17 +63,17 @@ export async function vmStatusStep({ kube, import: imp }: ImportStepContext): Pr
       return { action: 'wait', why: condition.message };
     return { action: 'update', status, condition };
   }
-  for (const image of (await imagesByDisk(kube, imp)).values()) {
+  for (const image of (await imagesByDisk(kube, vmImport)).values()) {
     const owners = image.metadata?.ownerReferences ?? [];
-    const kept = owners.filter((o) => o.uid !== imp.metadata.uid);
+    const kept = owners.filter((o) => o.uid !== vmImport.metadata.uid);
     if (kept.length !== owners.length)
       await kube.replace({ ...image, metadata: { ...image.metadata, ownerReferences: kept } });
   }
-  await freeScratch(kube, imp);
+  await freeScratch(kube, vmImport);
   await kube.delete({
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: importObjectNames(imp.metadata.name!).sourceVm, namespace },
+    metadata: { name: importObjectNames(vmImport.metadata.name!).sourceVm, namespace },
   });
   if (stopped) {
     const message = `VirtualMachine ${vmName} was created stopped, as spec.startVirtualMachine is false; start it with virtctl start ${vmName} or from the Harvester UI`;

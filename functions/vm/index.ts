@@ -37,9 +37,9 @@ function duplicateMacMessage(vmName: string, source: SourceVm, denied: string): 
   return `Harvester refused VirtualMachine ${vmName} because another VM already uses one of the source's MAC addresses (${macs.join(', ')}) on the same network: ${denied}. An imported VM keeps its MAC addresses; delete or change the NICs of the other VM (e.g. an earlier import of the same source), then re-create the import`;
 }
 
-export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<StepOutcome> {
-  const status = imp.status ?? {};
-  const namespace = imp.metadata.namespace ?? 'default';
+export async function vmStep({ kube, import: vmImport }: ImportStepContext): Promise<StepOutcome> {
+  const status = vmImport.status ?? {};
+  const namespace = vmImport.metadata.namespace ?? 'default';
   const vmName = status.importedVirtualMachineName!;
   const fail = (reason: ConditionReason, message: string): StepOutcome => ({
     action: 'update',
@@ -52,20 +52,20 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
     'v1',
     'ConfigMap',
     namespace,
-    importObjectNames(imp.metadata.name!).sourceVm,
+    importObjectNames(vmImport.metadata.name!).sourceVm,
   );
   const json = (stored?.data as Record<string, string> | undefined)?.[SOURCE_VM_KEY];
   if (!json)
     return fail(
       'SourceDescriptionMissing',
-      `ConfigMap ${importObjectNames(imp.metadata.name!).sourceVm} with the source VM description is missing; re-create the import`,
+      `ConfigMap ${importObjectNames(vmImport.metadata.name!).sourceVm} with the source VM description is missing; re-create the import`,
     );
   const source = JSON.parse(json) as SourceVm;
 
   const ours = (o: Obj | undefined) =>
-    o?.metadata?.labels?.[LABEL_IMPORT_UID] === labelValue(imp.metadata.uid!);
+    o?.metadata?.labels?.[LABEL_IMPORT_UID] === labelValue(vmImport.metadata.uid!);
 
-  const images = await imagesByDisk(kube, imp);
+  const images = await imagesByDisk(kube, vmImport);
   const disks = status.diskImportStatus ?? [];
   const claims: { claim: Obj; bus: DiskBus; bootOrder: number }[] = [];
   for (const [index, disk] of disks.entries()) {
@@ -81,25 +81,25 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
       imageName: image.metadata!.name!,
       sizeBytes,
       storageClassName,
-      importName: imp.metadata.name!,
-      importUid: imp.metadata.uid!,
+      importName: vmImport.metadata.name!,
+      importUid: vmImport.metadata.uid!,
       diskIndex: index,
       backend: imageBackend(image),
     }) as unknown as Obj;
     claims.push({
       claim,
-      bus: (disk.busType || imp.spec.defaultDiskBusType || 'virtio') as DiskBus,
+      bus: (disk.busType || vmImport.spec.defaultDiskBusType || 'virtio') as DiskBus,
       bootOrder: index + 1,
     });
   }
-  const layout = mapNetworks(source.nics, imp.spec, namespace);
+  const layout = mapNetworks(source.nics, vmImport.spec, namespace);
   const manifest = buildVirtualMachine({
     name: vmName,
     namespace,
-    importName: imp.metadata.name!,
-    importUid: imp.metadata.uid!,
+    importName: vmImport.metadata.name!,
+    importUid: vmImport.metadata.uid!,
     vm: source,
-    spec: imp.spec,
+    spec: vmImport.spec,
     volumes: claims.map(({ claim, bus, bootOrder }) => ({
       claimName: claim.metadata!.name!,
       bus,
@@ -107,11 +107,11 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
     })),
     networkLayout: layout,
     // spec.startVirtualMachine: false creates the VM stopped (vm-status ends the import then).
-    ...(imp.spec.startVirtualMachine === false ? { runStrategy: 'Halted' as const } : {}),
+    ...(vmImport.spec.startVirtualMachine === false ? { runStrategy: 'Halted' as const } : {}),
   }) as unknown as Obj;
   manifest.metadata!.annotations = {
     ...manifest.metadata!.annotations,
-    [IMPORT_ANNOTATION]: imp.metadata.name!,
+    [IMPORT_ANNOTATION]: vmImport.metadata.name!,
   };
   // The VM first: its create is what makes the name ours (KubeVirt waits for the claims). Two
   // imports that chose the same name at once both get here; the one whose create lost renames.
@@ -126,14 +126,14 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
     return fail('VirtualMachineRefused', `Harvester refused VirtualMachine ${vmName}: ${denied}`);
   }
   if (!ours(vm)) {
-    if (imp.spec.targetName)
+    if (vmImport.spec.targetName)
       return fail(
         'VirtualMachineNameTaken',
         `a VirtualMachine named ${vmName} already exists and was not created by this import; choose another spec.targetName and re-create the import`,
       );
     let renamed: string;
     try {
-      renamed = await chooseVmName(kube, imp, source.name, [vmName]);
+      renamed = await chooseVmName(kube, vmImport, source.name, [vmName]);
     } catch (e) {
       if (e instanceof NoFreeNameError) return fail('NoFreeName', e.message);
       throw e;
@@ -160,10 +160,10 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
       );
   }
   const volumes = claims;
-  await freeScratch(kube, imp as VirtualMachineImport);
+  await freeScratch(kube, vmImport as VirtualMachineImport);
 
   const onPodNetwork = source.nics
-    .filter((nic) => !findMapping(nic, imp.spec.networkMapping ?? []) && !layout.unmapped.includes(nic))
+    .filter((nic) => !findMapping(nic, vmImport.spec.networkMapping ?? []) && !layout.unmapped.includes(nic))
     .map((nic) => `${nic.mac ?? 'NIC'} (source network "${nic.network}")`);
   const unmapped = [
     onPodNetwork.length
@@ -173,7 +173,7 @@ export async function vmStep({ kube, import: imp }: ImportStepContext): Promise<
   ]
     .filter(Boolean)
     .join('; ');
-  const message = `VirtualMachine ${vmName} created${imp.spec.startVirtualMachine === false ? ' stopped' : ''} with ${volumes.length} disk(s) and ${layout.interfaces.length} NIC(s)${unmapped ? `; ${unmapped}` : ''}`;
+  const message = `VirtualMachine ${vmName} created${vmImport.spec.startVirtualMachine === false ? ' stopped' : ''} with ${volumes.length} disk(s) and ${layout.interfaces.length} NIC(s)${unmapped ? `; ${unmapped}` : ''}`;
   return {
     action: 'update',
     status: { ...status, importStatus: ImportStatus.VirtualMachineCreated },

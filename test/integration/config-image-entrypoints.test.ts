@@ -32,7 +32,7 @@ after(async () => {
   await rm(workdir, { recursive: true, force: true });
 });
 
-const imp = {
+const vmImport = {
   metadata: { name: 'x', namespace: 'default', uid: '00000000-0000-0000-0000-000000000001' },
 } as unknown as VirtualMachineImport;
 
@@ -88,7 +88,7 @@ test('every function starts from its manifest and the image layout and answers i
 });
 
 test('the export Job, as the export function creates it, starts under its securityContext and fails cleanly without an API server', async () => {
-  const job = buildExportJob(imp, {
+  const job = buildExportJob(vmImport, {
     image: vmImportImage({}),
     source: { kind: 'OvaSource', namespace: 'default', name: 'ova' },
     deadlineSeconds: 600,
@@ -103,7 +103,7 @@ test('the export Job, as the export function creates it, starts under its securi
 
 test('the disk server program starts and fails cleanly without its environment', async () => {
   const spec = structuredClone(
-    diskServerManifests(imp, 't', vmImportImage({})).deployment.spec.template.spec,
+    diskServerManifests(vmImport, 't', vmImportImage({})).deployment.spec.template.spec,
   );
   const container = spec.containers[0]!;
   container.env = [];

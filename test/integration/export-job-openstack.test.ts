@@ -77,9 +77,12 @@ test('OpenStack: os-stop until SHUTOFF, the volume exported with the source cont
       sourceCluster: { name: 'devstack', kind: 'OpenstackSource', apiVersion: API_VERSION },
     },
   });
-  let imp = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'web');
-  await api.kube.replaceStatus({ ...imp, status: { importStatus: 'sourceReady' } }, 'virtualmachineimports');
-  imp = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'web');
+  let vmImport = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'web');
+  await api.kube.replaceStatus(
+    { ...vmImport, status: { importStatus: 'sourceReady' } },
+    'virtualmachineimports',
+  );
+  vmImport = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'web');
 
   const credentials = join(root, 'credentials');
   await mkdir(credentials);
@@ -100,7 +103,7 @@ test('OpenStack: os-stop until SHUTOFF, the volume exported with the source cont
       KUBECONFIG: api.kubeconfigPath,
       IMPORT_NAMESPACE: 'default',
       IMPORT_NAME: 'web',
-      IMPORT_UID: imp.metadata!.uid!,
+      IMPORT_UID: vmImport.metadata!.uid!,
       SCRATCH_DIR: scratch,
       CREDENTIALS_DIR: credentials,
     },

@@ -43,10 +43,13 @@ async function runExport(name: string, ova: Buffer): Promise<VirtualMachineImpor
     metadata: { name, namespace: 'default' },
     spec: { virtualMachineName: name, sourceCluster: { name, kind: 'OvaSource', apiVersion: API_VERSION } },
   });
-  let imp = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', name);
-  await api.kube.replaceStatus({ ...imp, status: { importStatus: 'sourceReady' } }, 'virtualmachineimports');
-  imp = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', name);
-  await phaseFunction('export', exportStep, { kube: api.kube })(noContext, apiServerEvent(imp));
+  let vmImport = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', name);
+  await api.kube.replaceStatus(
+    { ...vmImport, status: { importStatus: 'sourceReady' } },
+    'virtualmachineimports',
+  );
+  vmImport = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', name);
+  await phaseFunction('export', exportStep, { kube: api.kube })(noContext, apiServerEvent(vmImport));
   const scratch = join(root, `scratch-${name}`);
   await mkdir(scratch);
   const run = await execa(process.execPath, ['--import', 'tsx', 'functions/export/job/main.ts'], {
@@ -56,7 +59,7 @@ async function runExport(name: string, ova: Buffer): Promise<VirtualMachineImpor
       KUBECONFIG: api.kubeconfigPath,
       IMPORT_NAMESPACE: 'default',
       IMPORT_NAME: name,
-      IMPORT_UID: imp.metadata!.uid!,
+      IMPORT_UID: vmImport.metadata!.uid!,
       SCRATCH_DIR: scratch,
       CREDENTIALS_DIR: join(root, 'no-credentials'),
     },

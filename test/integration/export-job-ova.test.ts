@@ -64,11 +64,14 @@ test('OVA: Job without a Secret volume, NotApplicable power-off, disks byte-iden
       sourceCluster: { name: 'ova', kind: 'OvaSource', apiVersion: API_VERSION },
     },
   });
-  let imp = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'appliance');
-  await api.kube.replaceStatus({ ...imp, status: { importStatus: 'sourceReady' } }, 'virtualmachineimports');
-  imp = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'appliance');
+  let vmImport = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'appliance');
+  await api.kube.replaceStatus(
+    { ...vmImport, status: { importStatus: 'sourceReady' } },
+    'virtualmachineimports',
+  );
+  vmImport = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'appliance');
 
-  await phaseFunction('export', exportStep, { kube: api.kube })(noContext, apiServerEvent(imp));
+  await phaseFunction('export', exportStep, { kube: api.kube })(noContext, apiServerEvent(vmImport));
   const job = (await api.kube.get<Obj>('batch/v1', 'Job', 'default', 'appliance-export')) as any;
   assert.equal(
     job.spec.template.spec.volumes.some((v: any) => v.secret),
@@ -90,7 +93,7 @@ test('OVA: Job without a Secret volume, NotApplicable power-off, disks byte-iden
       KUBECONFIG: api.kubeconfigPath,
       IMPORT_NAMESPACE: 'default',
       IMPORT_NAME: 'appliance',
-      IMPORT_UID: imp.metadata!.uid!,
+      IMPORT_UID: vmImport.metadata!.uid!,
       SCRATCH_DIR: scratch,
       CREDENTIALS_DIR: join(root, 'no-credentials'),
     },

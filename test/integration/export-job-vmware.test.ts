@@ -88,15 +88,15 @@ async function createSourceReadyImport(name: string, spec: Record<string, unknow
   return getImport(name, namespace);
 }
 
-function runExporter(imp: Obj, scratchDir: string, credentialsDir: string) {
+function runExporter(vmImport: Obj, scratchDir: string, credentialsDir: string) {
   return execa(process.execPath, ['--import', 'tsx', 'functions/export/job/main.ts'], {
     cwd: ROOT,
     reject: false,
     env: {
       KUBECONFIG: api.kubeconfigPath,
-      IMPORT_NAMESPACE: imp.metadata!.namespace!,
-      IMPORT_NAME: imp.metadata!.name!,
-      IMPORT_UID: imp.metadata!.uid!,
+      IMPORT_NAMESPACE: vmImport.metadata!.namespace!,
+      IMPORT_NAME: vmImport.metadata!.name!,
+      IMPORT_UID: vmImport.metadata!.uid!,
       SCRATCH_DIR: scratchDir,
       CREDENTIALS_DIR: credentialsDir,
       EXPORT_DISK_CONCURRENCY: '2',
@@ -138,9 +138,12 @@ after(async () => {
 
 describe('export function', () => {
   test('creates the scratch PVC and the Job once under duplicate events; mounts the Secret of the same namespace', async () => {
-    const imp = await createSourceReadyImport('fn-import', { virtualMachineName: 'fn-vm' });
+    const vmImport = await createSourceReadyImport('fn-import', { virtualMachineName: 'fn-vm' });
     const handle = exportHandler();
-    await Promise.all([handle(noContext, apiServerEvent(imp)), handle(noContext, apiServerEvent(imp))]);
+    await Promise.all([
+      handle(noContext, apiServerEvent(vmImport)),
+      handle(noContext, apiServerEvent(vmImport)),
+    ]);
     await handle(noContext, apiServerEvent(await getImport('fn-import')));
 
     const jobs = await api.kube.list<Obj>('batch/v1', 'Job', 'default');
@@ -151,7 +154,7 @@ describe('export function', () => {
     const job = jobs[0] as any;
     const pod = job.spec.template.spec;
     assert.equal(pod.volumes.find((v: any) => v.secret).secret.secretName, 'vsphere-credentials');
-    assert.equal(job.metadata.ownerReferences[0].uid, imp.metadata!.uid);
+    assert.equal(job.metadata.ownerReferences[0].uid, vmImport.metadata!.uid);
     const pvc = (await api.kube.get<Obj>(
       'v1',
       'PersistentVolumeClaim',
@@ -174,8 +177,8 @@ describe('export function', () => {
   });
 
   test('an import in another namespace may not use the source: no copy of its Secret, no Job (tenancy)', async () => {
-    const imp = await createSourceReadyImport('cross-ns', { virtualMachineName: 'fn-vm' }, 'team-b');
-    await exportHandler()(noContext, apiServerEvent(imp));
+    const vmImport = await createSourceReadyImport('cross-ns', { virtualMachineName: 'fn-vm' }, 'team-b');
+    await exportHandler()(noContext, apiServerEvent(vmImport));
     assert.deepEqual(
       (await api.kube.list<Obj>('v1', 'Secret', 'team-b')).map((s) => s.metadata?.name),
       [],
@@ -187,8 +190,8 @@ describe('export function', () => {
   });
 
   test('a second import of the source in its namespace mounts the same Secret', async () => {
-    const imp = await createSourceReadyImport('second', { virtualMachineName: 'fn-vm' });
-    await exportHandler()(noContext, apiServerEvent(imp));
+    const vmImport = await createSourceReadyImport('second', { virtualMachineName: 'fn-vm' });
+    await exportHandler()(noContext, apiServerEvent(vmImport));
     const job = (await api.kube.get<Obj>('batch/v1', 'Job', 'default', 'second-export')) as any;
     assert.equal(
       job.spec.template.spec.volumes.find((v: any) => v.secret).secret.secretName,
@@ -200,8 +203,8 @@ describe('export function', () => {
     process.env.EXPORT_JOBS_PER_SOURCE = '2'; // fn-import and second run against this source
     try {
       const handle = exportHandler();
-      const imp = await createSourceReadyImport('queued', { virtualMachineName: 'fn-vm' });
-      await handle(noContext, apiServerEvent(imp));
+      const vmImport = await createSourceReadyImport('queued', { virtualMachineName: 'fn-vm' });
+      await handle(noContext, apiServerEvent(vmImport));
       assert.equal(await api.kube.find('batch/v1', 'Job', 'default', 'queued-export'), undefined);
       const c = condition(await statusOf('queued'), 'DisksExported');
       assert.equal(c?.reason, 'ExportQueued');
@@ -290,13 +293,13 @@ describe('exporter program', () => {
   });
 
   test('graceful shutdown, one-pass export of 2 disks byte-identical to the source; export-status → disksExported', async () => {
-    const imp = await createSourceReadyImport('vmw', {
+    const vmImport = await createSourceReadyImport('vmw', {
       virtualMachineName: 'export-me',
       gracefulShutdownTimeoutSeconds: 30,
     });
     const scratch = join(root, 'scratch-vmw');
     await mkdir(scratch);
-    const run = await runExporter(imp, scratch, credentialsDir);
+    const run = await runExporter(vmImport, scratch, credentialsDir);
     assert.equal(run.exitCode, 0, run.stdout + run.stderr);
     assert.doesNotMatch(run.stdout + run.stderr, new RegExp(vcsim.password));
 
@@ -348,7 +351,7 @@ describe('exporter program', () => {
     const vm = JSON.parse(cm.data['vm.json']);
     assert.equal(vm.name, 'export-me');
     assert.equal(vm.disks.length, 2);
-    assert.equal(cm.metadata.ownerReferences[0].uid, imp.metadata!.uid);
+    assert.equal(cm.metadata.ownerReferences[0].uid, vmImport.metadata!.uid);
 
     await exportStatusHandler()(noContext, apiServerEvent(await getImport('vmw')));
     const after = await statusOf('vmw');
@@ -357,16 +360,16 @@ describe('exporter program', () => {
     assert.equal(condition(after, 'DisksExported')?.status, 'True');
 
     // A re-run (e.g. a duplicate Job) finds the result recorded and does nothing.
-    const again = await runExporter(imp, scratch, credentialsDir);
+    const again = await runExporter(vmImport, scratch, credentialsDir);
     assert.equal(again.exitCode, 0);
     assert.match(again.stdout, /nothing to do/);
   });
 
   test('VMware Tools missing without forcePowerOff → VMExportFailed with a clear message → VMMigrationFailed', async () => {
-    const imp = await createSourceReadyImport('notools', { virtualMachineName: 'no-tools' });
+    const vmImport = await createSourceReadyImport('notools', { virtualMachineName: 'no-tools' });
     const scratch = join(root, 'scratch-notools');
     await mkdir(scratch);
-    const run = await runExporter(imp, scratch, credentialsDir);
+    const run = await runExporter(vmImport, scratch, credentialsDir);
     assert.equal(run.exitCode, 0, 'a recorded failure is not retried by the Job backoff');
     const status = await statusOf('notools');
     const failed = condition(status, 'VMExportFailed');
@@ -381,13 +384,13 @@ describe('exporter program', () => {
   });
 
   test('forcePowerOff powers the same VM off and exports it', async () => {
-    const imp = await createSourceReadyImport('forced', {
+    const vmImport = await createSourceReadyImport('forced', {
       virtualMachineName: 'no-tools',
       forcePowerOff: true,
     });
     const scratch = join(root, 'scratch-forced');
     await mkdir(scratch);
-    const run = await runExporter(imp, scratch, credentialsDir);
+    const run = await runExporter(vmImport, scratch, credentialsDir);
     assert.equal(run.exitCode, 0, run.stdout + run.stderr);
     const status = await statusOf('forced');
     assert.deepEqual(
@@ -411,12 +414,12 @@ describe('exporter program', () => {
       virtualMachineName: 'windows-pvscsi',
       guestHasVirtioDrivers: true,
     });
-    for (const [imp, dir] of [
+    for (const [vmImport, dir] of [
       [safe, 'scratch-win-safe'],
       [virtio, 'scratch-win-virtio'],
     ] as const) {
       await mkdir(join(root, dir));
-      const run = await runExporter(imp, join(root, dir), credentialsDir);
+      const run = await runExporter(vmImport, join(root, dir), credentialsDir);
       assert.equal(run.exitCode, 0, run.stdout + run.stderr);
     }
     const safeStatus = await statusOf('win-safe');
@@ -448,13 +451,13 @@ describe('exporter program', () => {
   });
 
   test('SIGTERM (Job deleted) aborts the wait at once, exits non-zero and records no failure', async () => {
-    const imp = await createSourceReadyImport('sigterm', {
+    const vmImport = await createSourceReadyImport('sigterm', {
       virtualMachineName: 'slow-off',
       gracefulShutdownTimeoutSeconds: 300,
     });
     const scratch = join(root, 'scratch-sigterm');
     await mkdir(scratch);
-    const child = runExporter(imp, scratch, credentialsDir);
+    const child = runExporter(vmImport, scratch, credentialsDir);
     for (let i = 0; i < 100 && !condition(await statusOf('sigterm'), 'VMShutdownGuest'); i++)
       await new Promise((r) => setTimeout(r, 100));
     assert.ok(condition(await statusOf('sigterm'), 'VMShutdownGuest'), 'the guest shutdown was requested');
@@ -476,13 +479,13 @@ describe('exporter program', () => {
       metadata: { name: 'gone', namespace: 'default' },
       spec: { endpoint: 'https://127.0.0.1:9/sdk', dc: 'DC0', credentials: { name: 'vsphere-credentials' } },
     });
-    const imp = await createSourceReadyImport('unreachable', {
+    const vmImport = await createSourceReadyImport('unreachable', {
       virtualMachineName: 'fn-vm',
       sourceCluster: { name: 'gone', namespace: 'default', kind: 'VmwareSource', apiVersion: API_VERSION },
     });
     const scratch = join(root, 'scratch-unreachable');
     await mkdir(scratch);
-    const run = await runExporter(imp, scratch, credentialsDir);
+    const run = await runExporter(vmImport, scratch, credentialsDir);
     assert.equal(run.exitCode, 1);
     const status = await statusOf('unreachable');
     assert.equal(condition(status, 'VMExportFailed'), undefined);

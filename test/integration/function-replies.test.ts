@@ -143,8 +143,8 @@ let nextOutcome: 'ignore' | 'wait' | 'update' | 'lose-race' | 'api-unavailable' 
 const ALL = Object.values(ImportStatus);
 const ANY_PHASE = { from: ALL, to: ALL };
 
-const testStep: ImportStep = async ({ import: imp, kube }) => {
-  const status = imp.status ?? {};
+const testStep: ImportStep = async ({ import: vmImport, kube }) => {
+  const status = vmImport.status ?? {};
   switch (nextOutcome) {
     case 'ignore':
       return { action: 'ignore' };
@@ -155,7 +155,7 @@ const testStep: ImportStep = async ({ import: imp, kube }) => {
       await kube.mergePatch({
         apiVersion: API_VERSION,
         kind: 'VirtualMachineImport',
-        metadata: { name: imp.metadata.name, namespace: NS, annotations: { raced: 'yes' } },
+        metadata: { name: vmImport.metadata.name, namespace: NS, annotations: { raced: 'yes' } },
       });
       return { action: 'update', status: { ...status, importStatus: 'virtualMachineImportValid' } };
     case 'update':

@@ -387,10 +387,10 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
     b = await run(vmStep, 'twin-b');
     assert.equal(b.importStatus, 'virtualMachineCreated');
     for (const name of ['twin-a', 'twin-b']) {
-      const imp = await get(name);
-      const vmName = (imp.status as VirtualMachineImportStatus).importedVirtualMachineName!;
+      const vmImport = await get(name);
+      const vmName = (vmImport.status as VirtualMachineImportStatus).importedVirtualMachineName!;
       const vm = await api.kube.get<any>('kubevirt.io/v1', 'VirtualMachine', NS, vmName);
-      assert.equal(vm.metadata.labels['migration.harvesterhci.io/import-uid'], imp.metadata!.uid);
+      assert.equal(vm.metadata.labels['migration.harvesterhci.io/import-uid'], vmImport.metadata!.uid);
       for (const v of vm.spec.template.spec.volumes) {
         const claim = await api.kube.get<Obj>(
           'v1',
@@ -398,7 +398,7 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
           NS,
           v.persistentVolumeClaim.claimName,
         );
-        assert.equal(claim.metadata!.labels!['migration.harvesterhci.io/import-uid'], imp.metadata!.uid);
+        assert.equal(claim.metadata!.labels!['migration.harvesterhci.io/import-uid'], vmImport.metadata!.uid);
       }
     }
   });
@@ -453,19 +453,23 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
         provisioner,
         parameters,
       } as Obj);
-      const imp = `on-${name}`;
-      await exportedImport(imp, { storageClass: name, targetName: `vm-${name}` }, { ...sourceVm, nics: [] });
-      await submitImages(imp);
-      const images = await imagesOf(imp);
+      const vmImport = `on-${name}`;
+      await exportedImport(
+        vmImport,
+        { storageClass: name, targetName: `vm-${name}` },
+        { ...sourceVm, nics: [] },
+      );
+      await submitImages(vmImport);
+      const images = await imagesOf(vmImport);
       assert.equal(images.length, 2);
       for (const image of images) {
         assert.equal((image.spec as { backend?: string }).backend, 'cdi', `${name}: backend`);
         assert.equal((image.spec as { targetStorageClassName?: string }).targetStorageClassName, name);
         await harvesterReports(image, 'imported');
       }
-      assert.equal((await run(imageStatusStep, imp)).importStatus, 'diskImagesReady');
-      assert.equal((await run(vmStep, imp)).importStatus, 'virtualMachineCreated');
-      const uid = (await get(imp)).metadata!.uid;
+      assert.equal((await run(imageStatusStep, vmImport)).importStatus, 'diskImagesReady');
+      assert.equal((await run(vmStep, vmImport)).importStatus, 'virtualMachineCreated');
+      const uid = (await get(vmImport)).metadata!.uid;
       const claims = await api.kube.list<any>(
         'v1',
         'PersistentVolumeClaim',
@@ -585,9 +589,9 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
     await api.kubectl('delete', 'virtualmachineimport.migration', 'gone', '--wait=false');
     // one deletion stage per delivery: the images, then the rest and the finalizer
     for (let i = 0; i < 2; i++) {
-      const imp = await api.kube.find(API_VERSION, 'VirtualMachineImport', NS, 'gone');
-      if (imp)
-        await phaseFunction('cleanup', cleanupStep, { kube: api.kube })(noContext, apiServerEvent(imp));
+      const vmImport = await api.kube.find(API_VERSION, 'VirtualMachineImport', NS, 'gone');
+      if (vmImport)
+        await phaseFunction('cleanup', cleanupStep, { kube: api.kube })(noContext, apiServerEvent(vmImport));
     }
     assert.equal(await api.kube.find(API_VERSION, 'VirtualMachineImport', NS, 'gone'), undefined);
     const left = await api.kube.list<Obj>(

@@ -97,17 +97,17 @@ test('kubectl kustomize output equals the files it lists (nothing dropped, names
 });
 
 test('what the functions create at run time passes the schemas too', () => {
-  const imp = {
+  const vmImport = {
     apiVersion: 'migration.harvesterhci.io/v1beta1',
     kind: 'VirtualMachineImport',
     metadata: { name: 'vm-1', namespace: 'team', uid: '0b6f5c9e-8d55-4d2c-9a53-3c1c3b0f3f11' },
     spec: { virtualMachineName: 'vm-1' },
   } as unknown as VirtualMachineImport;
-  const { deployment, service } = diskServerManifests(imp, 'token', 'ghcr.io/vm-import/vm-import:0.1.0');
+  const { deployment, service } = diskServerManifests(vmImport, 'token', 'ghcr.io/vm-import/vm-import:0.1.0');
   const objects = [
-    buildScratchPvc(imp, 12, 'harvester-longhorn'),
-    buildCredentialsSecret(imp, { username: 'dXNlcg==' }),
-    buildExportJob(imp, {
+    buildScratchPvc(vmImport, 12, 'harvester-longhorn'),
+    buildCredentialsSecret(vmImport, { username: 'dXNlcg==' }),
+    buildExportJob(vmImport, {
       image: 'ghcr.io/vm-import/vm-import:0.1.0',
       source: { kind: 'VmwareSource', namespace: 'default', name: 'vcsim' },
       credentialsSecret: 'vm-1-credentials',
@@ -165,12 +165,13 @@ test('one kustomize `images:` override changes every workload: the functions and
     // the functions get the ConfigMap as env; the Job and the disk server take their image from it
     const env = configMap.data as Record<string, string>;
     assert.equal(vmImportImage(env), override);
-    const imp = {
+    const vmImport = {
       metadata: { name: 'web', namespace: 'default', uid: 'u' },
       spec: {},
     } as VirtualMachineImport;
     assert.equal(
-      diskServerManifests(imp, 't', vmImportImage(env)).deployment.spec.template.spec.containers[0]!.image,
+      diskServerManifests(vmImport, 't', vmImportImage(env)).deployment.spec.template.spec.containers[0]!
+        .image,
       override,
     );
   } finally {

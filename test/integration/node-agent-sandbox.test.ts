@@ -31,7 +31,7 @@ after(async () => {
   await rm(workdir, { recursive: true, force: true });
 });
 
-const imp = {
+const vmImport = {
   apiVersion: 'migration.harvesterhci.io/v1beta1',
   kind: 'VirtualMachineImport',
   metadata: { name: 'sandboxed', namespace: 'default', uid: '11111111-2222-3333-4444-555555555555' },
@@ -40,7 +40,7 @@ const imp = {
 
 test('the disk server starts under its own securityContext (read-only root, uid 1000) and serves the scratch disk byte-identical', async () => {
   const token = newToken();
-  const { deployment } = diskServerManifests(imp, token, vmImportImage({}));
+  const { deployment } = diskServerManifests(vmImport, token, vmImportImage({}));
   const spec = deployment.spec.template.spec as unknown as PodSpec;
   const claim = (spec.volumes ?? []).find((v) => v.persistentVolumeClaim)!.persistentVolumeClaim!.claimName;
   const disk = randomBytes(3 * 1024 * 1024 + 512);

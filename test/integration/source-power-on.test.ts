@@ -248,7 +248,7 @@ describe('the source is powered back on when the import that powered it off ends
   test('an import deleted mid-export powers the source on once its Job is gone, then lets go of the finalizer', async () => {
     await powerOffAsTheJobDoes('deleted');
     await exportedImport('deleted', 'deleted', [cond('VMShutdownGuest', 'GuestShutdownRequested')]);
-    const imp = await getImport('deleted');
+    const vmImport = await getImport('deleted');
     // the export Job, still stopping
     await api.kube.create({
       apiVersion: 'batch/v1',
@@ -258,7 +258,12 @@ describe('the source is powered back on when the import that powered it off ends
         namespace: NS,
         finalizers: ['test/stopping'],
         ownerReferences: [
-          { apiVersion: API_VERSION, kind: 'VirtualMachineImport', name: 'deleted', uid: imp.metadata!.uid! },
+          {
+            apiVersion: API_VERSION,
+            kind: 'VirtualMachineImport',
+            name: 'deleted',
+            uid: vmImport.metadata!.uid!,
+          },
         ],
       },
       spec: {
@@ -267,7 +272,7 @@ describe('the source is powered back on when the import that powered it off ends
         },
       },
     });
-    await api.kube.delete(imp);
+    await api.kube.delete(vmImport);
     await run(cleanupStep, 'deleted');
     assert.equal(await powerOf('deleted'), 'poweredOff', 'not while the Job may still power it off');
     assert.ok((await getImport('deleted')).metadata?.finalizers?.includes(IMPORT_FINALIZER));

@@ -86,8 +86,8 @@ describe('tenancy', () => {
   });
 
   test("an import of such a source is invalid and no copy of the Secret appears in the import's namespace", async () => {
-    const imp = await importOf('steal-import', 'team-a', { name: 'steal', namespace: 'team-a' });
-    await phaseFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(imp));
+    const vmImport = await importOf('steal-import', 'team-a', { name: 'steal', namespace: 'team-a' });
+    await phaseFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(vmImport));
     const status = await statusOf('VirtualMachineImport', 'team-a', 'steal-import');
     assert.equal(status?.importStatus, 'virtualMachineImportInvalid');
     assert.match(JSON.stringify(status?.importConditions), /CredentialsNamespaceNotAllowed/);
@@ -114,8 +114,8 @@ describe('tenancy', () => {
 
   test('an import may not use a source of another namespace that does not allow it', async () => {
     await api.kube.create(source('b-private', 'team-b'));
-    const imp = await importOf('uses-private', 'team-a', { name: 'b-private', namespace: 'team-b' });
-    await phaseFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(imp));
+    const vmImport = await importOf('uses-private', 'team-a', { name: 'b-private', namespace: 'team-b' });
+    await phaseFunction('preflight', preflightStep, { kube: api.kube })(noContext, apiServerEvent(vmImport));
     const status = await statusOf('VirtualMachineImport', 'team-a', 'uses-private');
     assert.equal(status?.importStatus, 'virtualMachineImportInvalid');
     assert.match(JSON.stringify(status?.importConditions), /SourceNotShared/);

@@ -8,13 +8,13 @@ import { diskServerManifests, DISK_SERVER_PORT } from '../../functions/shared/di
 import type { VirtualMachineImport } from '../../functions/shared/api/index.ts';
 
 test('the disk server NetworkPolicy admits only the two downloaders, on the server port', () => {
-  const imp = {
+  const vmImport = {
     apiVersion: 'migration.harvesterhci.io/v1beta1',
     kind: 'VirtualMachineImport',
     metadata: { name: 'vm-1', namespace: 'team', uid: '0b6f5c9e-8d55-4d2c-9a53-3c1c3b0f3f11' },
     spec: { virtualMachineName: 'vm-1' },
   } as unknown as VirtualMachineImport;
-  const { deployment, networkPolicy } = diskServerManifests(imp, 'token', 'image');
+  const { deployment, networkPolicy } = diskServerManifests(vmImport, 'token', 'image');
   assert.deepEqual(networkPolicy.spec.podSelector.matchLabels, deployment.spec.selector.matchLabels);
   assert.equal(networkPolicy.metadata.namespace, 'team');
   assert.deepEqual(networkPolicy.spec.policyTypes, ['Ingress']);
@@ -28,5 +28,5 @@ test('the disk server NetworkPolicy admits only the two downloaders, on the serv
     },
     { podSelector: { matchLabels: { app: 'containerized-data-importer', 'cdi.kubevirt.io': 'importer' } } },
   ]);
-  assert.equal(networkPolicy.metadata.ownerReferences[0]?.uid, imp.metadata.uid);
+  assert.equal(networkPolicy.metadata.ownerReferences[0]?.uid, vmImport.metadata.uid);
 });

@@ -28,7 +28,7 @@ test('admits the oldest waiting imports up to the free slots, ties by namespace/
   assert.equal(isAdmitted(waiting, 3, 4, q('a', '2026-12-03T10:00:01Z', 'team-b')), false);
 });
 
-const imp = (status: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+const vmImport = (status: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
   VirtualMachineImport.parse({
     apiVersion: 'migration.harvesterhci.io/v1beta1',
     kind: 'VirtualMachineImport',
@@ -41,21 +41,21 @@ const imp = (status: Record<string, unknown>, extra: Record<string, unknown> = {
   });
 
 test('only sourceReady imports whose export has not started or ended wait for a slot', () => {
-  assert.equal(waitsForExport(imp({ importStatus: 'sourceReady' })), true);
-  assert.equal(waitsForExport(imp({ importStatus: 'virtualMachineImportValid' })), false);
-  assert.equal(waitsForExport(imp({ importStatus: 'disksExported' })), false);
+  assert.equal(waitsForExport(vmImport({ importStatus: 'sourceReady' })), true);
+  assert.equal(waitsForExport(vmImport({ importStatus: 'virtualMachineImportValid' })), false);
+  assert.equal(waitsForExport(vmImport({ importStatus: 'disksExported' })), false);
   assert.equal(
-    waitsForExport(imp({ importStatus: 'sourceReady' }, { deletionTimestamp: '2026-12-03T10:00:00Z' })),
+    waitsForExport(vmImport({ importStatus: 'sourceReady' }, { deletionTimestamp: '2026-12-03T10:00:00Z' })),
     false,
   );
   const done = (type: string) => ({
     importStatus: 'sourceReady',
     importConditions: [{ type, status: 'True', reason: 'r', message: 'm' }],
   });
-  assert.equal(waitsForExport(imp(done('VMExported'))), false);
-  assert.equal(waitsForExport(imp(done('VMExportFailed'))), false);
+  assert.equal(waitsForExport(vmImport(done('VMExported'))), false);
+  assert.equal(waitsForExport(vmImport(done('VMExportFailed'))), false);
 });
 
 test("an import's source defaults to the import's namespace, as its Job label does", () => {
-  assert.equal(importSourceLabel(imp({})), 'vmwaresource.team-a.vc');
+  assert.equal(importSourceLabel(vmImport({})), 'vmwaresource.team-a.vc');
 });

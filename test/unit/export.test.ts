@@ -21,7 +21,7 @@ import { decideExportStatus } from '../../functions/export-status/decide.ts';
 import { numberSetting, stringSetting } from '../../functions/shared/settings.ts';
 import { jobFinished } from '../../functions/shared/kube/job.ts';
 
-const imp = {
+const vmImport = {
   apiVersion: API_VERSION,
   kind: 'VirtualMachineImport',
   metadata: { name: 'my-import', namespace: 'team-a', uid: 'uid-1' },
@@ -101,7 +101,7 @@ describe('settings', () => {
 
 describe('export Job spec', () => {
   const source = { kind: 'VmwareSource', namespace: 'team-a', name: 'vc' };
-  const job = buildExportJob(imp, {
+  const job = buildExportJob(vmImport, {
     image: 'example/vm-import:1',
     source,
     credentialsSecret: 'vc-credentials',
@@ -159,7 +159,7 @@ describe('export Job spec', () => {
     assert.equal(scratch.persistentVolumeClaim.claimName, 'my-import-scratch');
   });
   test('without credentials (OVA without a Secret) there is no Secret volume', () => {
-    const ova = buildExportJob(imp, {
+    const ova = buildExportJob(vmImport, {
       image: 'i',
       source: { kind: 'OvaSource', namespace: 'team-a', name: 'o' },
       deadlineSeconds: 60,
@@ -171,12 +171,12 @@ describe('export Job spec', () => {
     );
   });
   test('PVC and Secret copy are owned and labelled', () => {
-    const pvc = buildScratchPvc(imp, 12, 'longhorn') as any;
+    const pvc = buildScratchPvc(vmImport, 12, 'longhorn') as any;
     assert.equal(pvc.metadata.name, 'my-import-scratch');
     assert.equal(pvc.spec.resources.requests.storage, '12Gi');
     assert.equal(pvc.spec.storageClassName, 'longhorn');
-    assert.equal('storageClassName' in (buildScratchPvc(imp, 1, '').spec as object), false);
-    const secret = buildCredentialsSecret(imp, { password: 'eA==' }) as any;
+    assert.equal('storageClassName' in (buildScratchPvc(vmImport, 1, '').spec as object), false);
+    const secret = buildCredentialsSecret(vmImport, { password: 'eA==' }) as any;
     assert.equal(secret.metadata.name, 'my-import-credentials');
     assert.equal(secret.metadata.ownerReferences[0].uid, 'uid-1');
   });

@@ -24,7 +24,7 @@ describe('source adapters', () => {
     const target = {
       kind: 'OvaSource' as const,
       source: { spec: {} },
-      imp: { metadata: {}, spec: {} } as never,
+      vmImport: { metadata: {}, spec: {} } as never,
     };
     const log = { info() {}, warn() {}, error() {}, debug() {}, child: () => log } as never;
     assert.equal((await ova.powerOn(target, { log })).state, 'notApplicable');

@@ -14,7 +14,7 @@ const cond = (type: string, reason = 'x', status: 'True' | 'False' | 'Unknown' =
   reason,
   message: '',
 });
-const imp = (
+const vmImport = (
   importStatus: string,
   conditions: ReturnType<typeof cond>[],
   spec: Record<string, unknown> = {},
@@ -29,42 +29,54 @@ const imp = (
 
 test('a source the import shut down or powered off is powered on; after the VM exists it is left alone', () => {
   const shutDown = [cond('VMShutdownGuest'), cond('VMPoweredOff', 'PoweredOff')];
-  assert.deepEqual(sourcePowerDecision(imp('VMMigrationFailed', shutDown), 'vm'), { action: 'powerOn' });
-  assert.deepEqual(sourcePowerDecision(imp('sourceReady', [cond('VMPoweringOff', 'ForcePowerOff')]), 'vm'), {
-    action: 'powerOn',
+  assert.deepEqual(sourcePowerDecision(vmImport('VMMigrationFailed', shutDown), 'vm'), { action: 'powerOn' });
+  assert.deepEqual(
+    sourcePowerDecision(vmImport('sourceReady', [cond('VMPoweringOff', 'ForcePowerOff')]), 'vm'),
+    {
+      action: 'powerOn',
+    },
+  );
+  assert.deepEqual(sourcePowerDecision(vmImport('virtualMachineCreated', shutDown), 'vm'), {
+    action: 'none',
   });
-  assert.deepEqual(sourcePowerDecision(imp('virtualMachineCreated', shutDown), 'vm'), { action: 'none' });
-  assert.deepEqual(sourcePowerDecision(imp('virtualMachineRunning', shutDown), 'vm'), { action: 'none' });
+  assert.deepEqual(sourcePowerDecision(vmImport('virtualMachineRunning', shutDown), 'vm'), {
+    action: 'none',
+  });
 });
 
 test('a source that was off stays off, said once; OVA and imports that never reached the power step say nothing', () => {
-  const wasOff = sourcePowerDecision(imp('VMMigrationFailed', [cond('VMPoweredOff', 'PoweredOff')]), 'vm');
+  const wasOff = sourcePowerDecision(
+    vmImport('VMMigrationFailed', [cond('VMPoweredOff', 'PoweredOff')]),
+    'vm',
+  );
   assert.equal(wasOff.action, 'record');
   assert.equal(wasOff.action === 'record' && wasOff.record.condition.reason, 'SourceWasOff');
   assert.equal(wasOff.action === 'record' && wasOff.record.condition.status, 'False');
   assert.deepEqual(
-    sourcePowerDecision(imp('VMMigrationFailed', [cond('VMPoweredOff', 'NotApplicable')]), 'vm'),
+    sourcePowerDecision(vmImport('VMMigrationFailed', [cond('VMPoweredOff', 'NotApplicable')]), 'vm'),
     {
       action: 'none',
     },
   );
-  assert.deepEqual(sourcePowerDecision(imp('virtualMachineImportInvalid', []), 'vm'), { action: 'none' });
-  assert.deepEqual(sourcePowerDecision(imp('sourceReady', []), 'vm'), { action: 'none' });
+  assert.deepEqual(sourcePowerDecision(vmImport('virtualMachineImportInvalid', []), 'vm'), {
+    action: 'none',
+  });
+  assert.deepEqual(sourcePowerDecision(vmImport('sourceReady', []), 'vm'), { action: 'none' });
 });
 
 test('the opt-out is recorded as a warning; a finished power-on is not repeated, a pending one is', () => {
   const optOut = sourcePowerDecision(
-    imp('VMMigrationFailed', [cond('VMShutdownGuest')], { powerOnSourceAfterFailure: false }),
+    vmImport('VMMigrationFailed', [cond('VMShutdownGuest')], { powerOnSourceAfterFailure: false }),
     'vm',
   );
   assert.equal(optOut.action === 'record' && optOut.record.condition.reason, 'PowerOnDisabled');
   assert.equal(optOut.action === 'record' && optOut.record.event.type, 'Warning');
   const done = [cond('VMShutdownGuest'), cond('SourcePoweredOn', 'PoweredOn')];
-  assert.deepEqual(sourcePowerDecision(imp('VMMigrationFailed', done), 'vm'), { action: 'none' });
+  assert.deepEqual(sourcePowerDecision(vmImport('VMMigrationFailed', done), 'vm'), { action: 'none' });
   const failed = [cond('VMShutdownGuest'), cond('SourcePoweredOn', 'PowerOnFailed', 'False')];
-  assert.deepEqual(sourcePowerDecision(imp('VMMigrationFailed', failed), 'vm'), { action: 'none' });
+  assert.deepEqual(sourcePowerDecision(vmImport('VMMigrationFailed', failed), 'vm'), { action: 'none' });
   const pending = [cond('VMShutdownGuest'), cond('SourcePoweredOn', 'GuestShuttingDown', 'Unknown')];
-  assert.deepEqual(sourcePowerDecision(imp('sourceReady', pending), 'vm'), { action: 'powerOn' });
+  assert.deepEqual(sourcePowerDecision(vmImport('sourceReady', pending), 'vm'), { action: 'powerOn' });
 });
 
 test('records: powered on, requested, not applicable, failed for good or for now', () => {

@@ -81,8 +81,8 @@ export async function runExporter(
     }
     throw e;
   }
-  const imp = VirtualMachineImport.parse(raw);
-  const status = imp.status ?? {};
+  const vmImport = VirtualMachineImport.parse(raw);
+  const status = vmImport.status ?? {};
   if (status.importStatus !== ImportStatus.SourceReady) {
     log.info('nothing to do', { why: `import is ${status.importStatus || 'new'}, not sourceReady` });
     return 'skipped';
@@ -112,7 +112,7 @@ export async function runExporter(
     else log.info('recorded', fields);
   };
 
-  const defaultBus: DiskBus = (imp.spec.defaultDiskBusType || 'virtio') as DiskBus;
+  const defaultBus: DiskBus = (vmImport.spec.defaultDiskBusType || 'virtio') as DiskBus;
   const disks = new Map<number, DiskState>();
   const writeDisks = async () => {
     await writer.update((s) => {
@@ -134,7 +134,7 @@ export async function runExporter(
   const started = Date.now();
 
   try {
-    const target = await sourceTarget(kube, imp, config);
+    const target = await sourceTarget(kube, vmImport, config);
     const adapter = await adapterFor(target.kind);
     await adapter.powerOff(target, {
       conditions: powerConditionsOf(status.importConditions),
@@ -148,7 +148,7 @@ export async function runExporter(
     // Disk buses and NIC models the guest has drivers for (kubevirt/guest-devices.ts), recorded
     // with the guest OS in the status before the disks are, so busType is final from the start.
     const chooseDevices = async (described: SourceVm): Promise<SourceVm> => {
-      const chosen = withGuestDevices(described, imp.spec);
+      const chosen = withGuestDevices(described, vmImport.spec);
       const guest = described.guestOs;
       await record(
         {
@@ -182,7 +182,7 @@ export async function runExporter(
         bytesDone: 0,
         bytesTotal: d.sizeBytes,
       });
-    if (vm) await publishSourceVm(kube, imp, vm);
+    if (vm) await publishSourceVm(kube, vmImport, vm);
     await writeDisks();
 
     const opts: ExportOptions = {
@@ -200,7 +200,7 @@ export async function runExporter(
     const exported = result.disks;
     if (result.vm) {
       vm = await chooseDevices(result.vm);
-      await publishSourceVm(kube, imp, vm);
+      await publishSourceVm(kube, vmImport, vm);
     }
     // Progress may have named disks the export did not produce (an OVA's .vmdk members decoded
     // before its OVF said they are unused): only exported disks get a status entry and an image.
@@ -224,7 +224,7 @@ export async function runExporter(
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const virtual = exported.reduce((n, d) => n + d.sizeBytes, 0);
     const data = exported.reduce((n, d) => n + d.allocatedBytes, 0);
-    const message = `exported ${exported.length} disk(s) of VM ${vm?.name ?? imp.spec.virtualMachineName ?? ''}: ${formatBytes(virtual)} virtual, ${formatBytes(data)} data, in ${seconds} s`;
+    const message = `exported ${exported.length} disk(s) of VM ${vm?.name ?? vmImport.spec.virtualMachineName ?? ''}: ${formatBytes(virtual)} virtual, ${formatBytes(data)} data, in ${seconds} s`;
     await record(
       { type: ImportConditionType.Exported, status: 'True', reason: 'DisksExported', message },
       (s) => {
@@ -284,10 +284,10 @@ export async function runExporter(
 
 async function sourceTarget(
   kube: Kube,
-  imp: VirtualMachineImport,
+  vmImport: VirtualMachineImport,
   config: ExporterConfig,
 ): Promise<SourceTarget> {
-  const ref = imp.spec.sourceCluster;
+  const ref = vmImport.spec.sourceCluster;
   const kind = sourceKindOf(ref?.kind);
   if (!kind || !ref?.name)
     throw new SourceError(
@@ -310,7 +310,7 @@ async function sourceTarget(
   return {
     kind,
     source,
-    imp,
+    vmImport,
     ...(data ? { credentials: { name: 'the source credentials Secret', data } } : {}),
   };
 }
@@ -346,15 +346,15 @@ async function verifyImage(
 }
 
 /** The VM description for the vm function: ConfigMap <import>-source-vm, key vm.json. */
-async function publishSourceVm(kube: Kube, imp: VirtualMachineImport, vm: SourceVm): Promise<void> {
+async function publishSourceVm(kube: Kube, vmImport: VirtualMachineImport, vm: SourceVm): Promise<void> {
   const object: Obj = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: {
-      name: importObjectNames(imp.metadata.name!).sourceVm,
-      namespace: imp.metadata.namespace ?? 'default',
-      labels: importNameLabel(imp.metadata.name!),
-      ownerReferences: [ownedByImport(imp)],
+      name: importObjectNames(vmImport.metadata.name!).sourceVm,
+      namespace: vmImport.metadata.namespace ?? 'default',
+      labels: importNameLabel(vmImport.metadata.name!),
+      ownerReferences: [ownedByImport(vmImport)],
     },
     data: { 'vm.json': JSON.stringify(vm) },
   };

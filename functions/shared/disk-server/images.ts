@@ -18,11 +18,11 @@ import { vmImportImage } from '../settings.ts';
 import { diskServerManifests, diskUrl, newToken } from './workload.ts';
 
 /** Ensures the disk server; returns its path token (kept in the Service so retries reuse it). */
-export async function ensureDiskServer(kube: Kube, imp: VirtualMachineImport): Promise<string> {
-  const names = importObjectNames(imp.metadata.name!);
-  const existing = await kube.find<Obj>('v1', 'Service', imp.metadata.namespace, names.diskServer);
+export async function ensureDiskServer(kube: Kube, vmImport: VirtualMachineImport): Promise<string> {
+  const names = importObjectNames(vmImport.metadata.name!);
+  const existing = await kube.find<Obj>('v1', 'Service', vmImport.metadata.namespace, names.diskServer);
   const token = existing?.metadata?.annotations?.[TOKEN_ANNOTATION] ?? newToken();
-  const { deployment, service, networkPolicy } = diskServerManifests(imp, token, vmImportImage());
+  const { deployment, service, networkPolicy } = diskServerManifests(vmImport, token, vmImportImage());
   await kube.ensure(networkPolicy);
   await kube.ensure(deployment);
   if (!existing) await kube.ensure(service);
@@ -32,17 +32,22 @@ export async function ensureDiskServer(kube: Kube, imp: VirtualMachineImport): P
 const attemptOf = (image: Obj): number => Number(image.metadata?.labels?.[ATTEMPT_LABEL] ?? 1) || 1;
 
 /** Every image of the import, those being deleted included. */
-export async function allImages(kube: Kube, imp: VirtualMachineImport): Promise<Obj[]> {
-  return kube.list<Obj>(IMAGE_API_VERSION, IMAGE_KIND, imp.metadata.namespace, importUidSelector(imp));
+export async function allImages(kube: Kube, vmImport: VirtualMachineImport): Promise<Obj[]> {
+  return kube.list<Obj>(
+    IMAGE_API_VERSION,
+    IMAGE_KIND,
+    vmImport.metadata.namespace,
+    importUidSelector(vmImport),
+  );
 }
 
 /**
  * The import's current image per disk index: the latest attempt not being deleted (a resubmission
  * creates the next attempt before it deletes the failed one).
  */
-export async function imagesByDisk(kube: Kube, imp: VirtualMachineImport): Promise<Map<number, Obj>> {
+export async function imagesByDisk(kube: Kube, vmImport: VirtualMachineImport): Promise<Map<number, Obj>> {
   const byDisk = new Map<number, Obj>();
-  for (const image of await allImages(kube, imp)) {
+  for (const image of await allImages(kube, vmImport)) {
     if (image.metadata?.deletionTimestamp) continue;
     const disk = Number(image.metadata?.labels?.[LABEL_DISK_INDEX]);
     const seen = byDisk.get(disk);
@@ -52,9 +57,12 @@ export async function imagesByDisk(kube: Kube, imp: VirtualMachineImport): Promi
 }
 
 /** The highest attempt submitted per disk, images being deleted included (bounds resubmits). */
-export async function attemptsByDisk(kube: Kube, imp: VirtualMachineImport): Promise<Map<number, number>> {
+export async function attemptsByDisk(
+  kube: Kube,
+  vmImport: VirtualMachineImport,
+): Promise<Map<number, number>> {
   const attempts = new Map<number, number>();
-  for (const image of await allImages(kube, imp)) {
+  for (const image of await allImages(kube, vmImport)) {
     const disk = Number(image.metadata?.labels?.[LABEL_DISK_INDEX]);
     attempts.set(disk, Math.max(attempts.get(disk) ?? 0, attemptOf(image)));
   }
@@ -67,10 +75,10 @@ export async function attemptsByDisk(kube: Kube, imp: VirtualMachineImport): Pro
  */
 export async function targetStorage(
   kube: Kube,
-  imp: VirtualMachineImport,
+  vmImport: VirtualMachineImport,
 ): Promise<{ storageClassName?: string; backend?: ImageBackend }> {
   type Sc = Obj & StorageClassLike;
-  const named = imp.spec.storageClass;
+  const named = vmImport.spec.storageClass;
   // One list serves both cases (and needs one verb).
   const sc = (await kube.list<Sc>('storage.k8s.io/v1', 'StorageClass')).find((c) =>
     named
@@ -93,21 +101,24 @@ export function admissionDenial(e: unknown): string | undefined {
 
 export async function submitImage(
   kube: Kube,
-  imp: VirtualMachineImport,
+  vmImport: VirtualMachineImport,
   token: string,
   disk: DiskInfo,
   index: number,
   attempt = 1,
   target?: { storageClassName?: string; backend?: ImageBackend },
 ) {
-  const storage = target ?? (await targetStorage(kube, imp));
+  const storage = target ?? (await targetStorage(kube, vmImport));
   const manifest = buildVirtualMachineImage({
-    namespace: imp.metadata.namespace ?? 'default',
-    importName: imp.metadata.name!,
-    importUid: imp.metadata.uid!,
+    namespace: vmImport.metadata.namespace ?? 'default',
+    importName: vmImport.metadata.name!,
+    importUid: vmImport.metadata.uid!,
     diskIndex: index,
-    url: diskUrl(imp, token, disk.diskName ?? `disk-${index}.img`),
-    displayName: imageDisplayName(imp.metadata.name!, index, { importUid: imp.metadata.uid, attempt }),
+    url: diskUrl(vmImport, token, disk.diskName ?? `disk-${index}.img`),
+    displayName: imageDisplayName(vmImport.metadata.name!, index, {
+      importUid: vmImport.metadata.uid,
+      attempt,
+    }),
     ...storage,
   });
   manifest.metadata.labels = { ...manifest.metadata.labels, [ATTEMPT_LABEL]: String(attempt) };
@@ -115,11 +126,11 @@ export async function submitImage(
 }
 
 /** The import fails: Harvester refused the image (e.g. a class its version cannot back images on). */
-export function imageRefused(imp: VirtualMachineImport, message: string): StepOutcome {
+export function imageRefused(vmImport: VirtualMachineImport, message: string): StepOutcome {
   const text = `Harvester refused the VirtualMachineImage: ${message}; choose a storage class this Harvester can import into (README "Harvester versions") and re-create the import`;
   return {
     action: 'update',
-    status: { ...(imp.status ?? {}), importStatus: ImportStatus.Failed },
+    status: { ...(vmImport.status ?? {}), importStatus: ImportStatus.Failed },
     condition: {
       type: ImportConditionType.DiskImagesSubmitted,
       status: 'False',

@@ -8,12 +8,12 @@ export const DISK_SERVER_PORT = 8080;
 
 export const newToken = (): string => randomBytes(24).toString('hex');
 
-export function diskServerManifests(imp: VirtualMachineImport, token: string, image: string) {
-  const names = importObjectNames(imp.metadata.name!);
-  const namespace = imp.metadata.namespace ?? 'default';
+export function diskServerManifests(vmImport: VirtualMachineImport, token: string, image: string) {
+  const names = importObjectNames(vmImport.metadata.name!);
+  const namespace = vmImport.metadata.namespace ?? 'default';
   const selector = { app: names.diskServer };
-  const labels = { ...importLabels(imp), ...selector };
-  const owner = [ownedByImport(imp)];
+  const labels = { ...importLabels(vmImport), ...selector };
+  const owner = [ownedByImport(vmImport)];
   const deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -77,7 +77,7 @@ export function diskServerManifests(imp: VirtualMachineImport, token: string, im
     },
     spec: { selector, ports: [{ name: 'http', port: 80, targetPort: DISK_SERVER_PORT }] },
   };
-  return { deployment, service, networkPolicy: diskServerNetworkPolicy(imp, selector, labels, owner) };
+  return { deployment, service, networkPolicy: diskServerNetworkPolicy(vmImport, selector, labels, owner) };
 }
 
 /**
@@ -91,18 +91,18 @@ export function diskServerManifests(imp: VirtualMachineImport, token: string, im
  * Enforcement needs a CNI that implements NetworkPolicy.
  */
 function diskServerNetworkPolicy(
-  imp: VirtualMachineImport,
+  vmImport: VirtualMachineImport,
   selector: Record<string, string>,
   labels: Record<string, string>,
   owner: ReturnType<typeof ownedByImport>[],
 ) {
-  const names = importObjectNames(imp.metadata.name!);
+  const names = importObjectNames(vmImport.metadata.name!);
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
     metadata: {
       name: names.diskServer,
-      namespace: imp.metadata.namespace ?? 'default',
+      namespace: vmImport.metadata.namespace ?? 'default',
       labels,
       ownerReferences: owner,
     },
@@ -130,7 +130,7 @@ function diskServerNetworkPolicy(
 }
 
 /** URL Harvester downloads disk `diskName` from: the server sends qcow2 or raw, whichever is smaller. */
-export function diskUrl(imp: VirtualMachineImport, token: string, diskName: string): string {
-  const names = importObjectNames(imp.metadata.name!);
-  return `http://${names.diskServer}.${imp.metadata.namespace ?? 'default'}.svc/${token}/${encodeURIComponent(diskName)}`;
+export function diskUrl(vmImport: VirtualMachineImport, token: string, diskName: string): string {
+  const names = importObjectNames(vmImport.metadata.name!);
+  return `http://${names.diskServer}.${vmImport.metadata.namespace ?? 'default'}.svc/${token}/${encodeURIComponent(diskName)}`;
 }

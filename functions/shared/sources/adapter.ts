@@ -26,7 +26,7 @@ export interface SourceObject {
 
 /** A source object and the import that reads from it. */
 export interface SourceTarget extends SourceObject {
-  imp: VirtualMachineImport;
+  vmImport: VirtualMachineImport;
 }
 
 /** A runtime setting an adapter reads (ConfigMap key → env of the functions and the export Job). */

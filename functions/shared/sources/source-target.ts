@@ -57,10 +57,10 @@ export async function sourceTargetOf(
   kube: Kube,
   kind: SourceKind,
   source: Obj,
-  imp: VirtualMachineImport,
+  vmImport: VirtualMachineImport,
 ): Promise<SourceTarget> {
-  checkImportMayUse(source, imp.metadata.namespace ?? 'default');
-  return { ...(await sourceObjectOf(kube, kind, source)), imp };
+  checkImportMayUse(source, vmImport.metadata.namespace ?? 'default');
+  return { ...(await sourceObjectOf(kube, kind, source)), vmImport };
 }
 
 /** The credentials a source needs; MissingCredentials when spec.credentials names none. */

@@ -15,7 +15,7 @@ import { powerOffServer, startServer } from './power.ts';
 import { openstackSettings } from './settings.ts';
 import { preflightOpenstackServer, verifyOpenstackSource } from './verify.ts';
 
-const connectionOf = (t: Omit<SourceTarget, 'imp'>) => {
+const connectionOf = (t: Omit<SourceTarget, 'vmImport'>) => {
   const credentials = requiredCredentials(t);
   return connectionFromSpec(specOf<OpenstackSourceSpec>(t), credentials.data, credentials.name);
 };
@@ -29,7 +29,7 @@ const logInto =
 const connect = (t: SourceTarget, log?: Logger) =>
   OpenstackClient.connect(connectionOf(t), log ? { log: logInto(log) } : {});
 
-const serverOf = (t: SourceTarget) => t.imp.spec.virtualMachineName ?? '';
+const serverOf = (t: SourceTarget) => t.vmImport.spec.virtualMachineName ?? '';
 
 export const adapter: SourceAdapter = {
   label: 'OpenStack',
@@ -43,8 +43,8 @@ export const adapter: SourceAdapter = {
   async preflight(t) {
     const { warnings } = await preflightOpenstackServer(await connect(t), {
       virtualMachineName: serverOf(t),
-      networkMapping: t.imp.spec.networkMapping,
-      forcePowerOff: t.imp.spec.forcePowerOff,
+      networkMapping: t.vmImport.spec.networkMapping,
+      forcePowerOff: t.vmImport.spec.forcePowerOff,
     });
     return { warnings };
   },

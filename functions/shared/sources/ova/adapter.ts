@@ -13,7 +13,7 @@ import type { ParseOvfOptions } from './ovf-descriptor.ts';
 
 /** The import's virtualMachineName picks the VM of a vApp OVA. */
 function selection(t: SourceTarget): ParseOvfOptions {
-  const name = t.imp.spec.virtualMachineName;
+  const name = t.vmImport.spec.virtualMachineName;
   return name ? { virtualMachineName: name } : {};
 }
 
@@ -32,7 +32,7 @@ export const adapter: SourceAdapter = {
   },
 
   async resolveVmName(t) {
-    return t.imp.spec.virtualMachineName ?? '';
+    return t.vmImport.spec.virtualMachineName ?? '';
   },
 
   // The OVF is inside the archive: the export reads it (SourceExport.vm).

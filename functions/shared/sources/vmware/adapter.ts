@@ -13,7 +13,7 @@ import { closeVmwareSessions } from './session.ts';
 import { vmwareSettings } from './settings.ts';
 import { preflightVmwareImport, verifyVmwareSource } from './verify.ts';
 
-function connectionOf(t: Omit<SourceTarget, 'imp'>) {
+function connectionOf(t: Omit<SourceTarget, 'vmImport'>) {
   const spec = specOf<VmwareSourceSpec>(t);
   const credentials = requiredCredentials(t);
   return { conn: resolveVmwareConnection(spec, credentials.data, credentials.name), dc: spec.dc ?? '' };
@@ -22,7 +22,7 @@ function connectionOf(t: Omit<SourceTarget, 'imp'>) {
 function locationOf(t: SourceTarget) {
   return {
     ...connectionOf(t),
-    vm: { name: t.imp.spec.virtualMachineName ?? '', folder: t.imp.spec.folder },
+    vm: { name: t.vmImport.spec.virtualMachineName ?? '', folder: t.vmImport.spec.folder },
   };
 }
 
@@ -40,14 +40,14 @@ export const adapter: SourceAdapter = {
     const { conn, dc, vm } = locationOf(t);
     await preflightVmwareImport(conn, dc, {
       ...vm,
-      networkMapping: t.imp.spec.networkMapping,
-      forcePowerOff: t.imp.spec.forcePowerOff,
+      networkMapping: t.vmImport.spec.networkMapping,
+      forcePowerOff: t.vmImport.spec.forcePowerOff,
     });
     return { warnings: [] };
   },
 
   async resolveVmName(t) {
-    return t.imp.spec.virtualMachineName ?? '';
+    return t.vmImport.spec.virtualMachineName ?? '';
   },
 
   async describe(t) {
@@ -63,7 +63,7 @@ export const adapter: SourceAdapter = {
   async powerOff(t, deps) {
     const { conn, dc, vm } = locationOf(t);
     const timeoutMs = numberSetting('POWER_OFF_TIMEOUT_SECONDS', deps.env, 1) * 1000;
-    await powerOffVmwareVm(conn, dc, vm, t.imp.spec, deps, timeoutMs);
+    await powerOffVmwareVm(conn, dc, vm, t.vmImport.spec, deps, timeoutMs);
   },
 
   async powerOn(t) {
