@@ -48,22 +48,29 @@ export default {
       to: { path: '^(test|bench|local-cluster)/' },
     },
     {
-      name: 'bench-imports-tests',
+      name: 'tools-import-tests',
       comment:
-        'Benchmarks do not import tests. They share the stand-ins (test/simulators/) and the ' +
-        'fixtures helpers (test/support/) with the tests and the local cluster.',
+        'The local cluster and the benchmark never import tests: what they share with the tests ' +
+        '(the simulators, local-cluster/simulators/) lives in local-cluster/.',
       severity: 'error',
-      from: { path: '^bench/' },
-      to: { path: '^test/', pathNot: '^test/(simulators|support)/' },
+      from: { path: '^(bench|local-cluster)/' },
+      to: { path: '^test/' },
     },
     {
-      name: 'tests-import-bench-programs',
+      name: 'tests-import-bench',
       comment:
-        "Tests may test bench/lib/ (the benchmark's own code) but not run the benchmark programs; " +
-        'test/ helpers are not imported from bench/.',
+        "Tests do not import the benchmark; the tests of the benchmark's own code live with it " +
+        '(bench/test/).',
       severity: 'error',
       from: { path: '^test/' },
-      to: { path: '^bench/', pathNot: '^bench/lib/' },
+      to: { path: '^bench/' },
+    },
+    {
+      name: 'local-cluster-imports-bench',
+      comment: 'The local cluster does not depend on the benchmark (the benchmark uses the local cluster).',
+      severity: 'error',
+      from: { path: '^local-cluster/' },
+      to: { path: '^bench/' },
     },
     {
       name: 'unresolvable-import',

@@ -20,7 +20,7 @@ import type { FaultOptions } from './runtime/eventing/faults.ts';
 import { startHarvesterWebhook } from './runtime/harvester/admission-webhook.ts';
 import { HarvesterImageController } from './runtime/harvester/image-controller.ts';
 import { DEFAULT_HARVESTER_VERSION, harvesterBehaviour } from './runtime/harvester/versions.ts';
-import { Kube } from './runtime/kube.ts';
+import { Kube } from '../functions/shared/kube/client.ts';
 import { KubeVirtController } from './runtime/kubevirt/vm-controller.ts';
 import {
   startSimulatedSources,

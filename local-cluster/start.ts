@@ -44,7 +44,7 @@ while (!stopping) {
   const rows: ImportRow[] = [];
   for (const name of names) {
     const obj = await cluster.kube
-      .get(API_VERSION, 'VirtualMachineImport', name, 'default')
+      .find(API_VERSION, 'VirtualMachineImport', 'default', name)
       .catch(() => undefined);
     rows.push({ name, status: obj?.status as VirtualMachineImportStatus | undefined });
   }

@@ -1,5 +1,5 @@
 // Worker thread: one Glance checksum (md5 or sha512) of a disk's content. From the content's
-// definition (test/simulators/disk-content.ts) when it is one of the disk-content specs: the
+// definition (local-cluster/simulators/disk-content.ts) when it is one of the disk-content specs: the
 // same bytes as the file, without paying the page cache for a multi-GiB read back. Otherwise
 // (a volume the simulator padded to whole GiB) from the file.
 import { createHash } from 'node:crypto';
@@ -10,7 +10,7 @@ import {
   allocatedBlocks,
   blockData,
   type DiskContentSpec,
-} from '../../test/simulators/disk-content.ts';
+} from '../../local-cluster/simulators/disk-content.ts';
 
 export type HashInput = { spec: DiskContentSpec } | { path: string };
 

@@ -18,7 +18,7 @@ import {
   TERMINAL_IMPORT_STATUSES,
   type VirtualMachineImportStatus,
 } from '../../functions/shared/api/index.ts';
-import { importStatus } from '../../test/support/e2e.ts';
+import { importStatus } from '../../local-cluster/import-status.ts';
 import { percentile, type ControlPlane } from './report.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -135,7 +135,7 @@ async function transitionLatencies(dir: string, notes: string[]): Promise<number
         manifests,
       ],
     });
-    const created = await cluster.kube.ensure({
+    const { object: created } = await cluster.kube.ensure({
       apiVersion: 'migration.harvesterhci.io/v1beta1',
       kind: 'VirtualMachineImport',
       metadata: { name: 'latency', namespace: NS },

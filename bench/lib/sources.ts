@@ -6,10 +6,13 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ensurePki } from '../../local-cluster/pki.ts';
 import type { VmwareConnection } from '../../functions/shared/sources/vmware/connection.ts';
-import { cachedDiskContent, diskCachePath } from '../../test/simulators/disk-content.ts';
-import { Inventory } from '../../test/simulators/inventory.ts';
-import { startOpenstackSimulator, type OpenstackSimulator } from '../../test/simulators/openstack/index.ts';
-import { startVcsim, type Vcsim } from '../../test/simulators/vcsim/index.ts';
+import { cachedDiskContent, diskCachePath } from '../../local-cluster/simulators/disk-content.ts';
+import { Inventory } from '../../local-cluster/simulators/inventory.ts';
+import {
+  startOpenstackSimulator,
+  type OpenstackSimulator,
+} from '../../local-cluster/simulators/openstack/index.ts';
+import { startVcsim, type Vcsim } from '../../local-cluster/simulators/vcsim/index.ts';
 import type { HashInput } from './content-hash-worker.ts';
 import { writeStreamOptimizedVmdk } from './vmdk-fixture.ts';
 
@@ -47,7 +50,7 @@ export function benchInventory(vmwareVms: BenchVm[], openstackServers: BenchVm[]
 }
 
 /**
- * The cache files vcsim's launcher (test/simulators/vcsim/index.ts) uses for a disk spec: it
+ * The cache files vcsim's launcher (local-cluster/simulators/vcsim/index.ts) uses for a disk spec: it
  * reuses `<key>.vmdk` when it is not older than `<key>.raw`, and only then skips qemu-img.
  */
 export function vcsimCachePaths(cacheDir: string, spec: DiskSpec): { rawPath: string; vmdkPath: string } {
@@ -191,7 +194,7 @@ export async function startBenchOpenstack(
   return sim;
 }
 
-export { openstackConnection } from '../../test/support/openstack.ts';
+export { openstackConnection } from '../../local-cluster/simulators/openstack/connection.ts';
 
 /** The volumes of server `name` as the cloud holds them (content padded to whole GiB), in order. */
 export function openstackSourceRaw(sim: OpenstackSimulator, name: string): string[] {

@@ -2,7 +2,7 @@
 // directory and the pod network.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Kube } from './kube.ts';
+import type { Kube } from '../../functions/shared/kube/client.ts';
 import type { ClusterNetwork } from './dns/network.ts';
 
 export interface RuntimePaths {

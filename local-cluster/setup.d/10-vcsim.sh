@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the vcsim fixture (govmomi's simulator + our ExportVm / NFC lease / Tools behaviour,
-# test/simulators/vcsim, a Go module pinning govmomi) into the component cache outside the working
+# local-cluster/simulators/vcsim, a Go module pinning govmomi) into the component cache outside the working
 # tree, keyed by its sources, so every clone on this machine reuses it. Prints the binary's path.
 # Also leaves the pinned govmomi module in the Go module cache (its ovf/fixtures/ corpus is read
 # from there). A no-op apart from that check when the binary for these sources exists.
 set -euo pipefail
-cd "$(dirname "$0")/../../test/simulators/vcsim"
+cd "$(dirname "$0")/../simulators/vcsim"
 cache="${VM_IMPORT_COMPONENT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vm-import/components}"
 export GOTOOLCHAIN=local CGO_ENABLED=0
 

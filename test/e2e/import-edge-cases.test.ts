@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
-import { applyExampleSources, importStatus, sameDisk, waitForImports } from '../support/e2e.ts';
+import { applyExampleSources, sameDisk, waitForImports } from '../support/e2e.ts';
+import { importStatus } from '../../local-cluster/import-status.ts';
 
 let cluster: LocalCluster;
 let stateDir: string;

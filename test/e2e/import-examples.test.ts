@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
 import { renderExample } from '../../local-cluster/examples.ts';
-import { loadInventory } from '../simulators/inventory.ts';
+import { loadInventory } from '../../local-cluster/simulators/inventory.ts';
 import { applyExampleSources, sameDisk, waitForImports } from '../support/e2e.ts';
 import { importObjectNames } from '../../functions/shared/import-objects.ts';
 
@@ -136,11 +136,11 @@ spec:
     }
 
     // the VM has the source's CPU, memory, MACs, firmware, disk order and buses
-    const vm = (await cluster.kube.get(
+    const vm = (await cluster.kube.find(
       'kubevirt.io/v1',
       'VirtualMachine',
-      'alpine-export-test',
       'default',
+      'alpine-export-test',
     )) as any;
     const domain = vm.spec.template.spec.domain;
     const alpine = inventory.vmware!.vms[0]!;
@@ -159,19 +159,19 @@ spec:
     );
     const macs = domain.devices.interfaces.map((i: any) => i.macAddress).sort();
     assert.deepEqual(macs, alpine.nics.map((n) => n.mac).sort());
-    const openstack = (await cluster.kube.get(
+    const openstack = (await cluster.kube.find(
       'kubevirt.io/v1',
       'VirtualMachine',
-      statuses[copies.find((n) => running.includes(n))!]!.importedVirtualMachineName!,
       'default',
+      statuses[copies.find((n) => running.includes(n))!]!.importedVirtualMachineName!,
     )) as any;
     assert.ok(openstack.spec.template.spec.domain.firmware?.bootloader?.efi, 'hw_firmware_type=uefi → EFI');
     assert.equal(openstack.spec.template.spec.domain.memory.guest, `${server.flavor.ramMiB}Mi`);
-    const vmi = await cluster.kube.get(
+    const vmi = await cluster.kube.find(
       'kubevirt.io/v1',
       'VirtualMachineInstance',
-      'alpine-export-test',
       'default',
+      'alpine-export-test',
     );
     assert.ok(vmi, 'KubeVirt started the VM');
 
@@ -187,11 +187,11 @@ spec:
     ]);
     const leftovers = left.split('\n').filter((n) => /^job|^deployment|-scratch$/.test(n));
     assert.deepEqual(leftovers, [], 'export Jobs, disk servers and scratch volumes are gone');
-    const img = await cluster.kube.get(
+    const img = await cluster.kube.find(
       'harvesterhci.io/v1beta1',
       'VirtualMachineImage',
-      statuses.appliance!.diskImportStatus![0]!.VirtualMachineImage!,
       'default',
+      statuses.appliance!.diskImportStatus![0]!.VirtualMachineImage!,
     );
     assert.equal(img?.metadata?.ownerReferences?.length ?? 0, 0);
 

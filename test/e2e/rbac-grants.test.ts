@@ -195,7 +195,7 @@ spec:
     assert.ok(cluster.eventing.firePingSources() > 0, 'no PingSource is running');
     // delete it once its export Job exists (cleanup removes the Job, scratch and credentials)
     const deadline = Date.now() + 300_000;
-    while (!(await cluster.kube.get('batch/v1', 'Job', exportJobName('deleted-early'), 'imports'))) {
+    while (!(await cluster.kube.find('batch/v1', 'Job', 'imports', exportJobName('deleted-early')))) {
       assert.ok(Date.now() < deadline, 'the export Job of deleted-early was not created');
       await new Promise((r) => setTimeout(r, 500));
     }

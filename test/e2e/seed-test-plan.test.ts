@@ -15,7 +15,8 @@ import { stringify } from 'yaml';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
 import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
 import { waitForCustomResourceStorage } from '../support/cluster-api.ts';
-import { applyExampleSources, importStatus, sameDisk, waitForImports } from '../support/e2e.ts';
+import { applyExampleSources, sameDisk, waitForImports } from '../support/e2e.ts';
+import { importStatus } from '../../local-cluster/import-status.ts';
 import { setOpenstackSimulatorFaults } from '../support/openstack.ts';
 import { openstackServerStatus, vmwarePowerStateOf } from '../support/source-power.ts';
 import { vmwareTasksOf } from '../support/vmware-tasks.ts';
@@ -253,7 +254,7 @@ const names = async (what: string, selector?: string) =>
 const lastMessage = async (name: string) =>
   (await importStatus(cluster, name)).importConditions?.at(-1)?.message ?? '';
 const vmOf = async (name: string) =>
-  (await cluster.kube.get('kubevirt.io/v1', 'VirtualMachine', name, 'default')) as any;
+  (await cluster.kube.find('kubevirt.io/v1', 'VirtualMachine', 'default', name)) as any;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const eventsOf = (name: string) =>
   kubectl([
@@ -384,11 +385,11 @@ describe('seed test plan steps end to end', () => {
     const oldImages = await names('virtualmachineimages.harvesterhci.io');
     const oldDisplayNames = new Map<string, string>();
     for (const i of oldImages) {
-      const img = (await cluster.kube.get(
+      const img = (await cluster.kube.find(
         'harvesterhci.io/v1beta1',
         'VirtualMachineImage',
-        i.split('/')[1]!,
         'default',
+        i.split('/')[1]!,
       )) as any;
       oldDisplayNames.set(img.metadata.name, img.spec.displayName);
     }
@@ -408,11 +409,11 @@ describe('seed test plan steps end to end', () => {
     assert.equal(newImages.length, 4);
     for (const i of newImages) {
       assert.ok(!oldImages.includes(`virtualmachineimage.harvesterhci.io/${i}`), `${i} is a new image`);
-      const img = (await cluster.kube.get(
+      const img = (await cluster.kube.find(
         'harvesterhci.io/v1beta1',
         'VirtualMachineImage',
-        i,
         'default',
+        i,
       )) as any;
       // Harvester keeps display names unique in a namespace: the same name but for the import's
       // short UID hash, since the old images are still there
@@ -533,11 +534,11 @@ describe('seed test plan steps end to end', () => {
       for (const [i, disk] of disks.entries()) {
         const bytes = source.disks[i]!.sizeMiB * 1024 ** 2;
         assert.equal(disk.diskSize, bytes, `${n} disk ${i} size`);
-        const pvc = (await cluster.kube.get(
+        const pvc = (await cluster.kube.find(
           'v1',
           'PersistentVolumeClaim',
-          `${status.importedVirtualMachineName}-disk-${i}`,
           'default',
+          `${status.importedVirtualMachineName}-disk-${i}`,
         )) as any;
         assert.equal(pvc?.spec.resources.requests.storage, String(bytes), `${n} volume ${i} size`);
         const image = join(stateDir, 'harvester', 'images', 'default', `${disk.VirtualMachineImage}.raw`);
@@ -620,21 +621,21 @@ describe('seed test plan steps end to end', () => {
     assert.equal(vm.spec.runStrategy, 'Halted');
     assert.equal(vm.status?.printableStatus, 'Stopped');
     assert.equal(
-      await cluster.kube.get(
+      await cluster.kube.find(
         'kubevirt.io/v1',
         'VirtualMachineInstance',
-        statuses.stopped!.importedVirtualMachineName!,
         'default',
+        statuses.stopped!.importedVirtualMachineName!,
       ),
       undefined,
       'KubeVirt started nothing',
     );
     // terminal: resync leaves it alone, the scratch is freed
-    const version = (await cluster.kube.get(API, 'VirtualMachineImport', 'stopped', 'default'))!.metadata!
+    const version = (await cluster.kube.find(API, 'VirtualMachineImport', 'default', 'stopped'))!.metadata!
       .resourceVersion;
     await sleep(12_000);
     assert.equal(
-      (await cluster.kube.get(API, 'VirtualMachineImport', 'stopped', 'default'))!.metadata!.resourceVersion,
+      (await cluster.kube.find(API, 'VirtualMachineImport', 'default', 'stopped'))!.metadata!.resourceVersion,
       version,
     );
     assert.deepEqual(
@@ -684,23 +685,24 @@ describe('seed test plan steps end to end', () => {
       for (const n of imports) {
         assert.equal(statuses[n]!.importStatus, 'virtualMachineRunning', `${n}: ${await lastMessage(n)}`);
         const imageName = statuses[n]!.diskImportStatus![0]!.VirtualMachineImage!;
-        const image = (await cluster.kube.get(
+        const image = (await cluster.kube.find(
           'harvesterhci.io/v1beta1',
           'VirtualMachineImage',
-          imageName,
           'default',
+          imageName,
         )) as any;
         assert.equal(image.spec.storageClassParameters.diskSelector, 'ssd', `${n} image`);
         assert.equal(image.spec.storageClassParameters.numberOfReplicas, '1', `${n} image`);
-        const pvc = (await cluster.kube.get(
+        const pvc = (await cluster.kube.find(
           'v1',
           'PersistentVolumeClaim',
-          `${statuses[n]!.importedVirtualMachineName}-disk-0`,
           'default',
+          `${statuses[n]!.importedVirtualMachineName}-disk-0`,
         )) as any;
-        const cls = (await cluster.kube.get(
+        const cls = (await cluster.kube.find(
           'storage.k8s.io/v1',
           'StorageClass',
+          undefined,
           pvc.spec.storageClassName,
         )) as any;
         assert.equal(cls.parameters.diskSelector, 'ssd', `${n} volume class ${pvc.spec.storageClassName}`);

@@ -11,9 +11,12 @@ import { API_VERSION, type VirtualMachineImportStatus } from '../../functions/sh
 import { phaseFunction } from '../../functions/shared/phase-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { exportStatusStep } from '../../functions/export-status/index.ts';
-import { writeDiskContent } from '../simulators/disk-content.ts';
-import type { Inventory } from '../simulators/inventory.ts';
-import { startOpenstackSimulator, type OpenstackSimulator } from '../simulators/openstack/index.ts';
+import { writeDiskContent } from '../../local-cluster/simulators/disk-content.ts';
+import type { Inventory } from '../../local-cluster/simulators/inventory.ts';
+import {
+  startOpenstackSimulator,
+  type OpenstackSimulator,
+} from '../../local-cluster/simulators/openstack/index.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
 
 const ROOT = join(import.meta.dirname, '../..');

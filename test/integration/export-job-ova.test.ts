@@ -12,8 +12,8 @@ import { phaseFunction } from '../../functions/shared/phase-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { exportStep } from '../../functions/export/index.ts';
 import { exportStatusStep } from '../../functions/export-status/index.ts';
-import { buildOva } from '../simulators/ova/build-ova.ts';
-import { startOvaServer, type OvaServer } from '../simulators/ova/server.ts';
+import { buildOva } from '../../local-cluster/simulators/ova/build-ova.ts';
+import { startOvaServer, type OvaServer } from '../../local-cluster/simulators/ova/server.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
 
 const ROOT = join(import.meta.dirname, '../..');

@@ -13,8 +13,8 @@ import { phaseFunction } from '../../functions/shared/phase-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { createHandler as createExportHandler } from '../../functions/export/index.ts';
 import { exportStatusStep } from '../../functions/export-status/index.ts';
-import { Inventory } from '../simulators/inventory.ts';
-import { startVcsim, type Vcsim } from '../simulators/vcsim/index.ts';
+import { Inventory } from '../../local-cluster/simulators/inventory.ts';
+import { startVcsim, type Vcsim } from '../../local-cluster/simulators/vcsim/index.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
 
 const ROOT = join(import.meta.dirname, '../..');

@@ -13,7 +13,6 @@ import {
 } from '../../functions/shared/api/index.ts';
 import { phaseFunction, type ImportStep } from '../../functions/shared/phase-function.ts';
 import { importObjectNames } from '../../functions/shared/import-objects.ts';
-import type { Obj } from '../../functions/shared/kube/client.ts';
 import type { SourceVm } from '../../functions/shared/sources/types.ts';
 import { imagesStep } from '../../functions/images/index.ts';
 import { imageStatusStep } from '../../functions/image-status/index.ts';
@@ -21,7 +20,7 @@ import { vmStep } from '../../functions/vm/index.ts';
 import { vmStatusStep } from '../../functions/vm-status/index.ts';
 import { cleanupStep } from '../../functions/cleanup/index.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
-import { Kube as RuntimeKube } from '../../local-cluster/runtime/kube.ts';
+import { Kube, type Obj } from '../../functions/shared/kube/client.ts';
 import {
   startHarvesterWebhook,
   type HarvesterWebhook,
@@ -217,7 +216,7 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
   before(async () => {
     api = await startTestApi();
     webhook = await startHarvesterWebhook({
-      kube: RuntimeKube.fromFile(api.kubeconfigPath),
+      kube: Kube.fromFile(api.kubeconfigPath),
       harvester: harvesterBehaviour(DEFAULT_HARVESTER_VERSION),
       dir: await mkdtemp(join(tmpdir(), 'harvester-webhook-')),
     });

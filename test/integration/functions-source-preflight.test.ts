@@ -13,7 +13,7 @@ import { phaseFunction } from '../../functions/shared/phase-function.ts';
 import { preflightStep } from '../../functions/preflight/index.ts';
 import { createHandler as verifySourceHandler } from '../../functions/verify-source/index.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
-import { startVcsim, type Vcsim } from '../simulators/vcsim/index.ts';
+import { startVcsim, type Vcsim } from '../../local-cluster/simulators/vcsim/index.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
 
 let api: TestApi;

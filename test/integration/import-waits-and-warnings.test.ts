@@ -12,7 +12,10 @@ import { phaseFunction, type ImportStep } from '../../functions/shared/phase-fun
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { preflightStep } from '../../functions/preflight/index.ts';
 import { sanitizeStep } from '../../functions/sanitize/index.ts';
-import { startOpenstackSimulator, type OpenstackSimulator } from '../simulators/openstack/index.ts';
+import {
+  startOpenstackSimulator,
+  type OpenstackSimulator,
+} from '../../local-cluster/simulators/openstack/index.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
 import { OPENSTACK_TEST_INVENTORY } from '../support/openstack.ts';
 

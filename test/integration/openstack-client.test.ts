@@ -15,13 +15,12 @@ import {
 } from '../../functions/shared/sources/openstack/verify.ts';
 import type { OpenstackConnection } from '../../functions/shared/sources/openstack/connection.ts';
 import { SourceError } from '../../functions/shared/sources/source-error.ts';
-import { startOpenstackSimulator, type OpenstackSimulator } from '../simulators/openstack/index.ts';
 import {
-  IMAGE_BOOTED,
-  OPENSTACK_TEST_INVENTORY as inventory,
-  TWO_DISKS,
-  openstackConnection,
-} from '../support/openstack.ts';
+  startOpenstackSimulator,
+  type OpenstackSimulator,
+} from '../../local-cluster/simulators/openstack/index.ts';
+import { IMAGE_BOOTED, OPENSTACK_TEST_INVENTORY as inventory, TWO_DISKS } from '../support/openstack.ts';
+import { openstackConnection } from '../../local-cluster/simulators/openstack/connection.ts';
 
 let sim: OpenstackSimulator;
 let work: string;

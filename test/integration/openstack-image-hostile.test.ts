@@ -12,12 +12,12 @@ import { execa } from 'execa';
 import { OpenstackClient } from '../../functions/shared/sources/openstack/client.ts';
 import { ServerExport } from '../../functions/shared/sources/openstack/export.ts';
 import { SourceError } from '../../functions/shared/sources/source-error.ts';
-import { startOpenstackSimulator, type OpenstackSimulator } from '../simulators/openstack/index.ts';
 import {
-  IMAGE_BOOTED,
-  OPENSTACK_TEST_INVENTORY as inventory,
-  openstackConnection,
-} from '../support/openstack.ts';
+  startOpenstackSimulator,
+  type OpenstackSimulator,
+} from '../../local-cluster/simulators/openstack/index.ts';
+import { IMAGE_BOOTED, OPENSTACK_TEST_INVENTORY as inventory } from '../support/openstack.ts';
+import { openstackConnection } from '../../local-cluster/simulators/openstack/connection.ts';
 
 const SETTINGS = { pollInitialMs: 20, pollMaxMs: 200, uploadImageRetryCount: 30, uploadImageRetryDelay: 1 };
 const SECRET = 'TOP-SECRET-PASSWORD-FILE-CONTENT\n'.repeat(16);

@@ -16,13 +16,13 @@ import { ServerExport } from '../../functions/shared/sources/openstack/export.ts
 import type { OpenstackExportSettings } from '../../functions/shared/sources/openstack/export-settings.ts';
 import type { ExportOptions } from '../../functions/shared/sources/types.ts';
 import { SourceError } from '../../functions/shared/sources/source-error.ts';
-import { writeDiskContent } from '../simulators/disk-content.ts';
-import { startOpenstackSimulator, type OpenstackSimulator } from '../simulators/openstack/index.ts';
+import { writeDiskContent } from '../../local-cluster/simulators/disk-content.ts';
 import {
-  IMAGE_BOOTED,
-  OPENSTACK_TEST_INVENTORY as inventory,
-  openstackConnection,
-} from '../support/openstack.ts';
+  startOpenstackSimulator,
+  type OpenstackSimulator,
+} from '../../local-cluster/simulators/openstack/index.ts';
+import { IMAGE_BOOTED, OPENSTACK_TEST_INVENTORY as inventory } from '../support/openstack.ts';
+import { openstackConnection } from '../../local-cluster/simulators/openstack/connection.ts';
 
 const run = promisify(execFile);
 

@@ -1,6 +1,6 @@
 // Every OVF descriptor of the fixture corpus that ships in the govmomi Go module (exports from
 // vSphere, ovftool, VMware Studio and appliance vendors, plus ovftool's own positive and negative
-// test files) through parseOvfDescriptor. The module is the one test/simulators/vcsim/go.mod pins;
+// test files) through parseOvfDescriptor. The module is the one local-cluster/simulators/vcsim/go.mod pins;
 // it is read from the Go module cache (downloaded with `go mod download` when missing), never
 // committed here. A vApp is parsed once per VM it holds, selected by virtualMachineName.
 import assert from 'node:assert/strict';

@@ -13,8 +13,12 @@ import { readLeadingOvaDescriptor } from '../../functions/shared/sources/ova/des
 import { exportOva } from '../../functions/shared/sources/ova/export.ts';
 import { ovaSizedDisks } from '../../functions/shared/sources/ova/scratch-size.ts';
 import type { DiskProgress } from '../../functions/shared/sources/types.ts';
-import { buildOva, type BuildOvaOptions, type OvaVmSpec } from '../simulators/ova/build-ova.ts';
-import { startOvaServer, type OvaServer } from '../simulators/ova/server.ts';
+import {
+  buildOva,
+  type BuildOvaOptions,
+  type OvaVmSpec,
+} from '../../local-cluster/simulators/ova/build-ova.ts';
+import { startOvaServer, type OvaServer } from '../../local-cluster/simulators/ova/server.ts';
 
 const MiB = 2 ** 20;
 const vm = (seed: number, controller: 'sata' | 'pvscsi'): OvaVmSpec => ({

@@ -11,8 +11,8 @@ import { readOvaDescriptor } from '../../functions/shared/sources/ova/describe.t
 import { exportOva } from '../../functions/shared/sources/ova/export.ts';
 import { SourceError } from '../../functions/shared/sources/source-error.ts';
 import type { DiskProgress } from '../../functions/shared/sources/types.ts';
-import { buildOva, type OvaVmSpec } from '../simulators/ova/build-ova.ts';
-import { startOvaServer, type OvaServer } from '../simulators/ova/server.ts';
+import { buildOva, type OvaVmSpec } from '../../local-cluster/simulators/ova/build-ova.ts';
+import { startOvaServer, type OvaServer } from '../../local-cluster/simulators/ova/server.ts';
 
 const VM: OvaVmSpec = {
   cpus: 4,

@@ -10,8 +10,8 @@ import { ensurePki } from '../../local-cluster/pki.ts';
 import { exportOva } from '../../functions/shared/sources/ova/export.ts';
 import { verifyOvaSource } from '../../functions/shared/sources/ova/verify.ts';
 import { SourceError } from '../../functions/shared/sources/source-error.ts';
-import { buildOva } from '../simulators/ova/build-ova.ts';
-import { startOvaServer, type OvaServer } from '../simulators/ova/server.ts';
+import { buildOva } from '../../local-cluster/simulators/ova/build-ova.ts';
+import { startOvaServer, type OvaServer } from '../../local-cluster/simulators/ova/server.ts';
 
 const PASSWORD = 'pa55-w0rd-never-logged';
 

@@ -13,7 +13,7 @@ import { phaseFunction } from '../../functions/shared/phase-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { preflightStep } from '../../functions/preflight/index.ts';
 import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
-import { startVcsim, type Vcsim } from '../simulators/vcsim/index.ts';
+import { startVcsim, type Vcsim } from '../../local-cluster/simulators/vcsim/index.ts';
 import {
   apiServerEvent,
   noContext,

@@ -15,7 +15,7 @@ import type { Obj } from '../../functions/shared/kube/client.ts';
 import { exportStatusStep } from '../../functions/export-status/index.ts';
 import { cleanupStep } from '../../functions/cleanup/index.ts';
 import { powerOffVmwareVm } from '../../functions/shared/sources/vmware/power.ts';
-import { startVcsim, type Vcsim } from '../simulators/vcsim/index.ts';
+import { startVcsim, type Vcsim } from '../../local-cluster/simulators/vcsim/index.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
 import { vmwarePowerStateOf } from '../support/source-power.ts';
 import { vmwareTasksOf } from '../support/vmware-tasks.ts';

@@ -25,8 +25,8 @@ import { retrieveObjectProperties } from '../../functions/shared/sources/vmware/
 import { vimCall, withVimSession } from '../../functions/shared/sources/vmware/session.ts';
 import { moRefArg, text, toMoRef, type MoRef } from '../../functions/shared/sources/vmware/soap-values.ts';
 import { SourceError } from '../../functions/shared/sources/source-error.ts';
-import { Inventory } from '../simulators/inventory.ts';
-import { startVcsim, type Vcsim } from '../simulators/vcsim/index.ts';
+import { Inventory } from '../../local-cluster/simulators/inventory.ts';
+import { startVcsim, type Vcsim } from '../../local-cluster/simulators/vcsim/index.ts';
 
 const run = promisify(execFile);
 const WORK = join(process.cwd(), 'test/.fixtures/vmware-it');

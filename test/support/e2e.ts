@@ -1,12 +1,9 @@
 // Helpers for end-to-end tests on the local cluster: apply YAML with kubectl, wait for imports.
-import {
-  API_VERSION,
-  isTerminalImport,
-  type VirtualMachineImportStatus,
-} from '../../functions/shared/api/index.ts';
+import { isTerminalImport, type VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
 import { transportProblemOf } from '../../functions/shared/sources/transport-errors.ts';
 import type { LocalCluster } from '../../local-cluster/cluster.ts';
 import { renderExample } from '../../local-cluster/examples.ts';
+import { importStatus } from '../../local-cluster/import-status.ts';
 import { open } from 'node:fs/promises';
 
 /** `kubectl apply` of config/examples/sources.yaml, then waits until every source is clusterReady. */
@@ -20,11 +17,6 @@ export async function applyExampleSources(cluster: LocalCluster, timeoutSeconds 
       '--all',
       `--timeout=${timeoutSeconds}s`,
     ]);
-}
-
-export async function importStatus(cluster: LocalCluster, name: string, namespace = 'default') {
-  const obj = await cluster.kube.get(API_VERSION, 'VirtualMachineImport', name, namespace);
-  return (obj?.status ?? {}) as VirtualMachineImportStatus;
 }
 
 function isConnectionProblem(e: unknown): boolean {

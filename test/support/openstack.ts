@@ -1,12 +1,10 @@
 // The OpenStack simulator as the integration tests use it: one inventory (servers with two
-// volumes, an image-booted one, a duplicated name, a plain one) and the connection to it; and its
+// volumes, an image-booted one, a duplicated name, a plain one) and its
 // faults set over HTTP, for the local cluster's simulator.
 import axios from 'axios';
 import { Agent } from 'node:https';
-import type { OpenstackConnection } from '../../functions/shared/sources/openstack/connection.ts';
-import type { Inventory } from '../simulators/inventory.ts';
-import type { OpenstackSimulator } from '../simulators/openstack/index.ts';
-import type { OpenstackFaults } from '../simulators/openstack/model.ts';
+import type { Inventory } from '../../local-cluster/simulators/inventory.ts';
+import type { OpenstackFaults } from '../../local-cluster/simulators/openstack/model.ts';
 
 export const TWO_DISKS = 'aaaaaaaa-1111-4111-8111-000000000001';
 export const IMAGE_BOOTED = 'aaaaaaaa-1111-4111-8111-000000000002';
@@ -83,27 +81,6 @@ export const OPENSTACK_TEST_INVENTORY: Inventory = {
     ],
   },
 };
-
-/** The connection to `sim` as its admin, with TLS verified against its CA; fields overridable. */
-export function openstackConnection(
-  sim: OpenstackSimulator,
-  overrides: Partial<OpenstackConnection['credentials']> & { region?: string } = {},
-): OpenstackConnection {
-  const { region, ...creds } = overrides;
-  return {
-    endpoint: sim.url,
-    region: region ?? sim.region,
-    credentials: {
-      username: sim.username,
-      password: sim.password,
-      projectName: sim.projectName,
-      domainName: sim.domainName,
-      caCertPem: sim.caCertPem!,
-      insecureSkipVerify: false,
-      ...creds,
-    },
-  };
-}
 
 /**
  * Sets faults of an OpenStack simulator that runs behind a URL only (the local cluster's), through

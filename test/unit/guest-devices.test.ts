@@ -19,7 +19,7 @@ import {
 import { parseOvfDescriptor } from '../../functions/shared/sources/ova/ovf-descriptor.ts';
 import { toSourceVm } from '../../functions/shared/sources/openstack/server-model.ts';
 import type { SourceVm } from '../../functions/shared/sources/types.ts';
-import { writeOvf } from '../simulators/ova/ovf-writer.ts';
+import { writeOvf } from '../../local-cluster/simulators/ova/ovf-writer.ts';
 
 test('vSphere guestIds: Windows, Linux, other and the ids that say nothing', () => {
   const cases: [string | undefined, string][] = [

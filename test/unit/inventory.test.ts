@@ -3,8 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadInventory, parseInventory } from '../simulators/inventory.ts';
-import { BLOCK_BYTES, allocatedBlocks, blockData, writeDiskContent } from '../simulators/disk-content.ts';
+import { loadInventory, parseInventory } from '../../local-cluster/simulators/inventory.ts';
+import {
+  BLOCK_BYTES,
+  allocatedBlocks,
+  blockData,
+  writeDiskContent,
+} from '../../local-cluster/simulators/disk-content.ts';
 
 test('the default inventory parses and has a VM per source kind', async () => {
   const inventory = await loadInventory();

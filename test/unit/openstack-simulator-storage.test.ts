@@ -5,9 +5,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { diskCachePath } from '../simulators/disk-content.ts';
-import { Inventory } from '../simulators/inventory.ts';
-import { CloudModel, type StorageBackend } from '../simulators/openstack/model.ts';
+import { diskCachePath } from '../../local-cluster/simulators/disk-content.ts';
+import { Inventory } from '../../local-cluster/simulators/inventory.ts';
+import { CloudModel, type StorageBackend } from '../../local-cluster/simulators/openstack/model.ts';
 
 const spec = { sizeMiB: 1024, allocatedPercent: 1, seed: 77 };
 

@@ -4,7 +4,7 @@ import { busForController, nicModelForSubType } from '../../functions/shared/sou
 import { parseOvfDescriptor } from '../../functions/shared/sources/ova/ovf-descriptor.ts';
 import { bytesPerUnit, toBytes } from '../../functions/shared/sources/ova/units.ts';
 import { SourceError } from '../../functions/shared/sources/source-error.ts';
-import { writeOvf } from '../simulators/ova/ovf-writer.ts';
+import { writeOvf } from '../../local-cluster/simulators/ova/ovf-writer.ts';
 
 const OVF1 = 'http://schemas.dmtf.org/ovf/envelope/1';
 const OVF2 = 'http://schemas.dmtf.org/ovf/envelope/2';

@@ -2,7 +2,7 @@
 // selectorless ClusterIP Service created in the API server like any other, so its cluster IP
 // comes from the API server's allocator and never collides with another Service's.
 import type { RuntimeContext } from '../context.ts';
-import type { KubeObject } from '../kube.ts';
+import type { KubeObject } from '../../../functions/shared/kube/client.ts';
 
 export interface ServiceOwner {
   apiVersion: string;
@@ -20,7 +20,7 @@ export async function ensureRoutedService(
   owner?: ServiceOwner,
 ): Promise<string> {
   await ctx.kube.ensure({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
-  const svc = await ctx.kube.ensure<KubeObject>({
+  const { object: svc } = await ctx.kube.ensure<KubeObject>({
     apiVersion: 'v1',
     kind: 'Service',
     metadata: {

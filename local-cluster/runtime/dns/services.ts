@@ -4,7 +4,7 @@
 // kube-controller-manager's.
 import type { RuntimeContext } from '../context.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
-import { type KubeObject, type ListWatchHandle } from '../kube.ts';
+import { type KubeObject, type ListWatchHandle } from '../../../functions/shared/kube/client.ts';
 import type { Endpoint } from './service-proxy.ts';
 
 type ServiceObject = KubeObject & {

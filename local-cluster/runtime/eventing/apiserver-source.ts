@@ -2,7 +2,7 @@
 // resource (with its label selector), like the upstream receive adapter: objects that exist
 // when it starts, or that it finds again after a re-list, produce no event; every watch event
 // afterwards becomes a dev.knative.apiserver.resource.{add,update,delete} CloudEvent.
-import type { Kube, ListWatchHandle } from '../kube.ts';
+import type { Kube, ListWatchHandle } from '../../../functions/shared/kube/client.ts';
 import { apiServerSourceAttribute, makeApiServerEvent, type ApiServerEventKind } from './apiserver-events.ts';
 import type { AnyCloudEvent } from './broker.ts';
 import { labelSelectorString, type LabelSelector } from './label-selector.ts';

@@ -5,7 +5,12 @@
 import http from 'node:http';
 import { HTTP } from 'cloudevents';
 import type { RuntimeContext } from '../context.ts';
-import { isApiError, Kube, type KubeObject, type ListWatchHandle } from '../kube.ts';
+import {
+  isApiError,
+  Kube,
+  type KubeObject,
+  type ListWatchHandle,
+} from '../../../functions/shared/kube/client.ts';
 import { ApiServerSourceRunner, type ApiServerSourceSpec } from './apiserver-source.ts';
 import {
   Broker,
@@ -132,12 +137,12 @@ export class EventingController {
       } else if (kind === 'Service' && dest.ref.apiVersion?.startsWith('serving.knative.dev/')) {
         base = `http://${dest.ref.name}.${ns}.svc.cluster.local`;
       } else if (kind === 'Service' && (dest.ref.apiVersion ?? 'v1') === 'v1') {
-        const svc = await this.ctx.kube.get('v1', 'Service', dest.ref.name, ns);
+        const svc = await this.ctx.kube.find('v1', 'Service', ns, dest.ref.name);
         if (!svc) throw new Error(`service "${ns}/${dest.ref.name}" not found`);
         const port = (svc.spec as { ports?: { port: number }[] } | undefined)?.ports?.[0]?.port ?? 80;
         base = `http://${dest.ref.name}.${ns}.svc.cluster.local${port === 80 ? '' : `:${port}`}`;
       } else {
-        const obj = await this.ctx.kube.get(dest.ref.apiVersion ?? 'v1', kind, dest.ref.name, ns);
+        const obj = await this.ctx.kube.find(dest.ref.apiVersion ?? 'v1', kind, ns, dest.ref.name);
         const url = (obj?.status as { address?: { url?: string } } | undefined)?.address?.url;
         if (!url) throw new Error(`${kind} "${ns}/${dest.ref.name}" is not addressable`);
         base = url;
@@ -323,11 +328,11 @@ export class EventingController {
       JSON.stringify({ ...status, conditions: undefined });
     if (same && (obj.status as { conditions?: unknown[] } | undefined)?.conditions?.length) return;
     try {
-      const current = await this.ctx.kube.get(
+      const current = await this.ctx.kube.find(
         obj.apiVersion!,
         obj.kind!,
-        obj.metadata!.name!,
         obj.metadata!.namespace,
+        obj.metadata!.name!,
       );
       if (!current) return;
       await this.ctx.kube.replaceStatus({ ...current, status });

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { ensureCertificate, ensureClusterCa } from '../../control-plane/certificates.ts';
-import type { Kube, KubeObject } from '../kube.ts';
+import type { Kube, KubeObject } from '../../../functions/shared/kube/client.ts';
 import {
   mutateImageCreate,
   validateImageCreate,
@@ -54,7 +54,7 @@ export class HarvesterAdmission {
   ) {}
 
   private async items<T>(apiVersion: string, kind: string, namespace?: string): Promise<T[]> {
-    return (await this.kube.list(apiVersion, kind, namespace)).items as T[];
+    return (await this.kube.listVersioned(apiVersion, kind, namespace)).items as T[];
   }
 
   async mutate(req: AdmissionRequest): Promise<Decision> {
@@ -113,7 +113,7 @@ function review(uid: string, decision: Decision) {
 
 async function register(kube: Kube, configuration: KubeObject): Promise<void> {
   const { apiVersion, kind, metadata } = configuration;
-  const existing = await kube.get(apiVersion!, kind!, metadata!.name!);
+  const existing = await kube.find(apiVersion!, kind!, undefined, metadata!.name!);
   if (existing)
     await kube.replace({
       ...configuration,

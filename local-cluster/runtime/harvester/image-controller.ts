@@ -23,7 +23,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import axios from 'axios';
 import type { RuntimeContext } from '../context.ts';
-import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
+import { isApiError, type KubeObject, type ListWatchHandle } from '../../../functions/shared/kube/client.ts';
 import type { ImagePopulator } from '../storage/volumes.ts';
 import { setCondition, type ImageCondition } from './conditions.ts';
 import { harvesterBehaviour, DEFAULT_HARVESTER_VERSION, type HarvesterBehaviour } from './versions.ts';
@@ -128,7 +128,7 @@ export class HarvesterImageController {
           setTimeout(() => {
             this.timers.delete(key);
             void this.ctx.kube
-              .get('harvesterhci.io/v1beta1', 'VirtualMachineImage', name, ns)
+              .find('harvesterhci.io/v1beta1', 'VirtualMachineImage', ns, name)
               .then((cur) => cur && this.onImage('MODIFIED', cur as VmImage));
           }, wait),
         );
@@ -145,14 +145,14 @@ export class HarvesterImageController {
     // Level-triggered: the watch event of our own status write may have arrived while the import
     // was still active (and was ignored); decide again from the current object.
     if (abort.signal.aborted) return;
-    const current = await this.ctx.kube.get('harvesterhci.io/v1beta1', 'VirtualMachineImage', name, ns);
+    const current = await this.ctx.kube.find('harvesterhci.io/v1beta1', 'VirtualMachineImage', ns, name);
     if (current && current.metadata?.uid === img.metadata?.uid)
       await this.onImage('MODIFIED', current as VmImage);
   }
 
   private async setFinalizer(ns: string, name: string, on: boolean): Promise<void> {
     for (let i = 0; i < 8; i++) {
-      const cur = (await this.ctx.kube.get('harvesterhci.io/v1beta1', 'VirtualMachineImage', name, ns)) as
+      const cur = (await this.ctx.kube.find('harvesterhci.io/v1beta1', 'VirtualMachineImage', ns, name)) as
         VmImage | undefined;
       if (!cur) return;
       const rest = (cur.metadata!.finalizers ?? []).filter((f) => f !== IMAGE_FINALIZER);
@@ -172,7 +172,7 @@ export class HarvesterImageController {
     mutate: (img: VmImage) => void,
   ): Promise<VmImage | undefined> {
     for (let i = 0; i < 8; i++) {
-      const cur = (await this.ctx.kube.get('harvesterhci.io/v1beta1', 'VirtualMachineImage', name, ns)) as
+      const cur = (await this.ctx.kube.find('harvesterhci.io/v1beta1', 'VirtualMachineImage', ns, name)) as
         VmImage | undefined;
       if (!cur || cur.metadata?.deletionTimestamp) return undefined;
       cur.status = { ...(cur.status ?? {}) };
@@ -334,7 +334,7 @@ export class HarvesterImageController {
     return async (_pvc, imageId, volumeDir) => {
       const [ns, name] = imageId.split('/');
       if (!ns || !name) return { ready: false, message: `invalid image id "${imageId}"` };
-      const img = (await this.ctx.kube.get('harvesterhci.io/v1beta1', 'VirtualMachineImage', name, ns)) as
+      const img = (await this.ctx.kube.find('harvesterhci.io/v1beta1', 'VirtualMachineImage', ns, name)) as
         VmImage | undefined;
       if (!img) return { ready: false, message: `virtualmachineimage "${imageId}" not found` };
       const imported = img.status?.conditions?.find((c) => c.type === 'Imported');

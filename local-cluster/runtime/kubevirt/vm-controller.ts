@@ -6,7 +6,7 @@
 // Stopped, or WaitingForVolumeBinding / ErrorPvcNotFound with a Ready=False condition).
 import type { RuntimeContext } from '../context.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
-import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
+import { isApiError, type KubeObject, type ListWatchHandle } from '../../../functions/shared/kube/client.ts';
 
 type VmObject = KubeObject & {
   spec?: {
@@ -87,7 +87,7 @@ export class KubeVirtController {
     for (const v of vm.spec?.template?.spec?.volumes ?? []) {
       const claim = v.persistentVolumeClaim?.claimName ?? v.dataVolume?.name;
       if (!claim) continue;
-      const pvc = await this.ctx.kube.get('v1', 'PersistentVolumeClaim', claim, ns);
+      const pvc = await this.ctx.kube.find('v1', 'PersistentVolumeClaim', ns, claim);
       if (!pvc) {
         return {
           printableStatus: 'ErrorPvcNotFound',
@@ -108,11 +108,11 @@ export class KubeVirtController {
       const [nadNs, nadName] = n.multus.networkName.includes('/')
         ? n.multus.networkName.split('/')
         : [ns, n.multus.networkName];
-      const nad = await this.ctx.kube.get(
+      const nad = await this.ctx.kube.find(
         'k8s.cni.cncf.io/v1',
         'NetworkAttachmentDefinition',
-        nadName!,
         nadNs,
+        nadName!,
       );
       if (!nad) {
         return {
@@ -126,7 +126,7 @@ export class KubeVirtController {
   }
 
   private async reconcile(ns: string, name: string): Promise<void> {
-    const vm = (await this.ctx.kube.get('kubevirt.io/v1', 'VirtualMachine', name, ns)) as
+    const vm = (await this.ctx.kube.find('kubevirt.io/v1', 'VirtualMachine', ns, name)) as
       VmObject | undefined;
     if (!vm || vm.metadata?.deletionTimestamp) return;
     const now = new Date().toISOString();
@@ -210,7 +210,7 @@ export class KubeVirtController {
   private async ensureVmi(vm: VmObject): Promise<void> {
     const ns = vm.metadata!.namespace ?? 'default';
     const name = vm.metadata!.name!;
-    const existing = await this.ctx.kube.get('kubevirt.io/v1', 'VirtualMachineInstance', name, ns);
+    const existing = await this.ctx.kube.find('kubevirt.io/v1', 'VirtualMachineInstance', ns, name);
     if (existing) return;
     const created = await this.ctx.kube.create({
       apiVersion: 'kubevirt.io/v1',

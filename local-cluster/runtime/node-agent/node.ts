@@ -8,7 +8,7 @@ import type { Server } from 'node:https';
 import { hostname } from 'node:os';
 import type { IssuedCertificate } from '../../control-plane/certificates.ts';
 import type { RuntimeContext } from '../context.ts';
-import { isApiError, type KubeObject } from '../kube.ts';
+import { isApiError, type KubeObject } from '../../../functions/shared/kube/client.ts';
 import { startKubeletApi, type LogLookup } from './kubelet-api.ts';
 import { NODE_IP } from './pods.ts';
 
@@ -45,7 +45,7 @@ export class NodeAgent {
     });
     this.kubeletApi = api.server;
     this.kubeletPort = api.port;
-    const node = await this.ctx.kube.ensure<KubeObject>({
+    const { object: node } = await this.ctx.kube.ensure<KubeObject>({
       apiVersion: 'v1',
       kind: 'Node',
       metadata: {
@@ -67,7 +67,7 @@ export class NodeAgent {
   }
 
   private async heartbeat(): Promise<void> {
-    const node = await this.ctx.kube.get('v1', 'Node', this.ctx.nodeName);
+    const node = await this.ctx.kube.find('v1', 'Node', undefined, this.ctx.nodeName);
     if (!node) return this.start();
     await this.renewLease(node);
   }
@@ -117,7 +117,7 @@ export class NodeAgent {
     };
     // kube-controller-manager writes the Node too (taints, annotations): retry on conflicts.
     for (let attempt = 0; ; attempt++) {
-      const node = await this.ctx.kube.get('v1', 'Node', this.ctx.nodeName);
+      const node = await this.ctx.kube.find('v1', 'Node', undefined, this.ctx.nodeName);
       if (!node) throw new Error(`Node ${this.ctx.nodeName} is gone`);
       try {
         await this.ctx.kube.replaceStatus({ ...node, apiVersion: 'v1', kind: 'Node', status });
@@ -145,7 +145,7 @@ export class NodeAgent {
       },
       spec: { holderIdentity: name, leaseDurationSeconds: LEASE_SECONDS, renewTime },
     };
-    const existing = await this.ctx.kube.get('coordination.k8s.io/v1', 'Lease', name, 'kube-node-lease');
+    const existing = await this.ctx.kube.find('coordination.k8s.io/v1', 'Lease', 'kube-node-lease', name);
     try {
       if (!existing) await this.ctx.kube.create(lease);
       else await this.ctx.kube.replace({ ...existing, spec: lease.spec });

@@ -7,7 +7,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { RuntimeContext } from '../context.ts';
-import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
+import { isApiError, type KubeObject, type ListWatchHandle } from '../../../functions/shared/kube/client.ts';
 import {
   planContainer,
   PodSpecError,
@@ -167,11 +167,11 @@ export class PodRunner {
     const ns = pod.metadata!.namespace ?? 'default';
     const sources: ConfigSources = { secrets: {}, configMaps: {} };
     for (const name of refs.secrets) {
-      const s = await this.ctx.kube.get('v1', 'Secret', name, ns);
+      const s = await this.ctx.kube.find('v1', 'Secret', ns, name);
       sources.secrets[name] = s ? ((s as { data?: Record<string, string> }).data ?? {}) : undefined;
     }
     for (const name of refs.configMaps) {
-      const c = await this.ctx.kube.get('v1', 'ConfigMap', name, ns);
+      const c = await this.ctx.kube.find('v1', 'ConfigMap', ns, name);
       sources.configMaps[name] = c ? ((c as { data?: Record<string, string> }).data ?? {}) : undefined;
     }
     const token = pod
@@ -189,7 +189,7 @@ export class PodRunner {
     pod: PodObject,
     projected: { audience?: string; expirationSeconds?: number },
   ): Promise<string> {
-    const core = this.ctx.kube.kc.makeApiClient(CoreV1Api);
+    const core = this.ctx.kube.config.makeApiClient(CoreV1Api);
     const res = await core.createNamespacedServiceAccountToken({
       namespace: pod.metadata!.namespace ?? 'default',
       name: pod.spec!.serviceAccountName || 'default',
@@ -366,7 +366,7 @@ export class PodRunner {
   }
 
   private async currentPod(entry: RunningPod): Promise<PodObject | undefined> {
-    const pod = (await this.ctx.kube.get('v1', 'Pod', entry.name, entry.namespace)) as PodObject | undefined;
+    const pod = (await this.ctx.kube.find('v1', 'Pod', entry.namespace, entry.name)) as PodObject | undefined;
     return pod && pod.metadata?.uid === entry.uid && !pod.metadata?.deletionTimestamp ? pod : undefined;
   }
 
@@ -469,7 +469,7 @@ export class PodRunner {
 
   /** The kubelet API's view of a container's log (pkg/kubelet/kubelet_pods.go GetContainerLogs). */
   async findLog(namespace: string, name: string, container: string, previous: boolean): Promise<LogLookup> {
-    const pod = (await this.ctx.kube.get('v1', 'Pod', name, namespace)) as PodObject | undefined;
+    const pod = (await this.ctx.kube.find('v1', 'Pod', namespace, name)) as PodObject | undefined;
     if (!pod || (pod.spec as { nodeName?: string } | undefined)?.nodeName !== this.ctx.nodeName)
       return { status: 404, message: `pod "${name}" not found` };
     const uid = pod.metadata!.uid!;
@@ -540,7 +540,7 @@ export class PodRunner {
       const current =
         attempt === 0
           ? pod
-          : ((await this.ctx.kube.get('v1', 'Pod', pod.metadata!.name!, pod.metadata!.namespace)) as
+          : ((await this.ctx.kube.find('v1', 'Pod', pod.metadata!.namespace, pod.metadata!.name!)) as
               PodObject | undefined);
       if (!current || current.metadata?.uid !== pod.metadata?.uid) return;
       const prev = (current.status ?? {}) as Record<string, unknown>;

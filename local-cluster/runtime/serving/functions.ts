@@ -6,7 +6,7 @@
 // cluster network once the pod answers its readiness probe.
 import { createHash } from 'node:crypto';
 import type { RuntimeContext } from '../context.ts';
-import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
+import { isApiError, type KubeObject, type ListWatchHandle } from '../../../functions/shared/kube/client.ts';
 import type { Container } from '../node-agent/container-spec.ts';
 import type { Endpoint } from '../dns/service-proxy.ts';
 import { LOG_NAME_ANNOTATION } from '../node-agent/pods.ts';
@@ -90,7 +90,7 @@ export class FunctionController {
     const st = this.state.get(key);
     if (st && st.revision === revision) return;
     this.state.set(key, { revision, ready: false, probing: false });
-    const { items } = await this.ctx.kube.list('v1', 'Pod', ns, `${SERVICE_LABEL}=${name}`);
+    const { items } = await this.ctx.kube.listVersioned('v1', 'Pod', ns, `${SERVICE_LABEL}=${name}`);
     for (const p of items) {
       if (p.metadata?.labels?.['serving.knative.dev/revisionHash'] !== revision) {
         await this.ctx.kube.delete({ ...p, apiVersion: 'v1', kind: 'Pod' });
@@ -162,7 +162,7 @@ export class FunctionController {
       setTimeout(
         () =>
           this.run(async () => {
-            const current = (await this.ctx.kube.get('serving.knative.dev/v1', 'Service', name, ns)) as
+            const current = (await this.ctx.kube.find('serving.knative.dev/v1', 'Service', ns, name)) as
               KnativeService | undefined;
             const st = this.state.get(`${ns}/${name}`);
             if (this.stopped || !current || revisionHash(current) !== revision || st?.podName !== podName)
@@ -192,7 +192,7 @@ export class FunctionController {
     if (type === 'DELETED') {
       st.ready = false;
       if (!this.stopped) {
-        const svc = (await this.ctx.kube.get('serving.knative.dev/v1', 'Service', svcName, ns)) as
+        const svc = (await this.ctx.kube.find('serving.knative.dev/v1', 'Service', ns, svcName)) as
           KnativeService | undefined;
         if (svc && revisionHash(svc) === st.revision) await this.createPod(svc, st.revision);
       }
@@ -224,7 +224,7 @@ export class FunctionController {
 
   /** Routes the Knative Service's address (port 80) to `endpoints`. */
   private async publish(ns: string, name: string, endpoints: Endpoint[]): Promise<void> {
-    const ksvc = await this.ctx.kube.get('serving.knative.dev/v1', 'Service', name, ns);
+    const ksvc = await this.ctx.kube.find('serving.knative.dev/v1', 'Service', ns, name);
     if (!ksvc) return;
     const ip = await ensureRoutedService(this.ctx, name, ns, [80], {
       apiVersion: 'serving.knative.dev/v1',
@@ -255,7 +255,7 @@ export class FunctionController {
   private async markReady(ns: string, name: string, revision: string): Promise<void> {
     const url = `http://${name}.${ns}.svc.cluster.local`;
     for (let i = 0; i < 5; i++) {
-      const svc = await this.ctx.kube.get('serving.knative.dev/v1', 'Service', name, ns);
+      const svc = await this.ctx.kube.find('serving.knative.dev/v1', 'Service', ns, name);
       if (!svc) return;
       const now = new Date().toISOString();
       const status = {

@@ -5,8 +5,8 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadInventory } from '../../../test/simulators/inventory.ts';
-import { materializeSources } from '../../../test/simulators/disk-content.ts';
+import { loadInventory } from '../../simulators/inventory.ts';
+import { materializeSources } from '../../simulators/disk-content.ts';
 
 export interface Endpoints {
   kubeconfig: string;
@@ -31,7 +31,7 @@ export interface SimulatedSources {
   stop(): Promise<void>;
 }
 
-const SIMULATORS = fileURLToPath(new URL('../../../test/simulators/', import.meta.url));
+const SIMULATORS = fileURLToPath(new URL('../../simulators/', import.meta.url));
 
 export async function startSimulatedSources(opts: {
   stateDir: string;
@@ -48,7 +48,7 @@ export async function startSimulatedSources(opts: {
   };
   try {
     if (inventory.vmware && existsSync(join(SIMULATORS, 'vcsim', 'index.ts'))) {
-      const { startVcsim } = await import('../../../test/simulators/vcsim/index.ts');
+      const { startVcsim } = await import('../../simulators/vcsim/index.ts');
       const vc = await startVcsim({
         inventory,
         workDir: join(opts.stateDir, 'vcsim'),
@@ -65,7 +65,7 @@ export async function startSimulatedSources(opts: {
     } else if (inventory.vmware) missing.push('vcsim');
 
     if (inventory.openstack && existsSync(join(SIMULATORS, 'openstack', 'index.ts'))) {
-      const { startOpenstackSimulator } = await import('../../../test/simulators/openstack/index.ts');
+      const { startOpenstackSimulator } = await import('../../simulators/openstack/index.ts');
       const os = await startOpenstackSimulator({
         inventory,
         workDir: join(opts.stateDir, 'openstack'),
@@ -84,8 +84,8 @@ export async function startSimulatedSources(opts: {
     } else if (inventory.openstack) missing.push('openstack');
 
     if (inventory.ova?.length && existsSync(join(SIMULATORS, 'ova', 'server.ts'))) {
-      const { buildInventoryOva } = await import('../../../test/simulators/ova/build-ova.ts');
-      const { startOvaServer } = await import('../../../test/simulators/ova/server.ts');
+      const { buildInventoryOva } = await import('../../simulators/ova/build-ova.ts');
+      const { startOvaServer } = await import('../../simulators/ova/server.ts');
       const dir = join(opts.stateDir, 'ova');
       await mkdir(dir, { recursive: true });
       for (const ova of inventory.ova) {

@@ -13,7 +13,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RuntimeContext } from '../context.ts';
-import { isApiError, type KubeObject, type ListWatchHandle } from '../kube.ts';
+import { isApiError, type KubeObject, type ListWatchHandle } from '../../../functions/shared/kube/client.ts';
 import type { PodSpec } from '../node-agent/container-spec.ts';
 
 export const IMAGE_ID_ANNOTATION = 'harvesterhci.io/imageId';
@@ -107,8 +107,12 @@ export class VolumeClaims {
     const provisioner = annotations[PROVISIONER_ANNOTATION] ?? annotations[BETA_PROVISIONER_ANNOTATION];
     if (!provisioner) return; // the PV controller has not handed it to an external provisioner yet
     const cls = pvc.spec?.storageClassName
-      ? ((await this.ctx.kube.get('storage.k8s.io/v1', 'StorageClass', pvc.spec.storageClassName)) as
-          StorageClass | undefined)
+      ? ((await this.ctx.kube.find(
+          'storage.k8s.io/v1',
+          'StorageClass',
+          undefined,
+          pvc.spec.storageClassName,
+        )) as StorageClass | undefined)
       : undefined;
     if (!cls || cls.provisioner !== provisioner) return;
     if (cls.volumeBindingMode === 'WaitForFirstConsumer' && !annotations[SELECTED_NODE_ANNOTATION]) return;
@@ -200,7 +204,7 @@ export class VolumeClaims {
       setTimeout(() => {
         this.retry.delete(key);
         void this.ctx.kube
-          .get('v1', 'PersistentVolumeClaim', name, ns)
+          .find('v1', 'PersistentVolumeClaim', ns, name)
           .then((p) => (p ? this.onClaim('MODIFIED', p as PvcObject) : undefined))
           .catch(() => undefined);
       }, 1000),
@@ -212,7 +216,7 @@ export class VolumeClaims {
     for (const v of spec.volumes ?? []) {
       const claim = v.persistentVolumeClaim?.claimName;
       if (!claim) continue;
-      const pvc = (await this.ctx.kube.get('v1', 'PersistentVolumeClaim', claim, namespace)) as
+      const pvc = (await this.ctx.kube.find('v1', 'PersistentVolumeClaim', namespace, claim)) as
         PvcObject | undefined;
       if (!pvc) return `persistentvolumeclaim "${claim}" not found`;
       if (pvc.status?.phase !== 'Bound') return `persistentvolumeclaim "${claim}" is not bound`;

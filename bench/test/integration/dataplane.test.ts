@@ -5,19 +5,19 @@
 // Cinder sizes whole GiB, so odd sizes go through the decoders from a file instead of a simulator.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toStreamOptimizedVmdk } from '../simulators/disk-content.ts';
+import { toStreamOptimizedVmdk } from '../../../local-cluster/simulators/disk-content.ts';
 import { execa } from 'execa';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeStreamOptimizedVmdk } from '../../functions/shared/disk/vmdk-stream.ts';
-import { writeSparseRaw } from '../../functions/shared/disk/sparse-raw.ts';
-import { findDataExtents } from '../../functions/shared/disk/extents.ts';
-import { chooseServedFormat } from '../../functions/shared/disk/serve.ts';
-import { runExporter } from '../../bench/lib/data-path.ts';
-import { downloadImage } from '../../bench/lib/downloader.ts';
-import { startDiskServer, type RunningServer } from '../../bench/lib/servers.ts';
+import { decodeStreamOptimizedVmdk } from '../../../functions/shared/disk/vmdk-stream.ts';
+import { writeSparseRaw } from '../../../functions/shared/disk/sparse-raw.ts';
+import { findDataExtents } from '../../../functions/shared/disk/extents.ts';
+import { chooseServedFormat } from '../../../functions/shared/disk/serve.ts';
+import { runExporter } from '../../lib/data-path.ts';
+import { downloadImage } from '../../lib/downloader.ts';
+import { startDiskServer, type RunningServer } from '../../lib/servers.ts';
 import {
   openstackConnection,
   openstackSourceRaw,
@@ -26,10 +26,10 @@ import {
   vcsimSourceRaw,
   vmwareConnection,
   type BenchVm,
-} from '../../bench/lib/sources.ts';
-import { allocatedBlocks } from '../simulators/disk-content.ts';
-import type { Vcsim } from '../simulators/vcsim/index.ts';
-import type { OpenstackSimulator } from '../simulators/openstack/index.ts';
+} from '../../lib/sources.ts';
+import { allocatedBlocks } from '../../../local-cluster/simulators/disk-content.ts';
+import type { Vcsim } from '../../../local-cluster/simulators/vcsim/index.ts';
+import type { OpenstackSimulator } from '../../../local-cluster/simulators/openstack/index.ts';
 
 const MiB = 1024 * 1024;
 

@@ -1,5 +1,5 @@
 // CLI for the local cluster: starts the OpenStack simulator and prints one JSON "ready" line.
-//   node --import tsx test/simulators/openstack/main.ts --work-dir .local/openstack \
+//   node --import tsx local-cluster/simulators/openstack/main.ts --work-dir .local/openstack \
 //     [--inventory FILE] [--port N] [--pki-dir DIR] [--plain-http]
 import { parseArgs } from 'node:util';
 import { startOpenstackSimulator } from './index.ts';

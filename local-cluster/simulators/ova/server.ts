@@ -10,7 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ensurePki } from '../../../local-cluster/pki.ts';
+import { ensurePki } from '../../pki.ts';
 
 export interface OvaServerOptions {
   dir: string;

@@ -1,7 +1,7 @@
 // Measures the scratch space an OVA export needs: builds an OVA of one disk (default 2 GiB, 25 %
 // allocated), serves it over HTTP, exports it and samples the allocated bytes (st_blocks × 512)
 // of every file in the scratch directory every 20 ms. Prints one JSON line.
-//   node --import tsx test/simulators/ova/measure-scratch.ts [--size-mib 2048] [--allocated 25]
+//   node --import tsx local-cluster/simulators/ova/measure-scratch.ts [--size-mib 2048] [--allocated 25]
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -8,9 +8,9 @@ import {
   resultsJson,
   type CaseMeasurement,
   type WayMeasurement,
-} from '../../bench/lib/report.ts';
-import { ddMBps } from '../../bench/lib/machine.ts';
-import { maxRssFromTimeOutput } from '../../bench/lib/upstream-vmware.ts';
+} from '../../lib/report.ts';
+import { ddMBps } from '../../lib/machine.ts';
+import { maxRssFromTimeOutput } from '../../lib/upstream-vmware.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

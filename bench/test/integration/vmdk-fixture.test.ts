@@ -4,18 +4,19 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readFile, stat, truncate } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { contentHash } from '../../bench/lib/sources.ts';
-import { writeStreamOptimizedVmdk } from '../../bench/lib/vmdk-fixture.ts';
-import { decodeStreamOptimizedVmdk } from '../../functions/shared/disk/vmdk-stream.ts';
-import { writeDiskContent } from '../simulators/disk-content.ts';
-import { qemuImg, tempDir } from './disk-helpers.ts';
+import { execa } from 'execa';
+import { contentHash } from '../../lib/sources.ts';
+import { writeStreamOptimizedVmdk } from '../../lib/vmdk-fixture.ts';
+import { decodeStreamOptimizedVmdk } from '../../../functions/shared/disk/vmdk-stream.ts';
+import { writeDiskContent } from '../../../local-cluster/simulators/disk-content.ts';
 
 let dir: string;
-let cleanup: () => Promise<void>;
-before(async () => ({ dir, cleanup } = await tempDir('disk-vmdk-fixture-')));
-after(() => cleanup());
+before(async () => (dir = await mkdtemp(join(tmpdir(), 'disk-vmdk-fixture-'))));
+after(() => rm(dir, { recursive: true, force: true }));
+const qemuImg = async (...args: string[]) => (await execa('qemu-img', args)).stdout;
 
 for (const shape of [
   { name: '24 MiB, 50 % allocated', sizeMiB: 24, allocatedPercent: 50, extraBytes: 0 },

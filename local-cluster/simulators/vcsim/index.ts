@@ -8,7 +8,7 @@ import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { ensurePki } from '../../../local-cluster/pki.ts';
+import { ensurePki } from '../../pki.ts';
 import { cachedDiskContent, diskCachePath, toStreamOptimizedVmdk } from '../disk-content.ts';
 import { loadInventory, type Inventory } from '../inventory.ts';
 

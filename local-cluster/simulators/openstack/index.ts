@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DiskFileReader } from '../../../functions/shared/disk/direct-reader.ts';
-import { ensurePki } from '../../../local-cluster/pki.ts';
+import { ensurePki } from '../../pki.ts';
 import { loadInventory, type Inventory } from '../inventory.ts';
 import { CloudModel, type OpenstackFaults, type StorageBackend } from './model.ts';
 import { errorResponse, type SimResponse } from './responses.ts';

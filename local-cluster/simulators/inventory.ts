@@ -5,9 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { z } from 'zod';
 
-export const DEFAULT_INVENTORY_FILE = fileURLToPath(
-  new URL('../../local-cluster/inventory.default.yaml', import.meta.url),
-);
+export const DEFAULT_INVENTORY_FILE = fileURLToPath(new URL('../inventory.default.yaml', import.meta.url));
 
 const controller = z.enum(['pvscsi', 'lsilogic', 'lsilogic-sas', 'buslogic', 'sata', 'ide', 'nvme']);
 const nicType = z.enum(['vmxnet', 'vmxnet2', 'vmxnet3', 'e1000', 'e1000e', 'pcnet32']);

@@ -1,6 +1,6 @@
 // CLI for the local cluster: builds the inventory's OVAs (only those whose spec changed), serves
 // them and prints one JSON "ready" line.
-//   node --import tsx test/simulators/ova/main.ts [--inventory FILE] [--dir .local/ova]
+//   node --import tsx local-cluster/simulators/ova/main.ts [--inventory FILE] [--dir .local/ova]
 //     [--sources-root .local/sources] [--port N] [--pki-dir DIR] [--plain-http]
 //     [--username U --password P] [--refuse-head]
 import { readFile, writeFile } from 'node:fs/promises';
