@@ -2,7 +2,7 @@
 // VMExportFailed) or, when it could not report, from the Job's own Failed condition. Pure.
 import { isConditionReason, type ConditionReason } from '../shared/condition-reasons.ts';
 import { ImportConditionType, ImportStatus, type VirtualMachineImportStatus } from '../shared/api/index.ts';
-import { getCondition, isTrue } from '../shared/conditions.ts';
+import { getCondition, isTrue } from '../shared/condition-list.ts';
 import type { StepOutcome } from '../shared/phase-function.ts';
 
 export interface FinishedJob {

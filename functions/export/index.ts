@@ -8,7 +8,7 @@ import {
   sourceKindOf,
   type VirtualMachineImport,
 } from '../shared/api/index.ts';
-import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
+import { conditionUnchanged, type ConditionInput } from '../shared/condition-list.ts';
 import type { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
 import type { FunctionHandler } from '../shared/function-handler.ts';

@@ -12,7 +12,7 @@ import {
   VirtualMachineImport,
   sourceKindOf,
 } from '../shared/api/index.ts';
-import { isTrue } from '../shared/conditions.ts';
+import { isTrue } from '../shared/condition-list.ts';
 import { isNotFound, type Kube, type Obj } from '../shared/kube/client.ts';
 import type { Logger } from '../shared/log.ts';
 import { exportJobName, exportSourceLabelValue } from './job-spec.ts';

@@ -9,7 +9,7 @@ import {
   type VirtualMachineImport,
   ImportConditionType,
 } from '../shared/api/index.ts';
-import { conditionUnchanged, setCondition, type ConditionInput } from '../shared/conditions.ts';
+import { conditionUnchanged, setCondition, type ConditionInput } from '../shared/condition-list.ts';
 import { evaluateDiskImages } from '../shared/harvester/disk-images-status.ts';
 import { imageState, type ImageLike, type ImageState } from '../shared/harvester/virtual-machine-image.ts';
 import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';

@@ -1,7 +1,7 @@
 // disksExported → diskImageSubmitted: starts the import's disk server and creates one Harvester
 // VirtualMachineImage per exported disk (found again by labels, so duplicate events create none).
 import { DiskConditionType, ImportStatus, type DiskInfo, ImportConditionType } from '../shared/api/index.ts';
-import { setCondition } from '../shared/conditions.ts';
+import { setCondition } from '../shared/condition-list.ts';
 import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';
 import { importObjectNames } from '../shared/import-objects.ts';
 import { isConflict, type Obj } from '../shared/kube/client.ts';

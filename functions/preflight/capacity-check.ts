@@ -3,7 +3,7 @@
 // scratch classes can hold (capacity.ts), as the StorageCapacity condition.
 import type { ConditionReason } from '../shared/condition-reasons.ts';
 import { ImportConditionType, type VirtualMachineImport } from '../shared/api/index.ts';
-import type { ConditionInput } from '../shared/conditions.ts';
+import type { ConditionInput } from '../shared/condition-list.ts';
 import type { Kube } from '../shared/kube/client.ts';
 import { stringSetting } from '../shared/settings.ts';
 import { capacityVerdict, formatGiB, type CapacityVerdict } from './capacity.ts';

@@ -11,7 +11,7 @@ import {
   type SourceStatus,
   type VirtualMachineImportSpec,
 } from '../shared/api/index.ts';
-import { getCondition } from '../shared/conditions.ts';
+import { getCondition } from '../shared/condition-list.ts';
 
 export interface PreflightFacts {
   /** The source object's status, or null when the source does not exist. */

@@ -9,7 +9,7 @@ import {
   type VirtualMachineImportStatus,
   ImportConditionType,
 } from '../shared/api/index.ts';
-import { conditionUnchanged, setCondition, type ConditionInput } from '../shared/conditions.ts';
+import { conditionUnchanged, setCondition, type ConditionInput } from '../shared/condition-list.ts';
 import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { adapterFor } from '../shared/sources/adapters.ts';

@@ -2,7 +2,7 @@
 // the source VM's name sanitised to RFC 1123, unique among VMs and other imports' targets).
 import type { ConditionReason } from '../shared/condition-reasons.ts';
 import { API_VERSION, ImportStatus, sourceKindOf, ImportConditionType } from '../shared/api/index.ts';
-import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
+import { conditionUnchanged, type ConditionInput } from '../shared/condition-list.ts';
 import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';
 import { NoFreeNameError } from '../shared/naming.ts';
 import { chooseVmName } from '../shared/vm-name.ts';

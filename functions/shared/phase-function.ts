@@ -14,7 +14,7 @@ import {
   VirtualMachineImport,
   type VirtualMachineImportStatus,
 } from './api/index.ts';
-import { setCondition, setConditionLast, type ConditionInput } from './conditions.ts';
+import { setCondition, setConditionLast, type ConditionInput } from './condition-list.ts';
 import { Kube, isConflict, isNotFound, type Obj } from './kube/client.ts';
 import { recordEvent, type EventInput } from './kube/events.ts';
 import { createLogger, type Logger } from './log.ts';

@@ -8,7 +8,7 @@
 // the condition SourcePoweredOn and an Event, once.
 import type { ConditionReason } from './condition-reasons.ts';
 import { ImportConditionType, ImportStatus, type VirtualMachineImport } from './api/index.ts';
-import { getCondition, isTrue, type ConditionInput } from './conditions.ts';
+import { getCondition, isTrue, type ConditionInput } from './condition-list.ts';
 import type { EventInput } from './kube/events.ts';
 
 /** What the adapter answered (SourceAdapter.powerOn). */

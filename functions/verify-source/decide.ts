@@ -6,7 +6,7 @@ import {
   SourceConditionType,
   type SourceStatus,
 } from '../shared/api/index.ts';
-import { getCondition, setCondition } from '../shared/conditions.ts';
+import { getCondition, setCondition } from '../shared/condition-list.ts';
 
 /** A ready source is verified again this often (credential rotation, endpoint death). */
 export const REVERIFY_READY_MS = 5 * 60_000;

@@ -8,7 +8,7 @@ import {
   isTerminalImport,
   ImportConditionType,
 } from '../shared/api/index.ts';
-import { conditionUnchanged, type ConditionInput } from '../shared/conditions.ts';
+import { conditionUnchanged, type ConditionInput } from '../shared/condition-list.ts';
 import { phaseFunction, type ImportStepContext, type StepOutcome } from '../shared/phase-function.ts';
 import { importObjectNames } from '../shared/import-objects.ts';
 import type { Obj } from '../shared/kube/client.ts';

@@ -13,7 +13,7 @@ import {
   sourceKindOf,
   type VirtualMachineImportStatus,
 } from '../../shared/api/index.ts';
-import { isTrue, setCondition, type ConditionInput } from '../../shared/conditions.ts';
+import { isTrue, setCondition, type ConditionInput } from '../../shared/condition-list.ts';
 import { isNotFound, type Kube, type Obj } from '../../shared/kube/client.ts';
 import type { Logger } from '../../shared/log.ts';
 import { overallProgress } from '../../shared/progress.ts';
@@ -195,7 +195,7 @@ export async function runExporter(
       },
     };
     log.info('export started', { source: target.kind, disks: disks.size || undefined });
-    const result = await adapter.export(target, opts, log);
+    const result = await adapter.exportDisks(target, opts, log);
     for (const w of result.warnings) log.warn('source warning', { warning: w });
     const exported = result.disks;
     if (result.vm) {

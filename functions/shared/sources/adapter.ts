@@ -3,7 +3,7 @@
 // Kubernetes API (source-target.ts does that for it) and never logs or returns a secret.
 // Operations throw a SourceError with a reason and a message a user can act on.
 import type { SourceKind, VirtualMachineImport } from '../api/index.ts';
-import type { ConditionInput } from '../conditions.ts';
+import type { ConditionInput } from '../condition-list.ts';
 import type { Obj } from '../kube/client.ts';
 import type { Logger } from '../log.ts';
 import type { PowerConditions } from './power-conditions.ts';
@@ -91,7 +91,7 @@ export interface SourceAdapter {
   /** Asks the source to power the VM on; idempotent, does not wait for the guest to boot. */
   powerOn(target: SourceTarget, deps: PowerOnDeps): Promise<PowerOnResult>;
   /** Writes every disk into `opts.scratchDir` as a sparse raw image. The VM must be off. */
-  export(target: SourceTarget, opts: ExportOptions, log: Logger): Promise<SourceExport>;
+  exportDisks(target: SourceTarget, opts: ExportOptions, log: Logger): Promise<SourceExport>;
   /** Releases what the adapter keeps between calls (sessions); the process is about to exit. */
   close(): Promise<void>;
 }

@@ -71,7 +71,7 @@ export const adapter: SourceAdapter = {
     return startServer(await connect(t, deps.log), serverOf(t));
   },
 
-  async export(t, opts) {
+  async exportDisks(t, opts) {
     const spec = specOf<OpenstackSourceSpec>(t);
     const disks = await new ServerExport(await connect(t), {
       uploadImageRetryCount: spec.uploadImageRetryCount,

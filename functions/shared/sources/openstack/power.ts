@@ -1,7 +1,7 @@
 // Server power through Nova's os-stop / os-start actions (asynchronous: the server's status
 // tells when they took effect). OpenStack cannot force a power-off.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ConditionInput } from '../../conditions.ts';
+import type { ConditionInput } from '../../condition-list.ts';
 import type { PowerOffDeps, PowerOnResult } from '../adapter.ts';
 import { PowerCondition } from '../power-conditions.ts';
 import { SourceError } from '../source-error.ts';

@@ -58,7 +58,7 @@ export const adapter: SourceAdapter = {
 
   powerOn: async () => nothingToPowerOn,
 
-  async export(t, opts) {
+  async exportDisks(t, opts) {
     const result = await exportOva(specOf<OvaSourceSpec>(t), t.credentials?.data, opts, selection(t));
     return { disks: result.disks, vm: result.vm, warnings: result.warnings };
   },

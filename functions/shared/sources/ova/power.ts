@@ -1,6 +1,6 @@
 // An OVA is a file: there is no VM to power off before the export or on again after a failure.
 // The export still records VMPoweredOff so that every import shows the same power conditions.
-import type { ConditionInput } from '../../conditions.ts';
+import type { ConditionInput } from '../../condition-list.ts';
 import type { PowerOffDeps, PowerOnResult } from '../adapter.ts';
 import { PowerCondition } from '../power-conditions.ts';
 

@@ -71,7 +71,7 @@ export const adapter: SourceAdapter = {
     return powerOnVmwareVm(conn, dc, vm);
   },
 
-  async export(t, opts) {
+  async exportDisks(t, opts) {
     const { conn, dc, vm } = locationOf(t);
     return { disks: await exportVmwareVm(conn, dc, vm, opts), warnings: [] };
   },

@@ -4,7 +4,7 @@
 // next. The caller executes the action (power.ts) and records the condition it names
 // (conditionForPowerAction).
 import type { ConditionReason } from '../../condition-reasons.ts';
-import type { ConditionInput } from '../../conditions.ts';
+import type { ConditionInput } from '../../condition-list.ts';
 import { PowerCondition, type PowerConditionType } from '../power-conditions.ts';
 
 export interface PowerConditionState {

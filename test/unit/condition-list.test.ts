@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Condition } from '../../functions/shared/api/index.ts';
-import { setCondition, setConditionLast } from '../../functions/shared/conditions.ts';
+import { setCondition, setConditionLast } from '../../functions/shared/condition-list.ts';
 
 const T1 = new Date('2026-01-01T00:01:00Z');
 const list: Condition[] = [
