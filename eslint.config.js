@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.local/', 'test/.fixtures/', 'bench/work/'] },
+  { ignores: ['node_modules/', '.local/', 'test/.fixtures/', 'bench/work/', 'dist/'] },
   ...tseslint.configs.recommended,
   {
     rules: {

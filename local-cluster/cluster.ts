@@ -3,6 +3,7 @@
 // (volumes, pods, Services, Knative Serving and Eventing, Harvester images, KubeVirt), the
 // default StorageClass and NADs, config/ applied with kubectl, and the simulated sources of the
 // inventory. Used by `npm start`, `npm run cluster -- up` and end-to-end tests.
+import { ensureBuilt } from '../build.ts';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
@@ -93,6 +94,9 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const paths = runtimePaths(stateDir);
   await mkdir(paths.logs, { recursive: true });
   const log = componentLogger(paths.logs);
+  // The vm-import image is the build in dist/: rebuilt here when a source changed since, so the
+  // cluster never runs old code.
+  log('cluster', 'vm-import image build', { build: await ensureBuilt() });
   const stoppers: (() => Promise<void> | void)[] = [];
   const stop = async () => {
     for (const s of stoppers.reverse()) {

@@ -42,3 +42,6 @@ for step in local-cluster/setup.d/*.sh; do
   [ -e "$step" ] || continue
   bash "$step" >/dev/null
 done
+
+# 5. The build the vm-import image ships (dist/, `npm run build`): redone when a source changed.
+node_modules/.bin/node --import tsx build.ts --if-stale

@@ -8,13 +8,17 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findDataExtents } from '../../functions/shared/disk/extents.ts';
 import { qcow2Layout } from '../../functions/shared/disk/qcow2-stream.ts';
+import { ensureBuilt } from '../../build.ts';
 import { downloadImage, sameDisk } from './downloader.ts';
 import type { ExporterJob, ExporterResult } from './exporter-child.ts';
 import type { WayMeasurement } from './report.ts';
 import { samplePeakAllocated } from './scratch.ts';
 import type { RunningServer } from './servers.ts';
 
-const CHILD = join(import.meta.dirname, 'exporter-child.ts');
+const CHILD_SOURCE = 'bench/lib/exporter-child.ts';
+/** The exporter child is bundled as the image's programs are, so it runs the shipped code's way. */
+const CHILD_BUILD = join(import.meta.dirname, '..', 'work', 'build');
+const CHILD = join(CHILD_BUILD, CHILD_SOURCE.replace(/\.ts$/, '.mjs'));
 
 export interface WayRun extends WayMeasurement {
   exporter: ExporterResult;
@@ -32,7 +36,8 @@ export interface WayRun extends WayMeasurement {
 /** Runs the exporter child for `job` and returns its result. */
 export async function runExporter(job: ExporterJob, resultFile: string): Promise<ExporterResult> {
   await rm(resultFile, { force: true });
-  const r = await execa(process.execPath, ['--import', 'tsx', CHILD], {
+  await ensureBuilt([CHILD_SOURCE], CHILD_BUILD);
+  const r = await execa(process.execPath, [CHILD], {
     env: { BENCH_JOB: JSON.stringify(job), BENCH_RESULT: resultFile, LOG_LEVEL: 'warn' },
     stdout: 'ignore',
     stderr: 'pipe',

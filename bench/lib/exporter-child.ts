@@ -1,5 +1,6 @@
 // The exporter side of one benchmark run, in its own process so that its peak RSS is its own.
-//   node --import tsx bench/lib/exporter-child.ts   (job in $BENCH_JOB, result written to $BENCH_RESULT)
+//   node bench/work/build/bench/lib/exporter-child.mjs   (its bundle, made by data-path.ts as the
+//   image's programs are made; job in $BENCH_JOB, result written to $BENCH_RESULT)
 // Modes: our single-pass export (the real source clients) or the re-creation of upstream's.
 import { writeFile } from 'node:fs/promises';
 import type { VmwareConnection } from '../../functions/shared/sources/vmware/connection.ts';

@@ -1,5 +1,6 @@
 // The two HTTP servers the image downloader fetches from:
-//   * ours: the per-import disk server (functions/images/disk-server.ts) in its own process;
+//   * ours: the per-import disk server (its build, dist/functions/images/disk-server-main.mjs) in its
+//     own process;
 //   * upstream's: Go's http.FileServer over the scratch directory (static-file-server/main.go).
 import { execa, type ResultPromise } from 'execa';
 import { randomBytes } from 'node:crypto';
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import axios from 'axios';
+import { ensureBuilt } from '../../build.ts';
+import { IMAGE_PROGRAMS } from '../../functions/shared/image-programs.ts';
 import { goTool } from './go-tool.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,11 +36,12 @@ async function stopChild(child: ResultPromise): Promise<void> {
   await child.catch(() => undefined);
 }
 
-/** Starts functions/images/disk-server.ts serving `scratchDir` (qcow2 at `<disk>.qcow2`). */
+/** Starts the disk server's build (as its pod runs it) serving `scratchDir` (qcow2 at `<disk>.qcow2`). */
 export async function startDiskServer(scratchDir: string): Promise<RunningServer> {
   const token = randomBytes(16).toString('hex');
   const port = await freePort();
-  const child = execa(process.execPath, ['--import', 'tsx', join(REPO, 'functions/images/disk-server.ts')], {
+  await ensureBuilt();
+  const child = execa(process.execPath, [join(REPO, IMAGE_PROGRAMS.diskServer.built)], {
     cwd: REPO,
     env: { DISK_SERVER_TOKEN: token, SCRATCH_DIR: scratchDir, PORT: String(port), LOG_LEVEL: 'warn' },
     stdout: 'ignore',

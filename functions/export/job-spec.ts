@@ -1,6 +1,7 @@
 // The objects the export function creates for an import: scratch PVC, credentials Secret copy,
 // export Job. Pure builders: the same import always yields the same names and specs.
 import { EXPORT_SOURCE_LABEL } from '../shared/labels.ts';
+import { IMAGE_PROGRAMS } from '../shared/image-programs.ts';
 import type { VirtualMachineImport } from '../shared/api/index.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { importNameLabel, importObjectNames, ownedByImport } from '../shared/import-objects.ts';
@@ -11,7 +12,7 @@ import { quantityOf } from '../shared/sources/scratch-size.ts';
 
 export const EXPORTER_SERVICE_ACCOUNT = 'vm-import-exporter';
 export const EXPORTER_CONTAINER = 'exporter';
-export const EXPORTER_COMMAND = ['node', '--import', 'tsx', 'functions/export/job/main.ts'];
+export const EXPORTER_COMMAND = ['node', IMAGE_PROGRAMS.exporter.built];
 export const SCRATCH_MOUNT = '/scratch';
 export const CREDENTIALS_MOUNT = '/credentials';
 export const JOB_BACKOFF_LIMIT = 2;
@@ -100,15 +101,11 @@ export function buildExportJob(vmImport: VirtualMachineImport, input: ExportJobI
       value: input.env[n]!.trim(),
     })),
   ];
-  // tsx keeps its transform cache in /tmp; the root filesystem is read-only.
+  // The root filesystem is read-only and the exporter writes only to scratch: no other volume.
   const volumes: Array<Record<string, unknown>> = [
     { name: 'scratch', persistentVolumeClaim: { claimName: scratchPvcName(importName) } },
-    { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
   ];
-  const mounts: Array<Record<string, unknown>> = [
-    { name: 'scratch', mountPath: SCRATCH_MOUNT },
-    { name: 'tmp', mountPath: '/tmp' },
-  ];
+  const mounts: Array<Record<string, unknown>> = [{ name: 'scratch', mountPath: SCRATCH_MOUNT }];
   if (input.credentialsSecret) {
     volumes.push({
       name: 'credentials',

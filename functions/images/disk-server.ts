@@ -102,14 +102,3 @@ export function createDiskServer(options: DiskServerOptions) {
   server.setTimeout(options.idleTimeoutMs ?? DISK_SERVER_IDLE_TIMEOUT_MS, (socket) => socket.destroy());
   return server;
 }
-
-if (process.argv[1] && import.meta.filename === process.argv[1]) {
-  const token = process.env.DISK_SERVER_TOKEN ?? '';
-  if (token.length < 16) {
-    console.error('DISK_SERVER_TOKEN must be set (at least 16 characters)');
-    process.exit(2);
-  }
-  const server = createDiskServer({ scratchDir: process.env.SCRATCH_DIR ?? '/scratch', token });
-  server.listen(Number(process.env.PORT ?? 8080));
-  process.on('SIGTERM', () => server.close(() => process.exit(0)));
-}

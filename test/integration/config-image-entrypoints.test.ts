@@ -2,13 +2,15 @@
 // the Containerfile's shape, and every workload we ship run by the node agent's sandbox from the
 // image table's layout of that image (what the Containerfile copies, its USER and WORKDIR), with
 // the pod spec exactly as the manifests and the functions write it: its securityContext,
-// volumes and command.
+// volumes and command — plain `node` on the build (dist/), as the image runs it.
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse } from 'yaml';
-import { EXPORTER_UID, buildExportJob } from '../../functions/export/job-spec.ts';
+import { DIST_DIR, ensureBuilt } from '../../build.ts';
+import { EXPORTER_COMMAND, EXPORTER_UID, buildExportJob } from '../../functions/export/job-spec.ts';
+import { IMAGE_PROGRAMS } from '../../functions/shared/image-programs.ts';
 import { diskServerManifests } from '../../functions/shared/disk-server/workload.ts';
 import type { VirtualMachineImport } from '../../functions/shared/api/index.ts';
 import { vmImportImage } from '../../functions/shared/settings.ts';
@@ -44,17 +46,46 @@ async function runToExit(name: string, spec: PodSpec): Promise<{ exitCode: numbe
   return { exitCode: info.exitCode, output: await pod.output() };
 }
 
-test('the Containerfile: Node 22 slim base, qemu-utils, runtime deps only (tsx among them), numeric non-root user', async () => {
+test('the Containerfile: Node 22 slim base, qemu-utils, the build and runtime deps only, numeric non-root user', async () => {
   const file = await readFile(join(ROOT, 'Containerfile'), 'utf8');
-  assert.match(file, /^FROM docker\.io\/library\/node:22-bookworm-slim$/m);
-  assert.match(file, /apt-get install -y --no-install-recommends qemu-utils/);
-  assert.match(file, /npm ci --omit=dev/);
-  assert.match(file, new RegExp(`^USER ${EXPORTER_UID}:${EXPORTER_UID}$`, 'm'));
+  const stages = file.split(/^FROM /m).slice(1);
+  assert.equal(stages.length, 2, 'a build stage and the image');
+  const image = stages[1]!;
+  assert.match(image, /^docker\.io\/library\/node:22-bookworm-slim$/m);
+  assert.match(image, /apt-get install -y --no-install-recommends qemu-utils/);
+  assert.match(image, /npm ci --omit=dev/);
+  assert.match(image, /^COPY --from=build \/src\/dist\/ dist\/$/m);
+  assert.doesNotMatch(image, /^COPY (functions|events)/m, 'no TypeScript sources in the image');
+  assert.match(image, new RegExp(`^USER ${EXPORTER_UID}:${EXPORTER_UID}$`, 'm'));
+  assert.match(image, new RegExp(`^CMD \\["node", "${IMAGE_PROGRAMS.functions.built}"\\]$`, 'm'));
   assert.doesNotMatch(file, /build-essential|gcc|make /);
+  assert.match(stages[0]!, /^RUN node --import tsx build\.ts$/m);
+});
+
+test('no production path loads tsx: runtime dependencies, manifests, commands and the build', async () => {
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
     dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
   };
-  assert.ok(pkg.dependencies.tsx, 'tsx is a runtime dependency: the image runs TypeScript through it');
+  assert.equal(pkg.dependencies.tsx, undefined, 'tsx is not a runtime dependency');
+  assert.ok(pkg.devDependencies.tsx && pkg.devDependencies.esbuild);
+  const manifests = await readdir(join(ROOT, 'config'), { recursive: true });
+  for (const f of manifests.filter((m) => m.endsWith('.yaml')))
+    assert.doesNotMatch(await readFile(join(ROOT, 'config', f), 'utf8'), /\btsx\b/, `config/${f}`);
+  const commands = [
+    EXPORTER_COMMAND,
+    diskServerManifests(imp, 't', 'i').deployment.spec.template.spec.containers[0]!.command,
+  ];
+  for (const c of commands) assert.deepEqual(c.slice(0, 1), ['node'], 'plain node');
+  for (const c of commands) assert.match(c[1]!, /^dist\/.*\.mjs$/);
+  await ensureBuilt();
+  for (const f of await readdir(join(ROOT, DIST_DIR), { recursive: true }))
+    if (f.endsWith('.mjs'))
+      assert.doesNotMatch(
+        await readFile(join(ROOT, DIST_DIR, f), 'utf8'),
+        /from\s*["']tsx|import\(["']tsx|require\(["']tsx/,
+        `${DIST_DIR}/${f} loads tsx`,
+      );
 });
 
 test('every function starts from its manifest and the image layout and answers its health probes', async () => {

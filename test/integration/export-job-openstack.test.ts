@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
+import { builtProgram } from '../support/built-program.ts';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,7 +100,7 @@ test('OpenStack: os-stop until SHUTOFF, the volume exported with the source cont
   for (const [k, v] of Object.entries(secret)) await writeFile(join(credentials, k), v);
   const scratch = join(root, 'scratch');
   await mkdir(scratch);
-  const run = await execa(process.execPath, ['--import', 'tsx', 'functions/export/job/main.ts'], {
+  const run = await execa(process.execPath, [await builtProgram('exporter')], {
     cwd: ROOT,
     reject: false,
     env: {

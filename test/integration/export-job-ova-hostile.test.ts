@@ -2,6 +2,7 @@
 // OVF does not use must not become disks in status (each would become a VirtualMachineImage).
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
+import { builtProgram } from '../support/built-program.ts';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +53,7 @@ async function runExport(name: string, ova: Buffer): Promise<VirtualMachineImpor
   await phaseFunction('export', exportStep, { kube: api.kube })(noContext, apiServerEvent(vmImport));
   const scratch = join(root, `scratch-${name}`);
   await mkdir(scratch);
-  const run = await execa(process.execPath, ['--import', 'tsx', 'functions/export/job/main.ts'], {
+  const run = await execa(process.execPath, [await builtProgram('exporter')], {
     cwd: ROOT,
     reject: false,
     env: {

@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
+import { builtProgram } from '../support/built-program.ts';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,7 +87,7 @@ test('OVA: Job without a Secret volume, NotApplicable power-off, disks byte-iden
 
   const scratch = join(root, 'scratch');
   await mkdir(scratch);
-  const run = await execa(process.execPath, ['--import', 'tsx', 'functions/export/job/main.ts'], {
+  const run = await execa(process.execPath, [await builtProgram('exporter')], {
     cwd: ROOT,
     reject: false,
     env: {

@@ -5,6 +5,7 @@ import { EXPORT_WAKE_ANNOTATION } from '../../functions/shared/labels.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
+import { builtProgram } from '../support/built-program.ts';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,8 +89,10 @@ async function createSourceReadyImport(name: string, spec: Record<string, unknow
   return getImport(name, namespace);
 }
 
+const EXPORTER = await builtProgram('exporter');
+
 function runExporter(vmImport: Obj, scratchDir: string, credentialsDir: string) {
-  return execa(process.execPath, ['--import', 'tsx', 'functions/export/job/main.ts'], {
+  return execa(process.execPath, [EXPORTER], {
     cwd: ROOT,
     reject: false,
     env: {

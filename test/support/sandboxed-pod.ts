@@ -3,6 +3,7 @@
 import { mkdir, mkdtemp, readFile, realpath, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureBuilt } from '../../build.ts';
 import { PROJECT_ROOT } from '../../local-cluster/cluster.ts';
 import { AddressPool, clusterCidrPrefixes } from '../../local-cluster/runtime/dns/names.ts';
 import { ContainerLogWriter } from '../../local-cluster/runtime/node-agent/container-logs.ts';
@@ -49,6 +50,7 @@ export async function runSandboxedPod(
   for (const v of spec.volumes ?? [])
     if (v.persistentVolumeClaim)
       await mkdir(claimDir(v.persistentVolumeClaim.claimName), { recursive: true });
+  await ensureBuilt();
   const image = resolveImage(spec.containers[0]?.image, {
     projectRoot: PROJECT_ROOT,
     nodeBinary: await realpath(join(PROJECT_ROOT, 'node_modules', '.bin', 'node')),

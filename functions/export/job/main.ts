@@ -1,4 +1,4 @@
-// Entry point of the export Job (`node --import tsx functions/export/job/main.ts`). Exit codes:
+// Entry point of the export Job (`node dist/functions/export/job/main.mjs`, its build). Exit codes:
 // 0 = result recorded in the import's status (exported or failed) or nothing to do; non-zero =
 // unexpected error, the Job's backoff runs it again (the export starts over cleanly).
 import { Kube } from '../../shared/kube/client.ts';

@@ -1,5 +1,6 @@
 // The disk server's Deployment and Service for one import. Pure manifest builders.
 import { TOKEN_ANNOTATION } from '../labels.ts';
+import { IMAGE_PROGRAMS } from '../image-programs.ts';
 import { randomBytes } from 'node:crypto';
 import type { VirtualMachineImport } from '../api/index.ts';
 import { importLabels, importObjectNames, ownedByImport } from '../import-objects.ts';
@@ -36,18 +37,15 @@ export function diskServerManifests(vmImport: VirtualMachineImport, token: strin
             {
               name: 'disk-server',
               image,
-              command: ['node', '--import', 'tsx', 'functions/images/disk-server.ts'],
+              command: ['node', IMAGE_PROGRAMS.diskServer.built],
               env: [
                 { name: 'SCRATCH_DIR', value: '/scratch' },
                 { name: 'PORT', value: String(DISK_SERVER_PORT) },
                 { name: 'DISK_SERVER_TOKEN', value: token },
               ],
               ports: [{ containerPort: DISK_SERVER_PORT }],
-              volumeMounts: [
-                { name: 'scratch', mountPath: '/scratch', readOnly: true },
-                // tsx keeps its transform cache under /tmp; the root filesystem is read-only.
-                { name: 'tmp', mountPath: '/tmp' },
-              ],
+              // It writes nothing: the root filesystem and scratch are read-only.
+              volumeMounts: [{ name: 'scratch', mountPath: '/scratch', readOnly: true }],
               readinessProbe: { httpGet: { path: '/healthz', port: DISK_SERVER_PORT } },
               resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
               securityContext: {
@@ -59,7 +57,6 @@ export function diskServerManifests(vmImport: VirtualMachineImport, token: strin
           ],
           volumes: [
             { name: 'scratch', persistentVolumeClaim: { claimName: names.scratchClaim, readOnly: true } },
-            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
           ],
         },
       },

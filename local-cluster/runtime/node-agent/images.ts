@@ -5,6 +5,8 @@
 // An image not in the table fails like a pull from a registry that does not have it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DIST_DIR, hasBuild } from '../../../build.ts';
+import { IMAGE_PROGRAMS } from '../../../functions/shared/image-programs.ts';
 
 /** A host path bound read-only at `path` in the container. */
 export interface RootfsBind {
@@ -95,8 +97,16 @@ function nodeBookwormSlim(host: ImageHost): ImageRootfs {
   };
 }
 
-/** ghcr.io/vm-import/vm-import: as the Containerfile lays it out. */
+/**
+ * ghcr.io/vm-import/vm-import: as the Containerfile lays it out — the build (`npm run build`,
+ * dist/) and the runtime dependencies, no TypeScript sources. The local cluster makes sure the
+ * build is current before it starts (build.ts ensureBuilt); without one the pull fails.
+ */
 function vmImportImage(host: ImageHost): ImageRootfs {
+  if (!hasBuild(host.projectRoot))
+    throw new ImagePullError(
+      `${VM_IMPORT_REPOSITORY}: the image is not built (no ${DIST_DIR}/ in ${host.projectRoot}): run npm run build`,
+    );
   const base = nodeBookwormSlim(host);
   const app = (p: string) => ({ host: join(host.projectRoot, p), path: `/app/${p}` });
   return {
@@ -105,15 +115,15 @@ function vmImportImage(host: ImageHost): ImageRootfs {
       ...base.binds,
       app('package.json'),
       app('package-lock.json'),
-      // The image runs `npm ci --omit=dev`; the checkout's node_modules also has the dev tools.
+      // The image runs `npm ci --omit=dev` for what the build leaves external (build.ts EXTERNAL);
+      // the checkout's node_modules also has the dev tools.
       app('node_modules'),
-      app('events'),
-      app('functions'),
+      app(DIST_DIR),
     ],
     user: { uid: 65532, gid: 65532 },
     workingDir: '/app',
-    env: { ...base.env, NODE_ENV: 'production', TMPDIR: '/tmp' },
-    cmd: ['node', '--import', 'tsx', 'functions/serve.ts'],
+    env: { ...base.env, NODE_ENV: 'production' },
+    cmd: ['node', IMAGE_PROGRAMS.functions.built],
   };
 }
 

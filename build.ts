@@ -1,0 +1,202 @@
+// `npm run build`: the JavaScript the image ships, in dist/ — the functions' server, the export
+// Job and the disk server, each bundled with its dependencies by esbuild (ESM, code-split: a
+// function's pod loads only that function's chunks). Plain `node` runs it; nothing transpiles at
+// run time. dist/build-info.json records a hash of every input, so a stale build is detected
+// (ensureBuilt) instead of silently running old code.
+//   node --import tsx build.ts [--if-stale]
+import * as esbuild from 'esbuild';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { IMAGE_PROGRAMS } from './functions/shared/image-programs.ts';
+
+export const PROJECT_ROOT = import.meta.dirname;
+export const DIST_DIR = 'dist';
+const BUILD_INFO = 'build-info.json';
+
+/** The programs of the image (functions/shared/image-programs.ts names where each is built). */
+export const ENTRY_POINTS = Object.values(IMAGE_PROGRAMS).map((p) => p.source);
+for (const p of Object.values(IMAGE_PROGRAMS))
+  if (p.built !== `${DIST_DIR}/${p.source.replace(/\.ts$/, '.mjs')}`)
+    throw new Error(`${p.source} is built to ${DIST_DIR}/<same path>.mjs, not ${p.built}`);
+
+/**
+ * Files a module reads beside itself (`new URL('./file', import.meta.url)`): copied next to
+ * every output that holds the module, since bundling moves the module's code there.
+ */
+const ASSETS = [
+  {
+    module: 'functions/shared/sources/vmware/session.ts',
+    file: 'functions/shared/sources/vmware/vim25-subset.wsdl',
+  },
+];
+
+/**
+ * Loaded from node_modules at run time instead of bundled: faas-js-runtime assigns an undeclared
+ * variable (lib/metrics.js `osu = ...`), which only sloppy-mode CommonJS allows, never an ES module.
+ */
+export const EXTERNAL = ['faas-js-runtime'] as const;
+
+/**
+ * The bundles are ESM; CommonJS dependencies bundled into them call require() for Node's
+ * built-ins, which ESM does not define.
+ */
+const REQUIRE_SHIM =
+  "import { createRequire as __vmImportCreateRequire } from 'node:module'; const require = __vmImportCreateRequire(import.meta.url);";
+
+export function esbuildOptions(entryPoints: readonly string[], outdir: string): esbuild.BuildOptions {
+  return {
+    absWorkingDir: PROJECT_ROOT,
+    entryPoints: [...entryPoints],
+    outbase: '.',
+    outdir,
+    entryNames: '[dir]/[name]',
+    chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    // Identifiers are kept: error names and stack traces stay readable in the logs.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    banner: { js: REQUIRE_SHIM },
+    external: [...EXTERNAL],
+    metafile: true,
+    write: false,
+    logLevel: 'warning',
+  };
+}
+
+interface BuildInfo {
+  esbuild: string;
+  /** Input file (relative to the project) → sha256 of its content. */
+  inputs: Record<string, string>;
+}
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+async function hashInputs(files: string[]): Promise<Record<string, string>> {
+  const inputs: Record<string, string> = {};
+  for (const f of [...files].sort()) inputs[f] = sha256(await readFile(join(PROJECT_ROOT, f)));
+  return inputs;
+}
+
+/** Writes `data` to `path` unless it already holds it; through a rename, so no reader sees half a file. */
+async function writeAtomically(path: string, data: Uint8Array): Promise<void> {
+  const old = await readFile(path).catch(() => undefined);
+  if (old && Buffer.compare(old, data) === 0) return;
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+/** Bundles `entryPoints` into `outdir` (absolute), removing what an earlier build left there. */
+export async function bundle(entryPoints: readonly string[], outdir: string): Promise<BuildInfo> {
+  const result = await esbuild.build(esbuildOptions(entryPoints, outdir));
+  const written = new Set<string>();
+  for (const out of result.outputFiles ?? []) {
+    await writeAtomically(out.path, out.contents);
+    written.add(out.path);
+  }
+  for (const asset of ASSETS) {
+    for (const [out, meta] of Object.entries(result.metafile!.outputs)) {
+      if (!meta.inputs[asset.module]) continue;
+      const target = join(PROJECT_ROOT, dirname(out), asset.file.split('/').pop()!);
+      await writeAtomically(target, await readFile(join(PROJECT_ROOT, asset.file)));
+      written.add(target);
+    }
+  }
+  const info: BuildInfo = {
+    esbuild: esbuild.version,
+    inputs: await hashInputs([
+      ...Object.keys(result.metafile!.inputs),
+      ...ASSETS.map((a) => a.file),
+      relative(PROJECT_ROOT, import.meta.filename),
+    ]),
+  };
+  const infoPath = join(outdir, BUILD_INFO);
+  await writeAtomically(infoPath, Buffer.from(JSON.stringify(info, null, 1)));
+  written.add(infoPath);
+  for (const f of await filesUnder(outdir)) if (!written.has(f) && !f.endsWith('.tmp')) await rm(f);
+  return info;
+}
+
+/** Whether `outdir` holds a build of exactly the current inputs. */
+export async function isFresh(outdir: string): Promise<boolean> {
+  const info = JSON.parse(
+    await readFile(join(outdir, BUILD_INFO), 'utf8').catch(() => 'null'),
+  ) as BuildInfo | null;
+  if (!info || info.esbuild !== esbuild.version) return false;
+  try {
+    const now = await hashInputs(Object.keys(info.inputs));
+    return Object.entries(info.inputs).every(([f, h]) => now[f] === h);
+  } catch {
+    return false; // an input is gone
+  }
+}
+
+/**
+ * One build at a time per output directory, across processes (test files start clusters in
+ * parallel): a lock directory, taken over when its holder has been gone for a minute.
+ */
+async function withLock<T>(outdir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${outdir}.lock`;
+  await mkdir(dirname(lock), { recursive: true });
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const age =
+        Date.now() -
+        (await stat(lock).then(
+          (s) => s.mtimeMs,
+          () => Date.now(),
+        ));
+      if (age > 60_000) await rm(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+/** Builds `entryPoints` into `outdir` unless it already holds a build of the current sources. */
+export async function ensureBuilt(
+  entryPoints: readonly string[] = ENTRY_POINTS,
+  outdir: string = join(PROJECT_ROOT, DIST_DIR),
+): Promise<'fresh' | 'built'> {
+  if (await isFresh(outdir)) return 'fresh';
+  return withLock(outdir, async () => {
+    if (await isFresh(outdir)) return 'fresh';
+    await bundle(entryPoints, outdir);
+    return 'built';
+  });
+}
+
+/** Whether the image's build is there at all (the local cluster's image table checks it). */
+export const hasBuild = (projectRoot: string): boolean => existsSync(join(projectRoot, DIST_DIR, BUILD_INFO));
+
+if (import.meta.filename === process.argv[1]) {
+  const started = Date.now();
+  const outcome = process.argv.includes('--if-stale')
+    ? await ensureBuilt()
+    : await withLock(join(PROJECT_ROOT, DIST_DIR), () =>
+        bundle(ENTRY_POINTS, join(PROJECT_ROOT, DIST_DIR)),
+      ).then(() => 'built' as const);
+  console.error(`[build] ${DIST_DIR}/ ${outcome} in ${Date.now() - started} ms`);
+}
