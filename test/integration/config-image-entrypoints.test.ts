@@ -74,7 +74,7 @@ test('no production path loads tsx: runtime dependencies, manifests, commands an
     assert.doesNotMatch(await readFile(join(ROOT, 'config', f), 'utf8'), /\btsx\b/, `config/${f}`);
   const commands = [
     EXPORTER_COMMAND,
-    diskServerManifests(imp, 't', 'i').deployment.spec.template.spec.containers[0]!.command,
+    diskServerManifests(vmImport, 't', 'i').deployment.spec.template.spec.containers[0]!.command,
   ];
   for (const c of commands) assert.deepEqual(c.slice(0, 1), ['node'], 'plain node');
   for (const c of commands) assert.match(c[1]!, /^dist\/.*\.mjs$/);

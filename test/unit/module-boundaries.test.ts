@@ -125,7 +125,7 @@ interface Violation {
 }
 
 async function copyTree(to: string) {
-  for (const name of ['.dependency-cruiser.js', 'tsconfig.json', 'package.json'])
+  for (const name of ['.dependency-cruiser.js', 'tsconfig.json', 'package.json', 'build.ts'])
     await cp(join(root, name), join(to, name));
   await symlink(join(root, 'node_modules'), join(to, 'node_modules'));
   for (const tree of TREES)
