@@ -33,10 +33,35 @@ const ASSETS = [
 ];
 
 /**
- * Loaded from node_modules at run time instead of bundled: faas-js-runtime assigns an undeclared
- * variable (lib/metrics.js `osu = ...`), which only sloppy-mode CommonJS allows, never an ES module.
+ * Dependencies whose CommonJS relies on sloppy mode, which an ES module bundle (always strict)
+ * does not have: the one statement is rewritten to declare what it assigns. The build fails when
+ * the statement is no longer there (a new version: check it again).
  */
-export const EXTERNAL = ['faas-js-runtime'] as const;
+const STRICT_MODE_FIXES = [
+  {
+    // faas-js-runtime 4 assigns the undeclared `osu` (ReferenceError in strict mode).
+    file: 'node_modules/faas-js-runtime/lib/metrics.js',
+    from: "const { cpu, mem, netstat } = osu = require('node-os-utils');",
+    to: "const osu = require('node-os-utils'); const { cpu, mem, netstat } = osu;",
+  },
+];
+
+const strictModeFixes: esbuild.Plugin = {
+  name: 'strict-mode-fixes',
+  setup(build) {
+    for (const fix of STRICT_MODE_FIXES) {
+      const path = join(PROJECT_ROOT, fix.file);
+      build.onLoad({ filter: new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`) }, async () => {
+        const source = await readFile(path, 'utf8');
+        if (!source.includes(fix.from))
+          throw new Error(
+            `${fix.file}: the statement the build rewrites is gone (${fix.from}); check the new version`,
+          );
+        return { contents: source.replace(fix.from, fix.to), loader: 'js' };
+      });
+    }
+  },
+};
 
 /**
  * The bundles are ESM; CommonJS dependencies bundled into them call require() for Node's
@@ -64,7 +89,7 @@ export function esbuildOptions(entryPoints: readonly string[], outdir: string): 
     minifySyntax: true,
     sourcemap: 'linked',
     banner: { js: REQUIRE_SHIM },
-    external: [...EXTERNAL],
+    plugins: [strictModeFixes],
     metafile: true,
     write: false,
     logLevel: 'warning',

@@ -2,8 +2,10 @@
 // machine's own limit, in one process and one run. Prints numbers, asserts nothing except that
 // every downloaded disk equals its source (a benchmark of wrong bytes is worthless).
 //   node --import tsx bench/run.ts [--quick] [--only 'vmware 4G 50%']
-//     --quick: 64/256 MiB disks instead of 1/4 GiB; --only: just the cases whose name contains the
-//     text, no parallel-disk or control-plane part, results in bench/work/results-only.json.
+//     --quick: 64/256 MiB disks instead of 1/4 GiB, 5 cold starts per function instead of 20;
+//     --only: just the cases whose name contains the text (`--only functions`: just the functions'
+//     cold start and memory), no parallel-disk or control-plane part, results in
+//     bench/work/results-only.json.
 // For each disk (1 GiB and 4 GiB at 5, 50 and 100 % allocated) and each source (vcsim NFC,
 // OpenStack simulator Glance):
 //   ours:     the real source client exports into a sparse raw file on scratch (one pass), the
@@ -23,13 +25,17 @@ import { measureDiskBandwidth } from './lib/machine.ts';
 import {
   caseName,
   evaluateGoals,
+  functionGoals,
+  mib,
   resultsJson,
   table,
   type CaseMeasurement,
   type ControlPlane,
+  type FunctionsMeasurement,
   type ParallelMeasurement,
 } from './lib/report.ts';
 import { goTool } from './lib/go-tool.ts';
+import { measureFunctions, summarizeFootprints } from './lib/functions-footprint.ts';
 import { startDiskServer, startStaticFileServer } from './lib/servers.ts';
 import {
   openstackConnection,
@@ -123,6 +129,26 @@ async function main(): Promise<void> {
   log(
     `write ${machine.writeMBps.toFixed(0)} MB/s, read ${machine.readMBps.toFixed(0)} MB/s (${machine.note})`,
   );
+
+  // First, while nothing else runs: every function's cold start and idle memory.
+  let functions: FunctionsMeasurement | null = null;
+  if (!only || only === 'functions') {
+    const samples = quick ? 5 : 20;
+    log(
+      `functions: ${samples} cold starts each (plain node on the build, real API server), then idle RSS ...`,
+    );
+    functions = summarizeFootprints(await measureFunctions(samples, log));
+    log(
+      `functions: cold start p50 ${functions.coldStartMs.p50.toFixed(0)} ms, max ${functions.coldStartMs.max.toFixed(0)} ms; idle RSS max ${mib(functions.idleRssBytes.max)}`,
+    );
+  }
+  if (only === 'functions') {
+    await writeFile(
+      join(import.meta.dirname, 'work/results-only.json'),
+      `${JSON.stringify(resultsJson(machine, [], { transitionP50Ms: null, transitionP99Ms: null, oneImportSeconds: null, twentyImportsSeconds: null }, functions), null, 2)}\n`,
+    );
+    return;
+  }
 
   const specs: DiskSpec[] = sizesMiB.flatMap((sizeMiB) =>
     percents.map((allocatedPercent) => ({ sizeMiB, allocatedPercent, seed: 9000 + allocatedPercent })),
@@ -245,7 +271,7 @@ async function main(): Promise<void> {
     console.log(table(cases, machine));
     await writeFile(
       join(import.meta.dirname, 'work/results-only.json'),
-      `${JSON.stringify(resultsJson(machine, cases, { transitionP50Ms: null, transitionP99Ms: null, oneImportSeconds: null, twentyImportsSeconds: null }), null, 2)}\n`,
+      `${JSON.stringify(resultsJson(machine, cases, { transitionP50Ms: null, transitionP99Ms: null, oneImportSeconds: null, twentyImportsSeconds: null }, functions), null, 2)}\n`,
     );
     await rm(WORK, { recursive: true, force: true });
     return;
@@ -260,10 +286,10 @@ async function main(): Promise<void> {
   console.log('sizes in MiB; ours/limit = allocated data moved per second of wall / dd write bandwidth\n');
   console.log(table(cases, machine));
   console.log('\ngoals:');
-  for (const g of evaluateGoals(cases, parallel))
+  for (const g of [...evaluateGoals(cases, parallel), ...functionGoals(functions)])
     console.log(`  [${g.met ? 'met' : 'NOT met'}] ${g.goal}: ${g.detail}`);
   console.log('\ncontrol plane:', JSON.stringify(controlPlane.result));
-  const out = resultsJson(machine, cases, controlPlane.result);
+  const out = resultsJson(machine, cases, controlPlane.result, functions);
   await writeFile(
     join(import.meta.dirname, quick ? 'work/results-quick.json' : 'results.json'),
     `${JSON.stringify(out, null, 2)}\n`,

@@ -49,7 +49,40 @@ export interface Machine {
 }
 
 /** bench/results.json, in the shape the checks read. */
-export function resultsJson(machine: Machine, cases: CaseMeasurement[], controlPlane: ControlPlane) {
+/** Every function run as its pod runs it (bench/lib/functions-footprint.ts). */
+export interface FunctionsMeasurement {
+  /** Process start → first event handled, over all samples of all functions. */
+  coldStartMs: { p50: number; max: number };
+  /** Resident memory 30 s after the first handled event, the largest function. */
+  idleRssBytes: { max: number };
+}
+
+export function functionGoals(f: FunctionsMeasurement | null): Goal[] {
+  if (!f)
+    return [
+      { goal: 'functions: cold start p50 <= 500 ms', met: false, detail: 'not measured' },
+      { goal: 'functions: idle RSS <= 100 MiB', met: false, detail: 'not measured' },
+    ];
+  return [
+    {
+      goal: 'functions: cold start p50 <= 500 ms',
+      met: f.coldStartMs.p50 <= 500,
+      detail: `p50 ${f.coldStartMs.p50.toFixed(0)} ms, max ${f.coldStartMs.max.toFixed(0)} ms`,
+    },
+    {
+      goal: 'functions: idle RSS <= 100 MiB',
+      met: f.idleRssBytes.max <= 100 * MiB,
+      detail: `largest ${mib(f.idleRssBytes.max)}`,
+    },
+  ];
+}
+
+export function resultsJson(
+  machine: Machine,
+  cases: CaseMeasurement[],
+  controlPlane: ControlPlane,
+  functions: FunctionsMeasurement | null,
+) {
   const way = (w: WayMeasurement) => ({
     wallSeconds: round(w.wallSeconds, 3),
     peakScratchBytes: w.peakScratchBytes,
@@ -66,6 +99,10 @@ export function resultsJson(machine: Machine, cases: CaseMeasurement[], controlP
       upstream: way(c.upstream),
     })),
     controlPlane,
+    functions: functions && {
+      coldStartMs: { p50: round(functions.coldStartMs.p50, 1), max: round(functions.coldStartMs.max, 1) },
+      idleRssBytes: { max: functions.idleRssBytes.max },
+    },
   };
 }
 

@@ -1,101 +1,16 @@
-// A real API server (etcd + kube-apiserver built from their modules, no controllers) with every
-// CRD the functions touch, for integration tests of functions; and kubectl bound to it.
-import { KubeConfig } from '@kubernetes/client-node';
-import { execa } from 'execa';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Integration tests of functions: a real API server with every CRD the functions touch
+// (local-cluster/control-plane/api-server-only.ts), and the events and context the functions get.
 import { CloudEvent } from 'cloudevents';
 import type { Context } from 'faas-js-runtime';
-import { componentBinary } from '../../local-cluster/control-plane/components.ts';
-import { startControlPlane, type ControlPlane } from '../../local-cluster/control-plane/control-plane.ts';
-import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
-import { Kube, type Obj } from '../../functions/shared/kube/client.ts';
+import type { Obj } from '../../functions/shared/kube/client.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
-
-export interface KubectlResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
-
-export interface TestApi {
-  controlPlane: ControlPlane;
-  kubeconfigPath: string;
-  kube: Kube;
-  /** Runs kubectl against this server; throws on a non-zero exit. */
-  kubectl(...args: string[]): Promise<string>;
-  /** Runs kubectl against this server; never throws on a non-zero exit. */
-  tryKubectl(args: string[], input?: string): Promise<KubectlResult>;
-  close(): Promise<void>;
-}
-
-export async function yamlFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((f) => f.endsWith('.yaml')).map((f) => join(dir, f));
-}
-
-/** `crds`: apply config/crds and the third-party CRDs (default true). */
-export async function startTestApi(options: { crds?: boolean } = {}): Promise<TestApi> {
-  const stateDir = await mkdtemp(join(tmpdir(), 'vm-import-api-'));
-  const controlPlane = await startControlPlane({
-    stateDir,
-    serviceCidr: '127.254.0.0/16',
-    controllers: false,
-    log: () => {},
-  });
-  const kubectlBinary = await componentBinary('kubernetes', 'kubectl');
-  const kubeconfigPath = controlPlane.adminKubeconfigPath;
-  const cacheDir = join(stateDir, 'kubectl-cache');
-  const tryKubectl = async (args: string[], input?: string): Promise<KubectlResult> => {
-    const r = await execa(kubectlBinary, ['--kubeconfig', kubeconfigPath, '--cache-dir', cacheDir, ...args], {
-      reject: false,
-      ...(input !== undefined ? { input } : {}),
-    });
-    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
-  };
-  const kubectl = async (...args: string[]) => {
-    const r = await tryKubectl(args);
-    if (r.exitCode !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  if (options.crds !== false) {
-    const files = [
-      ...(await yamlFiles(join(ROOT, 'config/crds'))),
-      ...(await yamlFiles(await thirdPartyCrdDir())),
-    ];
-    await kubectl('apply', '--server-side', ...files.flatMap((f) => ['-f', f]));
-    await kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all');
-    await waitForCustomResourceStorage(kubectl);
-  }
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfigPath);
-  return {
-    controlPlane,
-    kubeconfigPath,
-    kube: new Kube(kc),
-    kubectl,
-    tryKubectl,
-    async close() {
-      await controlPlane.stop();
-      await rm(stateDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/**
- * An Established CRD's storage answers 429 "storage is (re)initializing" until its watch cache
- * has synced; kubectl (client-go) retries 429 with Retry-After, so one list of every custom
- * resource returns when all of them serve.
- */
-export async function waitForCustomResourceStorage(
-  kubectl: (...args: string[]) => Promise<string>,
-): Promise<void> {
-  const names = (await kubectl('get', 'crd', '-o', 'jsonpath={.items[*].metadata.name}'))
-    .split(' ')
-    .filter(Boolean);
-  if (names.length) await kubectl('get', names.join(','), '-A', '-o', 'name');
-}
+export {
+  startTestApi,
+  waitForCustomResourceStorage,
+  yamlFiles,
+  type KubectlResult,
+  type TestApi,
+} from '../../local-cluster/control-plane/api-server-only.ts';
 
 /** The CloudEvent an ApiServerSource would deliver for `object`. */
 export function apiServerEvent(object: Obj, verb: 'add' | 'update' | 'delete' = 'update'): CloudEvent<Obj> {

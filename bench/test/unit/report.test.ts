@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   caseName,
   evaluateGoals,
+  functionGoals,
   maxOverlap,
   percentile,
   resultsJson,
@@ -82,13 +83,22 @@ test('caseName names source, size and allocation', () => {
 });
 
 test('resultsJson has exactly the shape the checks read', () => {
-  const out = resultsJson({ readMBps: 1000.04, writeMBps: 900 }, [case4g50({})], {
-    transitionP50Ms: 3,
-    transitionP99Ms: 9,
-    oneImportSeconds: null,
-    twentyImportsSeconds: null,
+  const out = resultsJson(
+    { readMBps: 1000.04, writeMBps: 900 },
+    [case4g50({})],
+    {
+      transitionP50Ms: 3,
+      transitionP99Ms: 9,
+      oneImportSeconds: null,
+      twentyImportsSeconds: null,
+    },
+    { coldStartMs: { p50: 412.345, max: 700 }, idleRssBytes: { max: 90 * MiB } },
+  );
+  assert.deepEqual(Object.keys(out), ['machine', 'cases', 'controlPlane', 'functions']);
+  assert.deepEqual(out.functions, {
+    coldStartMs: { p50: 412.3, max: 700 },
+    idleRssBytes: { max: 90 * MiB },
   });
-  assert.deepEqual(Object.keys(out), ['machine', 'cases', 'controlPlane']);
   assert.deepEqual(out.machine, { readMBps: 1000, writeMBps: 900 });
   assert.deepEqual(Object.keys(out.cases[0]!), ['source', 'sizeBytes', 'allocatedBytes', 'ours', 'upstream']);
   assert.deepEqual(Object.keys(out.cases[0]!.ours), [
@@ -154,4 +164,21 @@ test('ddMBps reads the byte count and seconds of dd', () => {
 test('maxRssFromTimeOutput reads GNU time -v', () => {
   assert.equal(maxRssFromTimeOutput('\tMaximum resident set size (kbytes): 52312\n'), 52312);
   assert.throws(() => maxRssFromTimeOutput('nothing'), /Maximum resident set size/);
+});
+
+test('function goals: met, missed, not measured', () => {
+  const met = functionGoals({ coldStartMs: { p50: 480, max: 900 }, idleRssBytes: { max: 99 * MiB } });
+  assert.deepEqual(
+    met.map((g) => g.met),
+    [true, true],
+  );
+  const missed = functionGoals({ coldStartMs: { p50: 520, max: 900 }, idleRssBytes: { max: 101 * MiB } });
+  assert.deepEqual(
+    missed.map((g) => g.met),
+    [false, false],
+  );
+  assert.deepEqual(
+    functionGoals(null).map((g) => g.detail),
+    ['not measured', 'not measured'],
+  );
 });

@@ -99,7 +99,7 @@ function nodeBookwormSlim(host: ImageHost): ImageRootfs {
 
 /**
  * ghcr.io/vm-import/vm-import: as the Containerfile lays it out — the build (`npm run build`,
- * dist/) and the runtime dependencies, no TypeScript sources. The local cluster makes sure the
+ * dist/: the programs with their dependencies bundled), no node_modules, no TypeScript sources. The local cluster makes sure the
  * build is current before it starts (build.ts ensureBuilt); without one the pull fails.
  */
 function vmImportImage(host: ImageHost): ImageRootfs {
@@ -111,15 +111,7 @@ function vmImportImage(host: ImageHost): ImageRootfs {
   const app = (p: string) => ({ host: join(host.projectRoot, p), path: `/app/${p}` });
   return {
     ...base,
-    binds: [
-      ...base.binds,
-      app('package.json'),
-      app('package-lock.json'),
-      // The image runs `npm ci --omit=dev` for what the build leaves external (build.ts EXTERNAL);
-      // the checkout's node_modules also has the dev tools.
-      app('node_modules'),
-      app(DIST_DIR),
-    ],
+    binds: [...base.binds, app(DIST_DIR)],
     user: { uid: 65532, gid: 65532 },
     workingDir: '/app',
     env: { ...base.env, NODE_ENV: 'production' },
