@@ -1,7 +1,7 @@
 // Boots the whole local cluster from this process: the real control plane (etcd, kube-apiserver,
 // kube-controller-manager, kube-scheduler) as child processes, then our node agent and stand-ins
-// (volumes, pods, Services, Knative Serving and Eventing, Harvester images, KubeVirt), the
-// default StorageClass and NADs, config/ applied with kubectl, and the simulated sources of the
+// (volumes and Harvester's StorageClasses, pods, Services, Knative Serving and Eventing, Harvester
+// images, KubeVirt), the NADs, config/ applied with kubectl, and the simulated sources of the
 // inventory. Used by `npm start`, `npm run cluster -- up` and end-to-end tests.
 import { ensureBuilt } from '../build.ts';
 import { execFile } from 'node:child_process';
@@ -283,20 +283,5 @@ metadata:
   labels:
     pod-security.kubernetes.io/enforce: restricted
     pod-security.kubernetes.io/warn: restricted
----
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: harvester-longhorn
-  annotations:
-    storageclass.kubernetes.io/is-default-class: "true"
-provisioner: driver.longhorn.io
-allowVolumeExpansion: true
-reclaimPolicy: Delete
-volumeBindingMode: Immediate
-parameters:
-  numberOfReplicas: "3"
-  staleReplicaTimeout: "30"
-  migratable: "true"
 ${nad('vlan1', 1)}${nad('vlan2', 2)}`;
 }

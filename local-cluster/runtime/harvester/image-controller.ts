@@ -14,8 +14,7 @@
 // image and removes it only after its cleanup (file, StorageClass): a deleted image stays visible,
 // display-name label included, until then. Admission rules: admission-webhook.ts.
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
-import { constants as fsConstants } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
@@ -329,9 +328,9 @@ export class HarvesterImageController {
     }
   }
 
-  /** For the volume binder: a claim annotated with this image gets its content. */
+  /** For the provisioner: a claim annotated with this image gets its content (raw) once it is imported. */
   populator(): ImagePopulator {
-    return async (_pvc, imageId, volumeDir) => {
+    return async (imageId) => {
       const [ns, name] = imageId.split('/');
       if (!ns || !name) return { ready: false, message: `invalid image id "${imageId}"` };
       const img = (await this.ctx.kube.find('harvesterhci.io/v1beta1', 'VirtualMachineImage', ns, name)) as
@@ -340,14 +339,9 @@ export class HarvesterImageController {
       const imported = img.status?.conditions?.find((c) => c.type === 'Imported');
       if (imported?.status !== 'True')
         return { ready: false, message: `image ${imageId} is not imported yet` };
-      const target = join(volumeDir, 'disk.img');
-      try {
-        await stat(target);
-      } catch {
-        await mkdir(volumeDir, { recursive: true });
-        await cloneFile(this.imagePath(ns, name), target);
-      }
-      return { ready: true };
+      const rawFile = this.imagePath(ns, name);
+      // Longhorn's backing image knows its virtual size whatever the Harvester version reports.
+      return { ready: true, rawFile, virtualBytes: (await stat(rawFile)).size };
     };
   }
 
@@ -357,15 +351,4 @@ export class HarvesterImageController {
     for (const a of this.active.values()) a.abort();
     for (const t of this.timers.values()) clearTimeout(t);
   }
-}
-
-/** Reflink when the filesystem can, else a sparse copy (cp --sparse=always). */
-async function cloneFile(from: string, to: string): Promise<void> {
-  const tmp = `${to}.tmp`;
-  try {
-    await copyFile(from, tmp, fsConstants.COPYFILE_FICLONE_FORCE);
-  } catch {
-    await run('cp', ['--sparse=always', from, tmp]);
-  }
-  await rename(tmp, to);
 }

@@ -34,6 +34,8 @@ export interface Container {
   env?: EnvVar[];
   envFrom?: EnvFromSource[];
   volumeMounts?: VolumeMount[];
+  /** Block-mode claims shown as a device at devicePath. */
+  volumeDevices?: { name: string; devicePath: string }[];
   workingDir?: string;
   ports?: { name?: string; containerPort: number; protocol?: string }[];
   securityContext?: ContainerSecurityContext;
@@ -147,6 +149,8 @@ export interface ContainerPlan {
   /** Host directories created before the container starts (emptyDirs are world-writable). */
   directories: { path: string; mode: number }[];
   claims: string[];
+  /** Block-mode claims the container gets as a device (volumeDevices). */
+  devices: { claim: string; devicePath: string }[];
 }
 
 export class PodSpecError extends Error {
@@ -440,6 +444,17 @@ export function planContainer(
     }
     mounts.push({ source: dir, mountPath: vm.mountPath, readOnly, ownedByFsGroup });
   }
+  const devices: ContainerPlan['devices'] = [];
+  for (const vd of container.volumeDevices ?? []) {
+    const claim = volumes.get(vd.name)?.persistentVolumeClaim?.claimName;
+    if (!claim)
+      throw new PodSpecError(
+        'CreateContainerConfigError',
+        `volumeDevice ${vd.name} is not a persistentVolumeClaim`,
+      );
+    claims.push(claim);
+    devices.push({ claim, devicePath: vd.devicePath });
+  }
 
   const own = resolveEnv(container, pod, sources);
   const env: Record<string, string> = { ...image.env, ...kubeletEnv, ...own };
@@ -460,5 +475,6 @@ export function planContainer(
     files,
     directories,
     claims,
+    devices,
   };
 }

@@ -277,6 +277,13 @@ export class PodRunner {
         projectRoot: this.ctx.projectRoot,
         clusterDnsDir: dirname(this.ctx.paths.dnsHosts),
       });
+      const owner = { uid: plan.uid, gid: plan.gid };
+      files.devices = await Promise.all(
+        plan.devices.map(async (d) => ({
+          host: await this.claims.blockDevice(ns, d.claim, owner),
+          path: d.devicePath,
+        })),
+      );
     } catch (err) {
       // API errors (a busy server, the Node authorizer's graph not yet knowing the pod) are
       // retried by inBackground; what the pod spec or image causes is reported on the pod.

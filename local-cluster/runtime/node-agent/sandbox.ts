@@ -14,6 +14,8 @@ export interface PodRuntimeFiles {
   /** Host paths the node adds read-only (the local cluster's DNS preload until step 3). */
   extraBinds: { host: string; path: string }[];
   hostname: string;
+  /** Host devices shown at a path (Block-mode volumes at volumeDevices[].devicePath). */
+  devices?: { host: string; path: string }[];
 }
 
 /** The file descriptor bwrap reports the container's host PID and exit code on (JSON lines). */
@@ -62,6 +64,7 @@ export function sandboxArgv(plan: ContainerPlan, files: PodRuntimeFiles): string
     ...Object.keys(files.etc).map((n) => `/etc/${n}`),
     ...files.extraBinds.map((b) => b.path),
     ...plan.mounts.map((m) => m.mountPath),
+    ...(files.devices ?? []).map((d) => d.path),
     `${plan.workingDir}/.`,
   ];
   const explicit = new Set(rootfs.directories.map((d) => d.path));
@@ -74,6 +77,7 @@ export function sandboxArgv(plan: ContainerPlan, files: PodRuntimeFiles): string
   for (const [name, host] of Object.entries(files.etc)) a.push('--ro-bind', host, `/etc/${name}`);
   for (const b of files.extraBinds) a.push('--ro-bind', b.host, b.path);
   a.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/dev/shm');
+  for (const d of files.devices ?? []) a.push('--dev-bind', d.host, d.path);
   // Parents before children, so a volume inside another volume's mountPath shows on top.
   for (const m of [...plan.mounts].sort((x, y) => depth(x.mountPath) - depth(y.mountPath)))
     a.push(m.readOnly ? '--ro-bind' : '--bind', m.source, m.mountPath);

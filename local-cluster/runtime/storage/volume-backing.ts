@@ -1,0 +1,245 @@
+// The bytes behind a provisioned volume, sized as requested so that running out of space is real:
+//  * Filesystem: an ext4 file system in a sparse image file of the requested size, loop-mounted at
+//    the volume's directory (formatted as the kubelet's mount-utils formats a CSI volume:
+//    k8s.io/mount-utils mount_linux.go formatAndMountSensitive, `mkfs.ext4 -F -m0`). A write
+//    beyond it fails with ENOSPC.
+//  * Block: the device's content, `disk.img` of exactly the requested size in the volume's
+//    directory; a pod gets it as a loop device (attachBlockDevice) at volumeDevices[].devicePath.
+// Needs root (mount, losetup). The mounts and loop devices are released by the provisioner when a
+// volume is deleted, by releaseAll when the cluster stops, and by sweepStale for those of a run
+// that was killed (their cluster's PID file names a process that is gone).
+import { execFile } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { copyFile, mkdir, readFile, readdir, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import type { VolumeMode } from './provision-rules.ts';
+
+const run = promisify(execFile);
+
+/** The ext4 image of a Filesystem volume, beside (not inside) the directory it is mounted on. */
+const imageFile = (backingDir: string, ns: string, claim: string) => join(backingDir, ns, `${claim}.ext4`);
+/** The claim a volume was made for (a claim re-created under the same name gets a new one). */
+const ownerFile = (backingDir: string, ns: string, claim: string) => join(backingDir, ns, `${claim}.owner`);
+export const BLOCK_FILE = 'disk.img';
+
+export interface VolumeLocation {
+  /** .local/volumes: what pods see (mount points; Block volumes' disk.img). */
+  volumesDir: string;
+  /** .local/volume-backing: ext4 images and owner files. */
+  backingDir: string;
+  namespace: string;
+  claim: string;
+}
+
+const volumeDir = (l: VolumeLocation) => join(l.volumesDir, l.namespace, l.claim);
+
+/** The claim UID the volume at `l` belongs to, if any. */
+export async function volumeOwner(l: VolumeLocation): Promise<string | undefined> {
+  return readFile(ownerFile(l.backingDir, l.namespace, l.claim), 'utf8').catch(() => undefined);
+}
+
+async function isMountPoint(dir: string): Promise<boolean> {
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+  return mounts.split('\n').some((line) => unescapeMountPath(line.split(' ')[4] ?? '') === dir);
+}
+
+/** /proc/self/mountinfo escapes space, tab, newline and backslash as octal. */
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/**
+ * Makes an empty volume of `bytes` for claim `uid` (replacing what an earlier claim of the name
+ * left), or keeps the one this claim already has. `fill` writes its initial content: Block gets
+ * the device file to write, Filesystem the mounted directory.
+ */
+export async function createVolume(
+  l: VolumeLocation,
+  uid: string,
+  mode: VolumeMode,
+  bytes: number,
+  fill?: (target: string) => Promise<void>,
+): Promise<void> {
+  const dir = volumeDir(l);
+  if ((await volumeOwner(l)) === uid) {
+    if (mode === 'Filesystem' && !(await isMountPoint(dir))) await mountImage(l);
+    return;
+  }
+  await removeVolume(l);
+  await mkdir(dir, { recursive: true });
+  await mkdir(join(l.backingDir, l.namespace), { recursive: true });
+  if (mode === 'Block') {
+    const device = join(dir, BLOCK_FILE);
+    if (fill) await fill(device);
+    await writeFile(device, '', { flag: 'a' });
+    // The device is exactly the requested size: content beyond it (a larger image) was refused
+    // before; a shorter one is zero-padded, sparsely.
+    await truncate(device, bytes);
+  } else {
+    const image = imageFile(l.backingDir, l.namespace, l.claim);
+    await writeFile(image, '');
+    await truncate(image, bytes);
+    await run('mkfs.ext4', ['-q', '-F', '-m0', image]);
+    await mountImage(l);
+    if (fill) await fill(dir);
+  }
+  await writeFile(ownerFile(l.backingDir, l.namespace, l.claim), uid);
+}
+
+/**
+ * A CSI clone: the source volume's bytes, grown to `bytes` (the file system too). Same mode as
+ * the source (external-provisioner refuses otherwise).
+ */
+export async function cloneVolume(
+  source: VolumeLocation,
+  target: VolumeLocation,
+  uid: string,
+  mode: VolumeMode,
+  bytes: number,
+): Promise<void> {
+  if ((await volumeOwner(target)) === uid) return createVolume(target, uid, mode, bytes);
+  await removeVolume(target);
+  if (mode === 'Block') {
+    return createVolume(target, uid, mode, bytes, (device) =>
+      cloneFile(join(volumeDir(source), BLOCK_FILE), device),
+    );
+  }
+  const image = imageFile(target.backingDir, target.namespace, target.claim);
+  await mkdir(dirname(image), { recursive: true });
+  await mkdir(volumeDir(target), { recursive: true });
+  // A mounted ext4 may have dirty pages: sync the source's file system before copying its image.
+  await run('sync', ['-f', join(volumeDir(source), '.')]);
+  await cloneFile(imageFile(source.backingDir, source.namespace, source.claim), image);
+  if ((await stat(image)).size < bytes) {
+    await truncate(image, bytes);
+    await run('e2fsck', ['-f', '-p', image]).catch((e: { code?: number }) => {
+      if ((e.code ?? 0) > 1) throw e; // 1: errors corrected (the copy of a mounted file system)
+    });
+    await run('resize2fs', [image]);
+  }
+  await mountImage(target);
+  await writeFile(ownerFile(target.backingDir, target.namespace, target.claim), uid);
+}
+
+async function mountImage(l: VolumeLocation): Promise<void> {
+  const dir = volumeDir(l);
+  await mkdir(dir, { recursive: true });
+  // -o loop: the loop device goes with the mount (autoclear).
+  await run('mount', ['-o', 'loop', imageFile(l.backingDir, l.namespace, l.claim), dir]);
+}
+
+/** Unmounts, detaches and deletes the volume's data. */
+export async function removeVolume(l: VolumeLocation): Promise<void> {
+  const dir = volumeDir(l);
+  await detachBlockDevices(join(dir, BLOCK_FILE));
+  if (await isMountPoint(dir)) await run('umount', [dir]);
+  await rm(dir, { recursive: true, force: true });
+  await rm(imageFile(l.backingDir, l.namespace, l.claim), { force: true });
+  await rm(ownerFile(l.backingDir, l.namespace, l.claim), { force: true });
+}
+
+/** The loop devices backed by `file` (losetup --associated). */
+async function loopDevicesOf(file: string): Promise<string[]> {
+  const { stdout } = await run('losetup', ['--noheadings', '--output', 'NAME', '--associated', file]).catch(
+    () => ({ stdout: '' }),
+  );
+  return stdout.split('\n').filter(Boolean);
+}
+
+async function detachBlockDevices(file: string): Promise<void> {
+  for (const dev of await loopDevicesOf(file)) await run('losetup', ['--detach', dev]).catch(() => undefined);
+}
+
+/**
+ * The loop device of a Block volume for a pod, owned by the pod's user and group as containerd
+ * does with device_ownership_from_security_context (the setting KubeVirt asks for on its nodes).
+ */
+export async function attachBlockDevice(
+  l: VolumeLocation,
+  owner: { uid: number; gid: number },
+): Promise<string> {
+  const file = join(volumeDir(l), BLOCK_FILE);
+  let [dev] = await loopDevicesOf(file);
+  if (!dev) dev = (await run('losetup', ['--find', '--show', file])).stdout.trim();
+  await run('chown', [`${owner.uid}:${owner.gid}`, dev]);
+  return dev;
+}
+
+/** Every volume under `volumesDir`: unmount and detach (the data stays for the next start). */
+export async function releaseAll(volumesDir: string): Promise<void> {
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+  const prefix = `${volumesDir}/`;
+  const mounted = mounts
+    .split('\n')
+    .map((line) => unescapeMountPath(line.split(' ')[4] ?? ''))
+    .filter((p) => p.startsWith(prefix))
+    .sort((a, b) => b.length - a.length);
+  for (const dir of mounted) await run('umount', [dir]).catch(() => run('umount', ['--lazy', dir]));
+  for (const ns of await readdir(volumesDir).catch(() => [] as string[]))
+    for (const claim of await readdir(join(volumesDir, ns)).catch(() => [] as string[]))
+      await detachBlockDevices(join(volumesDir, ns, claim, BLOCK_FILE));
+}
+
+const PID_FILE = 'storage.pid';
+
+/** Records that this process holds the mounts of `stateDir` (for sweepStale). */
+export async function claimStateDir(stateDir: string): Promise<void> {
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(join(stateDir, PID_FILE), String(process.pid));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Mounts and loop devices a killed run left: every loop device whose backing file is a volume of
+ * a state directory whose storage PID file names no live process (or that is gone) is unmounted
+ * and detached. Another live cluster's volumes are left alone.
+ */
+export async function sweepStale(
+  log: (message: string, fields: Record<string, unknown>) => void,
+): Promise<void> {
+  const { stdout } = await run('losetup', ['--list', '--json', '--output', 'NAME,BACK-FILE']).catch(() => ({
+    stdout: '{"loopdevices":[]}',
+  }));
+  const devices =
+    (JSON.parse(stdout || '{"loopdevices":[]}') as { loopdevices?: { name: string; 'back-file'?: string }[] })
+      .loopdevices ?? [];
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((line) => line.split(' '));
+  for (const d of devices) {
+    const back = (d['back-file'] ?? '').replace(/ \(deleted\)$/, '');
+    const m = /^(.*)\/(volumes|volume-backing)\/[^/]+\/[^/]+$|^(.*)\/volumes\/[^/]+\/[^/]+\/disk\.img$/.exec(
+      back,
+    );
+    const stateDir = m?.[1] ?? m?.[3];
+    if (!stateDir) continue;
+    const pid = Number(await readFile(join(stateDir, PID_FILE), 'utf8').catch(() => '0'));
+    if (pid && alive(pid)) continue;
+    // The mount's source in mountinfo is field 9 after the separator: find mounts of this device.
+    for (const fields of mounts) {
+      const sep = fields.indexOf('-');
+      if (sep > 0 && fields[sep + 2] === d.name)
+        await run('umount', ['--lazy', unescapeMountPath(fields[4]!)]).catch(() => undefined);
+    }
+    await run('losetup', ['--detach', d.name]).catch(() => undefined);
+    log('stale volume released', { device: d.name, backingFile: back });
+  }
+}
+
+/** Reflink when the file system can, else a sparse copy (cp --sparse=always). */
+export async function cloneFile(from: string, to: string): Promise<void> {
+  const tmp = `${to}.tmp`;
+  try {
+    await copyFile(from, tmp, fsConstants.COPYFILE_FICLONE_FORCE);
+  } catch {
+    await run('cp', ['--sparse=always', from, tmp]);
+  }
+  await rename(tmp, to);
+}
