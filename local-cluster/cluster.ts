@@ -1,6 +1,6 @@
 // Boots the whole local cluster from this process: the real control plane (etcd, kube-apiserver,
 // kube-controller-manager, kube-scheduler) as child processes, then our node agent and stand-ins
-// (volumes and Harvester's StorageClasses, pods, Services, Knative Serving and Eventing, Harvester
+// (volumes and Harvester's StorageClasses, Longhorn's node, pods, Services, Knative Serving and Eventing, Harvester
 // images, KubeVirt), the NADs, config/ applied with kubectl, and the simulated sources of the
 // inventory. Used by `npm start`, `npm run cluster -- up` and end-to-end tests.
 import { ensureBuilt } from '../build.ts';
@@ -33,6 +33,7 @@ import { NodeAgent } from './runtime/node-agent/node.ts';
 import { PodRunner } from './runtime/node-agent/pods.ts';
 import { serviceAccountKubeconfigs } from './runtime/eventing/service-account-kubeconfig.ts';
 import { ServiceController } from './runtime/dns/services.ts';
+import { LonghornNodeStandIn } from './runtime/storage/longhorn-node.ts';
 import { VolumeClaims } from './runtime/storage/volumes.ts';
 
 const run = promisify(execFile);
@@ -148,6 +149,8 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     // Server-side: KubeVirt's CRDs are too large for kubectl's last-applied annotation (256 KiB).
     const crdFiles = [
       ...(await manifestFiles(await thirdPartyCrdDir())),
+      // Longhorn's, for the Longhorn stand-in (storage/longhorn-node.ts).
+      ...(await manifestFiles(join(await thirdPartyCrdDir(), 'longhorn'))),
       ...(await manifestFiles(join(PROJECT_ROOT, 'config', 'crds'))),
     ];
     if (crdFiles.length) await kubectl(['apply', '--server-side', ...crdFiles.flatMap((f) => ['-f', f])]);
@@ -188,8 +191,9 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     const eventing = new EventingController(ctx, options.faults);
     const images = new HarvesterImageController(ctx, options.imageRetryDelayMs, harvester);
     const vms = new KubeVirtController(ctx);
+    const longhorn = new LonghornNodeStandIn(ctx, claims.dataDiskPath);
     claims.setImagePopulator(images.populator());
-    for (const c of [node, claims, pods, services, functions, eventing, images, vms]) {
+    for (const c of [node, claims, longhorn, pods, services, functions, eventing, images, vms]) {
       await c.start();
       stoppers.push(() => c.stop());
     }

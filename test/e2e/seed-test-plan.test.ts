@@ -13,8 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
-import { thirdPartyCrdDir } from '../../local-cluster/components/crds.ts';
-import { waitForCustomResourceStorage } from '../support/cluster-api.ts';
 import { applyExampleSources, sameDisk, waitForImports } from '../support/e2e.ts';
 import { importStatus } from '../../local-cluster/import-status.ts';
 import { setOpenstackSimulatorFaults } from '../support/openstack.ts';
@@ -273,8 +271,6 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30
   }
 }
 const vmware = () => ({ ...cluster.endpoints.vmware!, caCertPem: cluster.endpoints.vmware!.caCert });
-// longhorn-manager's own Node CRD (the local cluster does not serve Longhorn's CRDs: see sources.go)
-const longhornNodeCrd = async () => join(await thirdPartyCrdDir(), 'longhorn', 'nodes.longhorn.io.yaml');
 
 /**
  * The plan's quick cancel: "Wait until the download starts (kubectl get virtualmachineimage): as
@@ -800,50 +796,27 @@ describe('seed test plan steps end to end', () => {
   });
 
   test('issue 23: a target class without room fails in preflight, before the source is touched', async (t) => {
-    // Longhorn's Node objects as longhorn-manager publishes them (the local cluster does not yet);
-    // gone afterwards, so that no later step sees a Longhorn without room
-    t.after(() => kubectl(['delete', 'crd', 'nodes.longhorn.io', '--ignore-not-found']));
-    await kubectl(['apply', '--server-side', '-f', await longhornNodeCrd()]);
-    // A real API server serves a new CRD only once it is Established and its storage is ready.
-    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/nodes.longhorn.io']);
-    await waitForCustomResourceStorage((...args) => kubectl(args));
-    await kubectl(['create', 'namespace', 'longhorn-system']);
-    await kubectl(
-      ['apply', '-f', '-'],
-      stringify({
-        apiVersion: 'longhorn.io/v1beta2',
-        kind: 'Node',
-        metadata: { name: 'node-1', namespace: 'longhorn-system' },
-        spec: {
-          name: 'node-1',
-          allowScheduling: true,
-          disks: { 'disk-1': { path: '/var/lib/longhorn', allowScheduling: true, storageReserved: 0 } },
-        },
-      }),
-    );
+    // The local cluster's Longhorn node (local-cluster/runtime/storage/longhorn-node.ts) with all
+    // but half a GiB of its disk reserved, as an administrator reserves space in Longhorn's UI.
     const GiB = 1024 ** 3;
-    await kubectl([
-      'patch',
-      '-n',
-      'longhorn-system',
-      'nodes.longhorn.io',
-      'node-1',
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      JSON.stringify({
-        status: {
-          diskStatus: {
-            'disk-1': {
-              storageMaximum: 8 * GiB,
-              storageAvailable: 2.5 * GiB,
-              storageScheduled: 0,
-              conditions: [{ type: 'Schedulable', status: 'True' }],
-            },
-          },
-        },
-      }),
-    ]);
+    const node = JSON.parse(
+      await kubectl(['get', '-n', 'longhorn-system', 'nodes.longhorn.io', 'vm-import-local', '-o', 'json']),
+    );
+    const [diskName, disk] = Object.entries(node.status.diskStatus as Record<string, any>)[0]!;
+    const reservedBefore = node.spec.disks[diskName].storageReserved;
+    const reserve = (bytes: number) =>
+      kubectl([
+        'patch',
+        '-n',
+        'longhorn-system',
+        'nodes.longhorn.io',
+        'vm-import-local',
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { disks: { [diskName]: { storageReserved: bytes } } } }),
+      ]);
+    t.after(() => reserve(reservedBefore));
+    await reserve(disk.storageMaximum - disk.storageScheduled - GiB / 2);
     await kubectl(
       ['apply', '-f', '-'],
       vmImport('no-room', { virtualMachineName: 'capacity-vm' }, 'VmwareSource'),
@@ -854,7 +827,7 @@ describe('seed test plan steps end to end', () => {
     assert.equal(valid?.reason, 'InsufficientStorage');
     assert.match(
       valid?.message ?? '',
-      /StorageClass harvester-longhorn \(Longhorn\) cannot hold the import: it needs [\d.]+ GiB.*can schedule 0\.50 GiB/,
+      /StorageClass harvester-longhorn \(Longhorn\) cannot hold the import: it needs [\d.]+ GiB.*can schedule 0\.\d\d GiB/,
     );
     assert.equal(
       await vmwarePowerStateOf(vmware(), 'capacity-vm'),

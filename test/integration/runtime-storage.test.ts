@@ -2,8 +2,9 @@
 // are there; a Filesystem volume holds exactly its requested size (a write beyond fails with
 // ENOSPC); a Block volume reaches a pod as a device at its devicePath; each class refuses what its
 // driver refuses (ProvisioningFailed, as external-provisioner reports it); a clone copies its
-// source; WaitForFirstConsumer waits for a pod; stopping the cluster leaves no mount or loop device,
-// and a killed run's are released by the next start.
+// source; WaitForFirstConsumer waits for a pod; Longhorn's node object reports the space the volumes
+// take; stopping the cluster leaves no mount or loop device, and a killed run's are released by
+// the next start.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -148,6 +149,23 @@ test('a Filesystem volume holds its requested size: writing more fails with ENOS
   // The data is in the volume's file system (what the pod wrote), not a directory of the host's.
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
   assert.ok(mounts.includes(join(stateDir, 'volumes', NS, 'small')), 'the volume is a mount');
+  // Longhorn's view of the node's data disk: the volume's replica is scheduled there, and what
+  // the pod wrote is gone from the disk's free space.
+  const node = await waitFor('the Longhorn node to count the volume', async () => {
+    const n = await getJson(['get', '-n', 'longhorn-system', 'nodes.longhorn.io', 'vm-import-local']);
+    const disk = Object.values(n.status?.diskStatus ?? {})[0] as any;
+    return disk?.scheduledReplica?.[`${pvc.spec.volumeName}-r-0`] === 16 * MiB ? n : undefined;
+  });
+  const disk = Object.values(node.status.diskStatus)[0] as any;
+  assert.ok(disk.storageScheduled >= 16 * MiB);
+  assert.ok(disk.storageMaximum - disk.storageAvailable >= written, 'the written bytes are used on the disk');
+  assert.equal(disk.conditions.find((c: any) => c.type === 'Schedulable').status, 'True');
+  const spec = Object.values(node.spec.disks)[0] as any;
+  assert.equal(
+    spec.storageReserved,
+    Math.floor(disk.storageMaximum * 0.3),
+    "Longhorn's 30 % for a default disk",
+  );
   await cluster.kubectl(['delete', 'pod', 'filler', '-n', NS]);
 });
 
@@ -298,13 +316,13 @@ test("a killed run's mounts and loop devices are released by the next start's sw
     // PID file of a process that is gone.
     await mkdir(join(dead, 'volume-backing', 'ns'), { recursive: true });
     await mkdir(join(dead, 'volumes', 'ns', 'fs'), { recursive: true });
-    await mkdir(join(dead, 'volumes', 'ns', 'blk'), { recursive: true });
+
     const image = join(dead, 'volume-backing', 'ns', 'fs.ext4');
     await writeFile(image, '');
     await truncate(image, 8 * MiB);
     await run('mkfs.ext4', ['-q', '-F', '-m0', image]);
     await run('mount', ['-o', 'loop', image, join(dead, 'volumes', 'ns', 'fs')]);
-    const blk = join(dead, 'volumes', 'ns', 'blk', 'disk.img');
+    const blk = join(dead, 'volume-backing', 'ns', 'blk.img');
     await writeFile(blk, '');
     await truncate(blk, 8 * MiB);
     await run('losetup', ['--find', blk]);

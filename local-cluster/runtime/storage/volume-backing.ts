@@ -3,15 +3,30 @@
 //    the volume's directory (formatted as the kubelet's mount-utils formats a CSI volume:
 //    k8s.io/mount-utils mount_linux.go formatAndMountSensitive, `mkfs.ext4 -F -m0`). A write
 //    beyond it fails with ENOSPC.
-//  * Block: the device's content, `disk.img` of exactly the requested size in the volume's
-//    directory; a pod gets it as a loop device (attachBlockDevice) at volumeDevices[].devicePath.
+//  * Block: the device's content, a file of exactly the requested size (shown as `disk.img` in the
+//    volume's directory); a pod gets it as a loop device (attachBlockDevice) at
+//    volumeDevices[].devicePath.
+// Both live on the node's data disk (ensureDataDisk): an ext4 file system of a fixed size, as the
+// disk Longhorn schedules replicas to, so that the space the volumes use and what is left is the
+// same on every machine, and overcommitted volumes run out of it (ENOSPC) as on a full Longhorn disk.
 // Needs root (mount, losetup). The mounts and loop devices are released by the provisioner when a
 // volume is deleted, by releaseAll when the cluster stops, and by sweepStale for those of a run
 // that was killed (their cluster's PID file names a process that is gone).
 import { execFile } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, mkdir, readFile, readdir, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import {
+  copyFile,
+  mkdir,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  symlink,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { VolumeMode } from './provision-rules.ts';
 
@@ -21,7 +36,11 @@ const run = promisify(execFile);
 const imageFile = (backingDir: string, ns: string, claim: string) => join(backingDir, ns, `${claim}.ext4`);
 /** The claim a volume was made for (a claim re-created under the same name gets a new one). */
 const ownerFile = (backingDir: string, ns: string, claim: string) => join(backingDir, ns, `${claim}.owner`);
+/** The content of a Block volume. */
+const blockFile = (backingDir: string, ns: string, claim: string) => join(backingDir, ns, `${claim}.img`);
+/** How a Block volume's content shows in its directory (a link to blockFile). */
 export const BLOCK_FILE = 'disk.img';
+const DATA_DISK_FILE = 'data-disk.ext4';
 
 export interface VolumeLocation {
   /** .local/volumes: what pods see (mount points; Block volumes' disk.img). */
@@ -70,12 +89,13 @@ export async function createVolume(
   await mkdir(dir, { recursive: true });
   await mkdir(join(l.backingDir, l.namespace), { recursive: true });
   if (mode === 'Block') {
-    const device = join(dir, BLOCK_FILE);
+    const device = blockFile(l.backingDir, l.namespace, l.claim);
     if (fill) await fill(device);
     await writeFile(device, '', { flag: 'a' });
     // The device is exactly the requested size: content beyond it (a larger image) was refused
     // before; a shorter one is zero-padded, sparsely.
     await truncate(device, bytes);
+    await symlink(relative(dir, device), join(dir, BLOCK_FILE));
   } else {
     const image = imageFile(l.backingDir, l.namespace, l.claim);
     await writeFile(image, '');
@@ -102,7 +122,7 @@ export async function cloneVolume(
   await removeVolume(target);
   if (mode === 'Block') {
     return createVolume(target, uid, mode, bytes, (device) =>
-      cloneFile(join(volumeDir(source), BLOCK_FILE), device),
+      cloneFile(blockFile(source.backingDir, source.namespace, source.claim), device),
     );
   }
   const image = imageFile(target.backingDir, target.namespace, target.claim);
@@ -132,10 +152,11 @@ async function mountImage(l: VolumeLocation): Promise<void> {
 /** Unmounts, detaches and deletes the volume's data. */
 export async function removeVolume(l: VolumeLocation): Promise<void> {
   const dir = volumeDir(l);
-  await detachBlockDevices(join(dir, BLOCK_FILE));
+  await detachBlockDevices(blockFile(l.backingDir, l.namespace, l.claim));
   if (await isMountPoint(dir)) await run('umount', [dir]);
   await rm(dir, { recursive: true, force: true });
   await rm(imageFile(l.backingDir, l.namespace, l.claim), { force: true });
+  await rm(blockFile(l.backingDir, l.namespace, l.claim), { force: true });
   await rm(ownerFile(l.backingDir, l.namespace, l.claim), { force: true });
 }
 
@@ -159,15 +180,18 @@ export async function attachBlockDevice(
   l: VolumeLocation,
   owner: { uid: number; gid: number },
 ): Promise<string> {
-  const file = join(volumeDir(l), BLOCK_FILE);
+  const file = blockFile(l.backingDir, l.namespace, l.claim);
   let [dev] = await loopDevicesOf(file);
   if (!dev) dev = (await run('losetup', ['--find', '--show', file])).stdout.trim();
   await run('chown', [`${owner.uid}:${owner.gid}`, dev]);
   return dev;
 }
 
-/** Every volume under `volumesDir`: unmount and detach (the data stays for the next start). */
-export async function releaseAll(volumesDir: string): Promise<void> {
+/**
+ * Every volume under `volumesDir` (and `backingDir`'s block files): unmount and detach; then the
+ * data disk. The data stays for the next start.
+ */
+export async function releaseAll(volumesDir: string, backingDir: string): Promise<void> {
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
   const prefix = `${volumesDir}/`;
   const mounted = mounts
@@ -176,9 +200,32 @@ export async function releaseAll(volumesDir: string): Promise<void> {
     .filter((p) => p.startsWith(prefix))
     .sort((a, b) => b.length - a.length);
   for (const dir of mounted) await run('umount', [dir]).catch(() => run('umount', ['--lazy', dir]));
-  for (const ns of await readdir(volumesDir).catch(() => [] as string[]))
-    for (const claim of await readdir(join(volumesDir, ns)).catch(() => [] as string[]))
-      await detachBlockDevices(join(volumesDir, ns, claim, BLOCK_FILE));
+  for (const ns of await readdir(backingDir).catch(() => [] as string[]))
+    for (const f of await readdir(join(backingDir, ns)).catch(() => [] as string[]))
+      if (f.endsWith('.img')) await detachBlockDevices(join(backingDir, ns, f));
+  if (await isMountPoint(backingDir))
+    await run('umount', [backingDir]).catch(() => run('umount', ['--lazy', backingDir]));
+}
+
+/**
+ * The node's data disk: `<stateDir>/data-disk.ext4`, a sparse ext4 image of `bytes` (made once;
+ * kept across restarts with the volumes on it), mounted at `backingDir`.
+ */
+export async function ensureDataDisk(stateDir: string, backingDir: string, bytes: number): Promise<void> {
+  await mkdir(backingDir, { recursive: true });
+  if (await isMountPoint(backingDir)) return;
+  const image = join(stateDir, DATA_DISK_FILE);
+  const exists = await stat(image).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) {
+    await writeFile(`${image}.tmp`, '');
+    await truncate(`${image}.tmp`, bytes);
+    await run('mkfs.ext4', ['-q', '-F', '-m0', `${image}.tmp`]);
+    await rename(`${image}.tmp`, image);
+  }
+  await run('mount', ['-o', 'loop', image, backingDir]);
 }
 
 const PID_FILE = 'storage.pid';
@@ -213,12 +260,15 @@ export async function sweepStale(
     (JSON.parse(stdout || '{"loopdevices":[]}') as { loopdevices?: { name: string; 'back-file'?: string }[] })
       .loopdevices ?? [];
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((line) => line.split(' '));
+  // The volumes on a data disk before the data disk.
+  devices.sort(
+    (a, b) => Number(/data-disk/.test(a['back-file'] ?? '')) - Number(/data-disk/.test(b['back-file'] ?? '')),
+  );
   for (const d of devices) {
     const back = (d['back-file'] ?? '').replace(/ \(deleted\)$/, '');
-    const m = /^(.*)\/(volumes|volume-backing)\/[^/]+\/[^/]+$|^(.*)\/volumes\/[^/]+\/[^/]+\/disk\.img$/.exec(
-      back,
-    );
-    const stateDir = m?.[1] ?? m?.[3];
+    // A volume's image or block file on the data disk, or the data disk itself.
+    const m = /^(.*)\/volume-backing\/[^/]+\/[^/]+$|^(.*)\/data-disk\.ext4$/.exec(back);
+    const stateDir = m?.[1] ?? m?.[2];
     if (!stateDir) continue;
     const pid = Number(await readFile(join(stateDir, PID_FILE), 'utf8').catch(() => '0'));
     if (pid && alive(pid)) continue;

@@ -34,6 +34,7 @@ import {
   cloneFile,
   cloneVolume,
   createVolume,
+  ensureDataDisk,
   releaseAll,
   removeVolume,
   sweepStale,
@@ -46,6 +47,8 @@ const PROVISIONED_BY_ANNOTATION = 'pv.kubernetes.io/provisioned-by';
 /** external-provisioner retries a failed provisioning with exponential backoff (from 1 s, capped). */
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
+/** The node's data disk (volume-backing.ts ensureDataDisk): VMI_DATA_DISK_SIZE, else 100 GiB (sparse). */
+export const DATA_DISK_BYTES = quantityBytes(process.env.VMI_DATA_DISK_SIZE) ?? 100 * 1024 ** 3;
 
 export type PvcObject = KubeObject & {
   spec?: {
@@ -106,13 +109,13 @@ export class VolumeClaims {
     this.imagePopulator = p;
   }
 
+  /** Where the node's data disk is mounted: the volumes' bytes (the Longhorn disk's path). */
+  get dataDiskPath(): string {
+    return join(this.ctx.paths.stateDir, 'volume-backing');
+  }
+
   private location(namespace: string, claim: string): VolumeLocation {
-    return {
-      volumesDir: this.ctx.paths.volumes,
-      backingDir: join(this.ctx.paths.stateDir, 'volume-backing'),
-      namespace,
-      claim,
-    };
+    return { volumesDir: this.ctx.paths.volumes, backingDir: this.dataDiskPath, namespace, claim };
   }
 
   /** What a pod's volumeMount of the claim shows (a Filesystem volume's mount point). */
@@ -126,8 +129,10 @@ export class VolumeClaims {
   }
 
   async start(): Promise<void> {
-    await claimStateDir(this.ctx.paths.stateDir);
+    // A killed run's mounts first (this state directory's too: its PID file is not ours yet).
     await sweepStale((message, fields) => this.ctx.log('volumes', message, fields));
+    await claimStateDir(this.ctx.paths.stateDir);
+    await ensureDataDisk(this.ctx.paths.stateDir, this.dataDiskPath, DATA_DISK_BYTES);
     for (const cls of LOCAL_CLUSTER_STORAGE_CLASSES) await this.ctx.kube.ensure(cls);
     this.claimWatch = this.ctx.kube.listWatch(
       { apiVersion: 'v1', kind: 'PersistentVolumeClaim', emitListed: true },
@@ -412,7 +417,7 @@ export class VolumeClaims {
     this.volumeWatch?.stop();
     for (const s of this.retry.values()) if (s.timer) clearTimeout(s.timer);
     this.retry.clear();
-    await releaseAll(this.ctx.paths.volumes).catch((err: unknown) =>
+    await releaseAll(this.ctx.paths.volumes, this.dataDiskPath).catch((err: unknown) =>
       this.ctx.log('volumes', 'releasing volumes failed', { error: String(err) }),
     );
   }
