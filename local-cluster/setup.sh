@@ -11,12 +11,15 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 command -v go >/dev/null || { log "Go 1.26 is needed on PATH (see README: prerequisites)"; exit 1; }
 
 # 1. Debian packages: qemu-img for image work; bubblewrap and setpriv (util-linux) sandbox the
-#    local cluster's pods.
+#    local cluster's pods; e2fsprogs and mount (losetup) make its sized volumes.
 missing=()
 command -v qemu-img >/dev/null || missing+=(qemu-utils)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 command -v setpriv >/dev/null || missing+=(util-linux)
 command -v openssl >/dev/null || missing+=(openssl)
+# The local cluster's volumes: ext4 file systems (e2fsprogs) in loop-mounted images (mount).
+command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
+command -v losetup >/dev/null || missing+=(mount)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
