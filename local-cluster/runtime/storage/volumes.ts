@@ -197,18 +197,27 @@ export class VolumeClaims {
         return;
       }
       const here = this.location(claim.namespace, claim.name);
-      if (plan.cloneOf) await cloneVolume(plan.cloneOf, here, uid, claim.volumeMode, claim.requestBytes);
-      else {
-        const image = plan.imageFile;
-        await createVolume(
-          here,
-          uid,
-          claim.volumeMode,
-          claim.requestBytes,
-          image
-            ? (target) => cloneFile(image, claim.volumeMode === 'Block' ? target : join(target, BLOCK_FILE))
-            : undefined,
-        );
+      try {
+        if (plan.cloneOf) await cloneVolume(plan.cloneOf, here, uid, claim.volumeMode, claim.requestBytes);
+        else {
+          const image = plan.imageFile;
+          await createVolume(
+            here,
+            uid,
+            claim.volumeMode,
+            claim.requestBytes,
+            image
+              ? (target) => cloneFile(image, claim.volumeMode === 'Block' ? target : join(target, BLOCK_FILE))
+              : undefined,
+          );
+        }
+      } catch (err) {
+        // What the driver's CreateVolume would answer: an Internal error, reported and retried
+        // (e.g. an image that does not fit a Filesystem volume: ENOSPC).
+        await removeVolume(here).catch(() => undefined);
+        const detail = err instanceof Error ? err.message : String(err);
+        await this.refuse(pvc, claim, cls, { message: `rpc error: code = Internal desc = ${detail}` });
+        return;
       }
       await this.createVolumeObject(pvc, claim, cls, plan.volumeMode);
       this.cancelRetry(claim.namespace, claim.name);
