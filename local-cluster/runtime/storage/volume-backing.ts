@@ -41,6 +41,12 @@ const blockFile = (backingDir: string, ns: string, claim: string) => join(backin
 /** How a Block volume's content shows in its directory (a link to blockFile). */
 export const BLOCK_FILE = 'disk.img';
 const DATA_DISK_FILE = 'data-disk.ext4';
+/**
+ * mount-utils' `mkfs.ext4 -F -m0`, plus lazy inode-table and journal initialisation: the sparse
+ * image then takes ~5 MiB of the host's disk for 100 GiB instead of ~520 MiB (the journal is not
+ * zeroed up front; the kernel initialises the rest in the background).
+ */
+const MKFS_EXT4 = ['-q', '-F', '-m0', '-E', 'lazy_itable_init=1,lazy_journal_init=1'];
 
 export interface VolumeLocation {
   /** .local/volumes: what pods see (mount points; Block volumes' disk.img). */
@@ -100,7 +106,7 @@ export async function createVolume(
     const image = imageFile(l.backingDir, l.namespace, l.claim);
     await writeFile(image, '');
     await truncate(image, bytes);
-    await run('mkfs.ext4', ['-q', '-F', '-m0', image]);
+    await run('mkfs.ext4', [...MKFS_EXT4, image]);
     await mountImage(l);
     if (fill) await fill(dir);
   }
@@ -222,7 +228,7 @@ export async function ensureDataDisk(stateDir: string, backingDir: string, bytes
   if (!exists) {
     await writeFile(`${image}.tmp`, '');
     await truncate(`${image}.tmp`, bytes);
-    await run('mkfs.ext4', ['-q', '-F', '-m0', `${image}.tmp`]);
+    await run('mkfs.ext4', [...MKFS_EXT4, `${image}.tmp`]);
     await rename(`${image}.tmp`, image);
   }
   await run('mount', ['-o', 'loop', image, backingDir]);
