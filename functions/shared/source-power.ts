@@ -37,6 +37,21 @@ export function importPoweredSourceOff(vmImport: VirtualMachineImport): boolean 
 /** Phases in which the import's VM exists: the source stays as it is (the import succeeded). */
 const VM_EXISTS: readonly string[] = [ImportStatus.VirtualMachineCreated, ImportStatus.VirtualMachineRunning];
 
+/** The source is not powered on again: SourcePoweredOn=False with `reason`, and an Event saying so. */
+function staysOff(
+  reason: 'SourceWasOff' | 'PowerOnDisabled',
+  message: string,
+  eventType: 'Normal' | 'Warning',
+): SourcePowerDecision {
+  return {
+    action: 'record',
+    record: {
+      condition: { type: ImportConditionType.SourcePoweredOn, status: 'False', reason, message },
+      event: { type: eventType, reason, message },
+    },
+  };
+}
+
 /** What to do about the source's power now that the import ends without its VM. */
 export function sourcePowerDecision(vmImport: VirtualMachineImport, vmName: string): SourcePowerDecision {
   const conditions = vmImport.status?.importConditions;
@@ -48,34 +63,18 @@ export function sourcePowerDecision(vmImport: VirtualMachineImport, vmName: stri
     if (!isTrue(conditions, ImportConditionType.PoweredOff)) return { action: 'none' };
     const powered = getCondition(conditions, ImportConditionType.PoweredOff);
     if (powered?.reason === 'NotApplicable') return { action: 'none' };
-    const message = `source VM ${vmName} was already off before the import; it stays off`;
-    return {
-      action: 'record',
-      record: {
-        condition: {
-          type: ImportConditionType.SourcePoweredOn,
-          status: 'False',
-          reason: 'SourceWasOff',
-          message,
-        },
-        event: { type: 'Normal', reason: 'SourceWasOff', message },
-      },
-    };
+    return staysOff(
+      'SourceWasOff',
+      `source VM ${vmName} was already off before the import; it stays off`,
+      'Normal',
+    );
   }
   if (vmImport.spec.powerOnSourceAfterFailure === false) {
-    const message = `source VM ${vmName} stays powered off: spec.powerOnSourceAfterFailure is false; power it on yourself when needed`;
-    return {
-      action: 'record',
-      record: {
-        condition: {
-          type: ImportConditionType.SourcePoweredOn,
-          status: 'False',
-          reason: 'PowerOnDisabled',
-          message,
-        },
-        event: { type: 'Warning', reason: 'PowerOnDisabled', message },
-      },
-    };
+    return staysOff(
+      'PowerOnDisabled',
+      `source VM ${vmName} stays powered off: spec.powerOnSourceAfterFailure is false; power it on yourself when needed`,
+      'Warning',
+    );
   }
   return { action: 'powerOn' };
 }

@@ -64,8 +64,7 @@ export async function startTestApi(options: { crds?: boolean } = {}): Promise<Te
       ...(await yamlFiles(await thirdPartyCrdDir())),
     ];
     await kubectl('apply', '--server-side', ...files.flatMap((f) => ['-f', f]));
-    await kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all');
-    await waitForCustomResourceStorage(kubectl);
+    await waitForCrdsServed(kubectl);
   }
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
@@ -83,13 +82,17 @@ export async function startTestApi(options: { crds?: boolean } = {}): Promise<Te
 }
 
 /**
- * An Established CRD's storage answers 429 "storage is (re)initializing" until its watch cache
- * has synced; kubectl (client-go) retries 429 with Retry-After, so one list of every custom
- * resource returns when all of them serve.
+ * Waits until the CRDs `crds` (names, e.g. `nodes.longhorn.io`; none: every CRD) serve: a real
+ * API server serves a new CRD once it is Established, and its storage answers 429 "storage is
+ * (re)initializing" until its watch cache has synced; kubectl (client-go) retries 429 with
+ * Retry-After, so one list of every custom resource returns when all of them serve.
  */
-export async function waitForCustomResourceStorage(
+export async function waitForCrdsServed(
   kubectl: (...args: string[]) => Promise<string>,
+  ...crds: string[]
 ): Promise<void> {
+  const which = crds.length ? crds.map((c) => `crd/${c}`) : ['crd', '--all'];
+  await kubectl('wait', '--for=condition=Established', '--timeout=60s', ...which);
   const names = (await kubectl('get', 'crd', '-o', 'jsonpath={.items[*].metadata.name}'))
     .split(' ')
     .filter(Boolean);

@@ -4,7 +4,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { builtProgram } from '../support/built-program.ts';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +18,8 @@ import {
   type OpenstackSimulator,
 } from '../../local-cluster/simulators/openstack/index.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
+import { createSourceReadyImport, runExporterProgram } from '../support/export-job.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 const GiB = 1024 ** 3;
 const ROOT_VOLUME = { sizeMiB: 3, bootable: true, allocatedPercent: 50, seed: 41, imageProperties: {} };
 const inventory: Inventory = {
@@ -72,21 +71,10 @@ after(async () => {
 });
 
 test('OpenStack: os-stop until SHUTOFF, the volume exported with the source content, disksExported', async () => {
-  await api.kube.create({
-    apiVersion: API_VERSION,
-    kind: 'VirtualMachineImport',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: {
-      virtualMachineName: 'web',
-      sourceCluster: { name: 'devstack', kind: 'OpenstackSource', apiVersion: API_VERSION },
-    },
+  const vmImport = await createSourceReadyImport(api, 'web', {
+    virtualMachineName: 'web',
+    sourceCluster: { name: 'devstack', kind: 'OpenstackSource', apiVersion: API_VERSION },
   });
-  let vmImport = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'web');
-  await api.kube.replaceStatus(
-    { ...vmImport, status: { importStatus: 'sourceReady' } },
-    'virtualmachineimports',
-  );
-  vmImport = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'web');
 
   const credentials = join(root, 'credentials');
   await mkdir(credentials);
@@ -100,18 +88,7 @@ test('OpenStack: os-stop until SHUTOFF, the volume exported with the source cont
   for (const [k, v] of Object.entries(secret)) await writeFile(join(credentials, k), v);
   const scratch = join(root, 'scratch');
   await mkdir(scratch);
-  const run = await execa(process.execPath, [await builtProgram('exporter')], {
-    cwd: ROOT,
-    reject: false,
-    env: {
-      KUBECONFIG: api.kubeconfigPath,
-      IMPORT_NAMESPACE: 'default',
-      IMPORT_NAME: 'web',
-      IMPORT_UID: vmImport.metadata!.uid!,
-      SCRATCH_DIR: scratch,
-      CREDENTIALS_DIR: credentials,
-    },
-  });
+  const run = await runExporterProgram(api, vmImport, { scratch, credentials });
   assert.equal(run.exitCode, 0, run.stdout + run.stderr);
   if (process.env.DEBUG_EXPORT) console.log(run.stdout, run.stderr);
   assert.doesNotMatch(run.stdout + run.stderr, new RegExp(sim.password));

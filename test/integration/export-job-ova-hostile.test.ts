@@ -1,8 +1,6 @@
 // The export step and the export Job with hostile OVAs (issue 22 row 7): .vmdk members that the
 // OVF does not use must not become disks in status (each would become a VirtualMachineImage).
 import assert from 'node:assert/strict';
-import { execa } from 'execa';
-import { builtProgram } from '../support/built-program.ts';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,10 +10,10 @@ import { phaseFunction } from '../../functions/shared/phase-function.ts';
 import type { Obj } from '../../functions/shared/kube/client.ts';
 import { exportStep } from '../../functions/export/index.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
+import { createSourceReadyImport, runExporterProgram } from '../support/export-job.ts';
 import { buildTar, hostileOvf, startBufferServer, type BufferServer } from '../support/hostile/ova.ts';
 import { validVmdk } from '../support/hostile/vmdk.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 let api: TestApi;
 let server: BufferServer;
 let root: string;
@@ -38,33 +36,14 @@ async function runExport(name: string, ova: Buffer): Promise<VirtualMachineImpor
     metadata: { name, namespace: 'default' },
     spec: { url: server.url(`${name}.ova`) },
   });
-  await api.kube.create({
-    apiVersion: API_VERSION,
-    kind: 'VirtualMachineImport',
-    metadata: { name, namespace: 'default' },
-    spec: { virtualMachineName: name, sourceCluster: { name, kind: 'OvaSource', apiVersion: API_VERSION } },
+  const vmImport = await createSourceReadyImport(api, name, {
+    virtualMachineName: name,
+    sourceCluster: { name, kind: 'OvaSource', apiVersion: API_VERSION },
   });
-  let vmImport = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', name);
-  await api.kube.replaceStatus(
-    { ...vmImport, status: { importStatus: 'sourceReady' } },
-    'virtualmachineimports',
-  );
-  vmImport = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', name);
   await phaseFunction('export', exportStep, { kube: api.kube })(noContext, apiServerEvent(vmImport));
   const scratch = join(root, `scratch-${name}`);
   await mkdir(scratch);
-  const run = await execa(process.execPath, [await builtProgram('exporter')], {
-    cwd: ROOT,
-    reject: false,
-    env: {
-      KUBECONFIG: api.kubeconfigPath,
-      IMPORT_NAMESPACE: 'default',
-      IMPORT_NAME: name,
-      IMPORT_UID: vmImport.metadata!.uid!,
-      SCRATCH_DIR: scratch,
-      CREDENTIALS_DIR: join(root, 'no-credentials'),
-    },
-  });
+  const run = await runExporterProgram(api, vmImport, { scratch, credentials: join(root, 'no-credentials') });
   assert.equal(run.exitCode, 0, run.stdout + run.stderr);
   return (await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', name))
     .status as VirtualMachineImportStatus;

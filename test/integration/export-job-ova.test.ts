@@ -3,8 +3,6 @@
 // export-status. Real HTTP server, real qemu-img-built OVA.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execa } from 'execa';
-import { builtProgram } from '../support/built-program.ts';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +14,8 @@ import { exportStatusStep } from '../../functions/export-status/index.ts';
 import { buildOva } from '../../local-cluster/simulators/ova/build-ova.ts';
 import { startOvaServer, type OvaServer } from '../../local-cluster/simulators/ova/server.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
+import { createSourceReadyImport, runExporterProgram } from '../support/export-job.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 const MiB = 1024 * 1024;
 let api: TestApi;
 let server: OvaServer;
@@ -56,21 +54,10 @@ after(async () => {
 });
 
 test('OVA: Job without a Secret volume, NotApplicable power-off, disks byte-identical, disksExported', async () => {
-  await api.kube.create({
-    apiVersion: API_VERSION,
-    kind: 'VirtualMachineImport',
-    metadata: { name: 'appliance', namespace: 'default' },
-    spec: {
-      virtualMachineName: 'appliance',
-      sourceCluster: { name: 'ova', kind: 'OvaSource', apiVersion: API_VERSION },
-    },
+  const vmImport = await createSourceReadyImport(api, 'appliance', {
+    virtualMachineName: 'appliance',
+    sourceCluster: { name: 'ova', kind: 'OvaSource', apiVersion: API_VERSION },
   });
-  let vmImport = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'appliance');
-  await api.kube.replaceStatus(
-    { ...vmImport, status: { importStatus: 'sourceReady' } },
-    'virtualmachineimports',
-  );
-  vmImport = await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'appliance');
 
   await phaseFunction('export', exportStep, { kube: api.kube })(noContext, apiServerEvent(vmImport));
   const job = (await api.kube.get<Obj>('batch/v1', 'Job', 'default', 'appliance-export')) as any;
@@ -87,18 +74,7 @@ test('OVA: Job without a Secret volume, NotApplicable power-off, disks byte-iden
 
   const scratch = join(root, 'scratch');
   await mkdir(scratch);
-  const run = await execa(process.execPath, [await builtProgram('exporter')], {
-    cwd: ROOT,
-    reject: false,
-    env: {
-      KUBECONFIG: api.kubeconfigPath,
-      IMPORT_NAMESPACE: 'default',
-      IMPORT_NAME: 'appliance',
-      IMPORT_UID: vmImport.metadata!.uid!,
-      SCRATCH_DIR: scratch,
-      CREDENTIALS_DIR: join(root, 'no-credentials'),
-    },
-  });
+  const run = await runExporterProgram(api, vmImport, { scratch, credentials: join(root, 'no-credentials') });
   assert.equal(run.exitCode, 0, run.stdout + run.stderr);
   status = (await api.kube.get<Obj>(API_VERSION, 'VirtualMachineImport', 'default', 'appliance'))
     .status as VirtualMachineImportStatus;

@@ -4,8 +4,6 @@
 import { EXPORT_WAKE_ANNOTATION } from '../../functions/shared/labels.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execa } from 'execa';
-import { builtProgram } from '../support/built-program.ts';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +15,7 @@ import { exportStatusStep } from '../../functions/export-status/index.ts';
 import { Inventory } from '../../local-cluster/simulators/inventory.ts';
 import { startVcsim, type Vcsim } from '../../local-cluster/simulators/vcsim/index.ts';
 import { apiServerEvent, noContext, startTestApi, type TestApi } from '../support/cluster-api.ts';
+import { createSourceReadyImport, runExporterProgram } from '../support/export-job.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const WORK = join(ROOT, 'test/.fixtures/export-it');
@@ -70,43 +69,25 @@ async function getImport(name: string, namespace = 'default') {
 const statusOf = async (name: string, namespace = 'default') =>
   (await getImport(name, namespace)).status as VirtualMachineImportStatus;
 
-async function createSourceReadyImport(name: string, spec: Record<string, unknown>, namespace = 'default') {
-  await api.kube.create({
-    apiVersion: API_VERSION,
-    kind: 'VirtualMachineImport',
-    metadata: { name, namespace },
-    spec: {
+const createImport = (name: string, spec: Record<string, unknown>, namespace = 'default') =>
+  createSourceReadyImport(
+    api,
+    name,
+    {
       sourceCluster: { name: 'vcsim', namespace: 'default', kind: 'VmwareSource', apiVersion: API_VERSION },
       folder: 'Discovered VM',
       ...spec,
     },
-  });
-  const obj = await getImport(name, namespace);
-  await api.kube.replaceStatus(
-    { ...obj, status: { importStatus: 'sourceReady', importedVirtualMachineName: name } },
-    'virtualmachineimports',
+    { namespace, status: { importedVirtualMachineName: name } },
   );
-  return getImport(name, namespace);
-}
 
-const EXPORTER = await builtProgram('exporter');
-
-function runExporter(vmImport: Obj, scratchDir: string, credentialsDir: string) {
-  return execa(process.execPath, [EXPORTER], {
-    cwd: ROOT,
-    reject: false,
-    env: {
-      KUBECONFIG: api.kubeconfigPath,
-      IMPORT_NAMESPACE: vmImport.metadata!.namespace!,
-      IMPORT_NAME: vmImport.metadata!.name!,
-      IMPORT_UID: vmImport.metadata!.uid!,
-      SCRATCH_DIR: scratchDir,
-      CREDENTIALS_DIR: credentialsDir,
-      EXPORT_DISK_CONCURRENCY: '2',
-      PROGRESS_INTERVAL_MS: '100',
-    },
-  });
-}
+const runExporter = (vmImport: Obj, scratch: string, credentials: string) =>
+  runExporterProgram(
+    api,
+    vmImport,
+    { scratch, credentials },
+    { EXPORT_DISK_CONCURRENCY: '2', PROGRESS_INTERVAL_MS: '100' },
+  );
 
 const condition = (s: VirtualMachineImportStatus, type: string) =>
   s.importConditions?.find((c) => c.type === type);
@@ -141,7 +122,7 @@ after(async () => {
 
 describe('export function', () => {
   test('creates the scratch PVC and the Job once under duplicate events; mounts the Secret of the same namespace', async () => {
-    const vmImport = await createSourceReadyImport('fn-import', { virtualMachineName: 'fn-vm' });
+    const vmImport = await createImport('fn-import', { virtualMachineName: 'fn-vm' });
     const handle = exportHandler();
     await Promise.all([
       handle(noContext, apiServerEvent(vmImport)),
@@ -180,7 +161,7 @@ describe('export function', () => {
   });
 
   test('an import in another namespace may not use the source: no copy of its Secret, no Job (tenancy)', async () => {
-    const vmImport = await createSourceReadyImport('cross-ns', { virtualMachineName: 'fn-vm' }, 'team-b');
+    const vmImport = await createImport('cross-ns', { virtualMachineName: 'fn-vm' }, 'team-b');
     await exportHandler()(noContext, apiServerEvent(vmImport));
     assert.deepEqual(
       (await api.kube.list<Obj>('v1', 'Secret', 'team-b')).map((s) => s.metadata?.name),
@@ -193,7 +174,7 @@ describe('export function', () => {
   });
 
   test('a second import of the source in its namespace mounts the same Secret', async () => {
-    const vmImport = await createSourceReadyImport('second', { virtualMachineName: 'fn-vm' });
+    const vmImport = await createImport('second', { virtualMachineName: 'fn-vm' });
     await exportHandler()(noContext, apiServerEvent(vmImport));
     const job = (await api.kube.get<Obj>('batch/v1', 'Job', 'default', 'second-export')) as any;
     assert.equal(
@@ -206,7 +187,7 @@ describe('export function', () => {
     process.env.EXPORT_JOBS_PER_SOURCE = '2'; // fn-import and second run against this source
     try {
       const handle = exportHandler();
-      const vmImport = await createSourceReadyImport('queued', { virtualMachineName: 'fn-vm' });
+      const vmImport = await createImport('queued', { virtualMachineName: 'fn-vm' });
       await handle(noContext, apiServerEvent(vmImport));
       assert.equal(await api.kube.find('batch/v1', 'Job', 'default', 'queued-export'), undefined);
       const c = condition(await statusOf('queued'), 'DisksExported');
@@ -217,7 +198,7 @@ describe('export function', () => {
       );
       // Creation timestamps have one-second resolution: make the second one surely younger.
       await new Promise((r) => setTimeout(r, 1100));
-      const younger = await createSourceReadyImport('queued-later', { virtualMachineName: 'fn-vm' });
+      const younger = await createImport('queued-later', { virtualMachineName: 'fn-vm' });
       await handle(noContext, apiServerEvent(younger));
       assert.equal(condition(await statusOf('queued-later'), 'DisksExported')?.reason, 'ExportQueued');
 
@@ -296,7 +277,7 @@ describe('exporter program', () => {
   });
 
   test('graceful shutdown, one-pass export of 2 disks byte-identical to the source; export-status → disksExported', async () => {
-    const vmImport = await createSourceReadyImport('vmw', {
+    const vmImport = await createImport('vmw', {
       virtualMachineName: 'export-me',
       gracefulShutdownTimeoutSeconds: 30,
     });
@@ -369,7 +350,7 @@ describe('exporter program', () => {
   });
 
   test('VMware Tools missing without forcePowerOff → VMExportFailed with a clear message → VMMigrationFailed', async () => {
-    const vmImport = await createSourceReadyImport('notools', { virtualMachineName: 'no-tools' });
+    const vmImport = await createImport('notools', { virtualMachineName: 'no-tools' });
     const scratch = join(root, 'scratch-notools');
     await mkdir(scratch);
     const run = await runExporter(vmImport, scratch, credentialsDir);
@@ -387,7 +368,7 @@ describe('exporter program', () => {
   });
 
   test('forcePowerOff powers the same VM off and exports it', async () => {
-    const vmImport = await createSourceReadyImport('forced', {
+    const vmImport = await createImport('forced', {
       virtualMachineName: 'no-tools',
       forcePowerOff: true,
     });
@@ -412,8 +393,8 @@ describe('exporter program', () => {
   });
 
   test('a Windows VM with PVSCSI and vmxnet3: sata disk and e1000e NIC, scsi/virtio when the spec says it has virtio drivers', async () => {
-    const safe = await createSourceReadyImport('win-safe', { virtualMachineName: 'windows-pvscsi' });
-    const virtio = await createSourceReadyImport('win-virtio', {
+    const safe = await createImport('win-safe', { virtualMachineName: 'windows-pvscsi' });
+    const virtio = await createImport('win-virtio', {
       virtualMachineName: 'windows-pvscsi',
       guestHasVirtioDrivers: true,
     });
@@ -454,7 +435,7 @@ describe('exporter program', () => {
   });
 
   test('SIGTERM (Job deleted) aborts the wait at once, exits non-zero and records no failure', async () => {
-    const vmImport = await createSourceReadyImport('sigterm', {
+    const vmImport = await createImport('sigterm', {
       virtualMachineName: 'slow-off',
       gracefulShutdownTimeoutSeconds: 300,
     });
@@ -482,7 +463,7 @@ describe('exporter program', () => {
       metadata: { name: 'gone', namespace: 'default' },
       spec: { endpoint: 'https://127.0.0.1:9/sdk', dc: 'DC0', credentials: { name: 'vsphere-credentials' } },
     });
-    const vmImport = await createSourceReadyImport('unreachable', {
+    const vmImport = await createImport('unreachable', {
       virtualMachineName: 'fn-vm',
       sourceCluster: { name: 'gone', namespace: 'default', kind: 'VmwareSource', apiVersion: API_VERSION },
     });

@@ -18,7 +18,7 @@ import {
   apiServerEvent,
   noContext,
   startTestApi,
-  waitForCustomResourceStorage,
+  waitForCrdsServed,
   type TestApi,
 } from '../support/cluster-api.ts';
 import { vmwarePowerStateOf } from '../support/source-power.ts';
@@ -158,9 +158,7 @@ describe('space check before any power-off', () => {
 
   test('Longhorn without room: preflight fails naming the class, the need and the free space; the source stays on', async () => {
     await api.kubectl('apply', '--server-side', '-f', await longhornCrd());
-    // A real API server serves a new CRD only once it is Established and its storage is ready.
-    await api.kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/nodes.longhorn.io');
-    await waitForCustomResourceStorage(api.kubectl);
+    await waitForCrdsServed(api.kubectl, 'nodes.longhorn.io');
     // 8 GiB disk, 2.5 GiB available: 2.5 - 25 % x 8 = 0.5 GiB schedulable
     await longhornNode('node-1', 8 * GiB, 2.5 * GiB);
     await api.kube.create(importOf('no-room'));

@@ -6,7 +6,7 @@ import type { Obj } from '../../functions/shared/kube/client.ts';
 
 export {
   startTestApi,
-  waitForCustomResourceStorage,
+  waitForCrdsServed,
   yamlFiles,
   type KubectlResult,
   type TestApi,

@@ -114,19 +114,16 @@ export async function runExporter(
 
   const defaultBus: DiskBus = (vmImport.spec.defaultDiskBusType || 'virtio') as DiskBus;
   const disks = new Map<number, DiskState>();
+  /** The status with the disks' export state (and the progress that follows from it) written in. */
+  const withDisks = (s: VirtualMachineImportStatus): VirtualMachineImportStatus => {
+    const next = {
+      ...s,
+      diskImportStatus: diskImportStatusOf(s.diskImportStatus, disks.values(), config.scratchDir, defaultBus),
+    };
+    return { ...next, progress: overallProgress(next) };
+  };
   const writeDisks = async () => {
-    await writer.update((s) => {
-      const next = {
-        ...s,
-        diskImportStatus: diskImportStatusOf(
-          s.diskImportStatus,
-          disks.values(),
-          config.scratchDir,
-          defaultBus,
-        ),
-      };
-      return { ...next, progress: overallProgress(next) };
-    });
+    await writer.update(withDisks);
   };
   const progress = throttle(writeDisks, config.progressIntervalMs, (e) =>
     log.warn('could not write progress', { error: e }),
@@ -227,18 +224,7 @@ export async function runExporter(
     const message = `exported ${exported.length} disk(s) of VM ${vm?.name ?? vmImport.spec.virtualMachineName ?? ''}: ${formatBytes(virtual)} virtual, ${formatBytes(data)} data, in ${seconds} s`;
     await record(
       { type: ImportConditionType.Exported, status: 'True', reason: 'DisksExported', message },
-      (s) => {
-        const next = {
-          ...s,
-          diskImportStatus: diskImportStatusOf(
-            s.diskImportStatus,
-            disks.values(),
-            config.scratchDir,
-            defaultBus,
-          ),
-        };
-        return { ...next, progress: overallProgress(next) };
-      },
+      withDisks,
     );
     return 'exported';
   } catch (e) {

@@ -57,9 +57,12 @@ export function isApiError(err: unknown, code: number): boolean {
   return err instanceof ApiException && err.code === code;
 }
 
-export const isNotFound = (e: unknown): boolean => e instanceof ApiException && e.code === 404;
-export const isConflict = (e: unknown): boolean => e instanceof ApiException && e.code === 409;
-export const isAlreadyExists = (e: unknown): boolean => e instanceof ApiException && e.code === 409;
+export const isNotFound = (e: unknown): boolean => isApiError(e, 404);
+/**
+ * 409: a write with a stale resourceVersion (Conflict), or a create of a name that exists
+ * (AlreadyExists; an admission webhook's refusal of a duplicate, too). The API server sends all as 409.
+ */
+export const isConflict = (e: unknown): boolean => isApiError(e, 409);
 
 /** The message of a Kubernetes Status error, for conditions and logs. */
 export function apiErrorMessage(e: unknown): string {
@@ -193,7 +196,7 @@ export class Kube {
     try {
       return { object: await this.create(object), created: true };
     } catch (e) {
-      if (!isAlreadyExists(e) || !object.metadata?.name) throw e;
+      if (!isConflict(e) || !object.metadata?.name) throw e;
       const existing = await this.get<T>(
         object.apiVersion!,
         object.kind!,

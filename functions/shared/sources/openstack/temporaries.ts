@@ -56,78 +56,51 @@ export async function deleteImage(session: OpenstackSession, id: string): Promis
     throw httpError(res.status, res.data, `Deleting image ${id}`);
 }
 
-/** Deletes a volume and waits until it is gone (its snapshot cannot be deleted before). */
-export async function deleteVolume(
+/** The Cinder resources a cleanup deletes, by their path segment. */
+const CINDER_COLLECTIONS = { volume: 'volumes', snapshot: 'snapshots' } as const;
+type CinderResource = keyof typeof CINDER_COLLECTIONS;
+
+/** Deletes a Cinder volume or snapshot and waits until it is gone. */
+async function deleteCinderResource(
   session: OpenstackSession,
   timing: ExportTiming,
+  resource: CinderResource,
   id: string,
 ): Promise<void> {
+  const path = `/${CINDER_COLLECTIONS[resource]}/${id}`;
   await cleanupWait(
     timing,
-    async () => {
-      const res = await session.call('volume', `/volumes/${id}`, {
-        method: 'DELETE',
-        what: `deleting volume ${id}`,
-      });
-      return res;
-    },
+    () => session.call('volume', path, { method: 'DELETE', what: `deleting ${resource} ${id}` }),
     (res): WaitVerdict => {
       if (res.status === 202 || res.status === 404) return { done: true };
       // 400: still creating/uploading; try again once it settles.
       if (res.status === 400) return { done: false };
       return {
-        failed: `deleting volume ${id} failed with HTTP ${res.status}: ${apiErrorMessage(res.data) ?? ''}`,
+        failed: `deleting ${resource} ${id} failed with HTTP ${res.status}: ${apiErrorMessage(res.data) ?? ''}`,
       };
     },
-    `volume ${id} to accept deletion`,
+    `${resource} ${id} to accept deletion`,
   );
   await cleanupWait(
     timing,
     () =>
-      session.call<{ volume?: { status?: string } }>('volume', `/volumes/${id}`, {
+      session.call<Partial<Record<CinderResource, { status?: string }>>>('volume', path, {
         method: 'GET',
-        what: `reading volume ${id}`,
+        what: `reading ${resource} ${id}`,
       }),
     (res): WaitVerdict => {
       if (res.status === 404) return { done: true };
-      if (res.data?.volume?.status === 'error_deleting')
-        return { failed: `volume ${id} went to error_deleting` };
+      if (res.data?.[resource]?.status === 'error_deleting')
+        return { failed: `${resource} ${id} went to error_deleting` };
       return { done: false };
     },
-    `volume ${id} to be deleted`,
+    `${resource} ${id} to be deleted`,
   );
 }
 
-export async function deleteSnapshot(
-  session: OpenstackSession,
-  timing: ExportTiming,
-  id: string,
-): Promise<void> {
-  await cleanupWait(
-    timing,
-    () => session.call('volume', `/snapshots/${id}`, { method: 'DELETE', what: `deleting snapshot ${id}` }),
-    (res): WaitVerdict => {
-      if (res.status === 202 || res.status === 404) return { done: true };
-      if (res.status === 400) return { done: false };
-      return {
-        failed: `deleting snapshot ${id} failed with HTTP ${res.status}: ${apiErrorMessage(res.data) ?? ''}`,
-      };
-    },
-    `snapshot ${id} to accept deletion`,
-  );
-  await cleanupWait(
-    timing,
-    () =>
-      session.call<{ snapshot?: { status?: string } }>('volume', `/snapshots/${id}`, {
-        method: 'GET',
-        what: `reading snapshot ${id}`,
-      }),
-    (res): WaitVerdict => {
-      if (res.status === 404) return { done: true };
-      if (res.data?.snapshot?.status === 'error_deleting')
-        return { failed: `snapshot ${id} went to error_deleting` };
-      return { done: false };
-    },
-    `snapshot ${id} to be deleted`,
-  );
-}
+/** Deletes a volume and waits until it is gone (its snapshot cannot be deleted before). */
+export const deleteVolume = (session: OpenstackSession, timing: ExportTiming, id: string): Promise<void> =>
+  deleteCinderResource(session, timing, 'volume', id);
+
+export const deleteSnapshot = (session: OpenstackSession, timing: ExportTiming, id: string): Promise<void> =>
+  deleteCinderResource(session, timing, 'snapshot', id);
