@@ -15,10 +15,11 @@ export interface WriteSparseRawOptions {
   onProgress?(bytesIn: number, bytesOutAllocated: number): void;
   signal?: AbortSignal;
   /**
-   * Fed every byte of the stream, in order, in ~1 MiB pieces (e.g. a crypto Hash verifying a
+   * Fed every byte of the stream, in order, in ~1 MiB pieces (e.g. an OffThreadHash verifying a
    * download's checksum: far fewer calls than one per received chunk, and no extra stream stage).
+   * A promise from update() holds that piece's buffer until it settles.
    */
-  hash?: { update(data: Uint8Array): unknown };
+  hash?: { update(data: Uint8Array): Promise<void> | void };
 }
 
 export interface WriteSparseRawResult {

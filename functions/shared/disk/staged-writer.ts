@@ -14,8 +14,11 @@ export interface StagedWriterOptions {
   maxInFlight?: number;
   /** Called when a stage has been written. */
   onWritten?(): void;
-  /** Sees each stage's bytes (in the order stages are flushed) just before it is written. */
-  beforeWrite?(data: Buffer, position: number): void;
+  /**
+   * Sees each stage's bytes (in the order stages are flushed) just before it is written. A promise
+   * it returns holds the stage, like its write does, until it settles (a rejection fails the writer).
+   */
+  beforeWrite?(data: Buffer, position: number): Promise<void> | void;
 }
 
 export class StagedWriter {
@@ -78,9 +81,8 @@ export class StagedWriter {
     this.stage = undefined;
     if (this.error) throw this.error;
     const data = stage.subarray(0, this.used);
-    this.opts.beforeWrite?.(data, this.base);
-    const job = this.out
-      .writeAt(data, this.base)
+    const seen = this.opts.beforeWrite?.(data, this.base);
+    const job = Promise.all([this.out.writeAt(data, this.base), seen])
       .then(() => this.opts.onWritten?.())
       .catch((e: unknown) => {
         this.error ??= e;

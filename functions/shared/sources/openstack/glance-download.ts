@@ -1,12 +1,12 @@
 // Download of a Glance image onto the scratch volume as a sparse raw file: raw images are written
 // as they arrive; other formats are bounded by their declared size, verified, then converted by
 // qemu-img. The image's checksum is verified either way.
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { convertForeignImage, qemuFormatForGlance } from '../../disk/foreign-image.ts';
+import { OffThreadHash } from '../../disk/off-thread-hash.ts';
 import { writeSparseRaw } from '../../disk/sparse-raw.ts';
 import { MAX_DISK_BYTES } from '../../limits.ts';
 import { SourceError } from '../source-error.ts';
@@ -53,13 +53,42 @@ export async function downloadImage(
     image.os_hash_algo && image.os_hash_value ? image.os_hash_algo : image.checksum ? 'md5' : undefined;
   const expected =
     algo === 'md5' && !image.os_hash_value ? image.checksum : (image.os_hash_value ?? image.checksum);
-  const hash = algo ? createHash(algo) : undefined;
+  // Off the thread that decrypts TLS and writes the disk: that thread is the download's limit.
+  const hash = algo ? new OffThreadHash(algo) : undefined;
+  try {
+    return await downloadVerified(
+      res.data,
+      image,
+      outPath,
+      { foreignFormat, total, hash, expected },
+      progress,
+      signal,
+    );
+  } finally {
+    await hash?.close();
+  }
+}
+
+async function downloadVerified(
+  data: Readable,
+  image: GlanceImage,
+  outPath: string,
+  o: {
+    foreignFormat: ReturnType<typeof qemuFormatForGlance> | undefined;
+    total: number;
+    hash: OffThreadHash | undefined;
+    expected: string | null | undefined;
+  },
+  progress: (p: Omit<DiskProgress, 'index'>) => void,
+  signal: AbortSignal,
+): Promise<{ sizeBytes: number; allocatedBytes: number }> {
+  const { foreignFormat, total, hash, expected } = o;
   const onProgress = (bytesDone: number) => progress({ phase: 'exporting', bytesDone, bytesTotal: total });
 
   let result: { sizeBytes: number; allocatedBytes: number };
   if (foreignFormat === undefined) {
     // The writer feeds the hash in ~1 MiB pieces as the bytes pass: one pass, hashed once.
-    result = await writeSparseRaw(res.data, outPath, {
+    result = await writeSparseRaw(data, outPath, {
       ...(image.size ? { sizeBytes: image.size } : { maxBytes: MAX_DISK_BYTES }),
       ...(hash ? { hash } : {}),
       onProgress,
@@ -81,17 +110,17 @@ export async function downloadImage(
           );
           return;
         }
-        hash?.update(chunk);
-        cb(null, chunk);
+        if (hash) hash.update(chunk).then(() => cb(null, chunk), cb);
+        else cb(null, chunk);
       },
     });
-    res.data.on('error', (e) => tap.destroy(e));
-    res.data.pipe(tap);
+    data.on('error', (e) => tap.destroy(e));
+    data.pipe(tap);
     const tmp = `${outPath}.download.part`;
     try {
       tap.on('data', () => onProgress(received));
       await pipeline(tap, createWriteStream(tmp), { signal });
-      checkDigest(hash, expected, image.id);
+      await checkDigest(hash, expected, image.id);
       progress({ phase: 'converting', bytesDone: total, bytesTotal: total });
       await convertForeignImage(tmp, foreignFormat, outPath, `image ${image.id}`, signal);
     } catch (err) {
@@ -105,7 +134,7 @@ export async function downloadImage(
   }
   progress({ phase: 'verifying', bytesDone: total, bytesTotal: total });
   try {
-    checkDigest(hash, expected, image.id);
+    await checkDigest(hash, expected, image.id);
   } catch (err) {
     await rm(outPath, { force: true });
     throw err;
@@ -113,13 +142,13 @@ export async function downloadImage(
   return result;
 }
 
-function checkDigest(
-  hash: ReturnType<typeof createHash> | undefined,
+async function checkDigest(
+  hash: OffThreadHash | undefined,
   expected: string | null | undefined,
   imageId: string,
-): void {
+): Promise<void> {
   if (!hash || !expected) return;
-  const actual = hash.digest('hex');
+  const actual = await hash.digest();
   if (actual !== expected)
     throw new SourceError(
       'ChecksumMismatch',
