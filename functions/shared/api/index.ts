@@ -6,3 +6,4 @@ export * from './openstack-source.ts';
 export * from './ova-source.ts';
 export * from './virtual-machine-import.ts';
 export * from './kinds.ts';
+export * from './source-kinds.ts';

@@ -123,10 +123,3 @@ export const KINDS = {
 } satisfies Record<string, KindInfo>;
 
 export type KindName = keyof typeof KINDS;
-export const SOURCE_KINDS = ['VmwareSource', 'OpenstackSource', 'OvaSource'] as const;
-export type SourceKind = (typeof SOURCE_KINDS)[number];
-
-/** Upstream matches spec.sourceCluster.kind case-insensitively. */
-export function sourceKindOf(kind: string | null | undefined): SourceKind | undefined {
-  return SOURCE_KINDS.find((k) => k.toLowerCase() === (kind ?? '').toLowerCase());
-}

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Condition, optionalString, resourceSchema } from './common.ts';
+import { SOURCE_KIND_LIST } from './source-kinds.ts';
 
 /** NIC models KubeVirt accepts; "" means "not set" as upstream's generated enum allows. */
 export const NIC_MODELS = ['e1000', 'e1000e', 'ne2k_pci', 'pcnet', 'rtl8139', 'virtio'] as const;
@@ -123,20 +124,18 @@ export type NetworkMapping = z.infer<typeof NetworkMapping>;
 export const SourceClusterReference = z
   .object({
     apiVersion: optionalString('Must be migration.harvesterhci.io/v1beta1.'),
-    kind: optionalString('VmwareSource, OpenstackSource or OvaSource (case-insensitive).'),
+    kind: optionalString(`${SOURCE_KIND_LIST} (case-insensitive).`),
     namespace: optionalString('Namespace of the source object.'),
     name: optionalString('Name of the source object.'),
     uid: optionalString('Ignored.'),
     resourceVersion: optionalString('Ignored.'),
     fieldPath: optionalString('Ignored.'),
   })
-  .describe('The VmwareSource, OpenstackSource or OvaSource to import from.');
+  .describe(`The ${SOURCE_KIND_LIST} to import from.`);
 
 export const VirtualMachineImportSpec = z
   .object({
-    sourceCluster: SourceClusterReference.nullish().describe(
-      'The VmwareSource, OpenstackSource or OvaSource to import from.',
-    ),
+    sourceCluster: SourceClusterReference.nullish().describe(`The ${SOURCE_KIND_LIST} to import from.`),
     virtualMachineName: optionalString(
       'The VM to import: the VMware VM name, the OpenStack server name or ID (use the ID when names are not unique), or for OVA the name of the new VM.',
     ),
