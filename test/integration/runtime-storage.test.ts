@@ -295,12 +295,19 @@ test('Ceph RBD refuses a ReadWriteMany file system; a WaitForFirstConsumer class
   assert.equal((await podEnded('consumer')).exitCode, 0);
 });
 
-test('deleting a claim unmounts and removes its volume; stopping the cluster leaves no mount or loop device', async () => {
+test('deleting a claim unmounts and removes its volume and gives its space back to the host; stopping the cluster leaves no mount or loop device', async () => {
+  const dataDisk = join(stateDir, 'data-disk.ext4');
+  const hostBytes = async () => (await stat(dataDisk)).blocks * 512;
+  const before = await hostBytes();
   await cluster.kubectl(['delete', 'pvc', 'small', '-n', NS, '--wait=false']);
   await waitFor('volume removal', async () =>
     (await readFile('/proc/self/mountinfo', 'utf8')).includes(join(stateDir, 'volumes', NS, 'small'))
       ? undefined
       : true,
+  );
+  // The filler pod wrote ~13 MiB into it: discard punches that out of the data disk's image.
+  await waitFor('the host space back', async () =>
+    before - (await hostBytes()) >= 8 * MiB ? true : undefined,
   );
   await cluster.stop();
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
