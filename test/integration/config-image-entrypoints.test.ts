@@ -60,6 +60,13 @@ test('the Containerfile: Node 22 slim base, qemu-utils, the build only, numeric 
   assert.match(image, new RegExp(`^CMD \\["node", "${IMAGE_PROGRAMS.functions.built}"\\]$`, 'm'));
   assert.doesNotMatch(file, /build-essential|gcc|make /);
   assert.match(stages[0]!, /^RUN node --import tsx build\.ts$/m);
+  // Everything the build stage copies from the context is let through by both ignore files.
+  const copied = [...file.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
+  assert.ok(copied.includes('build.ts'));
+  for (const ignoreFile of ['.containerignore', '.dockerignore']) {
+    const allowed = (await readFile(join(ROOT, ignoreFile), 'utf8')).split('\n');
+    for (const path of copied) assert.ok(allowed.includes(`!${path}`), `${ignoreFile} lets ${path} through`);
+  }
 });
 
 test('no production path loads tsx: runtime dependencies, manifests, commands and the build', async () => {
