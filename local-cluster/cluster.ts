@@ -14,8 +14,10 @@ import { componentBinary } from './control-plane/components.ts';
 import { startControlPlane, type ControlPlane } from './control-plane/control-plane.ts';
 import { thirdPartyCrdDir } from './components/crds.ts';
 import { componentLogger, runtimePaths, type RuntimeContext } from './runtime/context.ts';
-import { clusterCidrPrefixes, type ClusterCidrs } from './runtime/dns/names.ts';
-import { ClusterNetwork } from './runtime/dns/network.ts';
+import { addressPlan, chooseAddressing, type ClusterAddressing } from './runtime/network/addresses.ts';
+import { ClusterNamespaces, netnsExists } from './runtime/network/namespaces.ts';
+import { startNodeNetwork } from './runtime/network/node-network.ts';
+import { PodNetwork } from './runtime/network/pod-network.ts';
 import { EventingController } from './runtime/eventing/controller.ts';
 import type { FaultOptions } from './runtime/eventing/faults.ts';
 import { startHarvesterWebhook } from './runtime/harvester/admission-webhook.ts';
@@ -32,7 +34,6 @@ import { FunctionController } from './runtime/serving/functions.ts';
 import { NodeAgent } from './runtime/node-agent/node.ts';
 import { PodRunner } from './runtime/node-agent/pods.ts';
 import { serviceAccountKubeconfigs } from './runtime/eventing/service-account-kubeconfig.ts';
-import { ServiceController } from './runtime/dns/services.ts';
 import { LonghornNodeStandIn } from './runtime/storage/longhorn-node.ts';
 import { VolumeClaims } from './runtime/storage/volumes.ts';
 
@@ -110,11 +111,16 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     stoppers.length = 0;
   };
   try {
-    const network = new ClusterNetwork(paths.dnsHosts, await clusterCidrs(stateDir));
-    stoppers.push(() => network.close());
+    // The pod network first: the API server listens on the host's end of its link.
+    const plan = addressPlan(await clusterAddressing(stateDir));
+    const namespaces = new ClusterNamespaces(plan);
+    await namespaces.create();
+    stoppers.push(() => namespaces.destroy());
+    const network = new PodNetwork(plan, namespaces);
     const controlPlane = await startControlPlane({
       stateDir,
-      serviceCidr: network.serviceCidr,
+      serviceCidr: plan.serviceCidr,
+      address: plan.hostAddress,
       log: (message, fields) => log('control-plane', message, fields),
     });
     stoppers.push(() => controlPlane.stop());
@@ -142,6 +148,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       nodeName: NODE_NAME,
       serviceAccountKubeconfig: serviceAccountKubeconfigs(join(stateDir, 'serviceaccounts'), controlPlane),
       nodeBinary: await realpath(join(PROJECT_ROOT, 'node_modules', '.bin', 'node')),
+      kubectlBinary,
       log,
     };
 
@@ -186,14 +193,26 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       caCertPem: controlPlane.caCertPem,
       logs: pods,
     });
-    const services = new ServiceController(ctx);
+    await node.start();
+    stoppers.push(() => node.stop());
+    const nodeNetwork = await startNodeNetwork({
+      plan,
+      namespaces,
+      controlPlane,
+      kube,
+      nodeName: NODE_NAME,
+      dir: join(stateDir, 'node-network'),
+      logs: paths.logs,
+      log: (message, fields) => log('network', message, fields),
+    });
+    stoppers.push(() => nodeNetwork.stop());
     const functions = new FunctionController(ctx);
     const eventing = new EventingController(ctx, options.faults);
     const images = new HarvesterImageController(ctx, options.imageRetryDelayMs, harvester);
     const vms = new KubeVirtController(ctx);
     const longhorn = new LonghornNodeStandIn(ctx, claims.dataDiskPath);
     claims.setImagePopulator(images.populator());
-    for (const c of [node, claims, longhorn, pods, services, functions, eventing, images, vms]) {
+    for (const c of [claims, longhorn, pods, functions, eventing, images, vms]) {
       await c.start();
       stoppers.push(() => c.stop());
     }
@@ -210,7 +229,12 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
 
     let sources: SimulatedSources | undefined;
     if (options.sources !== false) {
-      sources = await startSimulatedSources({ stateDir, inventoryFile: options.inventoryFile, log });
+      sources = await startSimulatedSources({
+        stateDir,
+        host: plan.hostAddress,
+        inventoryFile: options.inventoryFile,
+        log,
+      });
       stoppers.push(() => sources!.stop());
     }
     const endpoints: Endpoints = { kubeconfig: kubeconfigPath, ...(sources?.endpoints ?? {}) };
@@ -240,18 +264,18 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
 /** The one Node of the local cluster, run by our node agent. */
 export const NODE_NAME = 'vm-import-local';
 
-/** The pod and Service address ranges, chosen once per state directory (etcd keeps allocations). */
-async function clusterCidrs(stateDir: string): Promise<ClusterCidrs> {
+/** The cluster's address block, chosen once per state directory (etcd keeps allocations). */
+async function clusterAddressing(stateDir: string): Promise<ClusterAddressing> {
   const file = join(stateDir, 'network.json');
   const saved = await readFile(file, 'utf8').then(
-    (t) => JSON.parse(t) as ClusterCidrs,
+    (t) => JSON.parse(t) as Partial<ClusterAddressing>,
     () => undefined,
   );
-  if (saved) return saved;
-  const cidrs = clusterCidrPrefixes();
+  if (typeof saved?.block === 'number') return { block: saved.block };
+  const addressing = chooseAddressing((plan) => netnsExists(plan.namePrefix));
   await mkdir(stateDir, { recursive: true });
-  await writeFile(file, JSON.stringify(cidrs));
-  return cidrs;
+  await writeFile(file, JSON.stringify(addressing));
+  return addressing;
 }
 
 /** What a Harvester cluster has before anything is installed: its default class and VLAN networks. */
@@ -268,11 +292,29 @@ metadata:
 spec:
   config: '{"cniVersion":"0.3.1","name":"${name}","type":"bridge","bridge":"mgmt-br","promiscMode":true,"vlan":${vlan},"ipam":{}}'
 `;
+  // kubeadm's RBAC for CoreDNS (cmd/kubeadm/app/phases/addons/dns/manifests.go), bound to the
+  // identity of our CoreDNS's client certificate.
   // The tests import into "default": PodSecurity holds every pod we create there to `restricted`.
   // kubeadm's binding for the group of the API server's kubelet-client certificate (kubeadm
   // cmd/kubeadm/app/phases/kubeconfig: ClusterAdminsGroupAndClusterRoleBinding): without it the
   // kubelet's authorization refuses the API server's proxying (kubectl logs).
   return `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: system:coredns
+rules:
+  - {apiGroups: [""], resources: [endpoints, services, pods, namespaces], verbs: [list, watch]}
+  - {apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: system:coredns
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:coredns}
+subjects:
+  - {apiGroup: rbac.authorization.k8s.io, kind: User, name: "system:coredns"}
+---
+apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata:
   name: kubeadm:cluster-admins

@@ -11,8 +11,12 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 command -v go >/dev/null || { log "Go 1.26 is needed on PATH (see README: prerequisites)"; exit 1; }
 
 # 1. Debian packages: qemu-img for image work; bubblewrap and setpriv (util-linux) sandbox the
-#    local cluster's pods; e2fsprogs and mount (losetup) make its sized volumes.
+#    local cluster's pods; e2fsprogs and mount (losetup) make its sized volumes; iproute2 and
+#    nsenter (util-linux) make its pod network, nftables is what kube-proxy programs Services with.
 missing=()
+command -v ip >/dev/null || missing+=(iproute2)
+command -v nft >/dev/null || missing+=(nftables)
+command -v nsenter >/dev/null || missing+=(util-linux)
 command -v qemu-img >/dev/null || missing+=(qemu-utils)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 command -v setpriv >/dev/null || missing+=(util-linux)
@@ -35,7 +39,8 @@ if [ ! -x node_modules/.bin/node ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want"
   echo "$want" > "$stamp"
 fi
 
-# 3. The real components (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl),
+# 3. The real components (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy,
+#    kubectl, CoreDNS),
 #    each built from its pinned Go module into a cache outside the working tree: minutes the first
 #    time on a machine, a cache hit afterwards.
 bash local-cluster/components/build.sh >/dev/null

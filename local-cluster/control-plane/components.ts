@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../components/build.sh', import.meta.url));
 
-export type Component = 'etcd' | 'kubernetes';
+export type Component = 'etcd' | 'kubernetes' | 'coredns';
 
 const binDirs = new Map<Component, Promise<string>>();
 

@@ -25,6 +25,11 @@ export interface ControlPlaneOptions {
   stateDir: string;
   /** The Service cluster-IP range (CIDR). */
   serviceCidr: string;
+  /**
+   * The API server's bind and advertise address (default 127.0.0.1): the host's address on the
+   * pod network's link, so that pods reach it through the `kubernetes` Service.
+   */
+  address?: string;
   /** Run kube-controller-manager and kube-scheduler too (default true); false: etcd + API server. */
   controllers?: boolean;
   log(message: string, fields?: Record<string, unknown>): void;
@@ -46,6 +51,8 @@ export interface ControlPlane {
     name: string,
     options?: { boundPod?: { name: string; uid: string }; expirationSeconds?: number },
   ): Promise<string>;
+  /** Client certificate of a cluster component (kube-proxy: system:kube-proxy, CoreDNS, ...). */
+  clientCredentials(name: string, commonName: string): Promise<IssuedCertificate>;
   /** Kubeconfig YAML of a client-certificate identity. */
   kubeconfigFor(cert: IssuedCertificate): string;
   processes: ComponentProcess[];
@@ -142,13 +149,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   await mkdir(logs, { recursive: true });
   const ca = await ensureClusterCa(pkiDir);
   const serviceIp = firstServiceIp(options.serviceCidr);
+  const address = options.address ?? '127.0.0.1';
   const [serving, admin, kcm, scheduler, kubeletClient, sa] = await Promise.all([
     ensureCertificate(ca, {
       name: 'apiserver',
       commonName: 'kube-apiserver',
       usage: 'server',
       hosts: [
-        '127.0.0.1',
+        ...new Set(['127.0.0.1', address]),
         'localhost',
         serviceIp,
         'kubernetes',
@@ -178,7 +186,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ensureServiceAccountKeys(pkiDir),
   ]);
   const ports = await choosePorts(join(dir, 'ports.json'));
-  const url = `https://127.0.0.1:${ports.apiServer}`;
+  const url = `https://${address}:${ports.apiServer}`;
   const kubeconfigFor = (cert: IssuedCertificate) =>
     stringify({
       apiVersion: 'v1',
@@ -233,8 +241,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       await componentBinary('kubernetes', 'kube-apiserver'),
       [
         `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--bind-address=${address}`,
+        `--advertise-address=${address}`,
         `--secure-port=${ports.apiServer}`,
         `--tls-cert-file=${serving.certPath}`,
         `--tls-private-key-file=${serving.keyPath}`,
@@ -255,8 +263,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         `--audit-log-path=${auditLogPath}`,
         '--audit-log-format=json',
         '--audit-log-maxsize=200',
-        // The local cluster's addresses are loopback ones, which Endpoints validation refuses.
-        '--endpoint-reconciler-type=none',
+        // Endpoints validation refuses a loopback address: without the pod network, no
+        // `kubernetes` Service endpoints.
+        ...(address.startsWith('127.') ? ['--endpoint-reconciler-type=none'] : []),
         '--v=1',
       ],
       join(logs, 'kube-apiserver.log'),
@@ -327,8 +336,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           commonName: `system:node:${nodeName}`,
           organizations: ['system:nodes'],
           usage: 'server+client',
-          hosts: ['127.0.0.1', nodeName],
+          hosts: [...new Set(['127.0.0.1', address]), nodeName],
         }),
+      clientCredentials: (name, commonName) => ensureCertificate(ca, { name, commonName, usage: 'client' }),
       async requestServiceAccountToken(namespace, name, opts = {}) {
         const res = await core.createNamespacedServiceAccountToken({
           namespace,

@@ -3,7 +3,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kube } from '../../functions/shared/kube/client.ts';
-import type { ClusterNetwork } from './dns/network.ts';
+import type { PodNetwork } from './network/pod-network.ts';
 
 export interface RuntimePaths {
   stateDir: string;
@@ -11,7 +11,6 @@ export interface RuntimePaths {
   volumes: string;
   pods: string;
   harvesterImages: string;
-  dnsHosts: string;
 }
 
 export function runtimePaths(stateDir: string): RuntimePaths {
@@ -21,13 +20,12 @@ export function runtimePaths(stateDir: string): RuntimePaths {
     volumes: join(stateDir, 'volumes'),
     pods: join(stateDir, 'pods'),
     harvesterImages: join(stateDir, 'harvester', 'images'),
-    dnsHosts: join(stateDir, 'dns', 'hosts.json'),
   };
 }
 
 export interface RuntimeContext {
   kube: Kube;
-  network: ClusterNetwork;
+  network: PodNetwork;
   paths: RuntimePaths;
   projectRoot: string;
   kubeconfigPath: string;
@@ -37,6 +35,8 @@ export interface RuntimeContext {
   nodeName: string;
   /** The Node 22 binary (an ELF file): images bind it as their /usr/local/bin/node. */
   nodeBinary: string;
+  /** The kubectl built with the control plane (the network probe image's program). */
+  kubectlBinary?: string;
   log(component: string, message: string, fields?: Record<string, unknown>): void;
 }
 

@@ -18,6 +18,7 @@ import type { PodSpec } from '../../local-cluster/runtime/node-agent/container-s
 import {
   readyOrExited,
   runSandboxedPod,
+  stopSandboxNetwork,
   sandboxWorkdir,
   type SandboxedPod,
 } from '../support/sandboxed-pod.ts';
@@ -31,6 +32,7 @@ before(async () => {
 });
 after(async () => {
   await Promise.all(pods.map((p) => p.process.stop(2000)));
+  await stopSandboxNetwork();
   await rm(workdir, { recursive: true, force: true });
 });
 

@@ -15,6 +15,7 @@ import type { VirtualMachineImport } from '../../functions/shared/api/index.ts';
 import {
   readyOrExited,
   runSandboxedPod,
+  stopSandboxNetwork,
   sandboxWorkdir,
   type SandboxedPod,
 } from '../support/sandboxed-pod.ts';
@@ -28,6 +29,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all(running.map((p) => p.process.stop(2000)));
+  await stopSandboxNetwork();
   await rm(workdir, { recursive: true, force: true });
 });
 

@@ -9,6 +9,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
+import { NET_PROBE_IMAGE } from '../../local-cluster/runtime/node-agent/images.ts';
 
 let cluster: LocalCluster;
 let stateDir: string;
@@ -156,7 +157,7 @@ spec: {displayName: missing, sourceType: download, url: "${baseUrl}/nope.qcow2",
   assert.match(cond(img, 'Imported').message, /retry attempted 1\/1 failed due to error: .*HTTP 404/);
 });
 
-test('Service DNS: a Job reaches a pod behind a Service by <svc>.<ns>.svc.cluster.local', async () => {
+test('pod network: two pods listen on 8080, each at its own pod IP; a Job reaches them through the Service by <svc>.<ns>.svc.cluster.local', async () => {
   // Outside "default", which PodSecurity holds to `restricted`: these pods test the node agent.
   await cluster.kubectl(['create', 'namespace', 'runtime-dns']);
   await cluster.kubectl(
@@ -165,7 +166,7 @@ test('Service DNS: a Job reaches a pod behind a Service by <svc>.<ns>.svc.cluste
 kind: Deployment
 metadata: {name: web, namespace: runtime-dns}
 spec:
-  replicas: 1
+  replicas: 2
   selector: {matchLabels: {app: web}}
   template:
     metadata: {labels: {app: web}}
@@ -173,7 +174,7 @@ spec:
       containers:
         - name: web
           image: ghcr.io/vm-import/vm-import:0.1.0
-          command: [node, -e, "require('node:http').createServer((q, r) => r.end('hello from ' + process.env.VMI_POD_IP)).listen(8080)"]
+          command: [node, -e, "require('node:http').createServer((q, r) => r.end('hello from ' + q.socket.localAddress.replace(/^::ffff:/, ''))).listen(8080)"]
           ports: [{name: http, containerPort: 8080}]
 ---
 apiVersion: v1
@@ -186,7 +187,27 @@ spec:
   );
   await waitFor('deployment ready', async () => {
     const o = await get(['get', 'deployment', 'web', '-n', 'runtime-dns']);
-    return o.status?.readyReplicas === 1 ? o : undefined;
+    return o.status?.readyReplicas === 2 ? o : undefined;
+  });
+  const pods = await get(['get', 'pods', '-n', 'runtime-dns', '-l', 'app=web']);
+  const podIps = (pods.items as { status: { podIP: string } }[]).map((p) => p.status.podIP).sort();
+  const podCidr = /^10\.\d+\.(\d+)\.\d+$/;
+  assert.equal(new Set(podIps).size, 2, `two pods, two addresses: ${podIps.join(', ')}`);
+  for (const ip of podIps) assert.match(ip, podCidr);
+  // Ready pods reach the Service through the EndpointSlice controller, then kube-proxy.
+  await waitFor('both pods in the Service endpoints', async () => {
+    const slices = await get([
+      'get',
+      'endpointslices',
+      '-n',
+      'runtime-dns',
+      '-l',
+      'kubernetes.io/service-name=web',
+    ]);
+    const ready = (slices.items as { endpoints?: { conditions?: { ready?: boolean } }[] }[]).flatMap((sl) =>
+      (sl.endpoints ?? []).filter((e) => e.conditions?.ready),
+    );
+    return ready.length === 2 ? true : undefined;
   });
   await cluster.kubectl(
     ['apply', '-f', '-'],
@@ -210,5 +231,36 @@ spec:
   });
   assert.equal(job.status.succeeded, 1);
   const text = await cluster.kubectl(['logs', '-n', 'runtime-dns', 'job/dns-client']);
-  assert.match(text.trim(), /^hello from 127\.\d+\.\d+\.\d+$/);
+  const answeredBy = /^hello from (\S+)$/.exec(text.trim())?.[1];
+  assert.ok(answeredBy && podIps.includes(answeredBy), `${text.trim()} is one of ${podIps.join(', ')}`);
+});
+
+test('pod network: a Go program in a pod resolves Services through cluster DNS and reaches them', async () => {
+  // kubectl: a static Go binary with Go's own resolver (/etc/resolv.conf → kube-dns → CoreDNS),
+  // talking to the API server by its Service name, routed by kube-proxy to the API server.
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: batch/v1
+kind: Job
+metadata: {name: go-dns-client, namespace: runtime-dns}
+spec:
+  backoffLimit: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: c
+          image: ${NET_PROBE_IMAGE}
+          args: [get, --raw, /version]
+          # client-go's in-cluster configuration connects to this host: a name, not the IP
+          env: [{name: KUBERNETES_SERVICE_HOST, value: kubernetes.default.svc.cluster.local}]
+`,
+  );
+  const job = await waitFor('go dns job finished', async () => {
+    const o = await get(['get', 'job', 'go-dns-client', '-n', 'runtime-dns']);
+    return cond(o, 'Complete')?.status === 'True' || cond(o, 'Failed')?.status === 'True' ? o : undefined;
+  });
+  const text = await cluster.kubectl(['logs', '-n', 'runtime-dns', 'job/go-dns-client']);
+  assert.equal(job.status.succeeded, 1, text);
+  assert.match(JSON.parse(text).gitVersion as string, /^v1\.\d+/);
 });

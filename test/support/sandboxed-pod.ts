@@ -1,11 +1,13 @@
 // Runs one pod spec through the node agent's container path (image table, planContainer, volume
 // setup, bubblewrap sandbox) without a cluster: for tests of what a container sees.
-import { mkdir, mkdtemp, readFile, realpath, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt } from '../../build.ts';
 import { PROJECT_ROOT } from '../../local-cluster/cluster.ts';
-import { AddressPool, clusterCidrPrefixes } from '../../local-cluster/runtime/dns/names.ts';
+import { addressPlan, chooseAddressing } from '../../local-cluster/runtime/network/addresses.ts';
+import { ClusterNamespaces, netnsExists } from '../../local-cluster/runtime/network/namespaces.ts';
+import { PodNetwork, type PodAttachment } from '../../local-cluster/runtime/network/pod-network.ts';
 import { ContainerLogWriter } from '../../local-cluster/runtime/node-agent/container-logs.ts';
 import {
   prepareVolumes,
@@ -19,7 +21,7 @@ import {
   type PodSpec,
 } from '../../local-cluster/runtime/node-agent/container-spec.ts';
 import { resolveImage } from '../../local-cluster/runtime/node-agent/images.ts';
-import { localNetworkEnv, writePodFiles } from '../../local-cluster/runtime/node-agent/pod-files.ts';
+import { writePodFiles } from '../../local-cluster/runtime/node-agent/pod-files.ts';
 
 export interface SandboxedPod {
   podIp: string;
@@ -31,7 +33,29 @@ export interface SandboxedPod {
   output(): Promise<string>;
 }
 
-const pool = new AddressPool(clusterCidrPrefixes().pods);
+/** The pod network of these pods: the local cluster's, without a cluster (no DNS, no Services). */
+let network: Promise<{ namespaces: ClusterNamespaces; pods: PodNetwork }> | undefined;
+const attachments: PodAttachment[] = [];
+
+function podNetwork() {
+  network ??= (async () => {
+    const namespaces = new ClusterNamespaces(
+      addressPlan(chooseAddressing((plan) => netnsExists(plan.namePrefix))),
+    );
+    await namespaces.create();
+    return { namespaces, pods: new PodNetwork(namespaces.plan, namespaces) };
+  })();
+  return network;
+}
+
+/** Removes the pods' network namespaces and the host link (call once the pods are gone). */
+export async function stopSandboxNetwork(): Promise<void> {
+  if (!network) return;
+  const { namespaces } = await network;
+  network = undefined;
+  attachments.length = 0;
+  await namespaces.destroy();
+}
 
 /** Host directory of each claim: created (root-owned, 0755, as a provisioner leaves it) on demand. */
 export async function sandboxWorkdir(): Promise<string> {
@@ -44,7 +68,10 @@ export async function runSandboxedPod(
   spec: PodSpec,
   sources: ConfigSources = { secrets: {}, configMaps: {} },
 ): Promise<SandboxedPod> {
-  const podIp = pool.allocate();
+  const { pods } = await podNetwork();
+  const attachment = await pods.attach();
+  attachments.push(attachment);
+  const podIp = attachment.ip;
   const podDir = join(workdir, 'pods', name);
   const claimDir = (claim: string) => join(workdir, 'volumes', claim);
   for (const v of spec.volumes ?? [])
@@ -62,7 +89,7 @@ export async function runSandboxedPod(
       namespace: 'default',
       uid: `uid-${name}`,
       podIp,
-      hostIp: '127.0.0.1',
+      hostIp: pods.plan.hostAddress,
       nodeName: 'test-node',
       serviceAccountName: spec.serviceAccountName ?? 'default',
       labels: {},
@@ -71,24 +98,20 @@ export async function runSandboxedPod(
     sources,
     { pvcDir: claimDir, podVolumeDir: (v) => join(podDir, 'volumes', v) },
     image,
-    { HOSTNAME: name, ...localNetworkEnv(podIp) },
+    { HOSTNAME: name },
   );
   await prepareVolumes(plan);
-  const dnsDir = join(workdir, 'dns');
-  await mkdir(dnsDir, { recursive: true });
-  await writeFile(join(dnsDir, 'hosts.json'), '{}');
   const files = await writePodFiles({
     podDir,
     hostname: name,
     namespace: 'default',
     podIp,
     image,
-    projectRoot: PROJECT_ROOT,
-    clusterDnsDir: dnsDir,
+    dnsServer: pods.plan.dnsServiceIp,
   });
   const plainLog = join(workdir, 'logs', `${name}.log`);
   const log = await ContainerLogWriter.create(join(podDir, 'logs', '0.log'), plainLog);
-  const process = startContainer(plan, files, log);
+  const process = startContainer(plan, files, log, attachment.netnsPath);
   return {
     podIp,
     plan,

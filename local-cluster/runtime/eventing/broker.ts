@@ -6,6 +6,8 @@
 // answer must be empty or a CloudEvent (a reply, re-ingested); anything else fails the delivery
 // with 502, as Knative's broker filter does (see `filterVerdict`).
 import axios from 'axios';
+import type http from 'node:http';
+import type https from 'node:https';
 import { CloudEvent, HTTP, type CloudEventV1 } from 'cloudevents';
 import {
   backoffMs,
@@ -48,6 +50,8 @@ export interface BrokerOptions {
   resolve(dest: Destination, namespace: string): Promise<string>;
   faults?: FaultInjector;
   onDelivery?(record: DeliveryRecord): void;
+  /** HTTP agents that resolve cluster names (network/cluster-lookup.ts). */
+  agents?: { httpAgent: http.Agent; httpsAgent: https.Agent };
 }
 
 const ERROR_DATA_LIMIT = 1024;
@@ -232,6 +236,7 @@ export class Broker {
         validateStatus: () => true,
         transformRequest: [(d: unknown) => d],
         maxRedirects: 0,
+        ...this.opts.agents,
       });
       const headers = Object.fromEntries(
         Object.entries(res.headers).map(([k, v]) => [k.toLowerCase(), String(v)]),

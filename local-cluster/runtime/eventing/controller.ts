@@ -3,6 +3,7 @@
 // watched in the API server; each Broker is an in-memory broker.ts with an HTTP ingress at
 // http://broker-ingress.knative-eventing.svc.cluster.local/<ns>/<broker>, as upstream.
 import http from 'node:http';
+import axios from 'axios';
 import { HTTP } from 'cloudevents';
 import type { RuntimeContext } from '../context.ts';
 import {
@@ -22,7 +23,7 @@ import {
 import type { DeliverySpec } from './delivery-spec.ts';
 import { FaultInjector, type FaultOptions } from './faults.ts';
 import { PingSourceRunner, type PingSourceSpec } from './ping-source.ts';
-import { ensureRoutedService } from '../dns/routed-service.ts';
+import { ensureRoutedService, publishEndpoints } from '../network/routed-service.ts';
 
 const INGRESS_SERVICE = { name: 'broker-ingress', namespace: 'knative-eventing' };
 
@@ -118,12 +119,13 @@ export class EventingController {
         }
       });
     });
-    await new Promise<void>((resolve) => this.ingress!.listen(0, '127.0.0.1', () => resolve()));
+    // On the host's link address: pods reach it through the broker-ingress Service.
+    const host = this.ctx.network.plan.hostAddress;
+    await new Promise<void>((resolve) => this.ingress!.listen(0, host, () => resolve()));
     this.ingressPort = (this.ingress.address() as { port: number }).port;
-    const ip = await ensureRoutedService(this.ctx, INGRESS_SERVICE.name, INGRESS_SERVICE.namespace, [80]);
-    await this.ctx.network.setService(INGRESS_SERVICE.name, INGRESS_SERVICE.namespace, ip, [
-      { port: 80, endpoints: [{ address: '127.0.0.1', port: this.ingressPort }] },
-    ]);
+    const ports = [{ name: 'http', port: 80, targetPort: this.ingressPort }];
+    await ensureRoutedService(this.ctx, INGRESS_SERVICE.name, INGRESS_SERVICE.namespace, ports);
+    await publishEndpoints(this.ctx, INGRESS_SERVICE.name, INGRESS_SERVICE.namespace, ports, [host]);
   }
 
   /** Destination → URL, following Knative's addressable resolution. */
@@ -171,10 +173,10 @@ export class EventingController {
       void this.resolve(sink, namespace)
         .then(async (url) => {
           const m = HTTP.binary(event);
-          await fetch(url, {
-            method: 'POST',
+          await axios.post(url, m.body, {
             headers: m.headers as Record<string, string>,
-            body: m.body as string,
+            transformRequest: [(d: unknown) => d],
+            ...this.ctx.network.agents,
           });
         })
         .catch((err: unknown) =>
@@ -209,6 +211,7 @@ export class EventingController {
         resolve: (d, n) => this.resolve(d, n),
         faults: this.faults,
         onDelivery: this.onDeliveryRecord,
+        agents: this.ctx.network.agents,
       });
       this.brokers.set(key, broker);
       this.refreshTriggers();
@@ -358,7 +361,6 @@ export class EventingController {
     for (const s of this.apiSources.values()) s.runner.stop();
     for (const s of this.pingSources.values()) s.runner.stop();
     for (const b of this.brokers.values()) b.close();
-    await this.ctx.network.removeService(INGRESS_SERVICE.name, INGRESS_SERVICE.namespace);
     await new Promise<void>((r) => (this.ingress ? this.ingress.close(() => r()) : r()));
   }
 }

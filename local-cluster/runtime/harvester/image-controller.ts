@@ -233,6 +233,8 @@ export class HarvesterImageController {
         signal,
         validateStatus: () => true,
         timeout: 60_000,
+        // a disk server's URL is a cluster name, resolved by the cluster's DNS
+        ...this.ctx.network.agents,
       });
       if (res.status !== 200) {
         res.data.destroy();

@@ -57,14 +57,22 @@ export function startContainer(
   plan: ContainerPlan,
   files: PodRuntimeFiles,
   log: ContainerLogWriter,
+  /** The pod's network namespace (/run/netns/<name>); absent: the node's. */
+  netnsPath?: string,
 ): ContainerProcess {
-  // setpriv --pdeathsig: bwrap ends with the node agent, and the container with bwrap.
-  const child = spawn('setpriv', ['--pdeathsig=SIGKILL', '--', 'bwrap', ...sandboxArgv(plan, files)], {
-    env: plan.env,
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    // Its own process group, so that a final SIGKILL can take whatever is left of it.
-    detached: true,
-  });
+  // setpriv --pdeathsig: bwrap ends with the node agent, and the container with bwrap; nsenter
+  // enters the pod's network namespace and execs bwrap in the same process.
+  const netns = netnsPath ? ['nsenter', `--net=${netnsPath}`, '--'] : [];
+  const child = spawn(
+    'setpriv',
+    ['--pdeathsig=SIGKILL', '--', ...netns, 'bwrap', ...sandboxArgv(plan, files)],
+    {
+      env: plan.env,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      // Its own process group, so that a final SIGKILL can take whatever is left of it.
+      detached: true,
+    },
+  );
   log.attach('stdout', child.stdout!);
   log.attach('stderr', child.stderr!);
   // bwrap reports the container's PID (in our namespace) and, at the end, its exit status.

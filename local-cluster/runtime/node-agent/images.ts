@@ -44,6 +44,8 @@ export interface ImageHost {
   projectRoot: string;
   /** The Node 22 binary (the npm `node` package's). */
   nodeBinary: string;
+  /** kubectl as the control plane was built (a static Go program): the network probe's. */
+  kubectlBinary?: string;
 }
 
 export class ImagePullError extends Error {
@@ -140,19 +142,45 @@ function eventProbeImage(host: ImageHost): ImageRootfs {
   };
 }
 
+/**
+ * The local cluster's network probe: a Go program in a pod (kubectl, built static with Go's own
+ * resolver, which reads the pod's /etc/resolv.conf as every Go component of a cluster does) on
+ * the same Debian base. Tests use it to check cluster DNS and Services from a Go client.
+ */
+function netProbeImage(host: ImageHost & { kubectlBinary: string }): ImageRootfs {
+  const base = nodeBookwormSlim(host);
+  return {
+    ...base,
+    binds: [...base.binds, { host: host.kubectlBinary, path: '/usr/local/bin/kubectl' }],
+    user: { uid: 65532, gid: 65532 },
+    entrypoint: ['kubectl'],
+    cmd: [],
+  };
+}
+
 export const VM_IMPORT_REPOSITORY = 'ghcr.io/vm-import/vm-import';
+export const NET_PROBE_IMAGE = 'localhost/vm-import/net-probe:dev';
 export const EVENT_PROBE_IMAGE = 'localhost/vm-import/event-probe:dev';
 
 function packageVersion(projectRoot: string): string {
   return (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
+type ImageEntry = { tags: string[]; rootfs: () => ImageRootfs };
+
 /** repository -> tags the "registry" has -> root filesystem. */
-function imageTable(host: ImageHost): Map<string, { tags: string[]; rootfs: () => ImageRootfs }> {
-  return new Map([
+function imageTable(host: ImageHost): Map<string, ImageEntry> {
+  const table = new Map<string, ImageEntry>([
     [VM_IMPORT_REPOSITORY, { tags: [packageVersion(host.projectRoot)], rootfs: () => vmImportImage(host) }],
     ['localhost/vm-import/event-probe', { tags: ['dev'], rootfs: () => eventProbeImage(host) }],
   ]);
+  const kubectlBinary = host.kubectlBinary;
+  if (kubectlBinary)
+    table.set('localhost/vm-import/net-probe', {
+      tags: ['dev'],
+      rootfs: () => netProbeImage({ ...host, kubectlBinary }),
+    });
+  return table;
 }
 
 /** Splits an image reference as a container runtime does: registry defaults, tag defaults. */

@@ -14,6 +14,8 @@ import { readContainerLog, readContainerLogFrom, type LogOptions } from './conta
 export type LogLookup = { file: string; running: () => boolean } | { status: number; message: string };
 
 export interface KubeletApiOptions {
+  /** The node's address (its InternalIP), where the API server reaches the kubelet. */
+  address: string;
   nodeName: string;
   certPem: string;
   keyPem: string;
@@ -105,7 +107,9 @@ export async function startKubeletApi(opts: KubeletApiOptions): Promise<{ server
     };
     let { text, offset } = await readContainerLog(found.file, options);
     let more = send(text);
-    if (truthy(url.searchParams.get('follow'))) {
+    const follow = truthy(url.searchParams.get('follow'));
+    let ended = more ? 'read' : 'limit-bytes';
+    if (follow) {
       let closed = false;
       res.on('close', () => (closed = true));
       // Until the client goes or the container ends (the kubelet's follow stops at exit).
@@ -116,13 +120,15 @@ export async function startKubeletApi(opts: KubeletApiOptions): Promise<{ server
         if (!wasRunning && !text) break;
         await new Promise((r) => setTimeout(r, 200));
       }
+      ended = closed ? 'client closed' : more ? 'container exited' : 'limit-bytes';
     }
+    opts.log('container log served', { pod: `${namespace}/${pod}`, container, follow, offset, ended });
     res.end();
   }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, opts.address, () => resolve());
   });
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('the kubelet API has no port');

@@ -10,7 +10,6 @@ import type { IssuedCertificate } from '../../control-plane/certificates.ts';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject } from '../../../functions/shared/kube/client.ts';
 import { startKubeletApi, type LogLookup } from './kubelet-api.ts';
-import { NODE_IP } from './pods.ts';
 
 const LEASE_SECONDS = 40;
 const RENEW_MS = 10_000;
@@ -36,6 +35,7 @@ export class NodeAgent {
     const name = this.ctx.nodeName;
     const api = await startKubeletApi({
       nodeName: name,
+      address: this.ctx.network.plan.hostAddress,
       certPem: await readFile(this.options.certificate.certPath, 'utf8'),
       keyPem: await readFile(this.options.certificate.keyPath, 'utf8'),
       caPem: this.options.caCertPem,
@@ -88,7 +88,7 @@ export class NodeAgent {
       allocatable: resources,
       daemonEndpoints: { kubeletEndpoint: { Port: this.kubeletPort } },
       addresses: [
-        { type: 'InternalIP', address: NODE_IP },
+        { type: 'InternalIP', address: this.ctx.network.plan.hostAddress },
         { type: 'Hostname', address: this.ctx.nodeName },
       ],
       conditions: [

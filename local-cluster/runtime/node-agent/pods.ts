@@ -5,7 +5,7 @@
 // termination grace period when the Pod is deleted (directly or by garbage collection).
 import { CoreV1Api } from '@kubernetes/client-node';
 import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../../../functions/shared/kube/client.ts';
 import {
@@ -27,7 +27,8 @@ import { prepareVolumes, startContainer, type ContainerProcess, type ExitInfo } 
 import { ImagePullError, resolveImage } from './images.ts';
 import type { LogLookup } from './kubelet-api.ts';
 import { containerProbes, probeUrl, runProbe, type ProbeLoop } from './probes.ts';
-import { localNetworkEnv, writePodFiles } from './pod-files.ts';
+import { writePodFiles } from './pod-files.ts';
+import type { PodAttachment } from '../network/pod-network.ts';
 import type { PodRuntimeFiles } from './sandbox.ts';
 import type { VolumeClaims } from '../storage/volumes.ts';
 
@@ -35,7 +36,9 @@ interface RunningPod {
   uid: string;
   name: string;
   namespace: string;
+  /** Empty until the pod's network namespace exists (its first start). */
   podIp: string;
+  network?: PodAttachment;
   process?: ContainerProcess;
   probes: ProbeLoop[];
   restarts: number;
@@ -56,8 +59,6 @@ interface TerminatedState {
 }
 
 export type PodObject = KubeObject & { spec?: PodSpec & Record<string, unknown> };
-
-export const NODE_IP = '127.0.0.1';
 
 function referencedConfig(spec: PodSpec): { secrets: Set<string>; configMaps: Set<string> } {
   const secrets = new Set<string>();
@@ -152,7 +153,7 @@ export class PodRunner {
       uid,
       name: pod.metadata!.name!,
       namespace: ns,
-      podIp: this.ctx.network.allocatePodIp(),
+      podIp: '',
       probes: [],
       restarts: 0,
       ready: false,
@@ -212,15 +213,12 @@ export class PodRunner {
 
   /** What the kubelet puts into every container's environment. */
   private kubeletEnv(entry: RunningPod, spec: PodSpec): Record<string, string> {
-    const api = new URL(this.ctx.kube.serverUrl);
     return {
       HOSTNAME: spec.hostname ?? entry.name,
-      // The `kubernetes` Service's address; until the pod network routes cluster IPs (issue
-      // "step 3 of 4") it is the API server's own address on the node.
-      KUBERNETES_SERVICE_HOST: api.hostname,
-      KUBERNETES_SERVICE_PORT: api.port || '443',
-      KUBERNETES_SERVICE_PORT_HTTPS: api.port || '443',
-      ...localNetworkEnv(entry.podIp),
+      // The `kubernetes` Service (kube-proxy routes it to the API server).
+      KUBERNETES_SERVICE_HOST: this.ctx.network.plan.apiServiceIp,
+      KUBERNETES_SERVICE_PORT: '443',
+      KUBERNETES_SERVICE_PORT_HTTPS: '443',
     };
   }
 
@@ -241,9 +239,15 @@ export class PodRunner {
         this.retryLater(entry, 1000);
         return;
       }
+      if (!entry.network) {
+        // The sandbox of a pod (its network namespace) outlives its containers' restarts.
+        entry.network = await this.ctx.network.attach();
+        entry.podIp = entry.network.ip;
+      }
       const image = resolveImage(container.image, {
         projectRoot: this.ctx.projectRoot,
         nodeBinary: this.ctx.nodeBinary,
+        kubectlBinary: this.ctx.kubectlBinary,
       });
       const sources = await this.loadConfig(pod);
       plan = planContainer(
@@ -253,7 +257,7 @@ export class PodRunner {
           namespace: ns,
           uid: entry.uid,
           podIp: entry.podIp,
-          hostIp: NODE_IP,
+          hostIp: this.ctx.network.plan.hostAddress,
           nodeName: this.ctx.nodeName,
           serviceAccountName: spec.serviceAccountName ?? 'default',
           labels: (pod.metadata?.labels as Record<string, string>) ?? {},
@@ -274,8 +278,7 @@ export class PodRunner {
         namespace: ns,
         podIp: entry.podIp,
         image,
-        projectRoot: this.ctx.projectRoot,
-        clusterDnsDir: dirname(this.ctx.paths.dnsHosts),
+        dnsServer: this.ctx.network.plan.dnsServiceIp,
       });
       const owner = { uid: plan.uid, gid: plan.gid };
       files.devices = await Promise.all(
@@ -301,7 +304,7 @@ export class PodRunner {
       containerLogFile(podLogDir, container.name, entry.restarts),
       podLogFile(this.ctx, ns, entry.name, logName),
     );
-    const proc = startContainer(plan, files, log);
+    const proc = startContainer(plan, files, log, entry.network.netnsPath);
     entry.process = proc;
     this.ctx.log('pods', 'started', {
       pod: `${ns}/${entry.name}`,
@@ -443,7 +446,11 @@ export class PodRunner {
     if (entry.retryTimer) clearTimeout(entry.retryTimer);
     for (const p of entry.probes.splice(0)) p.stop();
     this.pods.delete(entry.uid);
-    this.ctx.network.releasePodIp(entry.podIp);
+    const network = entry.network;
+    if (network)
+      void this.ctx.network
+        .detach(network)
+        .catch((err: unknown) => this.ctx.log('pods', 'pod network teardown failed', { error: String(err) }));
   }
 
   private async terminate(entry: RunningPod, pod: PodObject | undefined): Promise<void> {
@@ -570,8 +577,8 @@ export class PodRunner {
         ...prev,
         phase: s.phase,
         conditions,
-        hostIP: NODE_IP,
-        hostIPs: [{ ip: NODE_IP }],
+        hostIP: this.ctx.network.plan.hostAddress,
+        hostIPs: [{ ip: this.ctx.network.plan.hostAddress }],
         startTime: prev.startTime ?? now,
         containerStatuses: container
           ? [

@@ -4,15 +4,13 @@
 // /etc/hostname) and the pod's volumes at their mountPath; remounted read-only when the container
 // asks for readOnlyRootFilesystem. setpriv then takes the user, groups, capabilities and
 // no_new_privs the security context gives (runc does the same before exec).
-// The network namespace is still the host's until the pod network exists (issue "step 3 of 4").
+// The network namespace is the pod's own, entered before bwrap starts (container-process.ts).
 import type { ContainerPlan } from './container-spec.ts';
 import { DEFAULT_CAPABILITIES } from './container-spec.ts';
 
 export interface PodRuntimeFiles {
   /** Host files shown at /etc/<name>: passwd, group (the image's), hosts, hostname, resolv.conf. */
   etc: Record<'passwd' | 'group' | 'hosts' | 'hostname' | 'resolv.conf', string>;
-  /** Host paths the node adds read-only (the local cluster's DNS preload until step 3). */
-  extraBinds: { host: string; path: string }[];
   hostname: string;
   /** Host devices shown at a path (Block-mode volumes at volumeDevices[].devicePath). */
   devices?: { host: string; path: string }[];
@@ -62,7 +60,6 @@ export function sandboxArgv(plan: ContainerPlan, files: PodRuntimeFiles): string
   const targets = [
     ...rootfs.binds.map((b) => b.path),
     ...Object.keys(files.etc).map((n) => `/etc/${n}`),
-    ...files.extraBinds.map((b) => b.path),
     ...plan.mounts.map((m) => m.mountPath),
     ...(files.devices ?? []).map((d) => d.path),
     `${plan.workingDir}/.`,
@@ -75,7 +72,6 @@ export function sandboxArgv(plan: ContainerPlan, files: PodRuntimeFiles): string
   for (const l of rootfs.symlinks) a.push('--symlink', l.target, l.path);
   for (const b of rootfs.binds) a.push('--ro-bind', b.host, b.path);
   for (const [name, host] of Object.entries(files.etc)) a.push('--ro-bind', host, `/etc/${name}`);
-  for (const b of files.extraBinds) a.push('--ro-bind', b.host, b.path);
   a.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/dev/shm');
   for (const d of files.devices ?? []) a.push('--dev-bind', d.host, d.path);
   // Parents before children, so a volume inside another volume's mountPath shows on top.

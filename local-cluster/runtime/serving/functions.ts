@@ -8,9 +8,8 @@ import { createHash } from 'node:crypto';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../../../functions/shared/kube/client.ts';
 import type { Container } from '../node-agent/container-spec.ts';
-import type { Endpoint } from '../dns/service-proxy.ts';
 import { LOG_NAME_ANNOTATION } from '../node-agent/pods.ts';
-import { ensureRoutedService } from '../dns/routed-service.ts';
+import { ensureRoutedService, publishEndpoints } from '../network/routed-service.ts';
 
 export const FUNCTION_NAME_LABEL = 'functions.vm-import.harvesterhci.io/name';
 const SERVICE_LABEL = 'serving.knative.dev/service';
@@ -83,7 +82,7 @@ export class FunctionController {
     const key = `${ns}/${name}`;
     if (type === 'DELETED') {
       this.state.delete(key);
-      await this.ctx.network.removeService(name, ns);
+      // its Service (and that Service's EndpointSlice) go through their ownerReferences
       return; // its pod is garbage-collected through the ownerReference
     }
     const revision = revisionHash(svc);
@@ -202,7 +201,7 @@ export class FunctionController {
     if (!running) {
       if (st.ready) {
         st.ready = false;
-        await this.publish(ns, svcName, []);
+        await this.publish(ns, svcName, [], DEFAULT_PORT);
       }
       return;
     }
@@ -215,7 +214,7 @@ export class FunctionController {
         st.probing = false;
         if (!ok || this.state.get(key) !== st) return;
         st.ready = true;
-        await this.publish(ns, svcName, [{ address: status.podIP!, port }]);
+        await this.publish(ns, svcName, [status.podIP!], port);
         await this.markReady(ns, svcName, st.revision);
         this.ctx.log('functions', 'ready', { service: key, podIp: status.podIP });
       }),
@@ -223,16 +222,14 @@ export class FunctionController {
   }
 
   /** Routes the Knative Service's address (port 80) to `endpoints`. */
-  private async publish(ns: string, name: string, endpoints: Endpoint[]): Promise<void> {
+  private async publish(ns: string, name: string, addresses: string[], port: number): Promise<void> {
     const ksvc = await this.ctx.kube.find('serving.knative.dev/v1', 'Service', ns, name);
     if (!ksvc) return;
-    const ip = await ensureRoutedService(this.ctx, name, ns, [80], {
-      apiVersion: 'serving.knative.dev/v1',
-      kind: 'Service',
-      name,
-      uid: ksvc.metadata!.uid!,
+    const ports = [{ name: 'http', port: 80, targetPort: port }];
+    await ensureRoutedService(this.ctx, name, ns, ports, {
+      owner: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name, uid: ksvc.metadata!.uid! },
     });
-    await this.ctx.network.setService(name, ns, ip, [{ port: 80, endpoints }]);
+    await publishEndpoints(this.ctx, name, ns, ports, addresses);
   }
 
   /** Knative's readiness probe of faas-js-runtime: GET /health/readiness. */

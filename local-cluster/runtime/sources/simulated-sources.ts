@@ -10,10 +10,22 @@ import { materializeSources } from '../../simulators/disk-content.ts';
 
 export interface Endpoints {
   kubeconfig: string;
-  /** Beyond the contract's keys: the PEM CA that signed each simulator's certificate. */
-  vmware?: { url: string; username: string; password: string; datacenter: string; caCert: string };
+  /**
+   * `url` is what a Source object names (pods reach it; its certificate carries it), `hostUrl`
+   * what the host reaches. The simulators listen on the host's address on the pod network's
+   * link, which both reach, so the two are the same address.
+   */
+  vmware?: {
+    url: string;
+    hostUrl: string;
+    username: string;
+    password: string;
+    datacenter: string;
+    caCert: string;
+  };
   openstack?: {
     url: string;
+    hostUrl: string;
     region: string;
     username: string;
     password: string;
@@ -21,7 +33,7 @@ export interface Endpoints {
     domain_name: string;
     ca_cert?: string;
   };
-  ova?: { baseUrl: string; caCert?: string };
+  ova?: { baseUrl: string; hostUrl: string; caCert?: string };
 }
 
 export interface SimulatedSources {
@@ -35,6 +47,8 @@ const SIMULATORS = fileURLToPath(new URL('../../simulators/', import.meta.url));
 
 export async function startSimulatedSources(opts: {
   stateDir: string;
+  /** Where the simulators listen: an address pods and the host both reach. */
+  host: string;
   inventoryFile?: string;
   log(component: string, message: string, fields?: Record<string, unknown>): void;
 }): Promise<SimulatedSources> {
@@ -53,10 +67,12 @@ export async function startSimulatedSources(opts: {
         inventory,
         workDir: join(opts.stateDir, 'vcsim'),
         logFile: join(opts.stateDir, 'logs', 'vcsim.log'),
+        host: opts.host,
       });
       stops.push(() => vc.stop());
       endpoints.vmware = {
         url: vc.url,
+        hostUrl: vc.url,
         username: vc.username,
         password: vc.password,
         datacenter: vc.datacenter,
@@ -70,10 +86,12 @@ export async function startSimulatedSources(opts: {
         inventory,
         workDir: join(opts.stateDir, 'openstack'),
         tls: true,
+        host: opts.host,
       });
       stops.push(() => os.stop());
       endpoints.openstack = {
         url: os.url,
+        hostUrl: os.url,
         region: os.region,
         username: os.username,
         password: os.password,
@@ -92,9 +110,18 @@ export async function startSimulatedSources(opts: {
         const out = join(dir, ova.name);
         if (!existsSync(out)) await buildInventoryOva(ova, out);
       }
-      const server = await startOvaServer({ dir, tls: true, pkiDir: join(opts.stateDir, 'ova-pki') });
+      const server = await startOvaServer({
+        dir,
+        tls: true,
+        pkiDir: join(opts.stateDir, 'ova-pki'),
+        host: opts.host,
+      });
       stops.push(() => server.stop());
-      endpoints.ova = { baseUrl: server.baseUrl, ...(server.caCertPem ? { caCert: server.caCertPem } : {}) };
+      endpoints.ova = {
+        baseUrl: server.baseUrl,
+        hostUrl: server.baseUrl,
+        ...(server.caCertPem ? { caCert: server.caCertPem } : {}),
+      };
     } else if (inventory.ova?.length) missing.push('ova');
   } catch (err) {
     await stop();

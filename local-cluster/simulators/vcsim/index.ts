@@ -24,6 +24,8 @@ export interface StartVcsimOptions {
   leaseTimeoutSeconds?: number;
   /** Also writes the simulator's log lines here (default: kept in memory, see `logs()`). */
   logFile?: string;
+  /** Address to listen on (default 127.0.0.1); its certificate carries it. */
+  host?: string;
 }
 
 export interface VcsimDisk {
@@ -87,7 +89,7 @@ export async function startVcsim(options: StartVcsimOptions): Promise<Vcsim> {
   const workDir = resolve(options.workDir);
   await mkdir(workDir, { recursive: true });
   const [pki, binary] = await Promise.all([
-    ensurePki(join(workDir, 'pki'), ['127.0.0.1', 'localhost']),
+    ensurePki(join(workDir, 'pki'), [...new Set(['127.0.0.1', 'localhost', options.host ?? '127.0.0.1'])]),
     ensureBinary(),
   ]);
 
@@ -117,7 +119,7 @@ export async function startVcsim(options: StartVcsimOptions): Promise<Vcsim> {
     binary,
     [
       `-config=${configPath}`,
-      '-listen=127.0.0.1:0',
+      `-listen=${options.host ?? '127.0.0.1'}:0`,
       `-tls-cert=${pki.certPath}`,
       `-tls-key=${pki.keyPath}`,
       `-username=${username}`,

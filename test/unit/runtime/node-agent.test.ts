@@ -198,7 +198,6 @@ test('sandbox command line: image layout, mounts over it parents first, read-onl
       hostname: '/e/hostname',
       'resolv.conf': '/e/resolv.conf',
     },
-    extraBinds: [],
     hostname: 'p',
   });
   const joined = argv.join(' ');

@@ -17,11 +17,9 @@ import {
   parseIsoDuration,
 } from '../../../local-cluster/runtime/eventing/delivery-spec.ts';
 import { parseCron } from '../../../local-cluster/runtime/eventing/cron.ts';
-import {
-  AddressPool,
-  resolveClusterName,
-  serviceDnsNames,
-} from '../../../local-cluster/runtime/dns/names.ts';
+import { addressPlan, PodAddressPool } from '../../../local-cluster/runtime/network/addresses.ts';
+import { corefile, kubeProxyConfig } from '../../../local-cluster/runtime/network/node-network.ts';
+import { clusterFirstResolvConf } from '../../../local-cluster/runtime/node-agent/pod-files.ts';
 import { FaultInjector } from '../../../local-cluster/runtime/eventing/faults.ts';
 import { labelSelectorString } from '../../../local-cluster/runtime/eventing/label-selector.ts';
 import { makePingEvent } from '../../../local-cluster/runtime/eventing/ping-source.ts';
@@ -150,19 +148,42 @@ test('PingSource events', () => {
   assert.deepEqual(e.data, { a: 1 });
 });
 
-test('cluster DNS names and address pools', () => {
-  assert.deepEqual(serviceDnsNames('Disk', 'NS'), ['disk.ns.svc', 'disk.ns.svc.cluster.local']);
-  assert.equal(
-    resolveClusterName({ 'a.b.svc.cluster.local': '127.2.0.2' }, 'A.b.svc.cluster.local.'),
-    '127.2.0.2',
-  );
-  const pool = new AddressPool([127, 2]);
+test('the pod network address plan: pods, the host link and Services never overlap', () => {
+  const plan = addressPlan({ block: 40 });
+  assert.equal(plan.podCidr, '10.40.0.0/20');
+  assert.equal(plan.gateway, '10.40.0.1');
+  assert.equal(plan.hostAddress, '10.40.255.1');
+  assert.equal(plan.nodeAddress, '10.40.255.2');
+  assert.equal(plan.serviceCidr, '10.41.0.0/16');
+  assert.equal(plan.apiServiceIp, '10.41.0.1');
+  assert.equal(plan.dnsServiceIp, '10.41.0.10');
+  const pool = new PodAddressPool(plan);
   const a = pool.allocate();
   const b = pool.allocate();
-  assert.equal(a, '127.2.0.2');
-  assert.notEqual(a, b);
-  pool.release(a);
-  assert.equal(pool.allocate(), a);
+  assert.deepEqual(a, { ip: '10.40.0.2', index: 2 });
+  assert.notEqual(a.ip, b.ip);
+  pool.release(a.index);
+  assert.deepEqual(pool.allocate(), a);
+  for (let i = 0; i < 300; i++) pool.allocate();
+  assert.match(pool.allocate().ip, /^10\.40\.1\.\d+$/);
+});
+
+test('pods resolve through kube-dns (ClusterFirst); CoreDNS and kube-proxy are configured for this node', () => {
+  const plan = addressPlan({ block: 40 });
+  assert.equal(
+    clusterFirstResolvConf('ns1', plan.dnsServiceIp),
+    'search ns1.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.41.0.10\noptions ndots:5\n',
+  );
+  const dns = corefile(plan, '/k/coredns.kubeconfig');
+  assert.match(dns, /bind 10\.40\.255\.2/);
+  assert.match(
+    dns,
+    /kubernetes cluster\.local in-addr\.arpa ip6\.arpa \{\n\s+kubeconfig \/k\/coredns\.kubeconfig local/,
+  );
+  const proxy = kubeProxyConfig(plan, 'node-1', '/k/proxy.kubeconfig');
+  assert.match(proxy, /mode: nftables/);
+  assert.match(proxy, /clusterCIDR: 10\.40\.0\.0\/20/);
+  assert.match(proxy, /maxPerCore: 0/);
 });
 
 test('label selectors and fault plans', () => {
