@@ -17,6 +17,7 @@ import { componentLogger, runtimePaths, type RuntimeContext } from './runtime/co
 import { addressPlan, chooseAddressing, type ClusterAddressing } from './runtime/network/addresses.ts';
 import { ClusterNamespaces, netnsExists } from './runtime/network/namespaces.ts';
 import { startNodeNetwork } from './runtime/network/node-network.ts';
+import { NetworkPolicyController } from './runtime/network/policy-controller.ts';
 import { PodNetwork } from './runtime/network/pod-network.ts';
 import { EventingController } from './runtime/eventing/controller.ts';
 import type { FaultOptions } from './runtime/eventing/faults.ts';
@@ -206,6 +207,14 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       log: (message, fields) => log('network', message, fields),
     });
     stoppers.push(() => nodeNetwork.stop());
+    const networkPolicies = new NetworkPolicyController({
+      kube,
+      clusterNetnsPath: namespaces.clusterNetnsPath,
+      nodeAddresses: [plan.hostAddress, plan.nodeAddress],
+      log: (message, fields) => log('network', message, fields),
+    });
+    await networkPolicies.start();
+    stoppers.push(() => networkPolicies.stop());
     const functions = new FunctionController(ctx);
     const eventing = new EventingController(ctx, options.faults);
     const images = new HarvesterImageController(ctx, options.imageRetryDelayMs, harvester);

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
+import https from 'node:https';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -60,6 +61,20 @@ test(
       ]);
       assert.ok(endpoints.openstack.url.endsWith('/v3'));
       assert.ok(endpoints.ova.baseUrl);
+      // each simulator also has an address the host reaches: its CA verifies it there
+      for (const [name, hostUrl, ca] of [
+        ['vmware', endpoints.vmware.hostUrl, endpoints.vmware.caCert],
+        ['openstack', endpoints.openstack.hostUrl, endpoints.openstack.ca_cert],
+        ['ova', endpoints.ova.hostUrl, endpoints.ova.caCert],
+      ] as [string, string, string][]) {
+        assert.ok(hostUrl, `${name} has a hostUrl`);
+        const status = await new Promise<number>((resolve, reject) =>
+          https
+            .get(hostUrl, { ca }, (res) => (res.resume(), resolve(res.statusCode ?? 0)))
+            .on('error', reject),
+        );
+        assert.ok(status > 0 && status < 500, `${name} answers at ${hostUrl} (${status})`);
+      }
       assert.ok((await processesMentioning(stateDir)).length > 0, 'the cluster runs');
 
       // The real control plane: its release, its API groups, etcd behind it, the controller-manager

@@ -222,7 +222,8 @@ spec:
       containers:
         - name: c
           image: ghcr.io/vm-import/vm-import:0.1.0
-          command: [node, -e, "fetch('http://web.runtime-dns.svc.cluster.local/').then(r => r.text()).then(t => console.log(t))"]
+          # retries while kube-proxy has not yet programmed the new Service (it syncs after the EndpointSlice)
+          command: [node, -e, "(async () => { for (let i = 0; ; i++) { try { console.log(await (await fetch('http://web.runtime-dns.svc.cluster.local/')).text()); return; } catch (e) { if (i > 40) throw e; await new Promise(r => setTimeout(r, 500)); } } })()"]
 `,
   );
   const job = await waitFor('dns job complete', async () => {
@@ -233,6 +234,52 @@ spec:
   const text = await cluster.kubectl(['logs', '-n', 'runtime-dns', 'job/dns-client']);
   const answeredBy = /^hello from (\S+)$/.exec(text.trim())?.[1];
   assert.ok(answeredBy && podIps.includes(answeredBy), `${text.trim()} is one of ${podIps.join(', ')}`);
+});
+
+test('NetworkPolicy: a pod the policy selects as a peer gets through, any other pod is refused; the node always gets through', async () => {
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-granted, namespace: runtime-dns}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+  ingress:
+    - from: [{podSelector: {matchLabels: {access: granted}}}]
+      ports: [{protocol: TCP, port: http}]
+`,
+  );
+  const client = (name: string, labels: string) => `apiVersion: batch/v1
+kind: Job
+metadata: {name: ${name}, namespace: runtime-dns}
+spec:
+  backoffLimit: 0
+  template:
+    metadata: {labels: {${labels}}}
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: c
+          image: ghcr.io/vm-import/vm-import:0.1.0
+          command: [node, -e, "fetch('http://web.runtime-dns.svc.cluster.local/', {signal: AbortSignal.timeout(4000)}).then(r => r.text()).then(t => console.log('reached: ' + t), e => console.log('refused: ' + (e.cause?.code ?? e.name)))"]
+`;
+  await cluster.kubectl(['apply', '-f', '-'], client('granted-client', 'access: granted'));
+  await cluster.kubectl(['apply', '-f', '-'], client('other-client', 'access: none'));
+  const outcome = async (job: string) => {
+    await waitFor(`${job} complete`, async () => {
+      const o = await get(['get', 'job', job, '-n', 'runtime-dns']);
+      return cond(o, 'Complete')?.status === 'True' ? o : undefined;
+    });
+    return (await cluster.kubectl(['logs', '-n', 'runtime-dns', `job/${job}`])).trim();
+  };
+  assert.match(await outcome('granted-client'), /^reached: hello from 10\./);
+  assert.match(await outcome('other-client'), /^refused: (TimeoutError|AbortError)/);
+  // the node (the host's end of the pod network, where the supervisor and kubelet run)
+  const pods = await get(['get', 'pods', '-n', 'runtime-dns', '-l', 'app=web']);
+  const ip = (pods.items as { status: { podIP: string } }[])[0]!.status.podIP;
+  const res = await fetch(`http://${ip}:8080/`, { signal: AbortSignal.timeout(4000) });
+  assert.match(await res.text(), /^hello from /);
 });
 
 test('pod network: a Go program in a pod resolves Services through cluster DNS and reaches them', async () => {

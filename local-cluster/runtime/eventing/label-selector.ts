@@ -32,3 +32,22 @@ export function labelSelectorString(sel: LabelSelector | undefined): string | un
   }
   return parts.length ? parts.join(',') : undefined;
 }
+
+/** Whether `labels` satisfy the selector (metav1.LabelSelectorAsSelector semantics; {} selects all). */
+export function matchesLabelSelector(sel: LabelSelector, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of sel.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    const values = e.values ?? [];
+    const ok =
+      e.operator === 'In'
+        ? has && values.includes(labels[e.key]!)
+        : e.operator === 'NotIn'
+          ? !has || !values.includes(labels[e.key]!)
+          : e.operator === 'Exists'
+            ? has
+            : !has;
+    if (!ok) return false;
+  }
+  return true;
+}

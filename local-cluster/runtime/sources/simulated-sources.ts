@@ -72,11 +72,11 @@ export async function startSimulatedSources(opts: {
       stops.push(() => vc.stop());
       endpoints.vmware = {
         url: vc.url,
-        hostUrl: vc.url,
         username: vc.username,
         password: vc.password,
         datacenter: vc.datacenter,
         caCert: vc.caCertPem,
+        hostUrl: vc.url,
       };
     } else if (inventory.vmware) missing.push('vcsim');
 
@@ -91,13 +91,13 @@ export async function startSimulatedSources(opts: {
       stops.push(() => os.stop());
       endpoints.openstack = {
         url: os.url,
-        hostUrl: os.url,
         region: os.region,
         username: os.username,
         password: os.password,
         project_name: os.projectName,
         domain_name: os.domainName,
         ...(os.caCertPem ? { ca_cert: os.caCertPem } : {}),
+        hostUrl: os.url,
       };
     } else if (inventory.openstack) missing.push('openstack');
 
@@ -119,8 +119,8 @@ export async function startSimulatedSources(opts: {
       stops.push(() => server.stop());
       endpoints.ova = {
         baseUrl: server.baseUrl,
-        hostUrl: server.baseUrl,
         ...(server.caCertPem ? { caCert: server.caCertPem } : {}),
+        hostUrl: server.baseUrl,
       };
     } else if (inventory.ova?.length) missing.push('ova');
   } catch (err) {
