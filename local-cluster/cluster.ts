@@ -281,6 +281,10 @@ async function clusterAddressing(stateDir: string): Promise<ClusterAddressing> {
     () => undefined,
   );
   if (typeof saved?.block === 'number') return { block: saved.block };
+  if (saved)
+    throw new Error(
+      `${stateDir} was made by a local cluster without a pod network (its Services have 127.x cluster IPs in etcd): remove ${join(stateDir, 'etcd')} and ${file} (or the whole directory) and start again`,
+    );
   const addressing = chooseAddressing((plan) => netnsExists(plan.namePrefix));
   await mkdir(stateDir, { recursive: true });
   await writeFile(file, JSON.stringify(addressing));
