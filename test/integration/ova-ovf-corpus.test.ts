@@ -14,7 +14,7 @@ import { normalizeOvf09 } from '../../functions/shared/sources/ova/ovf09.ts';
 import { attr, descendantsNamed, parseXmlTree } from '../../functions/shared/sources/ova/xml-tree.ts';
 import { SourceError } from '../../functions/shared/sources/source-error.ts';
 
-const VCSIM_DIR = fileURLToPath(new URL('../simulators/vcsim/', import.meta.url));
+const VCSIM_DIR = fileURLToPath(new URL('../../local-cluster/simulators/vcsim/', import.meta.url));
 const MODULE = 'github.com/vmware/govmomi';
 
 /**
