@@ -24,7 +24,12 @@ async function followJobLogs(c: LocalCluster, job: string, timeoutMs = 300_000):
   let last = '';
   while (Date.now() < deadline) {
     try {
-      return await c.kubectl(['logs', '--follow', '-n', 'default', `job/${job}`]);
+      const log = await c.kubectl(['logs', '--follow', '-n', 'default', `job/${job}`]);
+      // The API server answers an empty log, successfully, for a pod not yet bound to a node
+      // (pkg/registry/core/pod/strategy.go LogLocation): kubectl may pick the Job's pod that early.
+      if (log.trim()) return log;
+      last = 'an empty log (the pod was not scheduled yet)';
+      await new Promise((r) => setTimeout(r, 500));
     } catch (err) {
       last = String(err); // not created yet, or its pod is still ContainerCreating
       await new Promise((r) => setTimeout(r, 500));
