@@ -47,3 +47,21 @@ export function startComponent(
     },
   };
 }
+
+/** Polls `probe` until it holds; fails at once when a watched process exits, or at the timeout. */
+export async function waitForComponent(
+  what: string,
+  probe: () => Promise<boolean>,
+  watched: ComponentProcess[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: string | undefined;
+  for (const p of watched) void p.exited.then((code) => (exited ??= `${p.name} exited (${code})`));
+  for (;;) {
+    if (exited) throw new Error(`${what}: ${exited}; see its log under .local/logs/`);
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what}: not ready after ${timeoutMs / 1000}s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

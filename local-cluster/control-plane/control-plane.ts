@@ -16,7 +16,7 @@ import {
   ensureServiceAccountKeys,
   type IssuedCertificate,
 } from './certificates.ts';
-import { startComponent, type ComponentProcess } from './component-process.ts';
+import { startComponent, waitForComponent, type ComponentProcess } from './component-process.ts';
 import { componentBinary } from './components.ts';
 
 export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -125,23 +125,6 @@ function httpsGet(
   );
 }
 
-async function waitFor(
-  what: string,
-  probe: () => Promise<boolean>,
-  watched: ComponentProcess[],
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exited: string | undefined;
-  for (const p of watched) void p.exited.then((code) => (exited ??= `${p.name} exited (${code})`));
-  for (;;) {
-    if (exited) throw new Error(`${what}: ${exited}; see its log under .local/logs/`);
-    if (await probe().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not ready after ${timeoutMs / 1000}s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const dir = join(options.stateDir, 'control-plane');
   const pkiDir = join(dir, 'pki');
@@ -229,7 +212,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       join(logs, 'etcd.log'),
     );
     processes.push(etcd);
-    await waitFor(
+    await waitForComponent(
       'etcd',
       async () => (await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(2000) })).ok,
       [etcd],
@@ -271,7 +254,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       join(logs, 'kube-apiserver.log'),
     );
     processes.push(apiserver);
-    await waitFor(
+    await waitForComponent(
       'kube-apiserver',
       async () => (await httpsGet(`${url}/readyz`, admin, ca.certPem)).status === 200,
       [etcd, apiserver],

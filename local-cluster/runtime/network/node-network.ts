@@ -6,7 +6,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { startComponent, type ComponentProcess } from '../../control-plane/component-process.ts';
+import {
+  startComponent,
+  waitForComponent,
+  type ComponentProcess,
+} from '../../control-plane/component-process.ts';
 import { componentBinary } from '../../control-plane/components.ts';
 import type { ControlPlane } from '../../control-plane/control-plane.ts';
 import type { Kube } from '../../../functions/shared/kube/client.ts';
@@ -125,28 +129,23 @@ export async function startNodeNetwork(o: NodeNetworkOptions): Promise<NodeNetwo
       clusterIP: o.plan.dnsServiceIp,
     });
     await publishEndpoints({ kube: o.kube }, 'kube-dns', 'kube-system', DNS_PORTS, [o.plan.nodeAddress]);
-    await waitReady(`http://${o.plan.nodeAddress}:${COREDNS_READY_PORT}/ready`, 'CoreDNS', processes);
-    await waitReady(`http://${o.plan.nodeAddress}:10256/healthz`, 'kube-proxy', processes);
+    const answers = (url: string) => async () => (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
+    await waitForComponent(
+      'CoreDNS',
+      answers(`http://${o.plan.nodeAddress}:${COREDNS_READY_PORT}/ready`),
+      processes,
+      60_000,
+    );
+    await waitForComponent(
+      'kube-proxy',
+      answers(`http://${o.plan.nodeAddress}:10256/healthz`),
+      processes,
+      60_000,
+    );
     o.log('node network ready', { dns: o.plan.dnsServiceIp, podCidr: o.plan.podCidr });
     return { processes, stop };
   } catch (err) {
     await stop();
     throw err;
-  }
-}
-
-async function waitReady(url: string, what: string, processes: ComponentProcess[]): Promise<void> {
-  let exited: string | undefined;
-  for (const p of processes) void p.exited.then((code) => (exited ??= `${p.name} exited (${code})`));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) throw new Error(`${exited}; see its log under .local/logs/`);
-    const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${what} not ready after 60s (${url})`);
-    await new Promise((r) => setTimeout(r, 250));
   }
 }
