@@ -63,6 +63,71 @@ const strictModeFixes: esbuild.Plugin = {
   },
 };
 
+const CLIENT_NODE_DIR = `${join(PROJECT_ROOT, 'node_modules', '@kubernetes', 'client-node')}/`;
+
+/**
+ * client-node's index re-exports every part of the client (exec, attach, port-forward, cp, top,
+ * metrics, informers, ~70 generated API groups): its modules are marked free of side effects, so
+ * the bundle keeps only the ones whose exports are used. The one module imported for its side
+ * effects (polyfill.js) stays.
+ */
+const clientNodeTreeShaking: esbuild.Plugin = {
+  name: 'client-node-tree-shaking',
+  setup(build) {
+    build.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData === 'client-node-tree-shaking') return undefined;
+      if (!args.importer.startsWith(CLIENT_NODE_DIR) && !args.path.startsWith('@kubernetes/client-node'))
+        return undefined;
+      const resolved = await build.resolve(args.path, {
+        kind: args.kind,
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        pluginData: 'client-node-tree-shaking',
+      });
+      if (resolved.errors.length > 0 || !resolved.path.startsWith(CLIENT_NODE_DIR)) return resolved;
+      return resolved.path.endsWith('/polyfill.js') ? resolved : { ...resolved, sideEffects: false };
+    });
+  },
+};
+
+/**
+ * client-node's config.js imports its proxy agents (SOCKS, HTTP(S) CONNECT) at load, though a
+ * client only uses one when its kubeconfig names a proxy-url (an in-cluster config never does).
+ * Its imports of them get a stand-in whose members load the real package on first use; the
+ * packages stay in the bundle, so proxies work as before.
+ */
+const LAZY_FROM_CLIENT_NODE: Record<string, { classes?: string[]; statics?: Record<string, string[]> }> = {
+  'socks-proxy-agent': { classes: ['SocksProxyAgent'] },
+  socks: { statics: { SocksClient: ['createConnection'] } },
+  hpagent: { classes: ['HttpProxyAgent', 'HttpsProxyAgent'] },
+};
+
+const lazyProxyAgents: esbuild.Plugin = {
+  name: 'lazy-proxy-agents',
+  setup(build) {
+    const names = Object.keys(LAZY_FROM_CLIENT_NODE).join('|');
+    build.onResolve({ filter: new RegExp(`^(${names})$`) }, (args) =>
+      args.importer.startsWith(CLIENT_NODE_DIR)
+        ? { path: args.path, namespace: 'lazy-proxy-agents', pluginData: args.resolveDir }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'lazy-proxy-agents' }, (args) => {
+      const lazy = LAZY_FROM_CLIENT_NODE[args.path]!;
+      const load = `require(${JSON.stringify(args.path)})`;
+      const lines = [
+        ...(lazy.classes ?? []).map(
+          (c) => `export class ${c} { constructor(...args) { return new (${load}.${c})(...args); } }`,
+        ),
+        ...Object.entries(lazy.statics ?? {}).map(
+          ([obj, fns]) =>
+            `export const ${obj} = { ${fns.map((f) => `${f}: (...args) => ${load}.${obj}.${f}(...args)`).join(', ')} };`,
+        ),
+      ];
+      return { contents: lines.join('\n'), loader: 'js', resolveDir: args.pluginData as string };
+    });
+  },
+};
+
 /**
  * The bundles are ESM; CommonJS dependencies bundled into them call require() for Node's
  * built-ins, which ESM does not define.
@@ -89,7 +154,7 @@ export function esbuildOptions(entryPoints: readonly string[], outdir: string): 
     minifySyntax: true,
     sourcemap: 'linked',
     banner: { js: REQUIRE_SHIM },
-    plugins: [strictModeFixes],
+    plugins: [strictModeFixes, clientNodeTreeShaking, lazyProxyAgents],
     metafile: true,
     write: false,
     logLevel: 'warning',
@@ -144,7 +209,8 @@ export async function bundle(entryPoints: readonly string[], outdir: string): Pr
   const info: BuildInfo = {
     esbuild: esbuild.version,
     inputs: await hashInputs([
-      ...Object.keys(result.metafile!.inputs),
+      // Modules a plugin makes (`namespace:name`) derive from build.ts, which is hashed.
+      ...Object.keys(result.metafile!.inputs).filter((f) => !/^[a-z-]+:/.test(f)),
       ...ASSETS.map((a) => a.file),
       relative(PROJECT_ROOT, import.meta.filename),
     ]),

@@ -3,7 +3,6 @@
 // subresource (of our CRDs with optimistic concurrency), and list+watch loops for controllers.
 import {
   ApiException,
-  CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
@@ -85,14 +84,12 @@ function safeJson(text: string): unknown {
 export class Kube {
   readonly objects: ObjectApi;
   readonly custom: CustomObjectsApi;
-  readonly core: CoreV1Api;
   private watcher: Watch | undefined;
   private readonly infoCache = new Map<string, Promise<ResourceInfo>>();
 
   constructor(readonly config: KubeConfig = Kube.defaultConfig()) {
     this.objects = ObjectApi.make(config);
     this.custom = config.makeApiClient(CustomObjectsApi);
-    this.core = config.makeApiClient(CoreV1Api);
   }
 
   static fromFile(kubeconfigPath: string): Kube {

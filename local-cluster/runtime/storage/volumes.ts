@@ -328,28 +328,27 @@ export class VolumeClaims {
     const state = this.retry.get(key);
     if (state?.lastMessage !== message) {
       this.ctx.log('volumes', 'provisioning failed', { claim: key, message });
-      await this.ctx.kube.core
-        .createNamespacedEvent({
-          namespace: claim.namespace,
-          body: {
-            metadata: { generateName: `${claim.name}.`, namespace: claim.namespace },
-            involvedObject: {
-              apiVersion: 'v1',
-              kind: 'PersistentVolumeClaim',
-              name: claim.name,
-              namespace: claim.namespace,
-              uid: pvc.metadata!.uid,
-              resourceVersion: pvc.metadata!.resourceVersion,
-            },
-            type: 'Warning',
-            reason: 'ProvisioningFailed',
-            message,
-            source: { component: `${cls.provisioner}_csi-provisioner` },
-            reportingComponent: `${cls.provisioner}_csi-provisioner`,
-            firstTimestamp: new Date(),
-            lastTimestamp: new Date(),
-            count: 1,
+      await this.ctx.kube.objects
+        .create({
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { generateName: `${claim.name}.`, namespace: claim.namespace },
+          involvedObject: {
+            apiVersion: 'v1',
+            kind: 'PersistentVolumeClaim',
+            name: claim.name,
+            namespace: claim.namespace,
+            uid: pvc.metadata!.uid,
+            resourceVersion: pvc.metadata!.resourceVersion,
           },
+          type: 'Warning',
+          reason: 'ProvisioningFailed',
+          message,
+          source: { component: `${cls.provisioner}_csi-provisioner` },
+          reportingComponent: `${cls.provisioner}_csi-provisioner`,
+          firstTimestamp: new Date(),
+          lastTimestamp: new Date(),
+          count: 1,
         })
         .catch((err: unknown) =>
           this.ctx.log('volumes', 'event not recorded', { claim: key, error: String(err) }),
