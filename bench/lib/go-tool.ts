@@ -1,9 +1,23 @@
 // The bench's single-file Go programs (GOPATH mode: offline, standard library only), built once.
 import { execa } from 'execa';
+import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
-const BIN_DIR = join(import.meta.dirname, '..', 'work', 'bin');
+/**
+ * The project's root: the nearest directory above this module with a package.json. Not a fixed
+ * `..`: the exporter child runs this module bundled into bench/work/build/bench/lib/, where the
+ * Go sources are not.
+ */
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+
+const BENCH_LIB = join(projectRoot(import.meta.dirname), 'bench', 'lib');
+const BIN_DIR = join(BENCH_LIB, '..', 'work', 'bin');
 const built = new Map<string, Promise<string>>();
 
 /** Path of the binary built from bench/lib/<name>/main.go (once per process). */
@@ -13,7 +27,7 @@ export function goTool(name: string): Promise<string> {
     bin = (async () => {
       await mkdir(BIN_DIR, { recursive: true });
       const out = join(BIN_DIR, name);
-      await execa('go', ['build', '-o', out, join(import.meta.dirname, name, 'main.go')], {
+      await execa('go', ['build', '-o', out, join(BENCH_LIB, name, 'main.go')], {
         env: { GO111MODULE: 'off', GOFLAGS: '' },
       });
       return out;
