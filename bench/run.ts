@@ -24,10 +24,12 @@ import type { ExporterJob } from './lib/exporter-child.ts';
 import { measureDiskBandwidth } from './lib/machine.ts';
 import {
   caseName,
+  controlPlaneGoals,
   evaluateGoals,
   functionGoals,
   mib,
   resultsJson,
+  stagesLine,
   table,
   type CaseMeasurement,
   type ControlPlane,
@@ -35,6 +37,7 @@ import {
   type ParallelMeasurement,
 } from './lib/report.ts';
 import { goTool } from './lib/go-tool.ts';
+import { vmwareExportStages } from './lib/stage-limits.ts';
 import { measureFunctions, summarizeFootprints } from './lib/functions-footprint.ts';
 import { startDiskServer, startStaticFileServer } from './lib/servers.ts';
 import {
@@ -218,6 +221,20 @@ async function main(): Promise<void> {
           ours,
           upstream,
         };
+        // Each stage alone, at the largest size only (the bench's time budget): issue 24 item 5.
+        if (source === 'vmware' && spec.sizeMiB === Math.max(...sizesMiB)) {
+          const disks = vcsim.disks.filter((d) => d.vm === vm).sort((a, b) => a.index - b.index);
+          const exportStages = await vmwareExportStages({
+            conn: vconn,
+            dc: vcsim.datacenter,
+            vm,
+            vmdkPaths: disks.map((d) => d.vmdkPath),
+            rawPaths: disks.map((d) => d.rawPath),
+            scratchDir: scratchOurs,
+          });
+          c.stages = { ...exportStages, serveDownload: ours.downloadSeconds };
+          log(stagesLine(c));
+        }
         cases.push(c);
         const phases = (w: WayRun) =>
           `${w.wallSeconds.toFixed(2)} s (export ${w.exportSeconds.toFixed(2)}, exporter CPU ${w.exporter.cpuSeconds.toFixed(2)} s + serve/download ${w.downloadSeconds.toFixed(2)}${w.servedFormats.length ? ` as ${w.servedFormats.join(',')}` : ''})`;
@@ -286,7 +303,11 @@ async function main(): Promise<void> {
   console.log('sizes in MiB; ours/limit = allocated data moved per second of wall / dd write bandwidth\n');
   console.log(table(cases, machine));
   console.log('\ngoals:');
-  for (const g of [...evaluateGoals(cases, parallel), ...functionGoals(functions)])
+  for (const g of [
+    ...evaluateGoals(cases, parallel),
+    ...functionGoals(functions),
+    ...controlPlaneGoals(controlPlane.result),
+  ])
     console.log(`  [${g.met ? 'met' : 'NOT met'}] ${g.goal}: ${g.detail}`);
   console.log('\ncontrol plane:', JSON.stringify(controlPlane.result));
   const out = resultsJson(machine, cases, controlPlane.result, functions);

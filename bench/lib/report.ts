@@ -1,4 +1,6 @@
 // Pure logic of the benchmark report: overlap of disk exports, ratios, the goals and the table.
+import { slowestStage, STAGE_LABELS, type StageSeconds } from './stage-limits.ts';
+
 export interface Span {
   start: number;
   end: number;
@@ -34,6 +36,8 @@ export interface CaseMeasurement {
   formatOverheadBytes: number;
   ours: WayMeasurement;
   upstream: WayMeasurement;
+  /** Each stage of ours alone on the same disk (bench/lib/stage-limits.ts), where measured. */
+  stages?: StageSeconds;
 }
 
 export interface ControlPlane {
@@ -95,7 +99,10 @@ export function resultsJson(
       source: c.source,
       sizeBytes: c.sizeBytes,
       allocatedBytes: c.allocatedBytes,
-      ours: way(c.ours),
+      ours: {
+        ...way(c.ours),
+        ...(c.stages ? { limitSeconds: round(slowestStage(c.stages).seconds, 3) } : {}),
+      },
       upstream: way(c.upstream),
     })),
     controlPlane,
@@ -182,6 +189,36 @@ export interface ParallelMeasurement {
   sequentialWallSeconds: number;
 }
 
+/** Slowest stage alone / ours' wall: 1.0 when the pipeline goes as fast as its slowest stage. */
+export function pipelineVsLimit(c: CaseMeasurement): number | undefined {
+  return c.stages && slowestStage(c.stages).seconds / c.ours.wallSeconds;
+}
+
+/** One line: each stage alone, the slowest, and the pipeline against it. */
+export function stagesLine(c: CaseMeasurement): string {
+  if (!c.stages) return `${caseName(c)}: stages not measured`;
+  const s = slowestStage(c.stages);
+  const each = (Object.entries(c.stages) as [keyof StageSeconds, number][])
+    .map(([k, v]) => `${STAGE_LABELS[k]} ${v.toFixed(2)} s`)
+    .join(', ');
+  return `${caseName(c)}: each stage alone: ${each}; bound by ${STAGE_LABELS[s.stage]}; ours ${c.ours.wallSeconds.toFixed(2)} s = ${pipelineVsLimit(c)!.toFixed(2)}x of that stage's speed`;
+}
+
+/** 20 concurrent imports against one (issue 24: at most 3x). */
+export function controlPlaneGoals(cp: ControlPlane): Goal[] {
+  const { oneImportSeconds: one, twentyImportsSeconds: twenty } = cp;
+  return [
+    {
+      goal: '20 concurrent imports <= 3 x one import',
+      met: one !== null && twenty !== null && twenty <= 3 * one,
+      detail:
+        one !== null && twenty !== null
+          ? `one ${one.toFixed(1)} s, twenty ${twenty.toFixed(1)} s (${(twenty / one).toFixed(1)}x)`
+          : 'not measured',
+    },
+  ];
+}
+
 export function evaluateGoals(cases: CaseMeasurement[], parallel: ParallelMeasurement | undefined): Goal[] {
   const goals: Goal[] = [];
   const worst = <T>(items: T[], score: (t: T) => number) =>
@@ -204,11 +241,33 @@ export function evaluateGoals(cases: CaseMeasurement[], parallel: ParallelMeasur
     });
     const wr = worst(cases, (c) => c.ours.peakRssBytes);
     goals.push({
-      goal: 'exporter RSS <= 256 MiB whatever the size',
-      met: cases.every((c) => c.ours.peakRssBytes <= 256 * MiB),
+      goal: 'exporter RSS <= 160 MiB whatever the size',
+      met: cases.every((c) => c.ours.peakRssBytes <= 160 * MiB),
       detail: `largest ${caseName(wr)}: ${mib(wr.ours.peakRssBytes)}`,
     });
   }
+  if (cases.length) {
+    const ratio = (c: CaseMeasurement) => c.ours.wallSeconds / c.upstream.wallSeconds;
+    const wu = cases.reduce((a, b) => (ratio(b) > ratio(a) ? b : a));
+    goals.push({
+      goal: 'no case slower than upstream (ours/upstream wall <= 1.0)',
+      met: cases.every((c) => ratio(c) <= 1),
+      detail: `worst ${caseName(wu)}: ${ratio(wu).toFixed(2)}x`,
+    });
+  }
+  const staged = cases.filter((c) => c.stages);
+  goals.push({
+    goal: 'pipeline >= 0.7 x the speed of its slowest stage alone',
+    met: staged.length > 0 && staged.every((c) => pipelineVsLimit(c)! >= 0.7),
+    detail: staged.length
+      ? staged
+          .map((c) => {
+            const s = slowestStage(c.stages!);
+            return `${caseName(c)}: slowest ${STAGE_LABELS[s.stage]} ${s.seconds.toFixed(2)} s, ours ${c.ours.wallSeconds.toFixed(2)} s (${pipelineVsLimit(c)!.toFixed(2)}x)`;
+          })
+          .join('; ')
+      : 'no stage measured',
+  });
   if (parallel) {
     goals.push({
       goal: 'disks of one VM exported in parallel (EXPORT_DISK_CONCURRENCY)',

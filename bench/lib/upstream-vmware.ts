@@ -8,7 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VmwareConnection } from '../../functions/shared/sources/vmware/connection.ts';
 import { findVm, retrieveObjectProperties } from '../../functions/shared/sources/vmware/inventory.ts';
-import { vimCall, withVimSession } from '../../functions/shared/sources/vmware/session.ts';
+import { vimCall, withVimSession, type VimSession } from '../../functions/shared/sources/vmware/session.ts';
 import {
   asArray,
   child,
@@ -27,17 +27,18 @@ export interface UpstreamExportResult {
   files: string[];
 }
 
-export async function upstreamVmwareExport(
+/**
+ * An ExportVm lease on the VM, as upstream holds one: waited for until ready, its progress
+ * reported every 2 s from the bytes `fn` says it has read, completed after `fn`. `fn` gets the
+ * session (cookie, TLS agent) and the URLs of the VM's VMDKs.
+ */
+export async function withExportLease<T>(
   conn: VmwareConnection,
   dc: string,
   vmName: string,
-  scratchDir: string,
-): Promise<UpstreamExportResult> {
-  const staging = join(scratchDir, `${vmName}-staging`);
-  await mkdir(staging, { recursive: true });
-  let sourceBytes = 0;
-  const vmdks: string[] = [];
-  await withVimSession(conn, async (s) => {
+  fn: (s: VimSession, vmdkUrls: string[], progress: (bytesRead: number) => void) => Promise<T>,
+): Promise<T> {
+  return withVimSession(conn, async (s) => {
     const lease = toMoRef(
       await vimCall(s, 'ExportVm', { _this: moRefArg(await findVm(s, dc, { name: vmName })) }),
     )!;
@@ -52,25 +53,46 @@ export async function upstreamVmwareExport(
     }
     const urls = asArray(child(info, 'deviceUrl'))
       .map((d) => text(child(d, 'url'))!)
-      .filter((u) => u.endsWith('.vmdk'));
+      .filter((u) => u.endsWith('.vmdk'))
+      .map((u) => resolveDeviceUrl(u, conn.endpoint));
     const total = Number(text(child(info, 'totalDiskCapacityInKB')) ?? 0) * 1024 || 1;
+    let read = 0;
     const updater = setInterval(() => {
-      const percent = Math.min(100, Math.floor((sourceBytes * 100) / total));
+      const percent = Math.min(100, Math.floor((read * 100) / total));
       void vimCall(s, 'HttpNfcLeaseProgress', { _this: moRefArg(lease), percent }).catch(() => undefined);
     }, 2000);
+    let result: T;
     try {
-      for (const [i, url] of urls.entries()) {
-        const vmdk = join(staging, `disk-${i}.vmdk`);
-        sourceBytes += await goFetch(resolveDeviceUrl(url, conn.endpoint), vmdk, {
-          ...(conn.caCertPem ? { caCertPem: conn.caCertPem } : {}),
-          headers: { Cookie: s.cookie },
-        });
-        vmdks.push(vmdk);
-      }
+      result = await fn(s, urls, (bytes) => (read = bytes));
     } finally {
       clearInterval(updater);
     }
     await vimCall(s, 'HttpNfcLeaseComplete', { _this: moRefArg(lease) }).catch(() => undefined);
+    return result;
+  });
+}
+
+export async function upstreamVmwareExport(
+  conn: VmwareConnection,
+  dc: string,
+  vmName: string,
+  scratchDir: string,
+): Promise<UpstreamExportResult> {
+  const staging = join(scratchDir, `${vmName}-staging`);
+  await mkdir(staging, { recursive: true });
+  let sourceBytes = 0;
+  const vmdks = await withExportLease(conn, dc, vmName, async (s, urls, progress) => {
+    const staged: string[] = [];
+    for (const [i, url] of urls.entries()) {
+      const vmdk = join(staging, `disk-${i}.vmdk`);
+      sourceBytes += await goFetch(url, vmdk, {
+        ...(conn.caCertPem ? { caCertPem: conn.caCertPem } : {}),
+        headers: { Cookie: s.cookie },
+      });
+      progress(sourceBytes);
+      staged.push(vmdk);
+    }
+    return staged;
   });
   let qemuRssKiB = 0;
   const files: string[] = [];

@@ -2,16 +2,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   caseName,
+  controlPlaneGoals,
   evaluateGoals,
   functionGoals,
   maxOverlap,
   percentile,
   resultsJson,
+  stagesLine,
   type CaseMeasurement,
   type WayMeasurement,
 } from '../../lib/report.ts';
 import { ddMBps } from '../../lib/machine.ts';
 import { maxRssFromTimeOutput } from '../../lib/upstream-vmware.ts';
+import { slowestStage, type StageSeconds } from '../../lib/stage-limits.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -107,6 +110,13 @@ test('resultsJson has exactly the shape the checks read', () => {
     'bytesServed',
     'peakRssBytes',
   ]);
+  const withStages = resultsJson(
+    { readMBps: 1, writeMBps: 1 },
+    [{ ...case4g50({}), stages: stages({ decode: 6.12345 }) }],
+    { transitionP50Ms: null, transitionP99Ms: null, oneImportSeconds: null, twentyImportsSeconds: null },
+    null,
+  );
+  assert.equal(withStages.cases[0]!.ours.limitSeconds, 6.123);
   assert.deepEqual(Object.keys(out.controlPlane), [
     'transitionP50Ms',
     'transitionP99Ms',
@@ -115,8 +125,19 @@ test('resultsJson has exactly the shape the checks read', () => {
   ]);
 });
 
+const stages = (o: Partial<StageSeconds> = {}): StageSeconds => ({
+  download: 3,
+  decode: 4.5,
+  write: 1,
+  serveDownload: 1,
+  ...o,
+});
+
+const goal = (goals: { goal: string; met: boolean; detail: string }[], text: string) =>
+  goals.find((g) => g.goal.includes(text))!;
+
 test('goals: all met', () => {
-  const goals = evaluateGoals([case4g50({ wallSeconds: 5 }, { wallSeconds: 10 })], {
+  const goals = evaluateGoals([{ ...case4g50({ wallSeconds: 5 }, { wallSeconds: 10 }), stages: stages() }], {
     disks: 2,
     concurrency: 2,
     maxDisksInParallel: 2,
@@ -125,32 +146,42 @@ test('goals: all met', () => {
   });
   assert.deepEqual(
     goals.map((g) => g.met),
-    [true, true, true, true, true],
+    [true, true, true, true, true, true, true],
   );
 });
 
 test('goals: each one can be missed', () => {
   const goals = evaluateGoals(
     [
-      case4g50(
-        { wallSeconds: 7, peakScratchBytes: 2.3 * GiB, bytesServed: 2.3 * GiB, peakRssBytes: 300 * MiB },
-        { wallSeconds: 10 },
-      ),
+      {
+        ...case4g50(
+          { wallSeconds: 7, peakScratchBytes: 2.3 * GiB, bytesServed: 2.3 * GiB, peakRssBytes: 161 * MiB },
+          { wallSeconds: 10 },
+        ),
+        stages: stages({ decode: 4.8 }),
+      },
+      { ...case4g50({ wallSeconds: 11 }, { wallSeconds: 10 }), sizeBytes: GiB, allocatedBytes: GiB / 2 },
     ],
     { disks: 2, concurrency: 2, maxDisksInParallel: 1, wallSeconds: 2, sequentialWallSeconds: 2 },
   );
   assert.deepEqual(
     goals.map((g) => g.met),
-    [false, false, false, false, false],
+    [false, false, false, false, false, false, false],
   );
-  assert.match(goals[4]!.detail, /7\.00 s vs 10\.00 s \(0\.70x\)/);
+  assert.match(goal(goals, '4 GiB/50%').detail, /7\.00 s vs 10\.00 s \(0\.70x\)/);
+  assert.match(goal(goals, 'slower than upstream').detail, /vmware 1G 50%: 1\.10x/);
+  assert.match(
+    goal(goals, 'slowest stage').detail,
+    /slowest VMDK inflate \+ sparse write 4\.80 s, ours 7\.00 s \(0\.69x\)/,
+  );
 });
 
 test('goals: bytes served may exceed 1.1 x allocated by the qcow2 metadata', () => {
   const c = case4g50({ bytesServed: 1.1 * 2 * GiB + 1 * MiB });
   assert.equal(evaluateGoals([c], undefined)[1]!.met, true);
   assert.equal(evaluateGoals([{ ...c, formatOverheadBytes: 0 }], undefined)[1]!.met, false);
-  assert.equal(evaluateGoals([c], undefined)[3]!.met, false); // parallel not measured
+  assert.equal(goal(evaluateGoals([c], undefined), 'in parallel').met, false);
+  assert.equal(goal(evaluateGoals([c], undefined), 'slowest stage').detail, 'no stage measured');
 });
 
 test('ddMBps reads the byte count and seconds of dd', () => {
@@ -180,5 +211,26 @@ test('function goals: met, missed, not measured', () => {
   assert.deepEqual(
     functionGoals(null).map((g) => g.detail),
     ['not measured', 'not measured'],
+  );
+});
+
+test('stage limits: the slowest stage bounds the pipeline', () => {
+  assert.deepEqual(slowestStage(stages({ serveDownload: 9 })), { stage: 'serveDownload', seconds: 9 });
+  assert.equal(
+    stagesLine({ ...case4g50({ wallSeconds: 9 }), stages: stages() }),
+    "vmware 4G 50%: each stage alone: TLS download 3.00 s, VMDK inflate + sparse write 4.50 s, sparse write 1.00 s, serve + download 1.00 s; bound by VMDK inflate + sparse write; ours 9.00 s = 0.50x of that stage's speed",
+  );
+  assert.match(stagesLine(case4g50({})), /stages not measured/);
+});
+
+test('control plane goal: 20 imports within 3 x one', () => {
+  const cp = { transitionP50Ms: 1, transitionP99Ms: 2 };
+  assert.equal(controlPlaneGoals({ ...cp, oneImportSeconds: 10, twentyImportsSeconds: 30 })[0]!.met, true);
+  const missed = controlPlaneGoals({ ...cp, oneImportSeconds: 10, twentyImportsSeconds: 31 })[0]!;
+  assert.equal(missed.met, false);
+  assert.match(missed.detail, /\(3\.1x\)/);
+  assert.equal(
+    controlPlaneGoals({ ...cp, oneImportSeconds: null, twentyImportsSeconds: 31 })[0]!.detail,
+    'not measured',
   );
 });
