@@ -19,7 +19,7 @@ import {
   type VirtualMachineImportStatus,
 } from '../../functions/shared/api/index.ts';
 import { importStatus } from '../../local-cluster/import-status.ts';
-import { percentile, type ControlPlane } from './report.ts';
+import { percentile, stepSeconds, stepSecondsLine, type ControlPlane } from './report.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const NS = 'bench-events';
@@ -237,6 +237,14 @@ async function importTimes(
         );
         return null;
       }
+      notes.push(
+        `${names.length} import(s), seconds per step (p50/max): ${stepSecondsLine(
+          stepSeconds(
+            names.map((n) => statuses[n]!.importConditions),
+            started,
+          ),
+        )}`,
+      );
       return (Date.now() - started) / 1000;
     } catch (err) {
       notes.push(`${names.length} import(s): ${(err as Error).message.slice(0, 300)}`);

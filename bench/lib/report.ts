@@ -296,3 +296,51 @@ export function evaluateGoals(cases: CaseMeasurement[], parallel: ParallelMeasur
   });
   return goals;
 }
+
+/** The conditions an import's steps set True, in pipeline order (functions/shared/api ImportConditionType). */
+export const IMPORT_STEPS = [
+  'VirtualMachineImportValid',
+  'SourceReady',
+  'DisksExported',
+  'DiskImagesSubmitted',
+  'DiskImagesReady',
+  'VirtualMachineCreated',
+  'VirtualMachineRunning',
+] as const;
+
+interface StepCondition {
+  type: string;
+  status: string;
+  lastTransitionTime?: string | null;
+}
+
+/**
+ * Where an import's time goes: for each step, the seconds from the previous step's condition (the
+ * apply, for the first) turning True to its own, as p50 and max over the imports. Condition times
+ * have a resolution of one second.
+ */
+export function stepSeconds(
+  imports: (readonly StepCondition[] | null | undefined)[],
+  appliedAtMs: number,
+): { step: string; p50: number; max: number }[] {
+  const perStep = IMPORT_STEPS.map(() => [] as number[]);
+  for (const conditions of imports) {
+    let previous = appliedAtMs;
+    IMPORT_STEPS.forEach((step, i) => {
+      const c = conditions?.find((x) => x.type === step && x.status === 'True');
+      const at = c?.lastTransitionTime ? Date.parse(c.lastTransitionTime) : NaN;
+      if (Number.isNaN(at)) return;
+      perStep[i]!.push(Math.max(0, (at - previous) / 1000));
+      previous = at;
+    });
+  }
+  return IMPORT_STEPS.map((step, i) => ({
+    step,
+    p50: percentile(perStep[i]!, 50) ?? NaN,
+    max: perStep[i]!.length ? Math.max(...perStep[i]!) : NaN,
+  }));
+}
+
+export function stepSecondsLine(steps: { step: string; p50: number; max: number }[]): string {
+  return steps.map((s) => `${s.step} ${s.p50.toFixed(0)}/${s.max.toFixed(0)}`).join(', ');
+}

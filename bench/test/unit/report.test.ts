@@ -9,6 +9,8 @@ import {
   percentile,
   resultsJson,
   stagesLine,
+  stepSeconds,
+  stepSecondsLine,
   type CaseMeasurement,
   type WayMeasurement,
 } from '../../lib/report.ts';
@@ -232,5 +234,23 @@ test('control plane goal: 20 imports within 3 x one', () => {
   assert.equal(
     controlPlaneGoals({ ...cp, oneImportSeconds: null, twentyImportsSeconds: 31 })[0]!.detail,
     'not measured',
+  );
+});
+
+test('stepSeconds: each step from the previous one turning True, p50 and max over the imports', () => {
+  const t0 = Date.parse('2026-01-01T00:00:00Z');
+  const at = (s: number) => new Date(t0 + s * 1000).toISOString();
+  const imp = (valid: number, ready: number) => [
+    { type: 'VirtualMachineImportValid', status: 'True', lastTransitionTime: at(valid) },
+    { type: 'SourceReady', status: 'True', lastTransitionTime: at(ready) },
+    { type: 'DisksExported', status: 'False', lastTransitionTime: at(ready + 1) },
+  ];
+  const steps = stepSeconds([imp(1, 3), imp(2, 10), imp(3, 4)], t0);
+  assert.deepEqual(steps[0], { step: 'VirtualMachineImportValid', p50: 2, max: 3 });
+  assert.deepEqual(steps[1], { step: 'SourceReady', p50: 2, max: 8 });
+  assert.ok(Number.isNaN(steps[2]!.p50)); // never True
+  assert.match(
+    stepSecondsLine(steps),
+    /^VirtualMachineImportValid 2\/3, SourceReady 2\/8, DisksExported NaN/,
   );
 });
