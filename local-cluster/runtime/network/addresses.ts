@@ -60,10 +60,19 @@ export function addressPlan({ block }: ClusterAddressing): AddressPlan {
   };
 }
 
-/** Hands out pod addresses from the pod CIDR (after the gateway), reusing released ones. */
+/**
+ * Hands out pod addresses from the pod CIDR (after the gateway) round-robin, as the host-local IPAM
+ * plugin does (containernetworking/plugins, plugins/ipam/host-local/backend/allocator: the search
+ * starts after the last reserved address): a released address comes back only after every other
+ * one was handed out. Handing it out again at once lets the bridge's neighbour entry for it (the
+ * old pod's MAC, kept REACHABLE for 15-45 s) send the new pod's traffic nowhere: a disk server that
+ * got the address its import's export pod had just released failed its readiness probe for 29 s.
+ */
 export class PodAddressPool {
-  private next = 2;
-  private readonly free: number[] = [];
+  private static readonly FIRST = 2;
+  private static readonly LAST = 16 * 256 - 2;
+  private last = PodAddressPool.FIRST - 1;
+  private readonly used = new Set<number>();
   private readonly block: number;
   constructor(plan: ClusterAddressing) {
     this.block = plan.block;
@@ -71,12 +80,19 @@ export class PodAddressPool {
 
   /** An address and its index (the index names the pod's network namespace and veth). */
   allocate(): { ip: string; index: number } {
-    const index = this.free.shift() ?? this.next++;
-    if (index >= 16 * 256 - 1) throw new Error('pod address pool exhausted');
-    return { ip: `10.${this.block}.${Math.floor(index / 256)}.${index % 256}`, index };
+    const { FIRST, LAST } = PodAddressPool;
+    const size = LAST - FIRST + 1;
+    for (let step = 1; step <= size; step++) {
+      const index = FIRST + ((this.last - FIRST + step) % size);
+      if (this.used.has(index)) continue;
+      this.used.add(index);
+      this.last = index;
+      return { ip: `10.${this.block}.${Math.floor(index / 256)}.${index % 256}`, index };
+    }
+    throw new Error('pod address pool exhausted');
   }
 
   release(index: number): void {
-    if (!this.free.includes(index)) this.free.push(index);
+    this.used.delete(index);
   }
 }

@@ -162,10 +162,15 @@ test('the pod network address plan: pods, the host link and Services never overl
   const b = pool.allocate();
   assert.deepEqual(a, { ip: '10.40.0.2', index: 2 });
   assert.notEqual(a.ip, b.ip);
+  // Round-robin, as host-local IPAM: a released address is not handed out again at once.
   pool.release(a.index);
-  assert.deepEqual(pool.allocate(), a);
+  assert.deepEqual(pool.allocate(), { ip: '10.40.0.4', index: 4 });
   for (let i = 0; i < 300; i++) pool.allocate();
   assert.match(pool.allocate().ip, /^10\.40\.1\.\d+$/);
+  // Once the range is used up, the search wraps around to the released ones.
+  for (let i = 0; i < 16 * 256 - 2 - 305; i++) pool.allocate(); // all but the released 10.40.0.2
+  assert.deepEqual(pool.allocate(), a);
+  assert.throws(() => pool.allocate(), /exhausted/);
 });
 
 test('pods resolve through kube-dns (ClusterFirst); CoreDNS and kube-proxy are configured for this node', () => {
