@@ -23,6 +23,7 @@ import { EventingController } from './runtime/eventing/controller.ts';
 import type { FaultOptions } from './runtime/eventing/faults.ts';
 import { startHarvesterWebhook } from './runtime/harvester/admission-webhook.ts';
 import { HarvesterImageController } from './runtime/harvester/image-controller.ts';
+import { CdiController } from './runtime/cdi/controller.ts';
 import { DEFAULT_HARVESTER_VERSION, harvesterBehaviour } from './runtime/harvester/versions.ts';
 import { Kube } from '../functions/shared/kube/client.ts';
 import { KubeVirtController } from './runtime/kubevirt/vm-controller.ts';
@@ -219,9 +220,10 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     const eventing = new EventingController(ctx, options.faults);
     const images = new HarvesterImageController(ctx, options.imageRetryDelayMs, harvester);
     const vms = new KubeVirtController(ctx);
+    const cdi = new CdiController(ctx);
     const longhorn = new LonghornNodeStandIn(ctx, claims.dataDiskPath);
     claims.setImagePopulator(images.populator());
-    for (const c of [claims, longhorn, pods, functions, eventing, images, vms]) {
+    for (const c of [claims, longhorn, pods, functions, eventing, images, cdi, vms]) {
       await c.start();
       stoppers.push(() => c.stop());
     }

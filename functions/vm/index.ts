@@ -16,6 +16,7 @@ import { findMapping, mapNetworks, unmappedNicsMessage } from '../shared/kubevir
 import { buildVirtualMachine } from '../shared/kubevirt/virtual-machine.ts';
 import { buildVolumeClaim } from '../shared/kubevirt/volumes.ts';
 import type { Obj } from '../shared/kube/client.ts';
+import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
 import { dnsName, labelValue, NoFreeNameError } from '../shared/naming.ts';
 import { chooseVmName } from '../shared/vm-name.ts';
 import { freeScratch } from '../shared/scratch.ts';
@@ -35,6 +36,38 @@ export const volumeClaimName = (vmName: string, index: number) => dnsName([vmNam
 function duplicateMacMessage(vmName: string, source: SourceVm, denied: string): string {
   const macs = source.nics.map((n) => n.mac).filter(Boolean);
   return `Harvester refused VirtualMachine ${vmName} because another VM already uses one of the source's MAC addresses (${macs.join(', ')}) on the same network: ${denied}. An imported VM keeps its MAC addresses; delete or change the NICs of the other VM (e.g. an earlier import of the same source), then re-create the import`;
+}
+
+/**
+ * What a clone of a cdi image's volume (the claim CDI made for the image's DataVolume, named after
+ * the image: harvester pkg/image/cdi/cdi.go) must be: its volume mode (external-provisioner
+ * getPVCSource refuses another), its access modes (what CDI's StorageProfile found the driver
+ * supports for that mode) and exactly its capacity. Longhorn's CSI CreateVolume refuses a
+ * clone of any other size (csi/controller_server.go, "the requested size … is different than the
+ * source volume size"), and CDI's claim is not always the image's virtual size: a Filesystem claim
+ * carries CDI's filesystem overhead (containerized-data-importer pkg/util GetRequiredSpace). The
+ * image's volume holds the whole source disk (its virtual size is the served disk's), so the
+ * clone is large enough. Undefined until the claim is Bound.
+ */
+async function cloneSource(
+  kube: ImportStepContext['kube'],
+  namespace: string,
+  imageName: string,
+): Promise<{ sizeBytes: number; volumeMode: 'Block' | 'Filesystem'; accessModes: string[] } | undefined> {
+  const pvc = await kube.find<Obj>('v1', 'PersistentVolumeClaim', namespace, imageName);
+  const status = pvc?.status as { phase?: string; capacity?: { storage?: string } } | undefined;
+  const spec = pvc?.spec as
+    | { volumeMode?: string; accessModes?: string[]; resources?: { requests?: { storage?: string } } }
+    | undefined;
+  if (!pvc || status?.phase !== 'Bound') return undefined;
+  const quantity = status.capacity?.storage ?? spec?.resources?.requests?.storage;
+  const sizeBytes = quantity ? Number(quantityToScalar(quantity)) : 0;
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) return undefined;
+  return {
+    sizeBytes,
+    volumeMode: spec?.volumeMode === 'Filesystem' ? 'Filesystem' : 'Block',
+    accessModes: spec?.accessModes?.length ? spec.accessModes : ['ReadWriteMany'],
+  };
 }
 
 export async function vmStep({ kube, import: vmImport }: ImportStepContext): Promise<StepOutcome> {
@@ -70,8 +103,15 @@ export async function vmStep({ kube, import: vmImport }: ImportStepContext): Pro
   const claims: { claim: Obj; bus: DiskBus; bootOrder: number }[] = [];
   for (const [index, disk] of disks.entries()) {
     const image = images.get(index) as ImageLike | undefined;
-    const sizeBytes = image && imageVolumeSizeBytes(image, disk.diskSize ?? undefined);
     const storageClassName = image && imageStorageClassName(image);
+    let sizeBytes = image && imageVolumeSizeBytes(image, disk.diskSize ?? undefined);
+    let clone: Awaited<ReturnType<typeof cloneSource>>;
+    if (image && imageBackend(image) === 'cdi') {
+      clone = await cloneSource(kube, namespace, image.metadata!.name!);
+      if (!clone)
+        return { action: 'wait', why: `the volume of image ${image.metadata!.name} is not bound yet` };
+      sizeBytes = clone.sizeBytes;
+    }
     if (!image || !sizeBytes || !storageClassName)
       return { action: 'wait', why: `image of disk ${index} has no size or storage class yet` };
     const claim = buildVolumeClaim({
@@ -85,6 +125,7 @@ export async function vmStep({ kube, import: vmImport }: ImportStepContext): Pro
       importUid: vmImport.metadata.uid!,
       diskIndex: index,
       backend: imageBackend(image),
+      ...(clone ? { volumeMode: clone.volumeMode, accessModes: clone.accessModes } : {}),
     }) as unknown as Obj;
     claims.push({
       claim,

@@ -440,10 +440,21 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
     delete process.env.IMAGE_RESUBMIT_LIMIT;
   });
 
-  test('images of a Longhorn v2 or third-party class use the cdi backend in that class; the VM gets a clone of the image volume', async () => {
-    for (const [name, provisioner, parameters] of [
-      ['lvm', 'lvm.driver.harvesterhci.io', {}],
-      ['longhorn-v2', 'driver.longhorn.io', { dataEngine: 'v2' }],
+  test('images of a Longhorn v2 or third-party class use the cdi backend in that class; the VM gets a clone of the image volume, of its volume mode and exactly its size', async () => {
+    // CDI's claim of each image as its StorageProfile renders it (containerized-data-importer
+    // pkg/storagecapabilities: Longhorn with migratable → ReadWriteMany Block at exactly the
+    // DataVolume's size; a Filesystem class → the size plus the filesystem overhead, pkg/util
+    // GetRequiredSpace). Longhorn's CSI CreateVolume refuses a clone of another size
+    // (csi/controller_server.go), external-provisioner one of another volume mode.
+    for (const [name, provisioner, parameters, volumeMode, capacity] of [
+      ['lvm', 'lvm.driver.harvesterhci.io', {}, 'Filesystem', String(Math.ceil(64 * MiB * 1.06))],
+      [
+        'longhorn-v2',
+        'driver.longhorn.io',
+        { dataEngine: 'v2', migratable: 'true' },
+        'Block',
+        String(64 * MiB),
+      ],
     ] as const) {
       await api.kube.create({
         apiVersion: 'storage.k8s.io/v1',
@@ -465,6 +476,25 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
         assert.equal((image.spec as { backend?: string }).backend, 'cdi', `${name}: backend`);
         assert.equal((image.spec as { targetStorageClassName?: string }).targetStorageClassName, name);
         await harvesterReports(image, 'imported');
+        const claim = await api.kube.create<any>({
+          apiVersion: 'v1',
+          kind: 'PersistentVolumeClaim',
+          metadata: {
+            name: image.metadata!.name,
+            namespace: NS,
+            labels: { app: 'containerized-data-importer' },
+          },
+          spec: {
+            storageClassName: name,
+            accessModes: ['ReadWriteMany'],
+            volumeMode,
+            resources: { requests: { storage: capacity } },
+          },
+        } as Obj);
+        await api.kube.replaceStatus({
+          ...claim,
+          status: { phase: 'Bound', accessModes: ['ReadWriteMany'], capacity: { storage: capacity } },
+        });
       }
       assert.equal((await run(imageStatusStep, vmImport)).importStatus, 'diskImagesReady');
       assert.equal((await run(vmStep, vmImport)).importStatus, 'virtualMachineCreated');
@@ -480,6 +510,12 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
         assert.equal(claim.spec.storageClassName, name);
         assert.equal(claim.spec.dataSource.kind, 'PersistentVolumeClaim');
         assert.ok(images.some((i) => i.metadata!.name === claim.spec.dataSource.name));
+        assert.equal(claim.spec.volumeMode, volumeMode, `${name}: the clone's volume mode is its source's`);
+        assert.equal(
+          claim.spec.resources.requests.storage,
+          capacity,
+          `${name}: the clone is exactly its source's size`,
+        );
       }
     }
   });

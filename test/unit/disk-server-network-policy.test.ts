@@ -1,13 +1,13 @@
 // The NetworkPolicy created with each disk server: it selects exactly the disk server's pods and
-// admits only Longhorn's backing-image data-source pods and CDI's importer pods (labels as their
-// controllers set them; see functions/shared/disk-server/workload.ts). Enforcement needs a CNI that implements
+// admits only Longhorn's backing-image data-source pods, CDI's importer pods and Harvester's own
+// pods (labels as their controllers and chart set them; see functions/shared/disk-server/workload.ts). Enforcement needs a CNI that implements
 // NetworkPolicy; the local cluster has none yet, so this checks the object, not the traffic.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { diskServerManifests, DISK_SERVER_PORT } from '../../functions/shared/disk-server/workload.ts';
 import type { VirtualMachineImport } from '../../functions/shared/api/index.ts';
 
-test('the disk server NetworkPolicy admits only the two downloaders, on the server port', () => {
+test("the disk server NetworkPolicy admits only the two downloaders and Harvester's controller (it sizes a cdi image from the URL), on the server port", () => {
   const vmImport = {
     apiVersion: 'migration.harvesterhci.io/v1beta1',
     kind: 'VirtualMachineImport',
@@ -27,6 +27,12 @@ test('the disk server NetworkPolicy admits only the two downloaders, on the serv
       podSelector: { matchLabels: { 'longhorn.io/component': 'backing-image-data-source' } },
     },
     { podSelector: { matchLabels: { app: 'containerized-data-importer', 'cdi.kubevirt.io': 'importer' } } },
+    {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'harvester-system' } },
+      podSelector: {
+        matchLabels: { 'app.kubernetes.io/name': 'harvester', 'app.kubernetes.io/component': 'apiserver' },
+      },
+    },
   ]);
   assert.equal(networkPolicy.metadata.ownerReferences[0]?.uid, vmImport.metadata.uid);
 });

@@ -84,7 +84,12 @@ export function diskServerManifests(vmImport: VirtualMachineImport, token: strin
  *    longhorn.io/component=backing-image-data-source; its pods are named backing-image-ds-<name>);
  *  - backend `cdi`: CDI's importer pod in the import's namespace (containerized-data-importer
  *    pkg/common/common.go CDILabelKey/CDILabelValue app=containerized-data-importer and
- *    CDIComponentLabel=ImporterPodName, cdi.kubevirt.io=importer, set by import-controller.go).
+ *    CDIComponentLabel=ImporterPodName, cdi.kubevirt.io=importer, set by import-controller.go),
+ *    and before it Harvester's own controller in harvester-system, which reads the first 128
+ *    bytes and a HEAD of the URL to size the DataVolume (harvester pkg/image/cdi/cdi.go
+ *    initializeDownload, common.go fetchImageVirtualSize/fetchImageSize; the controllers run in
+ *    the `harvester` Deployment's pods, labelled app.kubernetes.io/name=harvester and
+ *    app.kubernetes.io/component=apiserver by deploy/charts/harvester/templates/deployment.yaml).
  * Enforcement needs a CNI that implements NetworkPolicy.
  */
 function diskServerNetworkPolicy(
@@ -116,6 +121,15 @@ function diskServerNetworkPolicy(
             {
               podSelector: {
                 matchLabels: { app: 'containerized-data-importer', 'cdi.kubevirt.io': 'importer' },
+              },
+            },
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'harvester-system' } },
+              podSelector: {
+                matchLabels: {
+                  'app.kubernetes.io/name': 'harvester',
+                  'app.kubernetes.io/component': 'apiserver',
+                },
               },
             },
           ],

@@ -27,8 +27,8 @@ export interface PersistentVolumeClaimManifest {
   };
   spec: {
     dataSource?: { kind: 'PersistentVolumeClaim'; name: string };
-    accessModes: ['ReadWriteMany'];
-    volumeMode: 'Block';
+    accessModes: string[];
+    volumeMode: 'Block' | 'Filesystem';
     resources: { requests: { storage: string } };
     storageClassName: string;
   };
@@ -49,6 +49,10 @@ export interface BuildVolumeClaimInput {
   diskIndex?: number;
   /** The image's backend (imageBackend()); default backingimage. */
   backend?: 'backingimage' | 'cdi';
+  /** Block (default, Harvester's VM disks); a cdi clone takes its source's mode. */
+  volumeMode?: 'Block' | 'Filesystem';
+  /** ReadWriteMany (default, live migration); a cdi clone takes its source's. */
+  accessModes?: string[];
 }
 
 export function buildVolumeClaim(input: BuildVolumeClaimInput): PersistentVolumeClaimManifest {
@@ -73,8 +77,8 @@ export function buildVolumeClaim(input: BuildVolumeClaimInput): PersistentVolume
     },
     spec: {
       ...(cdi ? { dataSource: { kind: 'PersistentVolumeClaim' as const, name: input.imageName } } : {}),
-      accessModes: ['ReadWriteMany'],
-      volumeMode: 'Block',
+      accessModes: input.accessModes ?? ['ReadWriteMany'],
+      volumeMode: input.volumeMode ?? 'Block',
       // A plain byte count: exactly the image's virtual size, no unit rounding.
       resources: { requests: { storage: String(input.sizeBytes) } },
       storageClassName: input.storageClassName,

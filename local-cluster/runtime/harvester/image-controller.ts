@@ -24,6 +24,8 @@ import axios from 'axios';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../../../functions/shared/kube/client.ts';
 import type { ImagePopulator } from '../storage/volumes.ts';
+import type { StorageClass } from '../storage/classes.ts';
+import { dataVolumeProgress, fetchImageSizes, imageDataVolume } from './cdi-backend.ts';
 import { setCondition, type ImageCondition } from './conditions.ts';
 import { harvesterBehaviour, DEFAULT_HARVESTER_VERSION, type HarvesterBehaviour } from './versions.ts';
 
@@ -36,6 +38,8 @@ export type VmImage = KubeObject & {
     displayName?: string;
     retry?: number;
     storageClassParameters?: Record<string, string>;
+    backend?: string;
+    targetStorageClassName?: string;
   };
   status?: {
     progress?: number;
@@ -50,6 +54,8 @@ export type VmImage = KubeObject & {
 };
 
 const RETRY_DELAY_MS = 10_000;
+/** pkg/controller/master/image/vm_image_controller.go checkInterval: a cdi image's DataVolume is checked every second. */
+const CDI_CHECK_INTERVAL_MS = 1000;
 export const IMAGE_FINALIZER = 'wrangler.cattle.io/vm-image-controller';
 const DEFAULT_RETRY = 3;
 
@@ -99,6 +105,13 @@ export class HarvesterImageController {
       this.active.get(key)?.abort();
       this.active.delete(key);
       await rm(this.imagePath(ns, name), { force: true });
+      // pkg/image/cdi/cdi.go Delete: the image's DataVolume goes with it (its claim by owner).
+      if (img.spec?.backend === 'cdi')
+        await this.ctx.kube.delete({
+          apiVersion: 'cdi.kubevirt.io/v1beta1',
+          kind: 'DataVolume',
+          metadata: { name, namespace: ns },
+        });
       await this.ctx.kube.delete({
         apiVersion: 'storage.k8s.io/v1',
         kind: 'StorageClass',
@@ -137,6 +150,16 @@ export class HarvesterImageController {
     const abort = new AbortController();
     this.active.set(key, abort);
     try {
+      if (this.harvester.imageBackend && img.spec?.backend === 'cdi') {
+        // Decided again a second later from the current object (checkInterval), whatever happened:
+        // the watch events of our own writes arrive while this check is still active.
+        await this.checkCdiImage(img);
+        this.timers.set(
+          key,
+          setTimeout(() => this.recheck(key, ns, name), CDI_CHECK_INTERVAL_MS),
+        );
+        return;
+      }
       await this.importImage(img, abort.signal);
     } finally {
       this.active.delete(key);
@@ -147,6 +170,135 @@ export class HarvesterImageController {
     const current = await this.ctx.kube.find('harvesterhci.io/v1beta1', 'VirtualMachineImage', ns, name);
     if (current && current.metadata?.uid === img.metadata?.uid)
       await this.onImage('MODIFIED', current as VmImage);
+  }
+
+  private recheck(key: string, ns: string, name: string): void {
+    this.timers.delete(key);
+    void this.ctx.kube
+      .find('harvesterhci.io/v1beta1', 'VirtualMachineImage', ns, name)
+      .then((cur) => cur && this.onImage('MODIFIED', cur as VmImage))
+      .catch((err: unknown) =>
+        this.ctx.log('harvester', 'image handling failed', { image: key, error: String(err) }),
+      );
+  }
+
+  /**
+   * The cdi backend (pkg/image/cdi/cdi.go, driven by vm_image_controller.go processVMImage):
+   * Check finds no DataVolume (NotFound is retryable) → Initialize: the URL's sizes first
+   * (initializeDownload; a failure is FailInitial: failed++, and at the limit Initialized=False),
+   * then status.size/virtualSize, then the DataVolume, then Initialized. With a DataVolume, Check
+   * copies its progress (Importing) until it is Succeeded (Imported). A DataVolume that never
+   * succeeds leaves the image importing: Harvester's Check does not look at its failures.
+   */
+  private async checkCdiImage(img: VmImage): Promise<void> {
+    const ns = img.metadata!.namespace ?? 'default';
+    const name = img.metadata!.name!;
+    const dv = (await this.ctx.kube.find('cdi.kubevirt.io/v1beta1', 'DataVolume', ns, name)) as
+      (KubeObject & { status?: { phase?: string; progress?: string } }) | undefined;
+    if (dv) {
+      if (dv.status?.phase === 'Succeeded') {
+        await this.update(ns, name, (cur) => {
+          const now = new Date().toISOString();
+          cur.status!.progress = 100;
+          setCondition(cur.status!, {
+            type: 'Imported',
+            status: 'True',
+            reason: 'Imported',
+            message: '',
+            lastUpdateTime: now,
+          });
+          setCondition(cur.status!, {
+            type: 'RetryLimitExceeded',
+            status: 'False',
+            reason: '',
+            message: '',
+            lastUpdateTime: now,
+          });
+        });
+        this.ctx.log('harvester', 'image imported', { image: `${ns}/${name}`, backend: 'cdi' });
+        return;
+      }
+      const progress = dataVolumeProgress(dv.status?.progress);
+      if (progress !== undefined && Math.min(progress, 99) !== img.status?.progress)
+        await this.update(ns, name, (cur) => {
+          cur.status!.progress = Math.min(progress, 99);
+          setCondition(cur.status!, {
+            type: 'Imported',
+            status: 'Unknown',
+            reason: 'Importing',
+            message: 'Image Importing',
+          });
+        });
+      return;
+    }
+    try {
+      const url = img.spec?.url ?? '';
+      let current = img;
+      if (!img.status?.size && !img.status?.virtualSize) {
+        const { size, virtualSize } = await fetchImageSizes(url, this.ctx.network.agents);
+        current =
+          (await this.update(ns, name, (cur) => {
+            cur.status!.size = size;
+            cur.status!.virtualSize = virtualSize;
+          })) ?? img;
+      }
+      const className = img.spec?.targetStorageClassName ?? '';
+      const sc = (await this.ctx.kube.find('storage.k8s.io/v1', 'StorageClass', undefined, className)) as
+        StorageClass | undefined;
+      if (!sc)
+        throw new Error(
+          `failed to get StorageClass ${className}: storageclasses.storage.k8s.io "${className}" not found`,
+        );
+      await this.ctx.kube.ensure(imageDataVolume(current, sc));
+      this.ctx.log('harvester', 'DataVolume created', { image: `${ns}/${name}` });
+      await this.update(ns, name, (cur) => {
+        const now = new Date().toISOString();
+        cur.status!.appliedUrl = url;
+        cur.status!.storageClassName = className;
+        cur.status!.progress = 0;
+        setCondition(cur.status!, {
+          type: 'Imported',
+          status: 'Unknown',
+          reason: 'Importing',
+          lastUpdateTime: now,
+        });
+        setCondition(cur.status!, {
+          type: 'Initialized',
+          status: 'True',
+          reason: 'Initialized',
+          message: '',
+          lastUpdateTime: now,
+        });
+      });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      this.ctx.log('harvester', 'image initialization failed', { image: `${ns}/${name}`, error: msg });
+      await this.recordFailure(ns, name, msg, 'Initialized');
+    }
+  }
+
+  /** operator.go failStateTransit: failed++, lastFailedTime, RetryLimitExceeded; at the limit `cond` False too. */
+  private async recordFailure(
+    ns: string,
+    name: string,
+    msg: string,
+    cond: 'Initialized' | 'Imported',
+  ): Promise<void> {
+    await this.update(ns, name, (cur) => {
+      const now = new Date().toISOString();
+      const st = cur.status!;
+      st.failed = (st.failed ?? 0) + 1;
+      st.lastFailedTime = now;
+      const retry = cur.spec?.retry ?? DEFAULT_RETRY;
+      let text = `failed due to error: ${msg}`;
+      if (st.failed > 1) text = `retry attempted ${st.failed - 1}/${retry} ${text}`;
+      if (st.failed > retry) {
+        setCondition(st, { type: 'RetryLimitExceeded', status: 'True', message: text, lastUpdateTime: now });
+        setCondition(st, { type: cond, status: 'False', message: text, lastUpdateTime: now });
+      } else {
+        setCondition(st, { type: 'RetryLimitExceeded', status: 'False', message: text, lastUpdateTime: now });
+      }
+    });
   }
 
   private async setFinalizer(ns: string, name: string, on: boolean): Promise<void> {
@@ -302,31 +454,7 @@ export class HarvesterImageController {
       if (signal.aborted || this.stopped) return;
       const msg = err instanceof Error ? err.message : String(err);
       this.ctx.log('harvester', 'image import failed', { image: `${ns}/${name}`, error: msg });
-      await this.update(ns, name, (cur) => {
-        const now = new Date().toISOString();
-        const st = cur.status!;
-        st.failed = (st.failed ?? 0) + 1;
-        st.lastFailedTime = now;
-        const retry = cur.spec?.retry ?? DEFAULT_RETRY;
-        let text = `failed due to error: ${msg}`;
-        if (st.failed > 1) text = `retry attempted ${st.failed - 1}/${retry} ${text}`;
-        if (st.failed > retry) {
-          setCondition(st, {
-            type: 'RetryLimitExceeded',
-            status: 'True',
-            message: text,
-            lastUpdateTime: now,
-          });
-          setCondition(st, { type: 'Imported', status: 'False', message: text, lastUpdateTime: now });
-        } else {
-          setCondition(st, {
-            type: 'RetryLimitExceeded',
-            status: 'False',
-            message: text,
-            lastUpdateTime: now,
-          });
-        }
-      });
+      await this.recordFailure(ns, name, msg, 'Imported');
     }
   }
 

@@ -158,7 +158,32 @@ function netProbeImage(host: ImageHost & { kubectlBinary: string }): ImageRootfs
   };
 }
 
+/**
+ * A STAND-IN for CDI's importer image (quay.io/kubevirt/cdi-importer): our program
+ * local-cluster/images/cdi-importer/importer.ts with the host's qemu-img, user 107 as CDI's image.
+ */
+function cdiImporterImage(host: ImageHost): ImageRootfs {
+  const base = nodeBookwormSlim(host);
+  return {
+    ...base,
+    binds: [
+      ...base.binds,
+      { host: join(host.projectRoot, 'package.json'), path: '/app/package.json' },
+      { host: join(host.projectRoot, 'node_modules'), path: '/app/node_modules' },
+      { host: join(host.projectRoot, 'local-cluster', 'images', 'cdi-importer'), path: '/app/importer' },
+    ],
+    users: [...base.users, { name: 'qemu', uid: 107, gid: 107, home: '/' }],
+    user: { uid: 107, gid: 107 },
+    workingDir: '/app',
+    env: { ...base.env, TMPDIR: '/tmp' },
+    // CDI's image has the importer as its ENTRYPOINT; the pod passes only args (-v=<level>).
+    entrypoint: ['node', '--import', 'tsx', 'importer/importer.ts'],
+    cmd: [],
+  };
+}
+
 export const VM_IMPORT_REPOSITORY = 'ghcr.io/vm-import/vm-import';
+export const CDI_IMPORTER_IMAGE = 'localhost/vm-import/cdi-importer:dev';
 export const NET_PROBE_IMAGE = 'localhost/vm-import/net-probe:dev';
 export const EVENT_PROBE_IMAGE = 'localhost/vm-import/event-probe:dev';
 
@@ -173,6 +198,7 @@ function imageTable(host: ImageHost): Map<string, ImageEntry> {
   const table = new Map<string, ImageEntry>([
     [VM_IMPORT_REPOSITORY, { tags: [packageVersion(host.projectRoot)], rootfs: () => vmImportImage(host) }],
     ['localhost/vm-import/event-probe', { tags: ['dev'], rootfs: () => eventProbeImage(host) }],
+    ['localhost/vm-import/cdi-importer', { tags: ['dev'], rootfs: () => cdiImporterImage(host) }],
   ]);
   const kubectlBinary = host.kubectlBinary;
   if (kubectlBinary)
