@@ -204,27 +204,26 @@ export class CdiController {
 
   private async recordEvent(dv: DataVolume, event: DataVolumeEvent): Promise<void> {
     const ns = dv.metadata!.namespace ?? 'default';
-    await this.ctx.kube.core
-      .createNamespacedEvent({
-        namespace: ns,
-        body: {
-          metadata: { generateName: `${dv.metadata!.name}.`, namespace: ns },
-          involvedObject: {
-            apiVersion: DV.apiVersion,
-            kind: DV.kind,
-            name: dv.metadata!.name,
-            namespace: ns,
-            uid: dv.metadata!.uid,
-          },
-          type: event.type,
-          reason: event.reason,
-          message: event.message,
-          source: { component: 'datavolume-import-controller' },
-          reportingComponent: 'datavolume-import-controller',
-          firstTimestamp: new Date(),
-          lastTimestamp: new Date(),
-          count: 1,
+    await this.ctx.kube.objects
+      .create({
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { generateName: `${dv.metadata!.name}.`, namespace: ns },
+        involvedObject: {
+          apiVersion: DV.apiVersion,
+          kind: DV.kind,
+          name: dv.metadata!.name,
+          namespace: ns,
+          uid: dv.metadata!.uid,
         },
+        type: event.type,
+        reason: event.reason,
+        message: event.message,
+        source: { component: 'datavolume-import-controller' },
+        reportingComponent: 'datavolume-import-controller',
+        firstTimestamp: new Date(),
+        lastTimestamp: new Date(),
+        count: 1,
       })
       .catch((err: unknown) => this.ctx.log('cdi', 'event not recorded', { error: String(err) }));
   }
