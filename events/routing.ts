@@ -100,9 +100,9 @@ export const ROUTING = {
   },
   images: {
     purpose:
-      'disksExported → diskImageSubmitted: disk server and, once it serves, one VirtualMachineImage per disk.',
+      'disksExported → diskImageSubmitted: disk server and, once it serves, one VirtualMachineImage per disk (VMMigrationFailed when Harvester refuses one).',
     routes: [IMPORT_ROUTE, { types: [T.Add, T.Update], kind: 'Deployment', apiVersion: 'apps/v1' }],
-    phases: { from: [P.DisksExported], to: [P.DiskImagesSubmitted, P.Invalid] },
+    phases: { from: [P.DisksExported], to: [P.DiskImagesSubmitted, P.Invalid, P.Failed] },
   },
   'image-status': {
     purpose:

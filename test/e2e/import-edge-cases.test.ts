@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
 import { applyExampleSources, sameDisk, waitForImports } from '../support/e2e.ts';
+import { STORAGE_CLASS_CASE_OVAS, storageClassCases } from '../support/storage-class-cases.ts';
+import { DEFAULT_HARVESTER_VERSION } from '../../local-cluster/runtime/harvester/versions.ts';
 import { importStatus } from '../../local-cluster/import-status.ts';
 
 let cluster: LocalCluster;
@@ -74,6 +76,7 @@ const inventory = {
         nics: [],
       },
     },
+    ...STORAGE_CLASS_CASE_OVAS,
   ],
 };
 
@@ -106,6 +109,8 @@ describe('edge cases end to end, with fault injection on', () => {
       stateDir,
       inventoryFile,
       imageRetryDelayMs: 3000,
+      // The newest Harvester vm-import supports (ova-formats plays the oldest).
+      harvesterVersion: DEFAULT_HARVESTER_VERSION,
       faults: { duplicate: 0.3, reorderWindowMs: 200, failFirstAttempts: 1, seed: 11 },
     });
     await applyExampleSources(cluster, 90);
@@ -230,5 +235,9 @@ describe('edge cases end to end, with fault injection on', () => {
     await apply(vmImport('deleted', { virtualMachineName: 'big-one', forcePowerOff: true }));
     const statuses = await waitForImports(cluster, ['deleted'], 300_000);
     assert.equal(statuses.deleted!.importStatus, 'virtualMachineRunning', await lastMessage('deleted'));
+  });
+
+  test(`storage classes on Harvester ${DEFAULT_HARVESTER_VERSION}: the third-party class through CDI, Longhorn v2, a failed image resubmitted up to the limit, cleanup after the VM exists`, async () => {
+    await storageClassCases(cluster, stateDir);
   });
 });

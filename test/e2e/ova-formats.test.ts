@@ -1,7 +1,7 @@
 // OVAs as real tools write them, end to end on the local cluster: a two-VM vApp imported twice
 // (one import per VM, selected by virtualMachineName), a gzip-compressed OVA, a chunked OVA and an
 // OVA carrying a qcow2 disk. Each import must reach virtualMachineRunning with images
-// byte-identical to the source disks.
+// byte-identical to the source disks. The cluster plays the oldest Harvester vm-import supports.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
 import { sameDisk, waitForImports } from '../support/e2e.ts';
+import { STORAGE_CLASS_CASE_OVAS, storageClassCases } from '../support/storage-class-cases.ts';
+
+/** The oldest Harvester vm-import supports (import-edge-cases plays the newest). */
+const OLDEST_HARVESTER = 'v1.2.0';
 
 const disk = (seed: number, controller: string) => ({ sizeMiB: 24, controller, allocatedPercent: 50, seed });
 const vm = (seed: number, controller = 'sata') => ({
@@ -30,6 +34,7 @@ const INVENTORY = {
     { name: 'gzipped.ova', vm: vm(63), compression: 'gzip' },
     { name: 'chunked.ova', vm: vm(64), chunkSizeMiB: 4 },
     { name: 'kvm-qcow2.ova', vm: vm(65), diskFormat: 'qcow2' },
+    ...STORAGE_CLASS_CASE_OVAS,
   ],
 };
 
@@ -86,7 +91,12 @@ describe('OVA vApps, gzip, chunks and qcow2 end to end on the local cluster', ()
     stateDir = await mkdtemp(join(tmpdir(), 'vm-import-e2e-ova-'));
     const inventoryFile = join(stateDir, 'inventory.yaml');
     await writeFile(inventoryFile, stringify(INVENTORY));
-    cluster = await startLocalCluster({ stateDir, inventoryFile, imageRetryDelayMs: 3000 });
+    cluster = await startLocalCluster({
+      stateDir,
+      inventoryFile,
+      imageRetryDelayMs: 3000,
+      harvesterVersion: OLDEST_HARVESTER,
+    });
   });
   after(async () => {
     await cluster?.stop();
@@ -121,5 +131,9 @@ describe('OVA vApps, gzip, chunks and qcow2 end to end on the local cluster', ()
       const source = join(stateDir, 'sources', 'ova', vmName, 'disk-0.raw');
       assert.ok(await sameDisk(image, source), `${name}: image identical to ${source}`);
     }
+  });
+
+  test(`storage classes on Harvester ${OLDEST_HARVESTER}: a third-party class refused, Longhorn v2 as a backing image, a failed image resubmitted up to the limit, cleanup after the VM exists`, async () => {
+    await storageClassCases(cluster, stateDir);
   });
 });

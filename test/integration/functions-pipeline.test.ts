@@ -520,6 +520,43 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
     }
   });
 
+  test('Harvester 1.4 refuses a backing image on a class that is not Longhorn: the images function fails the import ImageRefused (a phase move its route declares)', async () => {
+    await webhook.stop();
+    webhook = await startHarvesterWebhook({
+      kube: Kube.fromFile(api.kubeconfigPath),
+      harvester: harvesterBehaviour('v1.4.0'),
+      dir: await mkdtemp(join(tmpdir(), 'harvester-webhook-')),
+    });
+    try {
+      await api.kube.create({
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'StorageClass',
+        metadata: { name: 'ceph-on-1-4' },
+        provisioner: 'rook-ceph.rbd.csi.ceph.com',
+        parameters: {},
+      } as Obj);
+      await exportedImport(
+        'on-ceph-1-4',
+        { storageClass: 'ceph-on-1-4', targetName: 'vm-ceph-1-4' },
+        {
+          ...sourceVm,
+          nics: [],
+        },
+      );
+      const status = await submitImages('on-ceph-1-4');
+      assert.equal(status.importStatus, 'VMMigrationFailed');
+      const refused = status.importConditions?.find((c) => c.reason === 'ImageRefused');
+      assert.match(refused?.message ?? '', /provisioner of storageClass must be driver\.longhorn\.io/);
+    } finally {
+      await webhook.stop();
+      webhook = await startHarvesterWebhook({
+        kube: Kube.fromFile(api.kubeconfigPath),
+        harvester: harvesterBehaviour(DEFAULT_HARVESTER_VERSION),
+        dir: await mkdtemp(join(tmpdir(), 'harvester-webhook-')),
+      });
+    }
+  });
+
   test('Harvester 1.2–1.3 images without virtualSize: the volume gets the source disk size, not the qcow2 file size', async () => {
     await exportedImport('old-harvester', { targetName: 'old-harvester-vm' }, { ...sourceVm, nics: [] });
     await submitImages('old-harvester');

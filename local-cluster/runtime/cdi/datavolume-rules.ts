@@ -176,6 +176,7 @@ export function importerPod(dv: DataVolume, claim: KubeObject, image: string): K
       capabilities: { drop: ['ALL'] },
       runAsNonRoot: true,
       runAsUser: QEMU_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
     },
     ...(block
       ? { volumeDevices: [{ name: 'cdi-data-vol', devicePath: '/dev/cdi-block-volume' }] }
@@ -205,7 +206,10 @@ export function importerPod(dv: DataVolume, claim: KubeObject, image: string): K
       enableServiceLinks: false,
       containers: [container],
       volumes: [{ name: 'cdi-data-vol', persistentVolumeClaim: { claimName: claim.metadata!.name } }],
-      securityContext: { ...(block ? {} : { fsGroup: QEMU_UID }) },
+      securityContext: {
+        seccompProfile: { type: 'RuntimeDefault' },
+        ...(block ? {} : { fsGroup: QEMU_UID }),
+      },
     },
   };
 }

@@ -78,6 +78,10 @@ test("the importer pod: CDI's labels, restartPolicy OnFailure, user and fsGroup 
   assert.equal(pod.metadata.labels['cdi.kubevirt.io'], 'importer');
   assert.equal(pod.spec.restartPolicy, 'OnFailure');
   assert.equal(pod.spec.securityContext.fsGroup, 107);
+  // PodSecurity `restricted` (an import's namespace may enforce it) admits it, as CDI's.
+  assert.equal(pod.spec.securityContext.seccompProfile.type, 'RuntimeDefault');
+  assert.equal(pod.spec.containers[0].securityContext.seccompProfile.type, 'RuntimeDefault');
+  assert.equal(pod.spec.containers[0].securityContext.runAsNonRoot, true);
   assert.deepEqual(pod.spec.containers[0].volumeMounts, [{ name: 'cdi-data-vol', mountPath: '/data' }]);
   assert.ok(pod.spec.containers[0].env.some((e: any) => e.name === 'OWNER_UID' && e.value === 'uid-1'));
 });
