@@ -57,7 +57,7 @@ test('image create: display-name label, backend default and target class (≥ 1.
   assert.ok('patch' in v16);
   assert.deepEqual(
     v16.patch
-      .map((p) => [p.path, p.value])
+      .map((p) => [p.path, 'value' in p ? p.value : undefined])
       .filter(([p]) => p !== '/metadata/labels' && p !== '/metadata/annotations'),
     [
       ['/metadata/labels/harvesterhci.io~1imageDisplayName', 'disk-0'],
@@ -87,6 +87,23 @@ test('image create: display-name label, backend default and target class (≥ 1.
         harvesterBehaviour('v1.5.0'),
       ),
   );
+});
+
+test('image create before 1.5: spec.backend and spec.targetStorageClassName are pruned (the CRD has no such fields), so the image is a backing image', () => {
+  const cdi = image({ annotations: { 'harvesterhci.io/storageClassName': 'harvester-longhorn' } });
+  const withBackend = {
+    ...cdi,
+    spec: { ...cdi.spec, backend: 'cdi', targetStorageClassName: 'longhorn-v2' },
+  };
+  const old = mutateImageCreate(withBackend, classes, harvesterBehaviour('v1.2.0'));
+  assert.ok('patch' in old);
+  assert.deepEqual(
+    old.patch.filter((p) => p.op === 'remove').map((p) => p.path),
+    ['/spec/backend', '/spec/targetStorageClassName'],
+  );
+  const current = mutateImageCreate(withBackend, classes, harvesterBehaviour('v1.5.0'));
+  assert.ok('patch' in current);
+  assert.ok(!current.patch.some((p) => p.op === 'remove'));
 });
 
 test('image create: a display name another image of the namespace carries is a 409, even while that image is being deleted', () => {

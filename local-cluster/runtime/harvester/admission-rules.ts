@@ -68,7 +68,9 @@ export interface Denial {
   message: string;
 }
 
-export type JsonPatch = { op: 'add' | 'replace'; path: string; value: unknown }[];
+export type JsonPatch = (
+  { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string }
+)[];
 
 const pointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 /** k8s.io/apimachinery validation.IsValidLabelValue. */
@@ -134,6 +136,12 @@ export function mutateImageCreate(
   if (harvester.imageBackend) {
     if (!spec.backend) patch.push({ op: 'add', path: '/spec/backend', value: 'backingimage' });
     else backend = spec.backend;
+  } else {
+    // Before 1.5 the CRD has neither field (pkg/apis/harvesterhci.io/v1beta1/image.go): the API
+    // server prunes them from what it stores (structural schema). The local cluster serves the
+    // newest CRD, so the mutator removes them as the old CRD's pruning would.
+    for (const field of ['backend', 'targetStorageClassName'] as const)
+      if (spec[field] !== undefined) patch.push({ op: 'remove', path: `/spec/${field}` });
   }
   const named = image.metadata?.annotations?.[ANNOTATION_STORAGE_CLASS];
   if (backend === 'backingimage') {
