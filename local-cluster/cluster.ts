@@ -151,6 +151,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       serviceAccountKubeconfig: serviceAccountKubeconfigs(join(stateDir, 'serviceaccounts'), controlPlane),
       nodeBinary: await realpath(join(PROJECT_ROOT, 'node_modules', '.bin', 'node')),
       kubectlBinary,
+      containerInit: await componentBinary('container-init', 'container-init'),
       log,
     };
 

@@ -10,9 +10,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # Go (1.26, preinstalled on the machine) builds the Go modules of the fixtures and components.
 command -v go >/dev/null || { log "Go 1.26 is needed on PATH (see README: prerequisites)"; exit 1; }
 
-# 1. Debian packages: qemu-img for image work; bubblewrap and setpriv (util-linux) sandbox the
-#    local cluster's pods; e2fsprogs and mount (losetup) make its sized volumes; iproute2 and
-#    nsenter (util-linux) make its pod network, nftables is what kube-proxy programs Services with.
+# 1. Debian packages: qemu-img for image work; bubblewrap sandboxes the local cluster's pods and
+#    setpriv (util-linux) gives every process it starts a parent-death signal; e2fsprogs and mount
+#    (losetup) make its sized volumes; iproute2 and nsenter (util-linux) make its pod network, nftables is what kube-proxy programs Services with.
 missing=()
 command -v ip >/dev/null || missing+=(iproute2)
 command -v nft >/dev/null || missing+=(nftables)
@@ -40,7 +40,7 @@ if [ ! -x node_modules/.bin/node ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want"
 fi
 
 # 3. The real components (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy,
-#    kubectl, CoreDNS),
+#    kubectl, CoreDNS, Knative Eventing, the node agent's container init),
 #    each built from its pinned Go module into a cache outside the working tree: minutes the first
 #    time on a machine, a cache hit afterwards.
 bash local-cluster/components/build.sh >/dev/null

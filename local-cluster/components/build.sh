@@ -32,7 +32,7 @@ for name in "${components[@]}"; do
   mod="$here/$name"
   ldflags="-s -w $(ldflags_for "$mod")"
   # a component with Go code of its own (a tool directive naming its own package) keys on it too
-  key=$( (cat "$mod/go.mod" "$mod/go.sum" $(find "$mod" -maxdepth 1 -name '*.go' | sort); echo "$ldflags") | sha256sum | cut -c1-16)
+  key=$( (cat "$mod/go.mod" $(find "$mod" -maxdepth 1 -name go.sum) $(find "$mod" -maxdepth 1 -name '*.go' | sort); echo "$ldflags") | sha256sum | cut -c1-16)
   out="$cache/$name-$key"
   if [ -f "$out/.complete" ]; then
     printf '%s\t%s\n' "$name" "$out/bin"

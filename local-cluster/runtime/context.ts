@@ -35,6 +35,8 @@ export interface RuntimeContext {
   nodeName: string;
   /** The Node 22 binary (an ELF file): images bind it as their /usr/local/bin/node. */
   nodeBinary: string;
+  /** The container init every container starts with (local-cluster/components/container-init). */
+  containerInit: string;
   /** The kubectl built with the control plane (the network probe image's program). */
   kubectlBinary?: string;
   log(component: string, message: string, fields?: Record<string, unknown>): void;

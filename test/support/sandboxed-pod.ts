@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt } from '../../build.ts';
 import { PROJECT_ROOT } from '../../local-cluster/cluster.ts';
+import { componentBinary } from '../../local-cluster/control-plane/components.ts';
 import { addressPlan, chooseAddressing } from '../../local-cluster/runtime/network/addresses.ts';
 import { ClusterNamespaces, netnsExists } from '../../local-cluster/runtime/network/namespaces.ts';
 import { PodNetwork, type PodAttachment } from '../../local-cluster/runtime/network/pod-network.ts';
@@ -111,7 +112,10 @@ export async function runSandboxedPod(
   });
   const plainLog = join(workdir, 'logs', `${name}.log`);
   const log = await ContainerLogWriter.create(join(podDir, 'logs', '0.log'), plainLog);
-  const process = startContainer(plan, files, log, attachment.netnsPath);
+  const process = startContainer(plan, files, log, {
+    containerInit: await componentBinary('container-init', 'container-init'),
+    netnsPath: attachment.netnsPath,
+  });
   return {
     podIp,
     plan,

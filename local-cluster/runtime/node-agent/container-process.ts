@@ -1,7 +1,8 @@
 // Starts one container instance in its sandbox and stops it as a kubelet does: SIGTERM to the
 // container's command, SIGKILL to its whole PID namespace after the grace period. Its stdout and stderr go to the container's log
 // (container-logs.ts).
-import { spawn } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,7 +10,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { ContainerPlan } from './container-spec.ts';
 import type { ContainerLogWriter } from './container-logs.ts';
-import { SANDBOX_STATUS_FD, sandboxArgv, type PodRuntimeFiles } from './sandbox.ts';
+import { CONTAINER_INIT_FD, SANDBOX_STATUS_FD, sandboxArgv, type PodRuntimeFiles } from './sandbox.ts';
 
 export interface ExitInfo {
   exitCode: number | null;
@@ -53,26 +54,38 @@ export async function prepareVolumes(plan: ContainerPlan): Promise<void> {
   for (const m of plan.mounts) if (m.ownedByFsGroup) await applyFsGroup(m.source, plan.fsGroup, m.readOnly);
 }
 
+export interface ContainerHost {
+  /** The container init binary (local-cluster/components/container-init) on the host. */
+  containerInit: string;
+  /** The pod's network namespace (/run/netns/<name>); absent: the node's. */
+  netnsPath?: string;
+}
+
 export function startContainer(
   plan: ContainerPlan,
   files: PodRuntimeFiles,
   log: ContainerLogWriter,
-  /** The pod's network namespace (/run/netns/<name>); absent: the node's. */
-  netnsPath?: string,
+  { containerInit, netnsPath }: ContainerHost,
 ): ContainerProcess {
   // setpriv --pdeathsig: bwrap ends with the node agent, and the container with bwrap; nsenter
   // enters the pod's network namespace and execs bwrap in the same process.
   const netns = netnsPath ? ['nsenter', `--net=${netnsPath}`, '--'] : [];
-  const child = spawn(
-    'setpriv',
-    ['--pdeathsig=SIGKILL', '--', ...netns, 'bwrap', ...sandboxArgv(plan, files)],
-    {
-      env: plan.env,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      // Its own process group, so that a final SIGKILL can take whatever is left of it.
-      detached: true,
-    },
-  );
+  const init = openSync(containerInit, 'r');
+  const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', 'pipe'];
+  stdio[SANDBOX_STATUS_FD] = 'pipe';
+  stdio[CONTAINER_INIT_FD] = init;
+  const child = (() => {
+    try {
+      return spawn('setpriv', ['--pdeathsig=SIGKILL', '--', ...netns, 'bwrap', ...sandboxArgv(plan, files)], {
+        env: plan.env,
+        stdio,
+        // Its own process group, so that a final SIGKILL can take whatever is left of it.
+        detached: true,
+      });
+    } finally {
+      closeSync(init);
+    }
+  })();
   log.attach('stdout', child.stdout!);
   log.attach('stderr', child.stderr!);
   // bwrap reports the container's PID (in our namespace) and, at the end, its exit status.

@@ -304,7 +304,10 @@ export class PodRunner {
       containerLogFile(podLogDir, container.name, entry.restarts),
       podLogFile(this.ctx, ns, entry.name, logName),
     );
-    const proc = startContainer(plan, files, log, entry.network.netnsPath);
+    const proc = startContainer(plan, files, log, {
+      containerInit: this.ctx.containerInit,
+      netnsPath: entry.network.netnsPath,
+    });
     entry.process = proc;
     this.ctx.log('pods', 'started', {
       pod: `${ns}/${entry.name}`,

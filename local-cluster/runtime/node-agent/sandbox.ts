@@ -2,11 +2,12 @@
 // its own PID, IPC and UTS namespaces and mount namespace whose root is a tmpfs holding only what
 // the image defines (read-only binds), the files the kubelet manages (/etc/hosts, /etc/resolv.conf,
 // /etc/hostname) and the pod's volumes at their mountPath; remounted read-only when the container
-// asks for readOnlyRootFilesystem. setpriv then takes the user, groups, capabilities and
-// no_new_privs the security context gives (runc does the same before exec).
+// asks for readOnlyRootFilesystem. The container init (local-cluster/components/container-init, a
+// static program handed in as an open descriptor, as runc re-executes itself) then takes the user,
+// groups, capabilities and no_new_privs the security context gives and execs the command, so an
+// image needs nothing of ours in its root (a distroless image has no setpriv, libc or shell).
 // The network namespace is the pod's own, entered before bwrap starts (container-process.ts).
 import type { ContainerPlan } from './container-spec.ts';
-import { DEFAULT_CAPABILITIES } from './container-spec.ts';
 
 export interface PodRuntimeFiles {
   /** Host files shown at /etc/<name>: passwd, group (the image's), hosts, hostname, resolv.conf. */
@@ -18,6 +19,8 @@ export interface PodRuntimeFiles {
 
 /** The file descriptor bwrap reports the container's host PID and exit code on (JSON lines). */
 export const SANDBOX_STATUS_FD = 3;
+/** The descriptor the container init is open on; the init closes it before it execs the command. */
+export const CONTAINER_INIT_FD = 4;
 
 const depth = (p: string) => p.split('/').filter(Boolean).length;
 
@@ -36,11 +39,11 @@ function mountPointParents(targets: string[], explicit: Set<string>, bound: stri
   return [...parents].filter((p) => !explicit.has(p) && !inside(p)).sort((x, y) => depth(x) - depth(y));
 }
 
-/** The full argv: bwrap options, then setpriv, then the container's own command. */
+/** The full argv: bwrap options, then the container init, then the container's own command. */
 export function sandboxArgv(plan: ContainerPlan, files: PodRuntimeFiles): string[] {
   const a: string[] = [
     // bwrap's own init is PID 1 of the namespace (the command is its child): it keeps this
-    // parent-death signal (the command's is cleared by setpriv's uid change), so the whole
+    // parent-death signal (the command's is cleared by the init's uid change), so the whole
     // namespace ends with the node agent.
     '--die-with-parent',
     '--json-status-fd',
@@ -80,20 +83,15 @@ export function sandboxArgv(plan: ContainerPlan, files: PodRuntimeFiles): string
   if (plan.readOnlyRootFilesystem) a.push('--remount-ro', '/');
   a.push('--chdir', plan.workingDir, '--');
 
-  const caps = new Set(plan.capabilities);
-  const bounding = DEFAULT_CAPABILITIES.concat(plan.capabilities).filter((c, i, all) => all.indexOf(c) === i);
   a.push(
-    '/usr/bin/setpriv',
-    `--reuid=${plan.uid}`,
-    `--regid=${plan.gid}`,
-    plan.groups.length ? `--groups=${plan.groups.join(',')}` : '--clear-groups',
+    `/proc/self/fd/${CONTAINER_INIT_FD}`,
+    `--uid=${plan.uid}`,
+    `--gid=${plan.gid}`,
+    `--groups=${plan.groups.join(',')}`,
     // Capabilities a root process keeps; non-root processes lose them all at the uid change.
-    `--bounding-set=-all${bounding
-      .filter((c) => caps.has(c))
-      .map((c) => `,+${c.toLowerCase()}`)
-      .join('')}`,
-    '--inh-caps=-all',
+    `--keep-caps=${plan.capabilities.map((c) => `CAP_${c}`).join(',')}`,
     ...(plan.noNewPrivileges ? ['--no-new-privs'] : []),
+    `--close-fd=${CONTAINER_INIT_FD}`,
     '--',
     ...plan.argv,
   );

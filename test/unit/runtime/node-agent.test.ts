@@ -164,7 +164,7 @@ test('runAsNonRoot: refused for an image user or runAsUser 0, as the kubelet ref
   assert.ok(!root.capabilities.includes('SYS_ADMIN'));
 });
 
-test('sandbox command line: image layout, mounts over it parents first, read-only root, setpriv last', () => {
+test('sandbox command line: image layout, mounts over it parents first, read-only root, the container init last', () => {
   const plan = planContainer(
     {
       securityContext: { fsGroup: 2000 },
@@ -208,14 +208,14 @@ test('sandbox command line: image layout, mounts over it parents first, read-onl
   assert.ok(joined.indexOf('--bind /p/outer /data') < joined.indexOf('--bind /p/inner /data/inner/x'));
   assert.ok(joined.includes('--perms 0755 --dir /data/inner'), 'mount point parents are enterable');
   assert.ok(joined.indexOf('--remount-ro /') > joined.indexOf('--bind /p/inner'));
-  const setpriv = argv.indexOf('/usr/bin/setpriv');
-  assert.deepEqual(argv.slice(setpriv), [
-    '/usr/bin/setpriv',
-    '--reuid=65532',
-    '--regid=65532',
+  const init = argv.indexOf('/proc/self/fd/4');
+  assert.deepEqual(argv.slice(init), [
+    '/proc/self/fd/4',
+    '--uid=65532',
+    '--gid=65532',
     '--groups=2000',
-    '--bounding-set=-all',
-    '--inh-caps=-all',
+    '--keep-caps=',
+    '--close-fd=4',
     '--',
     '/entry',
     'serve',
