@@ -13,7 +13,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { faultsFromEnv, type FaultOptions } from './runtime/eventing/faults.ts';
+import { faultsFromEnv, type FaultOptions } from './runtime/serving/faults.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,

@@ -19,8 +19,12 @@ import { ClusterNamespaces, netnsExists } from './runtime/network/namespaces.ts'
 import { startNodeNetwork } from './runtime/network/node-network.ts';
 import { NetworkPolicyController } from './runtime/network/policy-controller.ts';
 import { PodNetwork } from './runtime/network/pod-network.ts';
-import { EventingController } from './runtime/eventing/controller.ts';
-import type { FaultOptions } from './runtime/eventing/faults.ts';
+import {
+  installKnativeEventing,
+  knativeEventingBuild,
+  waitForEventingReady,
+} from './runtime/knative/eventing-install.ts';
+import type { FaultOptions } from './runtime/serving/faults.ts';
 import { startHarvesterWebhook } from './runtime/harvester/admission-webhook.ts';
 import { HarvesterImageController } from './runtime/harvester/image-controller.ts';
 import { CdiController } from './runtime/cdi/controller.ts';
@@ -35,7 +39,6 @@ import {
 import { FunctionController } from './runtime/serving/functions.ts';
 import { NodeAgent } from './runtime/node-agent/node.ts';
 import { PodRunner } from './runtime/node-agent/pods.ts';
-import { serviceAccountKubeconfigs } from './runtime/eventing/service-account-kubeconfig.ts';
 import { LonghornNodeStandIn } from './runtime/storage/longhorn-node.ts';
 import { VolumeClaims } from './runtime/storage/volumes.ts';
 
@@ -73,7 +76,6 @@ export interface LocalCluster {
   controlPlane: ControlPlane;
   endpoints: Endpoints;
   kube: Kube;
-  eventing: EventingController;
   /** Simulators the inventory asks for whose module is not in this checkout. */
   missingSimulators: string[];
   /** The Harvester release the stand-ins play (runtime/harvester/versions.ts). */
@@ -141,6 +143,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     };
 
     const kube = Kube.fromFile(kubeconfigPath);
+    const knative = await knativeEventingBuild();
     const ctx: RuntimeContext = {
       kube,
       network,
@@ -148,9 +151,9 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       projectRoot: PROJECT_ROOT,
       kubeconfigPath,
       nodeName: NODE_NAME,
-      serviceAccountKubeconfig: serviceAccountKubeconfigs(join(stateDir, 'serviceaccounts'), controlPlane),
       nodeBinary: await realpath(join(PROJECT_ROOT, 'node_modules', '.bin', 'node')),
       kubectlBinary,
+      knativeEventing: { binDir: knative.binDir, version: knative.version },
       containerInit: await componentBinary('container-init', 'container-init'),
       log,
     };
@@ -217,23 +220,25 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     });
     await networkPolicies.start();
     stoppers.push(() => networkPolicies.stop());
-    const functions = new FunctionController(ctx);
-    const eventing = new EventingController(ctx, options.faults);
+    const functions = new FunctionController(ctx, options.faults);
     const images = new HarvesterImageController(ctx, options.imageRetryDelayMs, harvester);
     const vms = new KubeVirtController(ctx);
     const cdi = new CdiController(ctx);
     const longhorn = new LonghornNodeStandIn(ctx, claims.dataDiskPath);
     claims.setImagePopulator(images.populator());
-    for (const c of [claims, longhorn, pods, functions, eventing, images, cdi, vms]) {
+    for (const c of [claims, longhorn, pods, functions, images, cdi, vms]) {
       await c.start();
       stoppers.push(() => c.stop());
     }
+    // Knative Eventing's own components, as Pods of its release's Deployments.
+    await installKnativeEventing(kubectl, knative);
+    log('cluster', 'knative eventing installed', { version: knative.version });
 
     if (options.applyConfig !== false && existsSync(join(PROJECT_ROOT, 'config', 'kustomization.yaml'))) {
       await kubectl(['apply', '-k', join(PROJECT_ROOT, 'config')]);
     }
     for (const m of options.extraManifests ?? []) await kubectl(['apply', '-f', m]);
-    await eventing.settled();
+    await waitForEventingReady(kubectl);
     if (options.waitForFunctions !== false) {
       const notReady = await functions.waitReady(90_000);
       if (notReady.length) log('cluster', 'functions not ready at boot', { notReady });
@@ -260,7 +265,6 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       controlPlane,
       endpoints,
       kube,
-      eventing,
       missingSimulators: sources?.missing ?? [],
       harvesterVersion: harvester.version,
       kubectlBinary,

@@ -17,7 +17,7 @@ import type { Obj } from '../../functions/shared/kube/client.ts';
 import { settings } from '../../functions/shared/settings.ts';
 import { percentile, type FunctionsMeasurement } from './report.ts';
 import { startTestApi, type TestApi } from '../../local-cluster/control-plane/api-server-only.ts';
-import { makeApiServerEvent } from '../../local-cluster/runtime/eventing/apiserver-events.ts';
+import { makeApiServerEvent } from '../../local-cluster/runtime/knative/apiserver-events.ts';
 
 export interface FunctionFootprint {
   coldStartMs: number[];

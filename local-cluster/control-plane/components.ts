@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../components/build.sh', import.meta.url));
 
-export type Component = 'etcd' | 'kubernetes' | 'coredns' | 'container-init' | 'knative-eventing';
+export type Component =
+  'etcd' | 'kubernetes' | 'coredns' | 'container-init' | 'knative-eventing' | 'prom2json';
 
 const binDirs = new Map<Component, Promise<string>>();
 

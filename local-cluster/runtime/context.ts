@@ -35,6 +35,8 @@ export interface RuntimeContext {
   nodeName: string;
   /** The Node 22 binary (an ELF file): images bind it as their /usr/local/bin/node. */
   nodeBinary: string;
+  /** Knative Eventing's programs, the images of its pods (local-cluster/components/knative-eventing). */
+  knativeEventing?: { binDir: string; version: string };
   /** The container init every container starts with (local-cluster/components/container-init). */
   containerInit: string;
   /** The kubectl built with the control plane (the network probe image's program). */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Writes the third-party CRDs the local cluster serves (Harvester, Knative, Multus, Longhorn,
+# Writes the third-party CRDs the local cluster serves (Harvester, Knative Serving, Multus, Longhorn,
 # KubeVirt, CDI), read from those projects' own Go modules by local-cluster/components/crds, into
 # the component cache outside the working tree. Prints the directory. A no-op when they are there.
 set -euo pipefail

@@ -12,7 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { startLocalCluster, type LocalCluster } from '../../local-cluster/cluster.ts';
 import { renderExample } from '../../local-cluster/examples.ts';
 import { exportJobName } from '../../functions/export/job-spec.ts';
-import { applyExampleSources, waitForImports } from '../support/e2e.ts';
+import { applyExampleSources, sendResyncTick, waitForImports } from '../support/e2e.ts';
 
 /**
  * Grants only failure paths use, which a successful import and a deletion do not reach:
@@ -192,7 +192,7 @@ spec:
 `;
     await cluster.kubectl(['apply', '-f', '-'], examples.join('---\n') + elsewhere);
     // a resync tick while the imports are in flight, instead of waiting up to a minute for the schedule
-    assert.ok(cluster.eventing.firePingSources() > 0, 'no PingSource is running');
+    await sendResyncTick(cluster);
     // delete it once its export Job exists (cleanup removes the Job, scratch and credentials)
     const deadline = Date.now() + 300_000;
     while (!(await cluster.kube.find('batch/v1', 'Job', 'imports', exportJobName('deleted-early')))) {

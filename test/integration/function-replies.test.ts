@@ -20,7 +20,7 @@ import type { FunctionHandler } from '../../functions/shared/function-handler.ts
 import { phaseFunction, type ImportStep } from '../../functions/shared/phase-function.ts';
 import { ApiException } from '@kubernetes/client-node';
 import type { Obj } from '../../functions/shared/kube/client.ts';
-import { isRetryableStatus } from '../../local-cluster/runtime/eventing/delivery-spec.ts';
+import { knativeRetries } from '../support/knative-delivery.ts';
 import { handle as cleanup } from '../../functions/cleanup/index.ts';
 import { handle as deadLetter } from '../../functions/dead-letter/index.ts';
 import { handle as exportFn } from '../../functions/export/index.ts';
@@ -104,7 +104,7 @@ function assertAccepted(reply: Reply, what: string): void {
 
 function assertRetried(reply: Reply, what: string): void {
   assert.ok(
-    reply.status >= 300 && isRetryableStatus(reply.status),
+    reply.status >= 300 && knativeRetries(reply.status),
     `${what}: an error the broker retries, got ${reply.status}`,
   );
 }

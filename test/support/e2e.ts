@@ -1,4 +1,8 @@
 // Helpers for end-to-end tests on the local cluster: apply YAML with kubectl, wait for imports.
+import axios from 'axios';
+import { CloudEvent, HTTP } from 'cloudevents';
+import { PING_EVENT_TYPE, RESYNC_PING_DATA } from '../../events/ping.ts';
+import { BROKER, NAMESPACE, PING_SOURCE } from '../../events/routing.ts';
 import { isTerminalImport, type VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
 import { transportProblemOf } from '../../functions/shared/sources/transport-errors.ts';
 import type { LocalCluster } from '../../local-cluster/cluster.ts';
@@ -86,4 +90,29 @@ export async function sameDisk(imagePath: string, sourcePath: string): Promise<b
   } finally {
     await Promise.all([image.close(), source.close()]);
   }
+}
+
+/**
+ * A resync tick now, instead of waiting up to a minute for the PingSource's schedule: the event
+ * the PingSource sends (type, source, data), posted to the Broker's ingress as any source posts.
+ */
+export async function sendResyncTick(cluster: LocalCluster): Promise<void> {
+  const ingress = await cluster.kubectl([
+    'get',
+    'service',
+    'broker-ingress',
+    '-n',
+    'knative-eventing',
+    '-o',
+    'jsonpath={.spec.clusterIP}',
+  ]);
+  const tick = new CloudEvent({
+    type: PING_EVENT_TYPE,
+    source: `/apis/v1/namespaces/${NAMESPACE}/pingsources/${PING_SOURCE}`,
+    datacontenttype: 'application/json',
+    data: RESYNC_PING_DATA,
+  });
+  const { headers, body } = HTTP.binary(tick);
+  const res = await axios.post(`http://${ingress}/${NAMESPACE}/${BROKER}`, body, { headers, proxy: false });
+  if (res.status !== 202) throw new Error(`the broker ingress answered ${res.status} to a resync tick`);
 }

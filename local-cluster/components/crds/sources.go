@@ -20,31 +20,6 @@ var shippedCRDs = []shipped{
 		crds: []string{"services.serving.knative.dev"},
 	},
 	{
-		// Knative Eventing 1.23 (1.24's module is not served by the module proxy).
-		module: "knative.dev/eventing", version: "v0.50.0",
-		sum:  "h1:4GSn7yyMLgpGUqU0vZjcyFKK0vSi3TtZXPVzb7HW7Ds=",
-		file: "config/core/resources/broker.yaml",
-		crds: []string{"brokers.eventing.knative.dev"},
-	},
-	{
-		module: "knative.dev/eventing", version: "v0.50.0",
-		sum:  "h1:4GSn7yyMLgpGUqU0vZjcyFKK0vSi3TtZXPVzb7HW7Ds=",
-		file: "config/core/resources/trigger.yaml",
-		crds: []string{"triggers.eventing.knative.dev"},
-	},
-	{
-		module: "knative.dev/eventing", version: "v0.50.0",
-		sum:  "h1:4GSn7yyMLgpGUqU0vZjcyFKK0vSi3TtZXPVzb7HW7Ds=",
-		file: "config/core/resources/apiserversource.yaml",
-		crds: []string{"apiserversources.sources.knative.dev"},
-	},
-	{
-		module: "knative.dev/eventing", version: "v0.50.0",
-		sum:  "h1:4GSn7yyMLgpGUqU0vZjcyFKK0vSi3TtZXPVzb7HW7Ds=",
-		file: "config/core/resources/pingsource.yaml",
-		crds: []string{"pingsources.sources.knative.dev"},
-	},
-	{
 		// Multus' NetworkAttachmentDefinition.
 		module: "github.com/k8snetworkplumbingwg/network-attachment-definition-client", version: "v1.7.7",
 		sum:  "h1:z4P744DR+PIpkjwXSEc6TvN3L6LVzmUquFgmNm8wSUc=",

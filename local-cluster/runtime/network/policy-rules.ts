@@ -10,7 +10,7 @@
 // kube-network-policies (the upstream implementation) needs the nft `queue` verdict, which these
 // machines' kernels lack (probed: "add rule ... queue num 98" → No such file or directory), so the
 // local cluster enforces the same semantics with plain nftables rules.
-import { matchesLabelSelector, type LabelSelector } from '../eventing/label-selector.ts';
+import { matchesLabelSelector, type LabelSelector } from './label-selector.ts';
 
 export const POLICY_TABLE = 'vmi-network-policies';
 

@@ -29,8 +29,11 @@ export interface ImageRootfs {
   binds: RootfsBind[];
   /** Symlinks of the image (Debian's merged /usr: /bin -> usr/bin, ...). */
   symlinks: { target: string; path: string }[];
-  /** Empty directories the image has (mount points, /tmp). Mode as in the image. */
-  directories: { path: string; mode: number }[];
+  /**
+   * Empty directories the image has (mount points, /tmp). Mode as in the image; an owner other
+   * than root when the image's layer has one (a non-root user's home).
+   */
+  directories: { path: string; mode: number; owner?: { uid: number; gid: number } }[];
   /** USER of the image, numeric (runAsNonRoot is checked against it, as the kubelet does). */
   user: { uid: number; gid: number };
   workingDir: string;
@@ -46,6 +49,8 @@ export interface ImageHost {
   nodeBinary: string;
   /** kubectl as the control plane was built (a static Go program): the network probe's. */
   kubectlBinary?: string;
+  /** Knative Eventing's programs as built from knative.dev/eventing (static Go programs). */
+  knativeEventing?: { binDir: string; version: string };
 }
 
 export class ImagePullError extends Error {
@@ -182,6 +187,60 @@ function cdiImporterImage(host: ImageHost): ImageRootfs {
   };
 }
 
+/**
+ * An image as `ko` builds Knative's programs (Knative's .ko.yaml: base
+ * gcr.io/distroless/static:nonroot): the static binary at /ko-app/<name> as the entrypoint,
+ * the base's CA bundle, passwd (root, nobody, nonroot) and /tmp, user nonroot, and the
+ * environment ko sets (PATH with /ko-app, SSL_CERT_FILE, KO_DATA_PATH).
+ */
+function koImage(binary: string, name: string): ImageRootfs {
+  return {
+    binds: [
+      { host: binary, path: `/ko-app/${name}` },
+      { host: '/etc/ssl/certs/ca-certificates.crt', path: '/etc/ssl/certs/ca-certificates.crt' },
+    ],
+    symlinks: [],
+    directories: [
+      { path: '/tmp', mode: 0o1777 },
+      { path: '/home/nonroot', mode: 0o700, owner: { uid: 65532, gid: 65532 } },
+    ],
+    users: [
+      { name: 'root', uid: 0, gid: 0, home: '/root' },
+      { name: 'nobody', uid: 65534, gid: 65534, home: '/nonexistent' },
+      { name: 'nonroot', uid: 65532, gid: 65532, home: '/home/nonroot' },
+    ],
+    user: { uid: 65532, gid: 65532 },
+    workingDir: '/home/nonroot',
+    env: {
+      PATH: '/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/ko-app',
+      SSL_CERT_FILE: '/etc/ssl/certs/ca-certificates.crt',
+      KO_DATA_PATH: '/var/run/ko',
+    },
+    entrypoint: [`/ko-app/${name}`],
+    cmd: [],
+  };
+}
+
+/** Where `ko resolve --local --preserve-import-paths` puts an image: ko.local/<import path>. */
+export const KO_LOCAL_REGISTRY = 'ko.local';
+/** Knative Eventing's programs the local cluster builds (local-cluster/components/knative-eventing). */
+export const KNATIVE_EVENTING_PROGRAMS = [
+  'apiserver_receive_adapter',
+  'broker/filter',
+  'broker/ingress',
+  'controller',
+  'in_memory/channel_controller',
+  'in_memory/channel_dispatcher',
+  'mtchannel_broker',
+  'mtping',
+  'webhook',
+] as const;
+
+/** The image reference of a Knative Eventing program (its import path under knative.dev/eventing/cmd/). */
+export function knativeEventingImage(program: string, version: string): string {
+  return `${KO_LOCAL_REGISTRY}/knative.dev/eventing/cmd/${program}:${version}`;
+}
+
 export const VM_IMPORT_REPOSITORY = 'ghcr.io/vm-import/vm-import';
 export const CDI_IMPORTER_IMAGE = 'localhost/vm-import/cdi-importer:dev';
 export const NET_PROBE_IMAGE = 'localhost/vm-import/net-probe:dev';
@@ -200,6 +259,16 @@ function imageTable(host: ImageHost): Map<string, ImageEntry> {
     ['localhost/vm-import/event-probe', { tags: ['dev'], rootfs: () => eventProbeImage(host) }],
     ['localhost/vm-import/cdi-importer', { tags: ['dev'], rootfs: () => cdiImporterImage(host) }],
   ]);
+  const knative = host.knativeEventing;
+  if (knative)
+    for (const program of KNATIVE_EVENTING_PROGRAMS) {
+      const name = program.split('/').at(-1)!;
+      const { repository } = parseImageReference(knativeEventingImage(program, knative.version));
+      table.set(repository, {
+        tags: [knative.version],
+        rootfs: () => koImage(join(knative.binDir, name), name),
+      });
+    }
   const kubectlBinary = host.kubectlBinary;
   if (kubectlBinary)
     table.set('localhost/vm-import/net-probe', {

@@ -1,6 +1,6 @@
 // The files the kubelet manages for a pod (/etc/hosts, /etc/hostname, /etc/resolv.conf) and the
 // image's /etc/passwd and /etc/group, written into the pod's directory for the sandbox to show.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { etcFiles, type ImageRootfs } from './images.ts';
 import type { PodRuntimeFiles } from './sandbox.ts';
@@ -38,5 +38,16 @@ export async function writePodFiles(input: PodFilesInput): Promise<PodRuntimeFil
     await writeFile(path, text, { mode: 0o644 });
     etc[name] = path;
   }
-  return { etc, hostname: input.hostname };
+  // A bwrap directory is root's: one the image's layer gives to another user is the pod's own
+  // directory on the node, with that owner, shown at its path.
+  const ownedDirectories: PodRuntimeFiles['ownedDirectories'] = [];
+  for (const d of input.image.directories) {
+    if (!d.owner) continue;
+    const host = join(input.podDir, 'rootfs', d.path);
+    await mkdir(host, { recursive: true });
+    await chown(host, d.owner.uid, d.owner.gid);
+    await chmod(host, d.mode);
+    ownedDirectories.push({ host, path: d.path });
+  }
+  return { etc, hostname: input.hostname, ownedDirectories };
 }

@@ -248,6 +248,7 @@ export class PodRunner {
         projectRoot: this.ctx.projectRoot,
         nodeBinary: this.ctx.nodeBinary,
         kubectlBinary: this.ctx.kubectlBinary,
+        knativeEventing: this.ctx.knativeEventing,
       });
       const sources = await this.loadConfig(pod);
       plan = planContainer(

@@ -1,10 +1,19 @@
 // httpGet readiness and liveness probes as the kubelet runs them (pkg/kubelet/prober): every
 // periodSeconds after initialDelaySeconds, a 2xx/3xx answer within timeoutSeconds passes,
-// failureThreshold failures in a row fail, successThreshold passes in a row succeed.
+// failureThreshold failures in a row fail, successThreshold passes in a row succeed. As the
+// kubelet's HTTP prober (pkg/probe/http/http.go, request.go): HTTPS without verifying the
+// certificate, the probe's httpHeaders, User-Agent kube-probe/<major>.<minor>, no redirects followed.
+import axios from 'axios';
+import { Agent as HttpsAgent } from 'node:https';
 import type { Container } from './container-spec.ts';
 
 export interface HttpProbe {
-  httpGet?: { path?: string; port?: number | string; scheme?: string };
+  httpGet?: {
+    path?: string;
+    port?: number | string;
+    scheme?: string;
+    httpHeaders?: { name: string; value: string }[];
+  };
   initialDelaySeconds?: number;
   periodSeconds?: number;
   timeoutSeconds?: number;
@@ -30,7 +39,11 @@ export function probeUrl(
         ? Number(get.port)
         : ports.find((p) => p.name === get.port)?.containerPort;
   if (port === undefined) return undefined;
-  return `${(get.scheme ?? 'HTTP').toLowerCase()}://${podIp}:${port}${get.path ?? '/'}`;
+  // The kubelet parses the path as a URL and sets scheme and host (pkg/probe/http/request.go
+  // formatURL), so a path without its leading slash ("health", as Knative's adapters have it) is
+  // requested as /health.
+  const path = get.path ?? '';
+  return `${(get.scheme ?? 'HTTP').toLowerCase()}://${podIp}:${port}${path.startsWith('/') ? '' : '/'}${path}`;
 }
 
 /**
@@ -38,13 +51,32 @@ export function probeUrl(
  * to tell (its event loop ran late by more than the timeout). A kubelet runs its probes on their
  * own goroutines; our single-threaded agent must not blame a container for its own lag.
  */
-async function check(url: string, timeoutMs: number): Promise<boolean | undefined> {
+const unverifiedTls = new HttpsAgent({ rejectUnauthorized: false });
+/** The kubelet's probe User-Agent names the Kubernetes release the local cluster builds (1.36). */
+const PROBE_USER_AGENT = 'kube-probe/1.36';
+
+async function check(
+  url: string,
+  timeoutMs: number,
+  headers: { name: string; value: string }[] = [],
+): Promise<boolean | undefined> {
   const started = performance.now();
   let lag = 0;
   const lagTimer = setTimeout(() => (lag = performance.now() - started - timeoutMs / 2), timeoutMs / 2);
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
-    await res.body?.cancel();
+    const res = await axios.get(url, {
+      timeout: timeoutMs,
+      maxRedirects: 0,
+      proxy: false,
+      httpsAgent: unverifiedTls,
+      responseType: 'stream',
+      validateStatus: () => true,
+      headers: {
+        'User-Agent': PROBE_USER_AGENT,
+        ...Object.fromEntries(headers.map((h) => [h.name, h.value])),
+      },
+    });
+    (res.data as NodeJS.ReadableStream & { destroy(): void }).destroy();
     return res.status >= 200 && res.status < 400;
   } catch {
     return lag > timeoutMs / 2 ? undefined : false;
@@ -76,7 +108,7 @@ export function runProbe(
   const loop = async () => {
     await new Promise((r) => setTimeout(r, (probe.initialDelaySeconds ?? 0) * 1000));
     while (!stopped) {
-      const ok = await check(url, timeout);
+      const ok = await check(url, timeout, probe.httpGet?.httpHeaders);
       if (stopped) return;
       if (ok === undefined) continue;
       successes = ok ? successes + 1 : 0;

@@ -13,6 +13,8 @@ export interface PodRuntimeFiles {
   /** Host files shown at /etc/<name>: passwd, group (the image's), hosts, hostname, resolv.conf. */
   etc: Record<'passwd' | 'group' | 'hosts' | 'hostname' | 'resolv.conf', string>;
   hostname: string;
+  /** Image directories owned by a non-root user: host directories with that owner, shown at a path. */
+  ownedDirectories?: { host: string; path: string }[];
   /** Host devices shown at a path (Block-mode volumes at volumeDevices[].devicePath). */
   devices?: { host: string; path: string }[];
 }
@@ -60,20 +62,26 @@ export function sandboxArgv(plan: ContainerPlan, files: PodRuntimeFiles): string
     '/',
   ];
   const rootfs = plan.rootfs;
+  const owned = files.ownedDirectories ?? [];
   const targets = [
     ...rootfs.binds.map((b) => b.path),
+    ...owned.map((d) => d.path),
     ...Object.keys(files.etc).map((n) => `/etc/${n}`),
     ...plan.mounts.map((m) => m.mountPath),
     ...(files.devices ?? []).map((d) => d.path),
     `${plan.workingDir}/.`,
   ];
-  const explicit = new Set(rootfs.directories.map((d) => d.path));
-  for (const p of mountPointParents(targets, explicit, [...rootfs.binds.map((b) => b.path)]))
+  const ownedPaths = new Set(owned.map((d) => d.path));
+  const directories = rootfs.directories.filter((d) => !ownedPaths.has(d.path));
+  const explicit = new Set(directories.map((d) => d.path));
+  for (const p of mountPointParents(targets, explicit, [...rootfs.binds.map((b) => b.path), ...ownedPaths]))
     a.push('--perms', '0755', '--dir', p);
-  for (const d of [...rootfs.directories].sort((x, y) => depth(x.path) - depth(y.path)))
+  for (const d of [...directories].sort((x, y) => depth(x.path) - depth(y.path)))
     a.push('--perms', d.mode.toString(8).padStart(4, '0'), '--dir', d.path);
   for (const l of rootfs.symlinks) a.push('--symlink', l.target, l.path);
   for (const b of rootfs.binds) a.push('--ro-bind', b.host, b.path);
+  // Part of the root filesystem: read-only with it.
+  for (const d of owned) a.push(plan.readOnlyRootFilesystem ? '--ro-bind' : '--bind', d.host, d.path);
   for (const [name, host] of Object.entries(files.etc)) a.push('--ro-bind', host, `/etc/${name}`);
   a.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/dev/shm');
   for (const d of files.devices ?? []) a.push('--dev-bind', d.host, d.path);

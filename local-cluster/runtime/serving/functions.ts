@@ -3,13 +3,16 @@
 // Knative's PORT / K_SERVICE / K_CONFIGURATION / K_REVISION environment, its log in
 // .local/logs/<function>.log (the functions.vm-import.harvesterhci.io/name label, else the
 // Service name), and the Service's URL http://<name>.<ns>.svc.cluster.local served through the
-// cluster network once the pod answers its readiness probe.
+// cluster network once the pod answers its readiness probe. With fault injection on, the address
+// routes to a fault proxy in front of the pod (fault-proxy.ts), where Serving's activator would be.
 import { createHash } from 'node:crypto';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../../../functions/shared/kube/client.ts';
 import type { Container } from '../node-agent/container-spec.ts';
 import { LOG_NAME_ANNOTATION } from '../node-agent/pods.ts';
 import { ensureRoutedService, publishEndpoints } from '../network/routed-service.ts';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
+import { FaultInjector, type FaultOptions } from './faults.ts';
 
 export const FUNCTION_NAME_LABEL = 'functions.vm-import.harvesterhci.io/name';
 const SERVICE_LABEL = 'serving.knative.dev/service';
@@ -44,8 +47,12 @@ export class FunctionController {
   private readonly state = new Map<string, FunctionState>();
   private serial: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly proxies = new Map<string, Promise<FaultProxy>>();
 
-  constructor(private readonly ctx: RuntimeContext) {}
+  constructor(
+    private readonly ctx: RuntimeContext,
+    private readonly faults: FaultOptions = {},
+  ) {}
 
   async start(): Promise<void> {
     this.ksvcWatch = this.ctx.kube.listWatch(
@@ -221,15 +228,27 @@ export class FunctionController {
     );
   }
 
-  /** Routes the Knative Service's address (port 80) to `endpoints`. */
+  /** Routes the Knative Service's address (port 80) to `endpoints`, through the fault proxy if faults are on. */
   private async publish(ns: string, name: string, addresses: string[], port: number): Promise<void> {
     const ksvc = await this.ctx.kube.find('serving.knative.dev/v1', 'Service', ns, name);
     if (!ksvc) return;
-    const ports = [{ name: 'http', port: 80, targetPort: port }];
+    let route = { addresses, port };
+    if (new FaultInjector(this.faults).enabled) {
+      const key = `${ns}/${name}`;
+      let proxy = this.proxies.get(key);
+      if (!proxy) {
+        proxy = startFaultProxy(this.ctx.network.plan.hostAddress, this.faults);
+        this.proxies.set(key, proxy);
+      }
+      const p = await proxy;
+      p.setTarget(addresses[0] ? { host: addresses[0], port } : undefined);
+      route = { addresses: addresses.length ? [this.ctx.network.plan.hostAddress] : [], port: p.port };
+    }
+    const ports = [{ name: 'http', port: 80, targetPort: route.port }];
     await ensureRoutedService(this.ctx, name, ns, ports, {
       owner: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name, uid: ksvc.metadata!.uid! },
     });
-    await publishEndpoints(this.ctx, name, ns, ports, addresses);
+    await publishEndpoints(this.ctx, name, ns, ports, route.addresses);
   }
 
   /** Knative's readiness probe of faas-js-runtime: GET /health/readiness. */
@@ -277,9 +296,10 @@ export class FunctionController {
     }
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.stopped = true;
     this.ksvcWatch?.stop();
     this.podWatch?.stop();
+    await Promise.all([...this.proxies.values()].map(async (p) => (await p).close()));
   }
 }

@@ -6,23 +6,12 @@ import {
   apiServerSubject,
   guessPlural,
   makeApiServerEvent,
-} from '../../../local-cluster/runtime/eventing/apiserver-events.ts';
-import {
-  triggerMatches,
-  UnsupportedFilterError,
-} from '../../../local-cluster/runtime/eventing/trigger-filter.ts';
-import {
-  backoffSchedule,
-  isRetryableStatus,
-  parseIsoDuration,
-} from '../../../local-cluster/runtime/eventing/delivery-spec.ts';
-import { parseCron } from '../../../local-cluster/runtime/eventing/cron.ts';
+} from '../../../local-cluster/runtime/knative/apiserver-events.ts';
 import { addressPlan, PodAddressPool } from '../../../local-cluster/runtime/network/addresses.ts';
 import { corefile, kubeProxyConfig } from '../../../local-cluster/runtime/network/node-network.ts';
 import { clusterFirstResolvConf } from '../../../local-cluster/runtime/node-agent/pod-files.ts';
-import { FaultInjector } from '../../../local-cluster/runtime/eventing/faults.ts';
-import { labelSelectorString } from '../../../local-cluster/runtime/eventing/label-selector.ts';
-import { makePingEvent } from '../../../local-cluster/runtime/eventing/ping-source.ts';
+import { FaultInjector } from '../../../local-cluster/runtime/serving/faults.ts';
+import { labelSelectorString } from '../../../local-cluster/runtime/network/label-selector.ts';
 
 test('ApiServerSource subject and plural follow Kubernetes UnsafeGuessKindToResource', () => {
   assert.equal(guessPlural('VirtualMachineImport'), 'virtualmachineimports');
@@ -52,100 +41,6 @@ test('ApiServerSource subject and plural follow Kubernetes UnsafeGuessKindToReso
     ['VirtualMachine', 'vm', 'd', 'kubevirt.io/v1'],
   );
   assert.deepEqual(e.data, obj);
-});
-
-test('trigger filters: subscriptions API dialects and legacy attributes', () => {
-  const ev = {
-    type: 'dev.knative.apiserver.resource.update',
-    kind: 'VirtualMachineImport',
-    name: 'fail-x',
-    source: 'https://a',
-  };
-  assert.ok(triggerMatches({ filters: [{ exact: { kind: 'VirtualMachineImport' } }] }, ev));
-  assert.ok(!triggerMatches({ filters: [{ exact: { kind: 'Job' } }] }, ev));
-  assert.ok(
-    triggerMatches({ filters: [{ prefix: { name: 'fail-' } }, { suffix: { type: '.update' } }] }, ev),
-  );
-  assert.ok(!triggerMatches({ filters: [{ exact: { missing: '' } }] }, ev), 'exact needs the attribute');
-  assert.ok(
-    triggerMatches({ filters: [{ any: [{ exact: { type: 'x' } }, { prefix: { type: 'dev.' } }] }] }, ev),
-  );
-  assert.ok(
-    !triggerMatches({ filters: [{ all: [{ exact: { type: 'x' } }, { prefix: { type: 'dev.' } }] }] }, ev),
-  );
-  assert.ok(
-    triggerMatches({ filters: [{ not: { exact: { type: 'dev.knative.apiserver.resource.delete' } } }] }, ev),
-  );
-  assert.throws(() => triggerMatches({ filters: [{ cesql: "type = 'x'" }] }, ev), UnsupportedFilterError);
-  assert.ok(triggerMatches({ filter: { attributes: { kind: 'VirtualMachineImport', name: '' } } }, ev));
-  assert.ok(!triggerMatches({ filter: { attributes: { kind: 'Job' } } }, ev));
-  assert.ok(triggerMatches({}, ev), 'no filter matches everything');
-  // filters win over filter
-  assert.ok(!triggerMatches({ filter: { attributes: {} }, filters: [{ exact: { kind: 'Job' } }] }, ev));
-});
-
-test('delivery backoff as Knative computes it', () => {
-  assert.equal(parseIsoDuration('PT0.5S'), 500);
-  assert.equal(parseIsoDuration('PT1M30S'), 90_000);
-  assert.equal(parseIsoDuration('P1DT1H'), 90_000_000);
-  assert.throws(() => parseIsoDuration('5s'));
-  assert.deepEqual(
-    backoffSchedule({ retry: 3, backoffPolicy: 'linear', backoffDelay: 'PT0.2S' }),
-    [200, 400, 600],
-  );
-  assert.deepEqual(
-    backoffSchedule({ retry: 3, backoffPolicy: 'exponential', backoffDelay: 'PT0.5S' }),
-    [1000, 2000, 4000],
-  );
-  assert.deepEqual(backoffSchedule({ retry: 2 }), [0, 0]);
-  for (const s of [undefined, 404, 408, 409, 429, 500, 503]) assert.ok(isRetryableStatus(s), String(s));
-  for (const s of [400, 401, 403, 413]) assert.ok(!isRetryableStatus(s), String(s));
-});
-
-test('cron schedules', () => {
-  const at = (s: string) => new Date(s);
-  assert.equal(
-    parseCron('*/1 * * * *').next(at('2024-01-01T00:00:30Z')).toISOString(),
-    '2024-01-01T00:01:00.000Z',
-  );
-  assert.equal(
-    parseCron('*/15 * * * *').next(at('2024-01-01T00:16:00Z')).toISOString(),
-    '2024-01-01T00:30:00.000Z',
-  );
-  assert.equal(
-    parseCron('0 3 * * mon').next(at('2024-01-01T04:00:00Z')).toISOString(),
-    '2024-01-08T03:00:00.000Z',
-  );
-  assert.equal(
-    parseCron('@hourly').next(at('2024-01-01T00:10:00Z')).toISOString(),
-    '2024-01-01T01:00:00.000Z',
-  );
-  assert.equal(
-    parseCron('0 0 1 feb *').next(at('2024-01-15T00:00:00Z')).toISOString(),
-    '2024-02-01T00:00:00.000Z',
-  );
-  assert.equal(
-    parseCron('@every 30s').next(at('2024-01-01T00:00:00Z')).toISOString(),
-    '2024-01-01T00:00:30.000Z',
-  );
-  assert.equal(
-    parseCron('CRON_TZ=UTC 5 * * * *').next(at('2024-01-01T00:00:00Z')).toISOString(),
-    '2024-01-01T00:05:00.000Z',
-  );
-  assert.throws(() => parseCron('* * *'));
-  assert.throws(() => parseCron('61 * * * *'));
-});
-
-test('PingSource events', () => {
-  const e = makePingEvent(
-    'ns',
-    'tick',
-    { schedule: '* * * * *', contentType: 'application/json', data: '{"a":1}' },
-    new Date(0),
-  );
-  assert.equal(e.type, 'dev.knative.sources.ping');
-  assert.equal(e.source, '/apis/v1/namespaces/ns/pingsources/tick');
-  assert.deepEqual(e.data, { a: 1 });
 });
 
 test('the pod network address plan: pods, the host link and Services never overlap', () => {

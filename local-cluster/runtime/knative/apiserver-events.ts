@@ -62,9 +62,3 @@ export function makeApiServerEvent(
     false,
   );
 }
-
-/** The API server's base URL as the adapter's rest config Host: scheme://host[:port], no path. */
-export function apiServerSourceAttribute(serverUrl: string): string {
-  const u = new URL(serverUrl);
-  return `${u.protocol}//${u.host}`;
-}

@@ -1,19 +1,23 @@
-// Fault injection for the local broker, switchable per run: duplicate a share of deliveries,
-// hold and shuffle events within a small window (reorder), delay deliveries, fail the first N
-// attempts of every delivery (as if the subscriber answered 503), and drop an event for good
-// after its retries (the dead letter sink is not called either, as when a broker pod dies).
+// Fault injection between Knative's broker filter and a function (fault-proxy.ts), where a real
+// cluster produces these faults (Knative Serving's activator and queue-proxy sit there, and pods
+// die): a share of deliveries processed but answered 503, as when the reply is lost, so Knative
+// redelivers and the function sees the event twice; requests held for a random time within a
+// window, so concurrent deliveries arrive out of order; a fixed delay before each; the first N
+// attempts of every event answered 503 without reaching the function (an overloaded or not yet
+// ready revision); and a share acknowledged with 202 but never delivered (a pod killed after it
+// answered), which Knative counts as delivered: only a resync finds them.
 // The decisions are pure functions of a seeded PRNG so runs are reproducible.
 
 export interface FaultOptions {
-  /** Share (0..1) of deliveries sent twice. */
+  /** Share (0..1) of events delivered, then answered 503 as if the reply were lost: Knative redelivers. */
   duplicate?: number;
-  /** Hold events up to this many ms and release them in shuffled order. 0 = off. */
+  /** Hold each request up to this many ms, so concurrent deliveries overtake each other. 0 = off. */
   reorderWindowMs?: number;
-  /** Extra delay before each delivery attempt, ms. */
+  /** Extra delay before each request reaches the function, ms. */
   delayMs?: number;
-  /** The first N attempts of every delivery fail with 503 without reaching the subscriber. */
+  /** The first N attempts of every event are answered 503 without reaching the function. */
   failFirstAttempts?: number;
-  /** Share (0..1) of deliveries dropped silently once their retries are exhausted. */
+  /** Share (0..1) of events acknowledged (202) without reaching the function: lost. */
   dropAfterRetries?: number;
   /** PRNG seed. */
   seed?: number;
@@ -31,6 +35,7 @@ export function mulberry32(seed: number): () => number {
 }
 
 export interface FaultPlan {
+  /** 2: deliver, then answer 503 so that Knative sends it again. */
   copies: number;
   holdMs: number;
   delayMs: number;
@@ -51,7 +56,7 @@ export class FaultInjector {
     );
   }
 
-  /** What happens to one event on its way to one trigger's subscriber. */
+  /** What happens to one event on its way to one function (decided at its first attempt). */
   plan(): FaultPlan {
     const o = this.options;
     return {
