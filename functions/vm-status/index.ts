@@ -66,8 +66,14 @@ export async function vmStatusStep({ kube, import: vmImport }: ImportStepContext
   for (const image of (await imagesByDisk(kube, vmImport)).values()) {
     const owners = image.metadata?.ownerReferences ?? [];
     const kept = owners.filter((o) => o.uid !== vmImport.metadata.uid);
+    // A merge patch of the owners alone: Harvester's controller writes the image at any moment,
+    // and a replace of the copy read here would fail with 409 (Knative then retries the delivery).
     if (kept.length !== owners.length)
-      await kube.replace({ ...image, metadata: { ...image.metadata, ownerReferences: kept } });
+      await kube.mergePatch({
+        apiVersion: image.apiVersion,
+        kind: image.kind,
+        metadata: { name: image.metadata!.name, namespace: image.metadata!.namespace, ownerReferences: kept },
+      });
   }
   await freeScratch(kube, vmImport);
   await kube.delete({

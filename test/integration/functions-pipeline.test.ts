@@ -353,6 +353,39 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
     assert.equal(JSON.stringify(await run(vmStatusStep, 'halted')), before);
   });
 
+  test('vm-status releases the images although Harvester wrote them since they were read: no 409 goes back to Knative', async () => {
+    await exportedImport('busy', { targetName: 'busy-vm' }, { ...sourceVm, nics: [] });
+    await submitImages('busy');
+    for (const image of await imagesOf('busy')) await harvesterReports(image, 'imported');
+    assert.equal((await run(imageStatusStep, 'busy')).importStatus, 'diskImagesReady');
+    assert.equal((await run(vmStep, 'busy')).importStatus, 'virtualMachineCreated');
+    const vm = await api.kube.get<any>('kubevirt.io/v1', 'VirtualMachine', NS, 'busy-vm');
+    await api.kube.replaceStatus(
+      { ...vm, status: { ready: true, printableStatus: 'Running' } },
+      'virtualmachines',
+    );
+    // Harvester's image controller writes each image's status right after vm-status listed them
+    // (on a real cluster it does so at any moment), so what vm-status read is stale.
+    const racing = new Proxy(api.kube, {
+      get(target, prop, receiver) {
+        if (prop !== 'list') return Reflect.get(target, prop, receiver);
+        return async (...args: Parameters<typeof target.list>) => {
+          const items = await target.list(...args);
+          if (args[1] === 'VirtualMachineImage')
+            for (const image of items) await harvesterReports(image as Obj, 'imported');
+          return items;
+        };
+      },
+    });
+    await phaseFunction('vm-status', vmStatusStep, { kube: racing })(
+      noContext,
+      apiServerEvent(await get('busy')),
+    );
+    assert.equal((await statusOf('busy')).importStatus, 'virtualMachineRunning');
+    for (const image of await imagesOf('busy'))
+      assert.equal(image.metadata!.ownerReferences?.length ?? 0, 0, 'images outlive the import');
+  });
+
   test('two imports that chose the same VM name: the second to create renames, each VM gets its own volumes', async () => {
     for (const [i, name] of ['twin-a', 'twin-b'].entries()) {
       // different source VMs of one name (Harvester ≥ 1.5 refuses two VMs with one MAC)

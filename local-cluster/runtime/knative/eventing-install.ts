@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseAllDocuments, stringify } from 'yaml';
 import { componentBinary } from '../../control-plane/components.ts';
 import { knativeEventingImage } from '../node-agent/images.ts';
 
@@ -65,22 +66,34 @@ export async function knativeEventingManifests({
     ...(await yamlFiles(join(moduleDir, 'config', 'channels', 'in-memory-channel'))),
     ...(await yamlFiles(join(moduleDir, 'config', 'brokers', 'mt-channel-broker'))),
   ].filter((f) => !NOT_INSTALLED.includes(relative(moduleDir, f)));
-  const docs = await Promise.all(files.map((f) => readFile(f, 'utf8')));
-  return docs
-    .map((d) =>
-      d.replace(/ko:\/\/knative\.dev\/eventing\/cmd\/([\w/]+)/g, (_, p: string) =>
-        knativeEventingImage(p, version),
-      ),
-    )
-    .join('\n---\n');
+  const texts = await Promise.all(files.map((f) => readFile(f, 'utf8')));
+  const resolved = texts.map((t) =>
+    t.replace(/ko:\/\/knative\.dev\/eventing\/cmd\/([\w/]+)/g, (_, p: string) =>
+      knativeEventingImage(p, version),
+    ),
+  );
+  return resolved
+    .flatMap((t) => parseAllDocuments(t))
+    .map((doc) => doc.toJS() as Record<string, unknown> | null)
+    .filter((o): o is Record<string, unknown> => o !== null)
+    .map(withLocalObservability)
+    .map((o) => stringify(o))
+    .join('---\n');
 }
 
 /**
  * The local cluster's observability setting for Knative (an admin's choice on a real cluster):
- * Prometheus metrics on each component's :9090, so tests can count deliveries from Knative's own
- * kn.eventing.dispatch.duration histogram (pkg/broker/filter/filter_handler.go).
+ * Prometheus metrics on each component's metrics port, so tests count deliveries from Knative's
+ * own HTTP client metrics (delivery-metrics.ts).
  */
-export const OBSERVABILITY_PATCH = { data: { 'metrics-protocol': 'prometheus' } };
+const OBSERVABILITY = { name: 'config-observability', data: { 'metrics-protocol': 'prometheus' } };
+
+/** Set before the components start: they read it once at start-up (knative.dev/pkg sharedmain). */
+function withLocalObservability(o: Record<string, unknown>): Record<string, unknown> {
+  const meta = o.metadata as { name?: string } | undefined;
+  if (o.kind !== 'ConfigMap' || meta?.name !== OBSERVABILITY.name) return o;
+  return { ...o, data: { ...(o.data as Record<string, string> | undefined), ...OBSERVABILITY.data } };
+}
 
 /** The Deployments of the install; the ApiServerSource adapters are made later by its controller. */
 export const KNATIVE_NAMESPACE = 'knative-eventing';
@@ -93,17 +106,6 @@ export async function installKnativeEventing(kubectl: Kubectl, build: KnativeEve
     ['apply', '--server-side', '--force-conflicts', '-f', '-'],
     await knativeEventingManifests(build),
   );
-  await kubectl([
-    'patch',
-    'configmap',
-    'config-observability',
-    '-n',
-    KNATIVE_NAMESPACE,
-    '--type',
-    'merge',
-    '-p',
-    JSON.stringify(OBSERVABILITY_PATCH),
-  ]);
   await kubectl([
     'wait',
     '--for=condition=Available',

@@ -5,9 +5,11 @@
 // certificate, the probe's httpHeaders, User-Agent kube-probe/<major>.<minor>, no redirects followed.
 import axios from 'axios';
 import { Agent as HttpsAgent } from 'node:https';
+import { connect } from 'node:net';
 import type { Container } from './container-spec.ts';
 
 export interface HttpProbe {
+  tcpSocket?: { port?: number | string };
   httpGet?: {
     path?: string;
     port?: number | string;
@@ -23,21 +25,28 @@ export interface HttpProbe {
 
 type ProbedContainer = Container & { readinessProbe?: HttpProbe; livenessProbe?: HttpProbe };
 
-/** The URL an httpGet probe checks on the pod's address; undefined for other probe kinds. */
+/**
+ * The URL an httpGet probe checks on the pod's address, tcp://ip:port for a tcpSocket probe (a
+ * connect within the timeout passes: pkg/probe/tcp/tcp.go); undefined for other probe kinds.
+ */
 export function probeUrl(
   probe: HttpProbe | undefined,
   container: Container,
   podIp: string,
 ): string | undefined {
+  const portOf = (named: number | string | undefined) =>
+    typeof named === 'number'
+      ? named
+      : /^\d+$/.test(String(named))
+        ? Number(named)
+        : (container.ports ?? []).find((p) => p.name === named)?.containerPort;
+  if (probe?.tcpSocket) {
+    const port = portOf(probe.tcpSocket.port);
+    return port === undefined ? undefined : `tcp://${podIp}:${port}`;
+  }
   const get = probe?.httpGet;
   if (!get) return undefined;
-  const ports = container.ports ?? [];
-  const port =
-    typeof get.port === 'number'
-      ? get.port
-      : /^\d+$/.test(String(get.port))
-        ? Number(get.port)
-        : ports.find((p) => p.name === get.port)?.containerPort;
+  const port = portOf(get.port);
   if (port === undefined) return undefined;
   // The kubelet parses the path as a URL and sets scheme and host (pkg/probe/http/request.go
   // formatURL), so a path without its leading slash ("health", as Knative's adapters have it) is
@@ -64,6 +73,17 @@ async function check(
   let lag = 0;
   const lagTimer = setTimeout(() => (lag = performance.now() - started - timeoutMs / 2), timeoutMs / 2);
   try {
+    if (url.startsWith('tcp://')) {
+      const { hostname, port } = new URL(url);
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect({ host: hostname, port: Number(port), timeout: timeoutMs }, () => {
+          socket.destroy();
+          resolve();
+        });
+        socket.on('timeout', () => socket.destroy(new Error('timeout'))).on('error', reject);
+      });
+      return true;
+    }
     const res = await axios.get(url, {
       timeout: timeoutMs,
       maxRedirects: 0,

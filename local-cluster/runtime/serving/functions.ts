@@ -1,10 +1,13 @@
-// Knative Serving for the local cluster: each serving.knative.dev/v1 Service gets one Pod built
-// from its revision template (as a Deployment would; scale-to-zero is not simulated), with
-// Knative's PORT / K_SERVICE / K_CONFIGURATION / K_REVISION environment, its log in
-// .local/logs/<function>.log (the functions.vm-import.harvesterhci.io/name label, else the
-// Service name), and the Service's URL http://<name>.<ns>.svc.cluster.local served through the
-// cluster network once the pod answers its readiness probe. With fault injection on, the address
-// routes to a fault proxy in front of the pod (fault-proxy.ts), where Serving's activator would be.
+// Knative Serving for the local cluster (Serving itself cannot run here: it needs a networking
+// layer, and Kourier, Istio and Contour all route through Envoy). Each serving.knative.dev/v1
+// Service becomes what Serving would make of it, minus scale-to-zero: a Deployment of its revision
+// template (kube-controller-manager runs it; a new template rolls out), with Knative's PORT /
+// K_SERVICE / K_CONFIGURATION / K_REVISION environment and, when the container has none, Serving's
+// default readiness probe (a TCP connect to the port); a Service at
+// http://<name>.<ns>.svc.cluster.local (port 80 to the container's port); and the status Serving
+// writes (url, address, revision names, Ready) once the Deployment has an available pod.
+// With fault injection on, the Service routes to a fault proxy (fault-proxy.ts) that forwards to a
+// `<name>-private` Service of the pods, as Serving's public Service routes through its activator.
 import { createHash } from 'node:crypto';
 import type { RuntimeContext } from '../context.ts';
 import { isApiError, type KubeObject, type ListWatchHandle } from '../../../functions/shared/kube/client.ts';
@@ -25,14 +28,13 @@ type KnativeService = KubeObject & {
       spec?: { containers?: Container[]; serviceAccountName?: string; [k: string]: unknown };
     };
   };
+  status?: { latestReadyRevisionName?: string; conditions?: { type: string; status: string }[] };
 };
 
-interface FunctionState {
-  revision: string;
-  podName?: string;
-  ready: boolean;
-  probing: boolean;
-}
+type DeploymentObject = KubeObject & {
+  spec?: { template?: { metadata?: { labels?: Record<string, string> } } };
+  status?: { observedGeneration?: number; availableReplicas?: number; updatedReplicas?: number };
+};
 
 export function revisionHash(svc: KnativeService): string {
   return createHash('sha256')
@@ -41,13 +43,78 @@ export function revisionHash(svc: KnativeService): string {
     .slice(0, 8);
 }
 
+const deploymentName = (service: string) => `${service}-deployment`;
+const revisionName = (service: string, revision: string) => `${service}-${revision}`;
+const containerPort = (svc: KnativeService) =>
+  svc.spec?.template?.spec?.containers?.[0]?.ports?.[0]?.containerPort ?? DEFAULT_PORT;
+
+/** The Deployment Serving would run for the Service's current revision. */
+export function revisionDeployment(svc: KnativeService, revision: string): KubeObject {
+  const ns = svc.metadata!.namespace ?? 'default';
+  const name = svc.metadata!.name!;
+  const template = svc.spec?.template ?? {};
+  const port = containerPort(svc);
+  const containers = (template.spec?.containers ?? []).map((c, i) => {
+    if (i > 0) return c;
+    const knativeEnv = [
+      { name: 'PORT', value: String(port) },
+      { name: 'K_SERVICE', value: name },
+      { name: 'K_CONFIGURATION', value: name },
+      { name: 'K_REVISION', value: revisionName(name, revision) },
+    ];
+    const probed = c as Container & { readinessProbe?: unknown };
+    return {
+      ...c,
+      env: [...knativeEnv, ...(c.env ?? [])],
+      readinessProbe: probed.readinessProbe ?? { tcpSocket: { port }, periodSeconds: 1 },
+    };
+  });
+  const labels = {
+    [SERVICE_LABEL]: name,
+    'serving.knative.dev/configuration': name,
+    'serving.knative.dev/revision': revisionName(name, revision),
+  };
+  const functionName = svc.metadata?.labels?.[FUNCTION_NAME_LABEL] ?? name;
+  // Knative's own pod-spec fields (timeoutSeconds, containerConcurrency) are not a PodSpec's.
+  const { timeoutSeconds: _t, containerConcurrency: _c, ...podSpec } = template.spec ?? {};
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: deploymentName(name),
+      namespace: ns,
+      labels,
+      ownerReferences: [
+        {
+          apiVersion: 'serving.knative.dev/v1',
+          kind: 'Service',
+          name,
+          uid: svc.metadata!.uid!,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { [SERVICE_LABEL]: name } },
+      template: {
+        metadata: {
+          labels: { ...template.metadata?.labels, ...labels },
+          annotations: { ...template.metadata?.annotations, [LOG_NAME_ANNOTATION]: functionName },
+        },
+        spec: { ...podSpec, containers },
+      },
+    },
+  } as KubeObject;
+}
+
 export class FunctionController {
   private ksvcWatch?: ListWatchHandle;
-  private podWatch?: ListWatchHandle;
-  private readonly state = new Map<string, FunctionState>();
-  private serial: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private deploymentWatch?: ListWatchHandle;
+  private readonly ready = new Map<string, boolean>();
   private readonly proxies = new Map<string, Promise<FaultProxy>>();
+  private serial: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ctx: RuntimeContext,
@@ -57,249 +124,181 @@ export class FunctionController {
   async start(): Promise<void> {
     this.ksvcWatch = this.ctx.kube.listWatch(
       { apiVersion: 'serving.knative.dev/v1', kind: 'Service', emitListed: true },
-      (type, svc) => this.run(() => this.onService(type, svc as KnativeService)),
+      (type, svc) => this.run(svc, type === 'DELETED'),
     );
-    this.podWatch = this.ctx.kube.listWatch(
-      { apiVersion: 'v1', kind: 'Pod', labelSelector: SERVICE_LABEL, emitListed: false },
-      (type, pod) => this.run(() => this.onPod(type, pod)),
+    this.deploymentWatch = this.ctx.kube.listWatch(
+      { apiVersion: 'apps/v1', kind: 'Deployment', labelSelector: SERVICE_LABEL, emitListed: false },
+      (_type, d) => {
+        const name = d.metadata?.labels?.[SERVICE_LABEL];
+        if (name) this.run({ metadata: { namespace: d.metadata?.namespace, name } }, false);
+      },
     );
-    await Promise.all([this.ksvcWatch.ready, this.podWatch.ready]);
+    await Promise.all([this.ksvcWatch.ready, this.deploymentWatch.ready]);
   }
 
-  private run(fn: () => Promise<void>): void {
+  private run(svc: KubeObject, deleted: boolean): void {
+    const ns = svc.metadata?.namespace ?? 'default';
+    const name = svc.metadata!.name!;
     this.serial = this.serial
-      .then(fn)
-      .catch((err: unknown) => this.ctx.log('functions', 'failed', { error: String(err) }));
+      .then(async () => {
+        if (deleted) {
+          // its Deployment and Services go through their ownerReferences
+          this.ready.delete(`${ns}/${name}`);
+          return;
+        }
+        await this.reconcile(ns, name);
+      })
+      .catch((err: unknown) => {
+        this.ctx.log('functions', 'reconcile failed, retrying in 1 s', {
+          service: `${ns}/${name}`,
+          error: String(err),
+        });
+        setTimeout(() => this.run(svc, false), 1000);
+      });
   }
 
-  /** Resolves once every function known so far is ready (or the timeout passes). */
+  /** Resolves once every Knative Service known so far is ready (or the timeout passes). */
   async waitReady(timeoutMs: number): Promise<string[]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       await this.serial;
-      const notReady = [...this.state.entries()].filter(([, s]) => !s.ready).map(([k]) => k);
+      const notReady = [...this.ready.entries()].filter(([, r]) => !r).map(([k]) => k);
       if (notReady.length === 0 || Date.now() > deadline) return notReady;
       await new Promise((r) => setTimeout(r, 200));
     }
   }
 
-  private async onService(type: string, svc: KnativeService): Promise<void> {
-    const ns = svc.metadata!.namespace ?? 'default';
-    const name = svc.metadata!.name!;
+  /** Level-triggered: from the Service and its Deployment as they are now, one step each. */
+  private async reconcile(ns: string, name: string): Promise<void> {
     const key = `${ns}/${name}`;
-    if (type === 'DELETED') {
-      this.state.delete(key);
-      // its Service (and that Service's EndpointSlice) go through their ownerReferences
-      return; // its pod is garbage-collected through the ownerReference
-    }
+    const svc = await this.ctx.kube.find<KnativeService>('serving.knative.dev/v1', 'Service', ns, name);
+    if (!svc) return;
+    if (!this.ready.has(key)) this.ready.set(key, false);
     const revision = revisionHash(svc);
-    const st = this.state.get(key);
-    if (st && st.revision === revision) return;
-    this.state.set(key, { revision, ready: false, probing: false });
-    const { items } = await this.ctx.kube.listVersioned('v1', 'Pod', ns, `${SERVICE_LABEL}=${name}`);
-    for (const p of items) {
-      if (p.metadata?.labels?.['serving.knative.dev/revisionHash'] !== revision) {
-        await this.ctx.kube.delete({ ...p, apiVersion: 'v1', kind: 'Pod' });
-      }
-    }
-    const existing = items.find((p) => p.metadata?.labels?.['serving.knative.dev/revisionHash'] === revision);
-    if (existing) {
-      this.state.get(key)!.podName = existing.metadata!.name;
-      await this.onPod('MODIFIED', existing);
+    const desired = revisionDeployment(svc, revision);
+    const current = await this.ctx.kube.find<DeploymentObject>(
+      'apps/v1',
+      'Deployment',
+      ns,
+      deploymentName(name),
+    );
+    if (!current) {
+      await this.ctx.kube.create(desired).catch((err: unknown) => {
+        if (!isApiError(err, 409)) throw err;
+      });
+      this.ctx.log('functions', 'deployment created', {
+        service: key,
+        revision: revisionName(name, revision),
+      });
       return;
     }
-    await this.createPod(svc, revision);
+    const currentRevision = current.spec?.template?.metadata?.labels?.['serving.knative.dev/revision'];
+    if (currentRevision !== revisionName(name, revision)) {
+      await this.ctx.kube.replace({ ...current, spec: desired.spec } as KubeObject);
+      this.ctx.log('functions', 'deployment rolled to a new revision', {
+        service: key,
+        revision: revisionName(name, revision),
+      });
+      return;
+    }
+    const st = current.status ?? {};
+    const available =
+      (st.observedGeneration ?? 0) >= (current.metadata?.generation ?? 0) &&
+      (st.updatedReplicas ?? 0) >= 1 &&
+      (st.availableReplicas ?? 0) >= 1;
+    await this.route(svc, available);
+    const rev = revisionName(name, revision);
+    const shown = svc.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+    if (
+      shown !== (available ? 'True' : 'Unknown') ||
+      (available && svc.status?.latestReadyRevisionName !== rev)
+    ) {
+      await this.writeStatus(svc, revision, available);
+      this.ctx.log('functions', available ? 'ready' : 'not ready', { service: key, revision: rev });
+    }
+    this.ready.set(key, available);
   }
 
-  private async createPod(svc: KnativeService, revision: string): Promise<void> {
+  /** The Service at the Knative Service's address: to the pods, or through the fault proxy. */
+  private async route(svc: KnativeService, available: boolean): Promise<void> {
     const ns = svc.metadata!.namespace ?? 'default';
     const name = svc.metadata!.name!;
-    const template = svc.spec?.template ?? {};
-    const containers = (template.spec?.containers ?? []).map((c, i) => {
-      if (i > 0) return c;
-      const port = c.ports?.[0]?.containerPort ?? DEFAULT_PORT;
-      const knativeEnv = [
-        { name: 'PORT', value: String(port) },
-        { name: 'K_SERVICE', value: name },
-        { name: 'K_CONFIGURATION', value: name },
-        { name: 'K_REVISION', value: `${name}-${revision}` },
-      ];
-      return { ...c, env: [...knativeEnv, ...(c.env ?? [])] };
-    });
-    const functionName = svc.metadata?.labels?.[FUNCTION_NAME_LABEL] ?? name;
-    const podName = `${name}-${revision}-deployment`;
-    this.state.get(`${ns}/${name}`)!.podName = podName;
-    try {
-      await this.ctx.kube.create({
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: {
-          name: podName,
-          namespace: ns,
-          labels: {
-            ...template.metadata?.labels,
-            [SERVICE_LABEL]: name,
-            'serving.knative.dev/configuration': name,
-            'serving.knative.dev/revision': `${name}-${revision}`,
-            'serving.knative.dev/revisionHash': revision,
-          },
-          annotations: { ...template.metadata?.annotations, [LOG_NAME_ANNOTATION]: functionName },
-          ownerReferences: [
-            {
-              apiVersion: 'serving.knative.dev/v1',
-              kind: 'Service',
-              name,
-              uid: svc.metadata!.uid!,
-              controller: true,
-              blockOwnerDeletion: true,
-            },
-          ],
-        },
-        spec: { ...template.spec, containers, restartPolicy: 'Always' } as never,
-      });
-    } catch (err) {
-      if (isApiError(err, 409)) return;
-      // e.g. 403 from the ServiceAccount admission plugin until the namespace's "default" account
-      // exists: retry, as a ReplicaSet controller would.
-      this.ctx.log('functions', 'pod create failed, retrying in 1 s', {
-        pod: `${ns}/${podName}`,
-        error: String(err),
-      });
-      setTimeout(
-        () =>
-          this.run(async () => {
-            const current = (await this.ctx.kube.find('serving.knative.dev/v1', 'Service', ns, name)) as
-              KnativeService | undefined;
-            const st = this.state.get(`${ns}/${name}`);
-            if (this.stopped || !current || revisionHash(current) !== revision || st?.podName !== podName)
-              return;
-            await this.createPod(current, revision);
-          }),
-        1000,
-      );
+    const owner = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name, uid: svc.metadata!.uid! };
+    const port = containerPort(svc);
+    if (!new FaultInjector(this.faults).enabled) {
+      await this.ensureSelectorService(name, ns, port, owner);
       return;
     }
-    this.ctx.log('functions', 'pod created', {
-      service: `${ns}/${name}`,
-      pod: podName,
-      function: functionName,
-    });
+    const privateIp = await this.ensureSelectorService(`${name}-private`, ns, port, owner);
+    let proxy = this.proxies.get(`${ns}/${name}`);
+    if (!proxy) {
+      proxy = startFaultProxy(this.ctx.network.plan.hostAddress, this.faults);
+      this.proxies.set(`${ns}/${name}`, proxy);
+    }
+    const p = await proxy;
+    p.setTarget(available ? { host: privateIp, port: 80 } : undefined);
+    const ports = [{ name: 'http', port: 80, targetPort: p.port }];
+    await ensureRoutedService(this.ctx, name, ns, ports, { owner });
+    await publishEndpoints(this.ctx, name, ns, ports, available ? [this.ctx.network.plan.hostAddress] : []);
   }
 
-  private async onPod(type: string, pod: KubeObject): Promise<void> {
-    const ns = pod.metadata!.namespace ?? 'default';
-    const svcName = pod.metadata?.labels?.[SERVICE_LABEL];
-    if (!svcName) return;
-    const key = `${ns}/${svcName}`;
-    const st = this.state.get(key);
-    if (!st || st.podName !== pod.metadata?.name) return;
-    const status = pod.status as
-      { phase?: string; podIP?: string; containerStatuses?: { ready?: boolean }[] } | undefined;
-    if (type === 'DELETED') {
-      st.ready = false;
-      if (!this.stopped) {
-        const svc = (await this.ctx.kube.find('serving.knative.dev/v1', 'Service', ns, svcName)) as
-          KnativeService | undefined;
-        if (svc && revisionHash(svc) === st.revision) await this.createPod(svc, st.revision);
-      }
-      return;
-    }
-    const running = status?.phase === 'Running' && status.podIP && status.containerStatuses?.[0]?.ready;
-    if (!running) {
-      if (st.ready) {
-        st.ready = false;
-        await this.publish(ns, svcName, [], DEFAULT_PORT);
-      }
-      return;
-    }
-    if (st.ready || st.probing) return;
-    st.probing = true;
-    const containers = (pod.spec as { containers?: Container[] } | undefined)?.containers;
-    const port = containers?.[0]?.ports?.[0]?.containerPort ?? DEFAULT_PORT;
-    void this.probe(status.podIP!, port).then((ok) =>
-      this.run(async () => {
-        st.probing = false;
-        if (!ok || this.state.get(key) !== st) return;
-        st.ready = true;
-        await this.publish(ns, svcName, [status.podIP!], port);
-        await this.markReady(ns, svcName, st.revision);
-        this.ctx.log('functions', 'ready', { service: key, podIp: status.podIP });
-      }),
-    );
+  private async ensureSelectorService(
+    name: string,
+    ns: string,
+    port: number,
+    owner: { apiVersion: string; kind: string; name: string; uid: string },
+  ): Promise<string> {
+    const { object } = await this.ctx.kube.ensure<KubeObject>({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name,
+        namespace: ns,
+        ownerReferences: [{ ...owner, controller: true, blockOwnerDeletion: true }],
+      },
+      spec: {
+        selector: { [SERVICE_LABEL]: owner.name },
+        ports: [{ name: 'http', port: 80, targetPort: port, protocol: 'TCP' }],
+      },
+    } as KubeObject);
+    return (object.spec as { clusterIP: string }).clusterIP;
   }
 
-  /** Routes the Knative Service's address (port 80) to `endpoints`, through the fault proxy if faults are on. */
-  private async publish(ns: string, name: string, addresses: string[], port: number): Promise<void> {
-    const ksvc = await this.ctx.kube.find('serving.knative.dev/v1', 'Service', ns, name);
-    if (!ksvc) return;
-    let route = { addresses, port };
-    if (new FaultInjector(this.faults).enabled) {
-      const key = `${ns}/${name}`;
-      let proxy = this.proxies.get(key);
-      if (!proxy) {
-        proxy = startFaultProxy(this.ctx.network.plan.hostAddress, this.faults);
-        this.proxies.set(key, proxy);
-      }
-      const p = await proxy;
-      p.setTarget(addresses[0] ? { host: addresses[0], port } : undefined);
-      route = { addresses: addresses.length ? [this.ctx.network.plan.hostAddress] : [], port: p.port };
-    }
-    const ports = [{ name: 'http', port: 80, targetPort: route.port }];
-    await ensureRoutedService(this.ctx, name, ns, ports, {
-      owner: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name, uid: ksvc.metadata!.uid! },
-    });
-    await publishEndpoints(this.ctx, name, ns, ports, route.addresses);
-  }
-
-  /** Knative's readiness probe of faas-js-runtime: GET /health/readiness. */
-  private async probe(ip: string, port: number): Promise<boolean> {
-    const deadline = Date.now() + 60_000;
-    while (!this.stopped && Date.now() < deadline) {
-      try {
-        const res = await fetch(`http://${ip}:${port}/health/readiness`, {
-          signal: AbortSignal.timeout(1000),
-        });
-        if (res.ok) return true;
-      } catch {
-        /* not listening yet */
-      }
-      await new Promise((r) => setTimeout(r, 150));
-    }
-    return false;
-  }
-
-  private async markReady(ns: string, name: string, revision: string): Promise<void> {
+  private async writeStatus(svc: KnativeService, revision: string, ready: boolean): Promise<void> {
+    const ns = svc.metadata!.namespace ?? 'default';
+    const name = svc.metadata!.name!;
     const url = `http://${name}.${ns}.svc.cluster.local`;
-    for (let i = 0; i < 5; i++) {
-      const svc = await this.ctx.kube.find('serving.knative.dev/v1', 'Service', ns, name);
-      if (!svc) return;
-      const now = new Date().toISOString();
-      const status = {
-        observedGeneration: svc.metadata?.generation,
-        url,
-        address: { url },
-        latestCreatedRevisionName: `${name}-${revision}`,
-        latestReadyRevisionName: `${name}-${revision}`,
-        traffic: [{ revisionName: `${name}-${revision}`, latestRevision: true, percent: 100 }],
-        conditions: ['ConfigurationsReady', 'Ready', 'RoutesReady'].map((type) => ({
-          type,
-          status: 'True',
-          lastTransitionTime: now,
-        })),
-      };
-      try {
-        await this.ctx.kube.replaceStatus({ ...svc, status });
-        return;
-      } catch (err) {
-        if (!isApiError(err, 409)) throw err;
-      }
+    const rev = revisionName(name, revision);
+    const now = new Date().toISOString();
+    const status = {
+      observedGeneration: svc.metadata?.generation,
+      url,
+      address: { url },
+      latestCreatedRevisionName: rev,
+      ...(ready
+        ? {
+            latestReadyRevisionName: rev,
+            traffic: [{ revisionName: rev, latestRevision: true, percent: 100 }],
+          }
+        : {}),
+      conditions: ['ConfigurationsReady', 'Ready', 'RoutesReady'].map((type) => ({
+        type,
+        status: ready ? 'True' : 'Unknown',
+        lastTransitionTime: now,
+        ...(ready ? {} : { reason: 'Deploying' }),
+      })),
+    };
+    try {
+      await this.ctx.kube.replaceStatus({ ...svc, status });
+    } catch (err) {
+      // a newer version: its own event reconciles again
+      if (!isApiError(err, 409)) throw err;
     }
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.ksvcWatch?.stop();
-    this.podWatch?.stop();
+    this.deploymentWatch?.stop();
     await Promise.all([...this.proxies.values()].map(async (p) => (await p).close()));
   }
 }

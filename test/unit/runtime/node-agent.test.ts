@@ -11,12 +11,14 @@ import {
 } from '../../../local-cluster/runtime/node-agent/container-spec.ts';
 import {
   ImagePullError,
+  knativeEventingImage,
   parseImageReference,
   resolveImage,
   type ImageRootfs,
 } from '../../../local-cluster/runtime/node-agent/images.ts';
 import { sandboxArgv } from '../../../local-cluster/runtime/node-agent/sandbox.ts';
 import { restartBackoffMs } from '../../../local-cluster/runtime/node-agent/pods.ts';
+import { probeUrl } from '../../../local-cluster/runtime/node-agent/probes.ts';
 
 const image: ImageRootfs = {
   users: [
@@ -224,4 +226,44 @@ test('sandbox command line: image layout, mounts over it parents first, read-onl
 
 test('restart back-off doubles from 10 s to at most 5 min', () => {
   assert.deepEqual([1, 2, 3, 6, 10].map(restartBackoffMs), [10_000, 20_000, 40_000, 300_000, 300_000]);
+});
+
+test('probe URLs as the kubelet builds them: a path without its leading slash, named ports, HTTPS, TCP', () => {
+  const container = { name: 'c', ports: [{ name: 'probes', containerPort: 8080 }] };
+  // Knative's ApiServerSource adapter Deployment has `path: health`.
+  assert.equal(
+    probeUrl({ httpGet: { path: 'health', port: 'probes' } }, container, '10.0.0.5'),
+    'http://10.0.0.5:8080/health',
+  );
+  assert.equal(
+    probeUrl({ httpGet: { port: 8443, scheme: 'HTTPS' } }, container, '10.0.0.5'),
+    'https://10.0.0.5:8443/',
+  );
+  assert.equal(probeUrl({ httpGet: { port: 'missing' } }, container, '10.0.0.5'), undefined);
+  assert.equal(probeUrl({ tcpSocket: { port: 'probes' } }, container, '10.0.0.5'), 'tcp://10.0.0.5:8080');
+});
+
+test('a Knative program runs from a ko-style distroless image: its binary, CA bundle, nonroot user, no shell', () => {
+  const image = resolveImage(knativeEventingImage('broker/filter', 'v0.50.0'), {
+    projectRoot: process.cwd(),
+    nodeBinary: '/usr/bin/node',
+    knativeEventing: { binDir: '/cache/knative/bin', version: 'v0.50.0' },
+  });
+  assert.deepEqual(image.entrypoint, ['/ko-app/filter']);
+  assert.ok(image.binds.some((b) => b.host === '/cache/knative/bin/filter' && b.path === '/ko-app/filter'));
+  assert.deepEqual(image.user, { uid: 65532, gid: 65532 });
+  assert.ok(!image.binds.some((b) => b.path.startsWith('/usr')), 'nothing of the host: no shell, no libc');
+  assert.deepEqual(
+    image.directories.find((d) => d.path === '/home/nonroot'),
+    { path: '/home/nonroot', mode: 0o700, owner: { uid: 65532, gid: 65532 } },
+  );
+  assert.throws(
+    () =>
+      resolveImage(knativeEventingImage('controller', 'v0.49.0'), {
+        projectRoot: process.cwd(),
+        nodeBinary: '/n',
+        knativeEventing: { binDir: '/b', version: 'v0.50.0' },
+      }),
+    /not found/,
+  );
 });
