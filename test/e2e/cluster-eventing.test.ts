@@ -1,7 +1,8 @@
-// End to end through the local cluster: kubectl applies a VirtualMachineImport; the
-// ApiServerSource (mode Resource) turns it into a CloudEvent; the Broker routes it through
-// Triggers (subscriptions-API and legacy filters) to probe functions served by faas-js-runtime
-// in their own sandboxed pods (read back with `kubectl logs`); a failing subscriber is retried and then dead-lettered.
+// End to end through the local cluster and Knative Eventing's own components: kubectl applies a
+// VirtualMachineImport; Knative's ApiServerSource adapter (mode Resource) turns it into a
+// CloudEvent; its MT channel-based Broker routes it through Triggers (subscriptions-API and legacy
+// filters) to probe functions served by faas-js-runtime in their own sandboxed pods (read back with
+// `kubectl logs`); a failing subscriber is retried and then dead-lettered.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -173,6 +174,70 @@ spec:
     - {sourceNetwork: "dvSwitch 1", destinationNetwork: "default/vlan1"}
   sourceCluster: {name: vcsim, namespace: default, kind: VmwareSource, apiVersion: migration.harvesterhci.io/v1beta1}
 `;
+
+test("Knative Eventing's own components run as pods of its Deployments; its controllers make the source, broker and triggers Ready", async () => {
+  const json = async (args: string[]) =>
+    JSON.parse(await cluster.kubectl([...args, '-o', 'json'])).items as any[];
+  const deployments = await json(['get', 'deployments', '-n', 'knative-eventing']);
+  const running = deployments
+    .filter((d) => (d.spec.replicas ?? 1) > 0)
+    .map((d) => d.metadata.name)
+    .sort();
+  assert.deepEqual(running, [
+    'eventing-controller',
+    'eventing-webhook',
+    'imc-controller',
+    'imc-dispatcher',
+    'mt-broker-controller',
+    'mt-broker-filter',
+    'mt-broker-ingress',
+  ]);
+  for (const d of deployments.filter((x) => (x.spec.replicas ?? 1) > 0))
+    assert.equal(d.status.availableReplicas, 1, `${d.metadata.name} has its pod available`);
+  const pods = await json(['get', 'pods', '-n', 'knative-eventing']);
+  for (const p of pods) {
+    assert.match(
+      p.spec.containers[0].image,
+      /^ko\.local\/knative\.dev\/eventing\/cmd\//,
+      "Knative's own program",
+    );
+    assert.notEqual(
+      p.spec.serviceAccountName,
+      'default',
+      `${p.metadata.name} runs with its own service account`,
+    );
+  }
+  // The ApiServerSource's adapter is the Deployment Knative's controller made for it.
+  const adapters = await json([
+    'get',
+    'deployments',
+    '-n',
+    'events-test',
+    '-l',
+    'eventing.knative.dev/source=apiserver-source-controller',
+  ]);
+  assert.equal(adapters.length, 1);
+  assert.match(adapters[0].spec.template.spec.containers[0].image, /apiserver_receive_adapter/);
+  const ready = (o: any) => o.status?.conditions?.find((c: any) => c.type === 'Ready')?.status;
+  const [source] = await json(['get', 'apiserversources', '-n', 'events-test']);
+  assert.equal(ready(source), 'True', JSON.stringify(source.status));
+  for (const type of ['Deployed', 'SinkProvided', 'SufficientPermissions'])
+    assert.equal(source.status.conditions.find((c: any) => c.type === type)?.status, 'True', type);
+  const [broker] = await json(['get', 'brokers', '-n', 'events-test']);
+  assert.equal(ready(broker), 'True');
+  assert.match(
+    broker.status.address.url,
+    /^http:\/\/broker-ingress\.knative-eventing\.svc\.cluster\.local\/events-test\/test-broker$/,
+  );
+  const triggers = await json(['get', 'triggers', '-n', 'events-test']);
+  for (const t of triggers) assert.equal(ready(t), 'True', t.metadata.name);
+  // The broker's channel and one subscription per trigger, as the MT channel-based broker makes them.
+  const channels = await json(['get', 'inmemorychannels', '-n', 'events-test']);
+  assert.equal(channels.length, 1);
+  assert.equal(ready(channels[0]), 'True');
+  const subscriptions = await json(['get', 'subscriptions', '-n', 'events-test']);
+  assert.equal(subscriptions.length, triggers.length);
+});
 
 test('kubectl apply of a VirtualMachineImport reaches the probe as an ApiServerSource event', async () => {
   const ksvc = JSON.parse(await cluster.kubectl(['get', 'ksvc', 'probe', '-n', 'events-test', '-o', 'json']));

@@ -87,6 +87,15 @@ describe('seed examples end to end on the local cluster', () => {
     stateDir = await mkdtemp(join(tmpdir(), 'vm-import-e2e-'));
     cluster = await startLocalCluster({ stateDir, imageRetryDelayMs: 3000 });
     await cluster.kubectl(['apply', '-f', '-'], controlTrigger());
+    // Knative subscribes a trigger once its subscriber has an address: before, no event reaches it.
+    await cluster.kubectl([
+      'wait',
+      '--for=condition=Ready',
+      `trigger/${CONTROL_TRIGGER}`,
+      '-n',
+      NAMESPACE,
+      '--timeout=300s',
+    ]);
   });
   after(async () => {
     await cluster?.stop();
