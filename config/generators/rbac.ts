@@ -173,7 +173,12 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     ...IMPORT_STEP,
     grant('kubevirt.io', ['virtualmachines'], ['get'], 'is the VM ready'),
     grant('harvesterhci.io', ['virtualmachineimages'], ['list'], 'imagesByDisk'),
-    grant('harvesterhci.io', ['virtualmachineimages'], ['patch'], 'images outlive the import: their owners, merge-patched'),
+    grant(
+      'harvesterhci.io',
+      ['virtualmachineimages'],
+      ['patch'],
+      'images outlive the import: their owners, merge-patched',
+    ),
     grant(
       'harvesterhci.io',
       ['virtualmachineimages'],
