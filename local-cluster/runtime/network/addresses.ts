@@ -4,7 +4,7 @@
 //
 //   10.<b>.0.0/20      pod CIDR; 10.<b>.0.1 is the bridge in the cluster's network namespace
 //   10.<b>.255.1/30    the host's end of the link into the cluster's namespace: the supervisor's
-//                      own servers (API server, broker ingress, simulators) listen here
+//                      own servers (API server, simulators, fault proxies) listen here
 //   10.<b>.255.2/30    the cluster namespace's end: the node's address (kube-proxy, CoreDNS)
 //   10.<b+1>.0.0/16    Service cluster IPs; .0.1 the `kubernetes` Service, .0.10 kube-dns
 

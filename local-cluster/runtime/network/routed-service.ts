@@ -1,6 +1,6 @@
 // Services whose endpoints the local cluster writes itself, as EndpointSlices kube-proxy then
 // routes: a Knative Service's address (its ready revision pod) and the servers the supervisor
-// runs on the host's link address (broker ingress, simulators, cluster DNS). Selectorless, so
+// runs on the host's link address (a fault proxy, cluster DNS). Selectorless, so
 // the EndpointSlice controller leaves them to us (the EndpointSlice mirroring rules,
 // pkg/controller/endpointslice: managed-by label other than the controller's own).
 import type { RuntimeContext } from '../context.ts';
