@@ -412,12 +412,9 @@ describe('seed test plan steps end to end', () => {
         i,
       )) as any;
       // Harvester keeps display names unique in a namespace: the same name but for the import's
-      // short UID hash, since the old images are still there
-      const old = [...oldDisplayNames.values()].find(
-        (d) =>
-          d.replace(/-[a-z0-9]{5}-disk-(\d+)$/, '-disk-$1') ===
-          img.spec.displayName.replace(/-[a-z0-9]{5}-disk-(\d+)$/, '-disk-$1'),
-      );
+      // short UID hash (and a resubmission's -a<attempt>), since the old images are still there
+      const scheme = (d: string) => d.replace(/-[a-z0-9]{5}-disk-(\d+)(-a\d+)?$/, '-disk-$1');
+      const old = [...oldDisplayNames.values()].find((d) => scheme(d) === scheme(img.spec.displayName));
       assert.ok(old && old !== img.spec.displayName, `${img.spec.displayName} next to ${old}`);
     }
     assert.equal((await names('pvc', 'migration.harvesterhci.io/import-name')).length, 4, 'volumes rebuilt');
