@@ -169,7 +169,16 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     if (crdFiles.length) await kubectl(['apply', '--server-side', ...crdFiles.flatMap((f) => ['-f', f])]);
     await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
     // Their storage answers 429 until its watch cache synced; kubectl retries 429 (Retry-After).
-    const crdNames = (await kubectl(['get', 'crd', '-o', 'jsonpath={.items[*].metadata.name}'])).split(' ');
+    // Not those converted by a webhook (Knative Eventing's, kept in etcd from an earlier start):
+    // reading them needs the webhook's pod, which starts later.
+    const crdNames = (
+      await kubectl([
+        'get',
+        'crd',
+        '-o',
+        'jsonpath={range .items[?(@.spec.conversion.strategy!="Webhook")]}{.metadata.name} {end}',
+      ])
+    ).split(' ');
     await kubectl(['get', crdNames.filter(Boolean).join(','), '-A', '-o', 'name']);
     await kubectl(['apply', '-f', '-'], platformManifests());
 
