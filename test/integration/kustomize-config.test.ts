@@ -3,6 +3,10 @@
 // with Knative has), and every rendered object — plus the objects the functions create at run time
 // (export Job, scratch PVC, disk server, exporter access) — validated against the official schemas
 // of its kind (kubernetes-models, @kubernetes-models/knative).
+import {
+  knativeEventingBuild,
+  knativeEventingCrdFiles,
+} from '../../local-cluster/runtime/knative/eventing-install.ts';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -56,7 +60,11 @@ function schemaErrors(o: Obj): string | undefined {
 let api: TestApi;
 before(async () => {
   api = await startTestApi({ crds: false });
-  const files = await yamlFiles(await thirdPartyCrdDir());
+  // Knative Eventing's CRDs come with its release (the local cluster installs it whole).
+  const files = [
+    ...(await yamlFiles(await thirdPartyCrdDir())),
+    ...(await knativeEventingCrdFiles(await knativeEventingBuild())),
+  ];
   const r = await api.tryKubectl(['apply', '--server-side', ...files.flatMap((f) => ['-f', f])]);
   assert.equal(r.exitCode, 0, r.stderr);
 });

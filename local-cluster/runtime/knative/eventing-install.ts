@@ -131,3 +131,8 @@ export async function waitForEventingReady(kubectl: Kubectl, timeoutSeconds = 18
     await kubectl(['wait', '--for=condition=Ready', kind, '--all', '-A', `--timeout=${timeoutSeconds}s`]);
   }
 }
+
+/** The release's CRD files (eventing-crds: config/core/resources), for an API server without the install. */
+export async function knativeEventingCrdFiles({ moduleDir }: KnativeEventingBuild): Promise<string[]> {
+  return yamlFiles(join(moduleDir, 'config', 'core', 'resources'));
+}
