@@ -14,7 +14,12 @@ import { componentBinary } from './control-plane/components.ts';
 import { startControlPlane, type ControlPlane } from './control-plane/control-plane.ts';
 import { thirdPartyCrdDir } from './components/crds.ts';
 import { componentLogger, runtimePaths, type RuntimeContext } from './runtime/context.ts';
-import { addressPlan, chooseAddressing, type ClusterAddressing } from './runtime/network/addresses.ts';
+import {
+  addressPlan,
+  chooseAddressing,
+  type AddressPlan,
+  type ClusterAddressing,
+} from './runtime/network/addresses.ts';
 import { ClusterNamespaces, netnsExists } from './runtime/network/namespaces.ts';
 import { startNodeNetwork } from './runtime/network/node-network.ts';
 import { NetworkPolicyController } from './runtime/network/policy-controller.ts';
@@ -84,6 +89,11 @@ export interface LocalCluster {
   kubectlBinary: string;
   /** Runs kubectl against the cluster. */
   kubectl(args: string[], input?: string): Promise<string>;
+  /**
+   * The pod network: its addresses, and the host's end of the link every pod's traffic to the
+   * host (the API server, the simulated sources) goes through.
+   */
+  network: { plan: AddressPlan; hostLink: string };
   stop(): Promise<void>;
 }
 
@@ -278,6 +288,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       harvesterVersion: harvester.version,
       kubectlBinary,
       kubectl,
+      network: { plan, hostLink: namespaces.hostLink },
       stop,
     };
   } catch (err) {

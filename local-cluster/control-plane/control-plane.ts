@@ -56,6 +56,11 @@ export interface ControlPlane {
   /** Kubeconfig YAML of a client-certificate identity. */
   kubeconfigFor(cert: IssuedCertificate): string;
   processes: ComponentProcess[];
+  /**
+   * Stops one component (SIGTERM, or SIGKILL when `kill`) and starts it again, as a kubelet
+   * restarts a static pod; resolves once etcd answers /health or the API server /readyz again.
+   */
+  restart(component: 'etcd' | 'kube-apiserver', options?: { kill?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -212,12 +217,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       join(logs, 'etcd.log'),
     );
     processes.push(etcd);
-    await waitForComponent(
-      'etcd',
-      async () => (await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(2000) })).ok,
-      [etcd],
-      60_000,
-    );
+    const etcdHealthy = async () =>
+      (await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(2000) })).ok;
+    await waitForComponent('etcd', etcdHealthy, [etcd], 60_000);
 
     const apiserver = startComponent(
       'kube-apiserver',
@@ -254,12 +256,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       join(logs, 'kube-apiserver.log'),
     );
     processes.push(apiserver);
-    await waitForComponent(
-      'kube-apiserver',
-      async () => (await httpsGet(`${url}/readyz`, admin, ca.certPem)).status === 200,
-      [etcd, apiserver],
-      180_000,
-    );
+    const apiServerReady = async () => (await httpsGet(`${url}/readyz`, admin, ca.certPem)).status === 200;
+    await waitForComponent('kube-apiserver', apiServerReady, [etcd, apiserver], 180_000);
     options.log('kube-apiserver ready', { url });
 
     if (options.controllers !== false) {
@@ -313,6 +311,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       auditLogPath,
       processes,
       kubeconfigFor,
+      async restart(component, opts) {
+        const target = component === 'etcd' ? etcd : apiserver;
+        await target.restart(opts);
+        await waitForComponent(
+          `${component} restarted`,
+          component === 'etcd' ? etcdHealthy : apiServerReady,
+          [target],
+          180_000,
+        );
+        options.log(`${component} restarted`, { pid: target.pid, kill: opts?.kill ?? false });
+      },
       nodeCredentials: (nodeName) =>
         ensureCertificate(ca, {
           name: `node-${nodeName}`,

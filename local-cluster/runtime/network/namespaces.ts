@@ -40,7 +40,8 @@ export interface PodNetworkAttachment {
 
 export class ClusterNamespaces {
   readonly clusterNetns: string;
-  private readonly hostLink: string;
+  /** The host (root namespace) end of the link into the cluster namespace. */
+  readonly hostLink: string;
 
   constructor(readonly plan: AddressPlan) {
     this.clusterNetns = plan.namePrefix;
