@@ -25,6 +25,7 @@ import { importNameLabel, importObjectNames, ownedByImport } from '../../shared/
 import type { SourceTarget } from '../../shared/sources/adapter.ts';
 import { adapterFor } from '../../shared/sources/adapters.ts';
 import { powerConditionsOf } from '../../shared/sources/power-conditions.ts';
+import { isScratchFull, scratchFullError } from '../../shared/sources/scratch-full.ts';
 import { formatBytes } from '../../shared/sources/scratch-size.ts';
 import { readCredentialsDir } from './credentials.ts';
 import { applyProgress, diskFileName, diskImportStatusOf, type DiskState } from './disk-status.ts';
@@ -234,9 +235,11 @@ export async function runExporter(
       log.info('import gone; stopping', { why: e.message });
       return 'skipped';
     }
-    const retryable = !(e instanceof SourceError) || e.retryable;
-    const reason = e instanceof SourceError ? e.reason : 'ExportError';
-    const message = e instanceof Error ? e.message : String(e);
+    // A full scratch volume stays full on the Job's next try: terminal, whatever wrapped it.
+    const err = isScratchFull(e) ? scratchFullError(e) : e;
+    const retryable = !(err instanceof SourceError) || err.retryable;
+    const reason = err instanceof SourceError ? err.reason : 'ExportError';
+    const message = err instanceof Error ? err.message : String(err);
     try {
       if (!retryable) {
         for (const d of disks.values()) if (d.phase !== 'exported') d.phase = 'failed';

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DiskFormatError } from '../../disk/errors.ts';
 import { UnsafeImageError } from '../../disk/foreign-image.ts';
 import { forEachDisk } from '../disk-pool.ts';
+import { isScratchFull, scratchFullError } from '../scratch-full.ts';
 import { SourceError } from '../source-error.ts';
 import type { DiskProgress, ExportOptions, ExportedDisk } from '../types.ts';
 import type { OpenstackClient } from './client.ts';
@@ -64,6 +65,7 @@ export class ServerExport {
     if (firstError) {
       await Promise.all(results.map((d) => rm(d.path, { force: true })));
       if (firstError instanceof SourceError) throw firstError;
+      if (isScratchFull(firstError)) throw scratchFullError(firstError);
       if (firstError instanceof UnsafeImageError || firstError instanceof DiskFormatError)
         throw new SourceError(firstError.reason, firstError.message);
       const code = (firstError as NodeJS.ErrnoException).code;

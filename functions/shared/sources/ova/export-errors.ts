@@ -1,6 +1,7 @@
 // What a failed OVA export tells the user: the SourceError its cause maps to.
 import { DiskFormatError } from '../../disk/errors.ts';
 import { UnsafeImageError } from '../../disk/foreign-image.ts';
+import { isScratchFull, scratchFullError } from '../scratch-full.ts';
 import { SourceError } from '../source-error.ts';
 import type { OvaDownload } from './ova-http.ts';
 
@@ -24,13 +25,8 @@ export function ovaExportError(
   const code = (err as NodeJS.ErrnoException).code;
   if (typeof code === 'string' && code !== 'ERR_STREAM_PREMATURE_CLOSE') {
     // A local failure (writing the scratch volume, a Node range check).
-    return new SourceError(
-      code === 'ENOSPC' || code === 'EDQUOT' ? 'ScratchVolumeFull' : 'ExportFailed',
-      code === 'ENOSPC' || code === 'EDQUOT'
-        ? 'the scratch volume is full: the disks hold more data than the OVA size suggested; raise SCRATCH_SIZE_FACTOR or SCRATCH_MIN_GIB'
-        : `writing the disks to the scratch volume failed (${code})`,
-      { retryable: code === 'ENOSPC' || code === 'EDQUOT' },
-    );
+    if (isScratchFull(err)) return scratchFullError(err);
+    return new SourceError('ExportFailed', `writing the disks to the scratch volume failed (${code})`);
   }
   // Not a transport failure: the bytes arrived but are not a tar archive.
   return new SourceError(

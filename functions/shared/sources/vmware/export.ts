@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DiskFormatError } from '../../disk/errors.ts';
 import { decodeStreamOptimizedVmdk } from '../../disk/vmdk-stream.ts';
 import { forEachDisk } from '../disk-pool.ts';
+import { isScratchFull, scratchFullError } from '../scratch-full.ts';
 import { SourceError } from '../source-error.ts';
 import type { DiskProgress, ExportedDisk, ExportOptions } from '../types.ts';
 import type { VmwareConnection } from './connection.ts';
@@ -300,6 +301,7 @@ async function runLease(
 function downloadError(err: unknown, target: string, signal: AbortSignal): unknown {
   if (signal.aborted && signal.reason instanceof SourceError) return signal.reason;
   if (err instanceof SourceError) return err;
+  if (isScratchFull(err)) return scratchFullError(err);
   if (err instanceof DiskFormatError)
     return new SourceError(err.reason, `${target}: ${err.message}`, { retryable: true });
   const problem = transportProblemOf(err);
