@@ -15,6 +15,8 @@ command -v go >/dev/null || { log "Go 1.26 is needed on PATH (see README: prereq
 #    (losetup) make its sized volumes; iproute2 and nsenter (util-linux) make its pod network, nftables is what kube-proxy programs Services with.
 missing=()
 command -v ip >/dev/null || missing+=(iproute2)
+# tc (iproute2) shapes, and nft drops, the chaos runner's link to the simulated sources.
+command -v tc >/dev/null || missing+=(iproute2)
 command -v nft >/dev/null || missing+=(nftables)
 command -v nsenter >/dev/null || missing+=(util-linux)
 command -v qemu-img >/dev/null || missing+=(qemu-utils)

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -49,6 +50,7 @@ type exportLease struct {
 	files        map[string]string  // targetId -> VMDK file
 	lastProgress time.Time
 	timedOut     bool
+	vmName       string
 }
 
 func randomID() string {
@@ -62,7 +64,7 @@ func randomID() string {
 func (l *exportLease) background() *simulator.Context { return detached(l.creator) }
 
 func (r *leaseRegistry) create(ctx *simulator.Context, vm *exportVM) types.ManagedObjectReference {
-	lease := &exportLease{registry: r, creator: ctx, files: map[string]string{}}
+	lease := &exportLease{registry: r, creator: ctx, files: map[string]string{}, vmName: vm.Name}
 	lease.Self = types.ManagedObjectReference{Type: "HttpNfcLease", Value: "session[" + randomID() + "]" + randomID()}
 	lease.State = types.HttpNfcLeaseStateInitializing
 	lease.InitializeProgress = 0
@@ -141,6 +143,31 @@ func (r *leaseRegistry) leaseInfo(vm *exportVM, lease *exportLease) *types.HttpN
 		info.TotalDiskCapacityInKB += disk.CapacityInKB
 	}
 	return info
+}
+
+// serveState lists every export lease with its VM and state, for the chaos runner's leftover
+// check: a lease still initializing or ready holds its VM's disks, as vSphere's does, until it
+// completes, is aborted or times out.
+func (r *leaseRegistry) serveState(w http.ResponseWriter, _ *http.Request) {
+	r.mu.Lock()
+	leases := make([]*exportLease, 0, len(r.leases))
+	for _, l := range r.leases {
+		leases = append(leases, l)
+	}
+	r.mu.Unlock()
+	type leaseState struct {
+		Lease string `json:"lease"`
+		VM    string `json:"vm"`
+		State string `json:"state"`
+	}
+	out := []leaseState{}
+	for _, l := range leases {
+		l.background().WithLock(l, func() {
+			out = append(out, leaseState{Lease: l.Self.Value, VM: l.vmName, State: string(l.State)})
+		})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"leases": out})
 }
 
 func (r *leaseRegistry) get(id string) *exportLease {

@@ -58,6 +58,7 @@ func main() {
 	vms := installVMMethods(model.Map())
 	leases := newLeaseRegistry(time.Duration(*leaseTimeout) * time.Second)
 	model.Service.HandleFunc(nfcExportPrefix, leases.ServeHTTP)
+	model.Service.HandleFunc("/_sim/leases", leases.serveState)
 	server := model.Service.NewServer()
 	leases.baseURL = &url.URL{Scheme: "https", Host: server.URL.Host}
 	go leases.watchTimeouts()

@@ -1,0 +1,8 @@
+// Every chaos row, in the order `npm run chaos` runs them; the first row of each kind is the one
+// `npm test` runs (test/e2e/chaos.test.ts).
+import type { Fault } from '../fault.ts';
+import { controlPlaneFaults } from './control-plane.ts';
+import { importDeletedFaults } from './import-deleted.ts';
+import { processKillFaults } from './process-kills.ts';
+
+export const ALL_FAULTS: Fault[] = [...processKillFaults, ...controlPlaneFaults, ...importDeletedFaults];
