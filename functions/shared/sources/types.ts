@@ -86,4 +86,6 @@ export interface ExportOptions {
   signal?: AbortSignal;
   /** Max disks of one VM exported at the same time. */
   concurrency?: number;
+  /** A disk download that delivers no byte for this long fails (default DOWNLOAD_STALL_TIMEOUT_MS). */
+  stallTimeoutMs?: number;
 }

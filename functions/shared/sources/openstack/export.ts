@@ -95,7 +95,14 @@ export class ServerExport {
           ? await volumeToImage(this.copyContext(), plan.volume, name, temps, signal)
           : await serverToImage(this.copyContext(), server, name, temps, signal);
       const outPath = join(opts.scratchDir, `disk-${plan.index}.raw`);
-      const written = await downloadImage(this.client.session, image, outPath, progress, signal);
+      const written = await downloadImage(
+        this.client.session,
+        image,
+        outPath,
+        progress,
+        signal,
+        opts.stallTimeoutMs,
+      );
       progress({
         phase: 'done',
         bytesDone: image.size ?? written.sizeBytes,

@@ -8,8 +8,9 @@ import { pipeline } from 'node:stream/promises';
 import { convertForeignImage, qemuFormatForGlance } from '../../disk/foreign-image.ts';
 import { OffThreadHash } from '../../disk/off-thread-hash.ts';
 import { writeSparseRaw } from '../../disk/sparse-raw.ts';
-import { MAX_DISK_BYTES } from '../../limits.ts';
+import { DOWNLOAD_STALL_TIMEOUT_MS, MAX_DISK_BYTES } from '../../limits.ts';
 import { SourceError } from '../source-error.ts';
+import { watchForStall } from '../stall-watch.ts';
 import type { DiskProgress } from '../types.ts';
 import { httpError } from './http.ts';
 import type { OpenstackSession } from './session.ts';
@@ -31,6 +32,7 @@ export async function downloadImage(
   outPath: string,
   progress: (p: Omit<DiskProgress, 'index'>) => void,
   signal: AbortSignal,
+  stallTimeoutMs = DOWNLOAD_STALL_TIMEOUT_MS,
 ): Promise<{ sizeBytes: number; allocatedBytes: number }> {
   const diskFormat = image.disk_format ?? 'raw';
   // Decided before downloading: an unsupported format costs no transfer.
@@ -56,8 +58,18 @@ export async function downloadImage(
   // Off the thread that decrypts TLS and writes the disk: that thread is the download's limit.
   const hash = algo ? new OffThreadHash(algo) : undefined;
   try {
-    return await downloadVerified(
+    const body = watchForStall(
       res.data,
+      stallTimeoutMs,
+      () =>
+        new SourceError(
+          'Timeout',
+          `The download of image ${image.id} stalled: no data arrived for ${Math.round(stallTimeoutMs / 1000)} s (Glance stopped answering); the export is tried again.`,
+          { retryable: true },
+        ),
+    );
+    return await downloadVerified(
+      body,
       image,
       outPath,
       { foreignFormat, total, hash, expected },

@@ -1,9 +1,10 @@
 // The two requests the OVA source makes: a reachability probe (HEAD, or a one-byte ranged GET
 // for servers that refuse HEAD) and the streamed download.
 import axios, { type AxiosResponse } from 'axios';
-import { PassThrough, pipeline, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { DOWNLOAD_STALL_TIMEOUT_MS } from '../../limits.ts';
 import { SourceError } from '../source-error.ts';
+import { watchForStall } from '../stall-watch.ts';
 import { requestError, statusError } from './http-errors.ts';
 import type { OvaHttpSettings } from './connection.ts';
 
@@ -125,38 +126,6 @@ export interface OvaDownload {
 }
 
 /** Starts the download; resolves once the status line says the body is the OVA. */
-/**
- * The body as a stream that fails with a Timeout SourceError when no byte arrives for
- * `stallMs` (also with httpTimeoutSeconds 0, which lifts only the whole-download limit).
- * Destroying the returned stream destroys the response (and its socket).
- */
-function watchForStall(source: Readable, settings: OvaHttpSettings, stallMs: number): Readable {
-  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-  let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      // Waiting for our own consumer (a slow disk) is not a stall of the server.
-      if (source.isPaused() || out.readableLength > 0) return arm();
-      out.destroy(
-        new SourceError(
-          'Timeout',
-          `GET ${settings.displayUrl} stalled: no data arrived for ${Math.round(stallMs / 1000)} s; the download was stopped`,
-          { retryable: true },
-        ),
-      );
-    }, stallMs);
-  };
-  arm();
-  source.on('data', arm);
-  pipeline(source, out, () => clearTimeout(timer));
-  out.on('close', () => {
-    clearTimeout(timer);
-    if (!source.destroyed) source.destroy();
-  });
-  return out;
-}
-
 export async function openOvaDownload(
   settings: OvaHttpSettings,
   signal?: AbortSignal,
@@ -175,7 +144,16 @@ export async function openOvaDownload(
     deadline.dispose();
     throw statusError(settings, 'GET', res.status, res.statusText);
   }
-  const body = watchForStall(res.data, settings, stallTimeoutMs);
+  const body = watchForStall(
+    res.data,
+    stallTimeoutMs,
+    () =>
+      new SourceError(
+        'Timeout',
+        `GET ${settings.displayUrl} stalled: no data arrived for ${Math.round(stallTimeoutMs / 1000)} s; the download was stopped`,
+        { retryable: true },
+      ),
+  );
   const destroyBody = () => body.destroy(new Error('download cancelled'));
   deadline.signal.addEventListener('abort', destroyBody, { once: true });
   const length = Number(res.headers['content-length']);

@@ -10,6 +10,8 @@ import { decodeStreamOptimizedVmdk } from '../../disk/vmdk-stream.ts';
 import { forEachDisk } from '../disk-pool.ts';
 import { isScratchFull, scratchFullError } from '../scratch-full.ts';
 import { SourceError } from '../source-error.ts';
+import { watchForStall } from '../stall-watch.ts';
+import { DOWNLOAD_STALL_TIMEOUT_MS } from '../../limits.ts';
 import type { DiskProgress, ExportedDisk, ExportOptions } from '../types.ts';
 import type { VmwareConnection } from './connection.ts';
 import { vmDevices, vmDisks, type VmDisk } from './describe.ts';
@@ -245,8 +247,19 @@ async function runLease(
       } catch (err) {
         throw downloadError(err, device.targetId, stop.signal);
       }
+      const stallMs = opts.stallTimeoutMs ?? DOWNLOAD_STALL_TIMEOUT_MS;
+      const body = watchForStall(
+        response.data,
+        stallMs,
+        () =>
+          new SourceError(
+            'Timeout',
+            `download of ${device.targetId} stalled: no data arrived for ${Math.round(stallMs / 1000)} s (the host serving the disk stopped answering); the export is tried again`,
+            { retryable: true },
+          ),
+      );
       try {
-        const result = await decodeStreamOptimizedVmdk(response.data, outPath, {
+        const result = await decodeStreamOptimizedVmdk(body, outPath, {
           signal: stop.signal,
           onProgress: (n) => {
             bytesIn.set(index, n);
@@ -269,7 +282,7 @@ async function runLease(
             : {}),
         });
       } catch (err) {
-        response.data.destroy();
+        body.destroy();
         throw downloadError(err, device.targetId, stop.signal);
       }
     });
