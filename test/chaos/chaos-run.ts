@@ -12,8 +12,12 @@ import { chaosInventory, chaosTarget } from './inventory.ts';
 import { runRow, type RowResult } from './scenario.ts';
 import { sourceLink } from './source-link.ts';
 
-/** What every source sends to the pods, per source (MiB/s): a chaos VM's transfer takes seconds. */
-const SOURCE_LINK_MIBPS = 8;
+/**
+ * What each source sends to the pods (MiB/s), so that a chaos VM's transfer lasts ~10 s: VMware and
+ * OVA send the allocated data (~80 MiB); an OpenStack volume is whole GiB (Cinder), and its Glance
+ * image, all of it, is what crosses the link (~2 GiB).
+ */
+const SOURCE_LINK_MIBPS = { vmware: 8, ova: 8, openstack: 160 };
 
 export interface ChaosOptions {
   /** Only rows of these kinds (default: all). */
@@ -63,6 +67,9 @@ export async function runChaos(o: ChaosOptions): Promise<{ rows: RowResult[]; st
     const link = sourceLink(cluster);
     await link.shape(SOURCE_LINK_MIBPS);
     const ctx: ChaosContext = { cluster, sourceLink: link, log: o.log };
+    // Interrupted (Ctrl-C, a CI timeout): stop the cluster, which removes its network and mounts.
+    const interrupted = () => void cluster!.stop().finally(() => process.exit(130));
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, interrupted);
     for (const { fault, target } of rows) {
       o.log(`row ${target.name}: ${fault.name} at ${JSON.stringify(fault.moment)}`);
       const row = await runRow(ctx, fault, target);

@@ -5,13 +5,13 @@
 // client sees no reset, only silence, as behind a firewall that drops).
 import { execa } from 'execa';
 import type { LocalCluster } from '../../local-cluster/cluster.ts';
-import type { ChaosSource } from './fault.ts';
+import { CHAOS_SOURCES, type ChaosSource } from './fault.ts';
 
 export interface SourceLink {
   /** The TCP port of a source's simulator (every API and download of that source). */
   port(source: ChaosSource): number;
-  /** Limits what every source sends to the pods to `mibPerSecond` each. */
-  shape(mibPerSecond: number): Promise<void>;
+  /** Limits what each source sends to the pods (MiB/s per source). */
+  shape(mibPerSecond: Record<ChaosSource, number>): Promise<void>;
   /** Drops every packet from the pods to the source's port until the returned function runs. */
   drop(source: ChaosSource): Promise<() => Promise<void>>;
   /** Removes the shaping and every drop rule. */
@@ -40,12 +40,12 @@ export function sourceLink(cluster: LocalCluster): SourceLink {
   return {
     port: (source) => ports[source],
     async shape(mibPerSecond) {
-      const rate = `${Math.round(mibPerSecond * 8 * 1.048576 * 1000)}kbit`;
+      const kbit = (mib: number) => `${Math.round(mib * 8 * 1.048576 * 1000)}kbit`;
       await tc('qdisc', 'replace', 'dev', dev, 'root', 'handle', '1:', 'htb', 'default', '99');
       await tc('class', 'replace', 'dev', dev, 'parent', '1:', 'classid', '1:99', 'htb', 'rate', '10gbit');
-      let minor = 10;
-      for (const port of Object.values(ports)) {
-        const classid = `1:${minor++}`;
+      for (const [i, source] of CHAOS_SOURCES.entries()) {
+        const classid = `1:${10 + i}`;
+        const rate = kbit(mibPerSecond[source]);
         await tc(
           'class',
           'replace',
@@ -61,6 +61,8 @@ export function sourceLink(cluster: LocalCluster): SourceLink {
           'ceil',
           rate,
         );
+        // u32 on the source port: what the source's simulator sends back to the pods.
+        const match = ['u32', 'match', 'ip', 'sport', String(ports[source]), '0xffff'];
         await tc(
           'filter',
           'replace',
@@ -73,13 +75,8 @@ export function sourceLink(cluster: LocalCluster): SourceLink {
           'prio',
           '1',
           'handle',
-          `800::${minor}`,
-          'u32',
-          'match',
-          'ip',
-          'sport',
-          String(port),
-          '0xffff',
+          `800::${10 + i}`,
+          ...match,
           'flowid',
           classid,
         );
