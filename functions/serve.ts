@@ -5,6 +5,7 @@
 import faas from 'faas-js-runtime';
 import type { FunctionName } from '../events/routing.ts';
 import type { FunctionHandler } from './shared/function-handler.ts';
+import { HEALTH_CHECKS } from './shared/health-checks.ts';
 
 type FunctionModule = { handle: FunctionHandler };
 
@@ -33,4 +34,7 @@ if (!names.includes(name)) {
 }
 process.env.FUNCTION_NAME = name;
 const module = await FUNCTION_MODULES[name]();
-await faas.start(module.handle, { port: Number(process.env.PORT ?? 8080), logLevel: 'warn' as never });
+await faas.start(
+  { handle: module.handle, ...HEALTH_CHECKS },
+  { port: Number(process.env.PORT ?? 8080), logLevel: 'warn' as never },
+);
