@@ -64,6 +64,9 @@ const strictModeFixes: esbuild.Plugin = {
 };
 
 const CLIENT_NODE_DIR = `${join(PROJECT_ROOT, 'node_modules', '@kubernetes', 'client-node')}/`;
+const SOAP_DIR = `${join(PROJECT_ROOT, 'node_modules', 'soap')}/`;
+const FORM_DATA_DIR = `${join(PROJECT_ROOT, 'node_modules', 'form-data')}/`;
+const RAW_BODY_DIR = `${join(PROJECT_ROOT, 'node_modules', 'raw-body')}/`;
 
 /**
  * client-node's index re-exports every part of the client (exec, attach, port-forward, cp, top,
@@ -90,41 +93,101 @@ const clientNodeTreeShaking: esbuild.Plugin = {
   },
 };
 
+/** What a lazy stand-in exports: classes, plain functions and objects of functions (statics). */
+interface LazyExports {
+  classes?: string[];
+  functions?: string[];
+  statics?: Record<string, string[]>;
+}
+
 /**
- * client-node's config.js imports its proxy agents (SOCKS, HTTP(S) CONNECT) at load, though a
- * client only uses one when its kubeconfig names a proxy-url (an in-cluster config never does).
- * Its imports of them get a stand-in whose members load the real package on first use; the
- * packages stay in the bundle, so proxies work as before.
+ * Packages a dependency imports at load but uses only for an option we never set: its imports of
+ * them get a stand-in whose members load the real package on first use. The packages stay in the
+ * bundle, so the option works as before; a process that does not use it never runs their code.
+ * - client-node's config.js: its proxy agents (SOCKS, HTTP(S) CONNECT), used only when the
+ *   kubeconfig names a proxy-url (an in-cluster config never does);
+ * - node-soap: xml-crypto (with xpath and xmldom) for WSSecurityCert signing, and axios-ntlm for
+ *   NTLM authentication; vSphere takes a session cookie (vmware/session.ts);
+ * - form-data (axios's multipart bodies): mime-types, whose database (mime-db, ~2,500 types) is
+ *   parsed at load, for the type of an appended file; we never send multipart;
+ * - raw-body (faas-js-runtime's body reader): iconv-lite, for a body in a charset other than
+ *   UTF-8; CloudEvents are JSON in UTF-8.
  */
-const LAZY_FROM_CLIENT_NODE: Record<string, { classes?: string[]; statics?: Record<string, string[]> }> = {
-  'socks-proxy-agent': { classes: ['SocksProxyAgent'] },
-  socks: { statics: { SocksClient: ['createConnection'] } },
-  hpagent: { classes: ['HttpProxyAgent', 'HttpsProxyAgent'] },
+const LAZY_DEPENDENCIES: ReadonlyArray<{ importer: string; packages: Record<string, LazyExports> }> = [
+  {
+    importer: CLIENT_NODE_DIR,
+    packages: {
+      'socks-proxy-agent': { classes: ['SocksProxyAgent'] },
+      socks: { statics: { SocksClient: ['createConnection'] } },
+      hpagent: { classes: ['HttpProxyAgent', 'HttpsProxyAgent'] },
+    },
+  },
+  {
+    importer: SOAP_DIR,
+    packages: {
+      'xml-crypto': { classes: ['SignedXml'] },
+      'axios-ntlm': { functions: ['NtlmClient'] },
+    },
+  },
+  { importer: FORM_DATA_DIR, packages: { 'mime-types': { functions: ['lookup'] } } },
+  { importer: RAW_BODY_DIR, packages: { 'iconv-lite': { functions: ['getDecoder'] } } },
+];
+
+function lazyStandIn(name: string, lazy: LazyExports): string {
+  const load = `require(${JSON.stringify(name)})`;
+  return [
+    ...(lazy.classes ?? []).map(
+      (c) => `export class ${c} { constructor(...args) { return new (${load}.${c})(...args); } }`,
+    ),
+    ...(lazy.functions ?? []).map((f) => `export function ${f}(...args) { return ${load}.${f}(...args); }`),
+    ...Object.entries(lazy.statics ?? {}).map(
+      ([obj, fns]) =>
+        `export const ${obj} = { ${fns.map((f) => `${f}: (...args) => ${load}.${obj}.${f}(...args)`).join(', ')} };`,
+    ),
+  ].join('\n');
+}
+
+const lazyDependencies: esbuild.Plugin = {
+  name: 'lazy-dependencies',
+  setup(build) {
+    for (const [index, { importer, packages }] of LAZY_DEPENDENCIES.entries()) {
+      const names = Object.keys(packages).map((n) => n.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'));
+      build.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) =>
+        args.importer.startsWith(importer)
+          ? { path: args.path, namespace: 'lazy-dependencies', pluginData: { index, dir: args.resolveDir } }
+          : undefined,
+      );
+    }
+    build.onLoad({ filter: /.*/, namespace: 'lazy-dependencies' }, (args) => {
+      const { index, dir } = args.pluginData as { index: number; dir: string };
+      return {
+        contents: lazyStandIn(args.path, LAZY_DEPENDENCIES[index]!.packages[args.path]!),
+        loader: 'js',
+        resolveDir: dir,
+      };
+    });
+  },
 };
 
-const lazyProxyAgents: esbuild.Plugin = {
-  name: 'lazy-proxy-agents',
+/**
+ * axios has a CommonJS build (for `require`, as node-soap and axios-ntlm load it) and an ES module
+ * (for `import`, as our code loads it): bundled as Node resolves them, a process that talks SOAP
+ * would load both, and their error classes would differ. Every `require('axios')` gets the module
+ * our code imports.
+ */
+const oneAxios: esbuild.Plugin = {
+  name: 'one-axios',
   setup(build) {
-    const names = Object.keys(LAZY_FROM_CLIENT_NODE).join('|');
-    build.onResolve({ filter: new RegExp(`^(${names})$`) }, (args) =>
-      args.importer.startsWith(CLIENT_NODE_DIR)
-        ? { path: args.path, namespace: 'lazy-proxy-agents', pluginData: args.resolveDir }
+    build.onResolve({ filter: /^axios$/ }, (args) =>
+      args.kind === 'require-call' && args.pluginData !== 'one-axios'
+        ? build.resolve(args.path, {
+            kind: 'import-statement',
+            importer: args.importer,
+            resolveDir: args.resolveDir,
+            pluginData: 'one-axios',
+          })
         : undefined,
     );
-    build.onLoad({ filter: /.*/, namespace: 'lazy-proxy-agents' }, (args) => {
-      const lazy = LAZY_FROM_CLIENT_NODE[args.path]!;
-      const load = `require(${JSON.stringify(args.path)})`;
-      const lines = [
-        ...(lazy.classes ?? []).map(
-          (c) => `export class ${c} { constructor(...args) { return new (${load}.${c})(...args); } }`,
-        ),
-        ...Object.entries(lazy.statics ?? {}).map(
-          ([obj, fns]) =>
-            `export const ${obj} = { ${fns.map((f) => `${f}: (...args) => ${load}.${obj}.${f}(...args)`).join(', ')} };`,
-        ),
-      ];
-      return { contents: lines.join('\n'), loader: 'js', resolveDir: args.pluginData as string };
-    });
   },
 };
 
@@ -154,7 +217,7 @@ export function esbuildOptions(entryPoints: readonly string[], outdir: string): 
     minifySyntax: true,
     sourcemap: 'linked',
     banner: { js: REQUIRE_SHIM },
-    plugins: [strictModeFixes, clientNodeTreeShaking, lazyProxyAgents],
+    plugins: [strictModeFixes, clientNodeTreeShaking, lazyDependencies, oneAxios],
     metafile: true,
     write: false,
     logLevel: 'warning',
