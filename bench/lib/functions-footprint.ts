@@ -118,7 +118,9 @@ async function startAndHandle(
   const message = HTTP.binary(event);
   const started = performance.now();
   const args =
-    fn === 'bare-node' ? ['-e', BARE_SERVER] : [join(PROJECT_ROOT, IMAGE_PROGRAMS.functions.built), fn];
+    fn === 'bare-node'
+      ? ['-e', BARE_SERVER]
+      : [...IMAGE_PROGRAMS.functions.nodeFlags, join(PROJECT_ROOT, IMAGE_PROGRAMS.functions.built), fn];
   const child = execa(process.execPath, args, {
     cwd: PROJECT_ROOT,
     env: { ...settings.runtime, NODE_ENV: 'production', PORT: String(port), KUBECONFIG: kubeconfig },

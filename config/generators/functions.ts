@@ -7,7 +7,7 @@ import {
   type FunctionName,
 } from '../../events/routing.ts';
 import { settings } from './settings.ts';
-import { IMAGE_PROGRAMS } from '../../functions/shared/image-programs.ts';
+import { programCommand } from '../../functions/shared/image-programs.ts';
 
 type Manifest = Record<string, unknown>;
 
@@ -17,7 +17,7 @@ const FUNCTION_LABEL = 'functions.vm-import.harvesterhci.io/name';
 export const FUNCTION_PORT = 8080;
 
 /** The command that serves a function (same in the container and on the local cluster). */
-export const functionCommand = (fn: FunctionName): string[] => ['node', IMAGE_PROGRAMS.functions.built, fn];
+export const functionCommand = (fn: FunctionName): string[] => [...programCommand('functions'), fn];
 
 export function settingsConfigMap(): Manifest {
   return {

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIST_DIR, hasBuild } from '../../../build.ts';
-import { IMAGE_PROGRAMS } from '../../../functions/shared/image-programs.ts';
+import { programCommand } from '../../../functions/shared/image-programs.ts';
 
 /** A host path bound read-only at `path` in the container. */
 export interface RootfsBind {
@@ -122,7 +122,7 @@ function vmImportImage(host: ImageHost): ImageRootfs {
     user: { uid: 65532, gid: 65532 },
     workingDir: '/app',
     env: { ...base.env, NODE_ENV: 'production' },
-    cmd: ['node', IMAGE_PROGRAMS.functions.built],
+    cmd: programCommand('functions'),
   };
 }
 
