@@ -33,6 +33,6 @@ function restarted(component: 'kube-apiserver' | 'etcd', source: ChaosSource, mo
 export const controlPlaneFaults: Fault[] = [
   restarted('kube-apiserver', 'vmware', 'mid-transfer'),
   restarted('etcd', 'ova', 'mid-transfer'),
-  restarted('kube-apiserver', 'openstack', 'image-download'),
+  restarted('kube-apiserver', 'ova', 'image-download'),
   restarted('etcd', 'vmware', 'vm-creation'),
 ];

@@ -31,5 +31,5 @@ export const importDeletedFaults: Fault[] = [
   deletedAt('openstack', { phase: 'sourceReady' }),
   deletedAt('ova', 'image-download'),
   deletedAt('vmware', { phase: 'diskImagesReady' }),
-  deletedAt('openstack', { phase: 'virtualMachineCreated' }),
+  deletedAt('vmware', { phase: 'virtualMachineCreated' }),
 ];

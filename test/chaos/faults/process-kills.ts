@@ -78,5 +78,5 @@ export const processKillFaults: Fault[] = [
   functionKilled('export-status', 'openstack', 'mid-transfer'),
   functionKilled('images', 'ova', { phase: 'disksExported' }),
   brokerKilled('filter', 'vmware', 'mid-transfer'),
-  brokerKilled('ingress', 'openstack', 'image-download'),
+  brokerKilled('ingress', 'ova', 'image-download'),
 ];
