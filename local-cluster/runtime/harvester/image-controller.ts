@@ -56,6 +56,8 @@ export type VmImage = KubeObject & {
 const RETRY_DELAY_MS = 10_000;
 /** pkg/controller/master/image/vm_image_controller.go checkInterval: a cdi image's DataVolume is checked every second. */
 const CDI_CHECK_INTERVAL_MS = 1000;
+/** Delay before a failed decision about an image is taken again (requeue). */
+const REQUEUE_DELAY_MS = 2000;
 export const IMAGE_FINALIZER = 'wrangler.cattle.io/vm-image-controller';
 const DEFAULT_RETRY = 3;
 
@@ -83,12 +85,10 @@ export class HarvesterImageController {
     this.watch = this.ctx.kube.listWatch(
       { apiVersion: 'harvesterhci.io/v1beta1', kind: 'VirtualMachineImage', emitListed: true },
       (type, obj) =>
-        void this.onImage(type, obj as VmImage).catch((err: unknown) =>
-          this.ctx.log('harvester', 'image handling failed', {
-            image: obj.metadata?.name,
-            error: String(err),
-          }),
-        ),
+        void this.onImage(type, obj as VmImage).catch((err: unknown) => {
+          const ns = obj.metadata?.namespace ?? 'default';
+          this.requeue(`${ns}/${obj.metadata?.name}`, ns, obj.metadata!.name!, err);
+        }),
     );
     await this.watch.ready;
   }
@@ -137,12 +137,7 @@ export class HarvesterImageController {
       if (wait > 0) {
         this.timers.set(
           key,
-          setTimeout(() => {
-            this.timers.delete(key);
-            void this.ctx.kube
-              .find('harvesterhci.io/v1beta1', 'VirtualMachineImage', ns, name)
-              .then((cur) => cur && this.onImage('MODIFIED', cur as VmImage));
-          }, wait),
+          setTimeout(() => this.recheck(key, ns, name), wait),
         );
         return;
       }
@@ -177,9 +172,21 @@ export class HarvesterImageController {
     void this.ctx.kube
       .find('harvesterhci.io/v1beta1', 'VirtualMachineImage', ns, name)
       .then((cur) => cur && this.onImage('MODIFIED', cur as VmImage))
-      .catch((err: unknown) =>
-        this.ctx.log('harvester', 'image handling failed', { image: key, error: String(err) }),
-      );
+      .catch((err: unknown) => this.requeue(key, ns, name, err));
+  }
+
+  /**
+   * A decision that failed (the API server away or restarting, a conflict) is taken again later
+   * from the current object, as controller-runtime's rate-limited requeue does for Harvester's
+   * image controller; dropping it would leave the image importing for ever.
+   */
+  private requeue(key: string, ns: string, name: string, err: unknown): void {
+    this.ctx.log('harvester', 'image handling failed; retrying', { image: key, error: String(err) });
+    if (this.stopped || this.timers.has(key)) return;
+    this.timers.set(
+      key,
+      setTimeout(() => this.recheck(key, ns, name), REQUEUE_DELAY_MS),
+    );
   }
 
   /**

@@ -4,7 +4,7 @@
 // flight are lost or repeated, and the functions' idempotence plus the resync ping must carry the
 // import to its end.
 import { KNATIVE_NAMESPACE } from '../../../local-cluster/runtime/knative/eventing-install.ts';
-import type { ChaosContext, ChaosSource, Fault, Injection, Moment } from '../fault.ts';
+import type { ChaosContext, ChaosSource, ChaosTarget, Fault, Injection, Moment } from '../fault.ts';
 import { describeObservation, momentReached, observe } from '../moments.ts';
 import { killPodContainer, runningPods } from '../pod-process.ts';
 
@@ -24,19 +24,53 @@ async function restartCount(ctx: ChaosContext, namespace: string, pod: string): 
 }
 
 /** Kills the one running pod matching `selector`; the proof names it, its PID and where the import was. */
-function killPod(namespace: string, selector: string, what: string, moment: Moment) {
-  return async (ctx: ChaosContext, target: Parameters<Fault['inject']>[1]): Promise<Injection> => {
-    const [pod] = await runningPods(ctx.cluster, namespace, selector);
-    if (!pod) return { hit: false, proof: `no running pod of ${what} (${selector})` };
-    const before = await restartCount(ctx, namespace, pod);
-    const killed = await killPodContainer(ctx.cluster, namespace, pod);
-    const at = await observe(ctx.cluster, target);
-    const hit = momentReached(moment, at) || typeof moment === 'object';
-    return {
-      hit,
-      proof: `${what}: pid ${killed.pid} of ${pod} SIGKILLed (restarts ${before}); import then ${describeObservation(at)}`,
-    };
+async function killOnePod(
+  ctx: ChaosContext,
+  target: ChaosTarget,
+  namespace: string,
+  selector: string,
+  what: string,
+  moment: Moment,
+): Promise<Injection & { pod?: string; restarts?: number }> {
+  const [pod] = await runningPods(ctx.cluster, namespace, selector);
+  if (!pod) return { hit: false, proof: `no running pod of ${what} (${selector})` };
+  const restarts = await restartCount(ctx, namespace, pod);
+  const killed = await killPodContainer(ctx.cluster, namespace, pod);
+  const at = await observe(ctx.cluster, target);
+  return {
+    pod,
+    restarts,
+    hit: momentReached(moment, at) || typeof moment === 'object',
+    proof: `${what}: pid ${killed.pid} of ${pod} SIGKILLed (restarts ${restarts}); import then ${describeObservation(at)}`,
   };
+}
+
+/**
+ * Whether the killed container had logged its step for the import from `phase` (each function logs
+ * "step" with from/to once a step is done): read from the container's previous instance through
+ * the kubelet's log API (kubectl logs --previous) once the pod restarted.
+ */
+async function stepLoggedBeforeKill(
+  ctx: ChaosContext,
+  target: ChaosTarget,
+  pod: string,
+  restarts: number,
+  phase: string,
+): Promise<boolean | undefined> {
+  const deadline = Date.now() + 120_000;
+  while ((await restartCount(ctx, FUNCTIONS_NAMESPACE, pod).catch(() => restarts)) <= restarts) {
+    if (Date.now() > deadline) return undefined;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const previous = await ctx.cluster.kubectl(['logs', pod, '-n', FUNCTIONS_NAMESPACE, '--previous']);
+  return previous.split('\n').some((line) => {
+    try {
+      const l = JSON.parse(line) as { msg?: string; import?: string; from?: string };
+      return l.msg === 'step' && l.import === target.name && (l.from ?? '') === phase;
+    } catch {
+      return false;
+    }
+  });
 }
 
 function functionKilled(fn: string, source: ChaosSource, moment: Moment): Fault {
@@ -46,12 +80,21 @@ function functionKilled(fn: string, source: ChaosSource, moment: Moment): Fault 
     source,
     moment,
     expected: { end: 'running' },
-    inject: killPod(
-      FUNCTIONS_NAMESPACE,
-      `functions.vm-import.harvesterhci.io/name=${fn}`,
-      `function ${fn}`,
-      moment,
-    ),
+    async inject(ctx, target) {
+      const selector = `functions.vm-import.harvesterhci.io/name=${fn}`;
+      const killed = await killOnePod(ctx, target, FUNCTIONS_NAMESPACE, selector, `function ${fn}`, moment);
+      // Killed in a phase this function handles: mid-step only if its step for that phase had
+      // not finished in the killed container.
+      if (typeof moment !== 'object' || !killed.pod) return killed;
+      const logged = await stepLoggedBeforeKill(ctx, target, killed.pod, killed.restarts!, moment.phase);
+      const step =
+        logged === undefined
+          ? 'the pod did not restart in 120 s'
+          : logged
+            ? `its step from ${moment.phase || 'new'} had already finished`
+            : `its step from ${moment.phase || 'new'} had not finished (kubectl logs --previous)`;
+      return { proof: `${killed.proof}; ${step}`, hit: killed.hit && logged === false };
+    },
   };
 }
 
@@ -62,19 +105,23 @@ function brokerKilled(role: 'filter' | 'ingress', source: ChaosSource, moment: M
     source,
     moment,
     expected: { end: 'running' },
-    inject: killPod(
-      KNATIVE_NAMESPACE,
-      `eventing.knative.dev/brokerRole=${role}`,
-      `mt-broker-${role}`,
-      moment,
-    ),
+    inject: (ctx, target) =>
+      killOnePod(
+        ctx,
+        target,
+        KNATIVE_NAMESPACE,
+        `eventing.knative.dev/brokerRole=${role}`,
+        `mt-broker-${role}`,
+        moment,
+      ),
   };
 }
 
 export const processKillFaults: Fault[] = [
-  // The vm function the moment the images are ready: the event that makes it create the VM is
-  // in flight or being handled.
-  functionKilled('vm', 'vmware', { phase: 'diskImagesReady' }),
+  // Killed as soon as its phase begins, while the event of the phase is in flight or being
+  // handled: the proof reads the killed container's log to tell. (The vm function's step is too
+  // short for a poll of the phase to catch it running.)
+  functionKilled('preflight', 'vmware', { phase: '' }),
   functionKilled('export-status', 'openstack', 'mid-transfer'),
   functionKilled('images', 'ova', { phase: 'disksExported' }),
   brokerKilled('filter', 'vmware', 'mid-transfer'),
