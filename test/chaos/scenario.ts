@@ -9,7 +9,7 @@ import {
   isTerminalImport,
   type VirtualMachineImportStatus,
 } from '../../functions/shared/api/index.ts';
-import { LABEL_IMPORT_NAME } from '../../functions/shared/labels.ts';
+import { ANNOTATION_IMAGE_ID, LABEL_IMPORT_NAME } from '../../functions/shared/labels.ts';
 import { importStatus } from '../../local-cluster/import-status.ts';
 import { sameDisk } from '../support/e2e.ts';
 import { openstackServerStatus, vmwarePowerStateOf } from '../support/source-power.ts';
@@ -184,7 +184,6 @@ export async function runRow(
         row.problems.push(`message does not match ${expected.message}`);
     }
 
-    const kept = { images: [] as string[], pvcs: [] as string[] };
     if (running) {
       const identical = await Promise.all(
         (status!.diskImportStatus ?? []).map((d, i) =>
@@ -196,24 +195,8 @@ export async function runRow(
       );
       row.bytesIdentical = identical.length && identical.every(Boolean) ? 'yes' : 'no';
       if (row.bytesIdentical === 'no') row.problems.push('disk bytes differ from the source');
-      kept.images = (status!.diskImportStatus ?? []).map((d) => d.VirtualMachineImage ?? '');
-      kept.pvcs = (
-        await cluster.kubectl([
-          'get',
-          'pvc',
-          '-n',
-          t.namespace,
-          '-l',
-          `${LABEL_IMPORT_NAME}=${t.name}`,
-          '-o',
-          'name',
-        ])
-      )
-        .split('\n')
-        .filter(Boolean)
-        .map((n) => n.replace(/^[^/]+\//, ''))
-        .filter((n) => !/scratch/.test(n));
     }
+    const kept = await keptWithVm(ctx, t);
 
     // The source's power: off once its VM runs here (or exists, for a deletion after the VM),
     // otherwise back on (it was on before the import).
@@ -242,6 +225,34 @@ export async function runRow(
   }
   if (row.leftovers.length) row.problems.push('left behind: ' + row.leftovers.join(', '));
   return row;
+}
+
+/**
+ * What stays with the imported VM once it exists (also when the import is deleted after it):
+ * the PVCs its volumes name and the images those PVCs were made from.
+ */
+async function keptWithVm(ctx: ChaosContext, t: ChaosTarget): Promise<{ images: string[]; pvcs: string[] }> {
+  const out = await ctx.cluster.kubectl([
+    'get',
+    'virtualmachines.kubevirt.io,pvc',
+    '-n',
+    t.namespace,
+    '-l',
+    `${LABEL_IMPORT_NAME}=${t.name}`,
+    '-o',
+    'json',
+  ]);
+  const items = (JSON.parse(out) as { items: Record<string, any>[] }).items;
+  const pvcs = items
+    .filter((o) => o.kind === 'VirtualMachine')
+    .flatMap((vm) => (vm.spec?.template?.spec?.volumes ?? []) as Record<string, any>[])
+    .map((v) => (v.persistentVolumeClaim?.claimName ?? v.dataVolume?.name) as string | undefined)
+    .filter((n): n is string => !!n);
+  const images = items
+    .filter((o) => o.kind === 'PersistentVolumeClaim' && pvcs.includes(o.metadata?.name))
+    .map((p) => String(p.metadata?.annotations?.[ANNOTATION_IMAGE_ID] ?? '').split('/')[1] ?? '')
+    .filter(Boolean);
+  return { images, pvcs };
 }
 
 /** Deletes the row's import, VM and images (the next row starts clean). */

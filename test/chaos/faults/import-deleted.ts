@@ -28,7 +28,9 @@ function deletedAt(source: ChaosSource, moment: Moment): Fault {
 
 export const importDeletedFaults: Fault[] = [
   deletedAt('vmware', 'mid-transfer'),
+  deletedAt('ova', { phase: '' }),
   deletedAt('openstack', { phase: 'sourceReady' }),
+  deletedAt('ova', { phase: 'disksExported' }),
   deletedAt('ova', 'image-download'),
   deletedAt('vmware', { phase: 'diskImagesReady' }),
   deletedAt('vmware', { phase: 'virtualMachineCreated' }),
