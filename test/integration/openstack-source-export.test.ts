@@ -21,7 +21,11 @@ import {
   startOpenstackSimulator,
   type OpenstackSimulator,
 } from '../../local-cluster/simulators/openstack/index.ts';
-import { IMAGE_BOOTED, OPENSTACK_TEST_INVENTORY as inventory } from '../support/openstack.ts';
+import {
+  IMAGE_BOOTED,
+  OPENSTACK_TEST_INVENTORY as inventory,
+  revokeOpenstackTokens,
+} from '../support/openstack.ts';
 import { openstackConnection } from '../../local-cluster/simulators/openstack/connection.ts';
 
 const run = promisify(execFile);
@@ -216,6 +220,31 @@ describe('export', () => {
     } finally {
       sim.setFaults({ tokenLifetimeMs: 3600_000, transitionMs: 30, httpErrors: [] });
     }
+    assert.deepEqual(cloudLeftovers(), { snapshots: [], volumes: [], images: [] });
+  });
+
+  it('a token revoked mid-download (DELETE /v3/auth/tokens): the next call is 401, the session authenticates again, the disks are byte-identical', async () => {
+    const client = await OpenstackClient.connect(conn, { log, retryBaseMs: 10 });
+    let revoked: Promise<number> | undefined;
+    const disks = await new ServerExport(client, SETTINGS).run('two-disks', {
+      scratchDir: join(work, 'scratch-revoked'),
+      concurrency: 1,
+      onProgress: (p) => {
+        // Once, while the first disk's bytes arrive.
+        if (!revoked && p.phase === 'exporting' && p.bytesDone > 0)
+          revoked = revokeOpenstackTokens({
+            url: sim.url,
+            ...(sim.caCertPem ? { ca_cert: sim.caCertPem } : {}),
+          });
+      },
+    });
+    assert.ok(((await revoked) ?? 0) >= 1, 'a token was revoked mid-download');
+    assert.ok(
+      client.session.reauthentications >= 1,
+      `re-authenticated ${client.session.reauthentications} times`,
+    );
+    await assertSameAsSource(disks[0]!.path, inventory.openstack!.servers[0]!.volumes[1]!);
+    await assertSameAsSource(disks[1]!.path, inventory.openstack!.servers[0]!.volumes[0]!);
     assert.deepEqual(cloudLeftovers(), { snapshots: [], volumes: [], images: [] });
   });
 

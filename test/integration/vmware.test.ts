@@ -27,6 +27,7 @@ import { moRefArg, text, toMoRef, type MoRef } from '../../functions/shared/sour
 import { SourceError } from '../../functions/shared/sources/source-error.ts';
 import { Inventory } from '../../local-cluster/simulators/inventory.ts';
 import { startVcsim, type Vcsim } from '../../local-cluster/simulators/vcsim/index.ts';
+import { terminateVcenterSessions } from '../support/vcenter-sessions.ts';
 
 const run = promisify(execFile);
 const WORK = join(process.cwd(), 'test/.fixtures/vmware-it');
@@ -358,6 +359,43 @@ describe('exportVmwareVm', () => {
     }
     await rm(disks[0]!.path);
     await rm(disks[1]!.path);
+  });
+
+  test('the session terminated mid-transfer (TerminateSession): the lease calls log in again, the disks are byte-identical', async () => {
+    const dir = await mkdtemp(join(scratch, 'terminated-'));
+    const leases = () => [...vcsim.logs().matchAll(/lease \S+ created for export-vm/g)].length;
+    const leasesBefore = leases();
+    let terminated: Promise<number> | undefined;
+    const disks = await exportVmwareVm(
+      conn,
+      DC,
+      { name: 'export-vm', folder: 'Discovered VM/nested' },
+      {
+        scratchDir: dir,
+        concurrency: 1,
+        onProgress: (p) => {
+          if (!terminated && p.bytesDone > 0)
+            terminated = terminateVcenterSessions({
+              url: vcsim.url,
+              username: vcsim.username,
+              password: vcsim.password,
+              caCert: vcsim.caCertPem,
+            });
+        },
+      },
+      // Longer than the termination takes: the next lease call is the first on the ended session.
+      { leaseProgressIntervalMs: 1000 },
+    );
+    assert.ok(((await terminated) ?? 0) >= 1, 'the export session was terminated mid-transfer');
+    const sources = vcsim.disks.filter((d) => d.vm === 'export-vm');
+    for (const disk of disks)
+      assert.ok(
+        (await readFile(disk.path)).equals(await readFile(sources[disk.index]!.rawPath)),
+        `disk ${disk.index} differs from its source`,
+      );
+    assert.equal((await leaseOf('export-vm')).state, 'done');
+    // The same lease went on: no second ExportVm, no disk byte downloaded twice.
+    assert.equal(leases() - leasesBefore, 1);
   });
 
   test('an interrupted download aborts the lease and leaves no partial image', async () => {

@@ -95,3 +95,27 @@ export async function setOpenstackSimulatorFaults(
     httpsAgent: new Agent({ ...(endpoint.ca_cert ? { ca: endpoint.ca_cert } : {}) }),
   });
 }
+
+/**
+ * Ends every session of the simulated cloud as a user (or an admin) revoking tokens does: each
+ * token the simulator still accepts (its test-control route GET /_sim/tokens) is revoked through
+ * Keystone's own DELETE /v3/auth/tokens, authenticated by itself. Returns how many were revoked.
+ */
+export async function revokeOpenstackTokens(endpoint: { url: string; ca_cert?: string }): Promise<number> {
+  const httpsAgent = new Agent({ ...(endpoint.ca_cert ? { ca: endpoint.ca_cert } : {}) });
+  const { data } = await axios.get<{ tokens: string[] }>(new URL('/_sim/tokens', endpoint.url).href, {
+    httpsAgent,
+  });
+  const identity = endpoint.url.replace(/\/v3\/?$/, '');
+  let revoked = 0;
+  for (const token of data.tokens) {
+    const res = await axios.delete(`${identity}/v3/auth/tokens`, {
+      httpsAgent,
+      headers: { 'X-Auth-Token': token, 'X-Subject-Token': token },
+      validateStatus: () => true,
+    });
+    if (res.status === 204) revoked++;
+    else if (res.status !== 404) throw new Error(`Keystone answered ${res.status} to the revocation`);
+  }
+  return revoked;
+}

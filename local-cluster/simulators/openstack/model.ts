@@ -372,6 +372,14 @@ export class CloudModel {
     return token;
   }
 
+  revokeToken(id: string): void {
+    this.tokens.delete(id);
+  }
+
+  validTokenIds(): string[] {
+    return [...this.tokens.keys()].filter((id) => this.validToken(id));
+  }
+
   expireAllTokens(): void {
     for (const t of this.tokens.values()) t.expiresAt = 0;
   }

@@ -192,6 +192,7 @@ export class Router {
     if (ctx.method === 'GET' && rest === '') return { status: 300, body: { versions: { values: [v3] } } };
     if (ctx.method === 'GET' && rest === '/v3') return { status: 200, body: { version: v3 } };
     if (rest === '/v3/auth/tokens' && ctx.method === 'POST') return this.authenticate(ctx, identityUrl);
+    if (rest === '/v3/auth/tokens' && ctx.method === 'DELETE') return this.revokeToken(ctx);
     return errorResponse('identity', 404, 'The resource could not be found.');
   }
 
@@ -248,6 +249,23 @@ export class Router {
       body.catalog = this.catalog(ctx.baseUrl, identityUrl);
     }
     return { status: 201, headers: { 'x-subject-token': token.id }, body: { token: body } };
+  }
+
+  /**
+   * DELETE /v3/auth/tokens: the X-Subject-Token stops being valid at once, whatever its expiry
+   * (keystone/api/auth.py AuthTokenResource.delete → token_provider_api.revoke_token; the Identity
+   * API v3 reference, "Revoke token"). The caller authenticates with X-Auth-Token (a token may
+   * revoke itself); an unknown subject token is 404 TokenNotFound. Every service then answers 401
+   * for it, as keystonemiddleware does for a revoked token.
+   */
+  private revokeToken(ctx: RequestContext): SimResponse {
+    if (!this.model.validToken(header(ctx, 'x-auth-token')))
+      return errorResponse('identity', 401, 'The request you have made requires authentication.');
+    const subject = header(ctx, 'x-subject-token');
+    if (!subject || !this.model.validToken(subject))
+      return errorResponse('identity', 404, `Could not find token: ${subject ?? ''}.`);
+    this.model.revokeToken(subject);
+    return { status: 204 };
   }
 
   private catalog(base: string, identityUrl: string): unknown[] {
@@ -908,6 +926,9 @@ export class Router {
       this.setFaults((ctx.body ?? {}) as OpenstackFaults);
       return { status: 200, body: this.model.faults };
     }
+    // The tokens Keystone would still accept (a chaos fault revokes them through the real API).
+    if (ctx.method === 'GET' && ctx.path === '/_sim/tokens')
+      return { status: 200, body: { tokens: this.model.validTokenIds() } };
     if (ctx.method === 'POST' && ctx.path === '/_sim/expire-tokens') {
       this.model.expireAllTokens();
       return { status: 204 };

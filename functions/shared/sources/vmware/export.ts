@@ -17,7 +17,14 @@ import type { VmwareConnection } from './connection.ts';
 import { vmDevices, vmDisks, type VmDisk } from './describe.ts';
 import { diskBusForController } from './hardware-mapping.ts';
 import { findVm, retrieveObjectProperties, type VmLocation } from './inventory.ts';
-import { isVimFault, vimCall, withVimSession, type VimSession } from './session.ts';
+import {
+  isNotAuthenticated,
+  isVimFault,
+  renewVimSession,
+  vimCall,
+  withVimSession,
+  type VimSession,
+} from './session.ts';
 import { asArray, bool, child, moRefArg, num, text, toMoRef, xsiType, type MoRef } from './soap-values.ts';
 import { transportProblemOf } from '../transport-errors.ts';
 
@@ -174,7 +181,7 @@ export async function exportVmwareVm(
 }
 
 async function runLease(
-  s: VimSession,
+  first: VimSession,
   lease: MoRef,
   vmName: string,
   disks: VmDisk[],
@@ -186,6 +193,25 @@ async function runLease(
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const written: string[] = [];
   let keepAlive: Promise<void> = Promise.resolve();
+  let s = first;
+  // vCenter may end the session mid-transfer (it expired, or SessionManager.TerminateSession): the
+  // lease's calls log in again once and go on with the same lease. Where the lease did not outlive
+  // its session, the call on the new session fails and the export fails as retryable.
+  const leaseCall = async (operation: string) => {
+    const stale = s;
+    const args = () =>
+      operation === 'HttpNfcLeaseProgress'
+        ? { _this: moRefArg(lease), percent: progressOf() }
+        : { _this: moRefArg(lease) };
+    try {
+      return await vimCall(stale, operation, args());
+    } catch (err) {
+      if (!isNotAuthenticated(err)) throw err;
+      if (s === stale) s = await renewVimSession(stale);
+      return vimCall(s, operation, args());
+    }
+  };
+  let progressOf = () => 0;
   try {
     const info = await waitForLeaseReady(s, lease, tuning.leaseReadyTimeoutMs ?? 300_000, stop.signal);
     const devices = parseDeviceUrls(info).filter((d) => d.disk);
@@ -206,7 +232,7 @@ async function runLease(
 
     const totalBytes = jobs.reduce((n, j) => n + j.device.fileSize, 0);
     const bytesIn = new Map<number, number>();
-    const progressOf = () => {
+    progressOf = () => {
       const done = [...bytesIn.values()].reduce((a, b) => a + b, 0);
       return totalBytes > 0 ? Math.min(99, Math.floor((done / totalBytes) * 100)) : 0;
     };
@@ -216,7 +242,7 @@ async function runLease(
         await sleepUnlessAborted(interval, stop.signal);
         if (stop.signal.aborted) return;
         try {
-          await vimCall(s, 'HttpNfcLeaseProgress', { _this: moRefArg(lease), percent: progressOf() });
+          await leaseCall('HttpNfcLeaseProgress');
         } catch (err) {
           stop.abort(
             new SourceError('ExportLeaseFailed', `the export lease was lost: ${(err as Error).message}`, {
@@ -288,13 +314,13 @@ async function runLease(
     });
     stop.abort();
     await keepAlive;
-    await vimCall(s, 'HttpNfcLeaseComplete', { _this: moRefArg(lease) });
+    await leaseCall('HttpNfcLeaseComplete');
     return results.sort((a, b) => a.index - b.index);
   } catch (err) {
     const failure = stop.signal.reason instanceof SourceError ? stop.signal.reason : err;
     stop.abort(failure);
     await keepAlive;
-    await vimCall(s, 'HttpNfcLeaseAbort', { _this: moRefArg(lease) }).catch(() => undefined);
+    await leaseCall('HttpNfcLeaseAbort').catch(() => undefined);
     await Promise.all(written.map((p) => rm(p, { force: true })));
     if (opts.signal?.aborted) throw new SourceError('Aborted', `export of VM ${vmName} was cancelled`);
     throw failure instanceof SourceError

@@ -244,6 +244,22 @@ export async function withVimSession<T>(
   }
 }
 
+/**
+ * A new session in place of `stale`, which vCenter no longer knows (expired, or ended by
+ * SessionManager.TerminateSession): for work that cannot simply start over, such as an export
+ * lease being kept alive. Callers renewing the same stale session at once share one login.
+ */
+export async function renewVimSession(stale: VimSession): Promise<VimSession> {
+  const key = cacheKey(stale.conn);
+  const cached = sessions.get(key);
+  if (cached && (await cached.session.catch(() => undefined)) === stale) sessions.delete(key);
+  return sessionFor(stale.conn);
+}
+
+/** Whether `err` says vCenter no longer knows the session. */
+export const isNotAuthenticated = (err: unknown): boolean =>
+  err instanceof SourceError && err.reason === NOT_AUTHENTICATED;
+
 /** Calls a vim25 method with the session; errors become SourceErrors (never carrying secrets). */
 export async function vimCall(session: VimSession, operation: string, args: SoapArgs): Promise<unknown> {
   try {
