@@ -3,6 +3,18 @@
 import type { Fault } from '../fault.ts';
 import { controlPlaneFaults } from './control-plane.ts';
 import { importDeletedFaults } from './import-deleted.ts';
+import { dataPathKillFaults } from './data-path-kills.ts';
 import { processKillFaults } from './process-kills.ts';
+import { scratchFullFaults } from './scratch-full.ts';
+import { sourceSessionExpiredFaults } from './source-session-expired.ts';
+import { sourceUnreachableFaults } from './source-unreachable.ts';
 
-export const ALL_FAULTS: Fault[] = [...processKillFaults, ...controlPlaneFaults, ...importDeletedFaults];
+export const ALL_FAULTS: Fault[] = [
+  ...processKillFaults,
+  ...dataPathKillFaults,
+  ...controlPlaneFaults,
+  ...sourceUnreachableFaults,
+  ...sourceSessionExpiredFaults,
+  ...scratchFullFaults,
+  ...importDeletedFaults,
+];

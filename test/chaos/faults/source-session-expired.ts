@@ -6,7 +6,7 @@ import type { LocalCluster } from '../../../local-cluster/cluster.ts';
 import { revokeOpenstackTokens } from '../../support/openstack.ts';
 import { terminateVcenterSessions } from '../../support/vcenter-sessions.ts';
 import type { Fault } from '../fault.ts';
-import { describeTransfer, importStatus, isMidTransfer, transferOf } from './import-view.ts';
+import { describeObservation, momentReached, observe } from '../moments.ts';
 
 function vcenterOf(cluster: LocalCluster) {
   const vc = cluster.endpoints.vmware;
@@ -22,32 +22,32 @@ function keystoneOf(cluster: LocalCluster) {
 
 export const sourceSessionExpiredFaults: Fault[] = [
   {
-    name: 'vCenter sessions terminated (TerminateSession), vmware, mid-transfer',
+    name: 'vCenter sessions terminated (TerminateSession)',
     kind: 'source-session-expired',
     source: 'vmware',
     moment: 'mid-transfer',
     expected: { end: 'running' },
     async inject({ cluster }, target) {
-      const transfer = transferOf(await importStatus(cluster, target));
+      const at = await observe(cluster, target);
       const ended = await terminateVcenterSessions(vcenterOf(cluster));
       return {
-        proof: `${ended} vCenter session(s) terminated at ${describeTransfer(transfer)}`,
-        hit: ended > 0 && isMidTransfer(transfer),
+        proof: `${ended} vCenter session(s) terminated; import ${describeObservation(at)}`,
+        hit: ended > 0 && momentReached('mid-transfer', at),
       };
     },
   },
   {
-    name: 'Keystone tokens revoked (DELETE /v3/auth/tokens), openstack, mid-transfer',
+    name: 'Keystone tokens revoked (DELETE /v3/auth/tokens)',
     kind: 'source-session-expired',
     source: 'openstack',
     moment: 'mid-transfer',
     expected: { end: 'running' },
     async inject({ cluster }, target) {
-      const transfer = transferOf(await importStatus(cluster, target));
+      const at = await observe(cluster, target);
       const revoked = await revokeOpenstackTokens(keystoneOf(cluster));
       return {
-        proof: `${revoked} Keystone token(s) revoked at ${describeTransfer(transfer)}`,
-        hit: revoked > 0 && isMidTransfer(transfer),
+        proof: `${revoked} Keystone token(s) revoked; import ${describeObservation(at)}`,
+        hit: revoked > 0 && momentReached('mid-transfer', at),
       };
     },
   },

@@ -5,29 +5,31 @@
 // Timeout, never a hang.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChaosSource, Fault } from '../fault.ts';
-import { describeTransfer, importStatus, isMidTransfer, transferOf } from './import-view.ts';
+import { describeObservation, momentReached, observe } from '../moments.ts';
 
 const OUTAGE_MS = 30_000;
 
 const sourceUnreachable = (source: ChaosSource): Fault => ({
-  name: `source port dropped for ${OUTAGE_MS / 1000} s, ${source}, mid-transfer`,
+  name: `source port dropped for ${OUTAGE_MS / 1000} s`,
   kind: 'source-unreachable',
   source,
   moment: 'mid-transfer',
   expected: { end: 'running' },
   async inject({ cluster, sourceLink, log }, target) {
-    const transfer = transferOf(await importStatus(cluster, target));
+    const at = await observe(cluster, target);
     const restore = await sourceLink.drop(source);
     const droppedAt = Date.now();
-    log(`${source} port ${sourceLink.port(source)} dropped at ${describeTransfer(transfer)}`);
+    const port = sourceLink.port(source);
     return {
-      proof: `port ${sourceLink.port(source)} dropped for ${OUTAGE_MS / 1000} s from ${describeTransfer(transfer)}`,
-      hit: isMidTransfer(transfer),
+      proof: `port ${port} dropped for ${OUTAGE_MS / 1000} s; import ${describeObservation(at)}`,
+      hit: momentReached('mid-transfer', at),
       heal: async () => {
         await sleep(Math.max(0, OUTAGE_MS - (Date.now() - droppedAt)));
+        const before = await observe(cluster, target);
         await restore();
-        const after = transferOf(await importStatus(cluster, target));
-        log(`${source} port restored; the import reports ${describeTransfer(after)}`);
+        log(
+          `port ${port} back after ${((Date.now() - droppedAt) / 1000).toFixed(0)} s; import ${describeObservation(before)}`,
+        );
       },
     };
   },
