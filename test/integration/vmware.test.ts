@@ -1,10 +1,12 @@
 // The VMware client against the vcsim-export simulator (real SOAP, real TLS, real NFC lease).
+import axios from 'axios';
+import { Agent } from 'node:https';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, readdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { PowerConditionType } from '../../functions/shared/sources/power-conditions.ts';
@@ -393,9 +395,38 @@ describe('exportVmwareVm', () => {
         (await readFile(disk.path)).equals(await readFile(sources[disk.index]!.rawPath)),
         `disk ${disk.index} differs from its source`,
       );
-    assert.equal((await leaseOf('export-vm')).state, 'done');
-    // The same lease went on: no second ExportVm, no disk byte downloaded twice.
+    // The same lease went on and was completed: no second ExportVm, no disk byte downloaded twice.
     assert.equal(leases() - leasesBefore, 1);
+    const { data } = await axios.get<{ leases: { lease: string; state: string }[] }>(
+      new URL('/_sim/leases', vcsim.url).href,
+      { httpsAgent: new Agent({ ca: vcsim.caCertPem }) },
+    );
+    const last = [...vcsim.logs().matchAll(/lease (\S+) created for export-vm/g)].at(-1)![1];
+    assert.equal(data.leases.find((l) => l.lease === last)?.state, 'done');
+  });
+
+  test("a lease left by a killed exporter (noted on the scratch volume) is aborted before the next export's", async () => {
+    const dir = await mkdtemp(join(scratch, 'killed-'));
+    const earlier = await withVimSession(conn, async (s) => {
+      const vm = toMoRef(
+        await vimCall(s, 'FindByInventoryPath', {
+          _this: moRefArg(s.content.searchIndex),
+          inventoryPath: 'DC0/vm/abort-vm',
+        }),
+      )!;
+      return toMoRef(await vimCall(s, 'ExportVm', { _this: moRefArg(vm) }))!;
+    });
+    // What the killed pod's exporter left: its lease's id, and no chance to abort it.
+    await writeFile(join(dir, '.vmware-export-lease'), earlier.value);
+    const disks = await exportVmwareVm(conn, DC, { name: 'abort-vm' }, { scratchDir: dir });
+    assert.ok(disks.length > 0);
+    const states = await withVimSession(conn, async (s) => {
+      const props = await retrieveObjectProperties(s, earlier, ['state', 'error']);
+      return { state: text(props.get('state')), error: JSON.stringify(props.get('error') ?? null) };
+    });
+    assert.equal(states.state, 'error');
+    assert.match(states.error, /RequestCanceled/);
+    assert.deepEqual((await readdir(dir)).sort(), disks.map((d) => basename(d.path)).sort());
   });
 
   test('an interrupted download aborts the lease and leaves no partial image', async () => {

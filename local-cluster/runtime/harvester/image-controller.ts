@@ -7,6 +7,15 @@
 //   * on failure: status.failed++, lastFailedTime, RetryLimitExceeded=False with message
 //     "failed due to error: ..." ("retry attempted n/N ..."), a retry 10s later; once failed >
 //     spec.retry (default 3): RetryLimitExceeded=True and Imported=False with the message.
+// A download that breaks off (the disk server killed mid-body: fewer bytes than its Content-Length,
+// or a reset) is a failure like any other, with no resume: Longhorn's backing-image data source
+// downloads with one plain GET and fails the file on any copy error (longhorn/backing-image-manager
+// pkg/sync/handler.go DownloadFromURL, no Range, no retry; Go's body reader reports a short body as
+// unexpected EOF); Harvester turns the BackingImage's Failed into the image's failure
+// (pkg/image/backingimage/backing_image_controller.go OnChanged → FailImported), its Check answers
+// ErrRetryAble for a failed BackingImage (pkg/image/backingimage/backingimage.go) and the image is
+// initialized again 10 s after lastFailedTime (pkg/controller/master/image/vm_image_controller.go
+// handleRetry), until spec.retry; past it, vm-import's own resubmission takes over.
 // The image is stored as raw bytes in .local/harvester/images/<ns>/<name>.raw (qcow2 and other
 // formats qemu-img knows are converted to raw).
 // Like Harvester's wrangler controller (pkg/controller/master/image/register.go OnRemove

@@ -3,7 +3,7 @@
 // (no VMDK is ever stored), disks in parallel; the lease is kept alive with HttpNfcLeaseProgress,
 // completed on success, aborted on failure (partial files removed).
 import axios from 'axios';
-import { rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskFormatError } from '../../disk/errors.ts';
 import { decodeStreamOptimizedVmdk } from '../../disk/vmdk-stream.ts';
@@ -162,6 +162,7 @@ export async function exportVmwareVm(
     const props = await retrieveObjectProperties(s, ref, ['config.hardware.device', 'config.bootOptions']);
     const disks = vmDisks(vmDevices(props.get('config.hardware.device')), props.get('config.bootOptions'));
 
+    await abortEarlierLease(s, opts.scratchDir);
     let lease: MoRef | undefined;
     try {
       lease = toMoRef(await vimCall(s, 'ExportVm', { _this: moRefArg(ref) }));
@@ -176,8 +177,31 @@ export async function exportVmwareVm(
       throw new SourceError('ExportLeaseFailed', `ExportVm of ${vm.name} returned no lease`, {
         retryable: true,
       });
-    return runLease(s, lease, vm.name, disks, opts, tuning);
+    await mkdir(opts.scratchDir, { recursive: true });
+    await writeFile(join(opts.scratchDir, LEASE_FILE), lease.value);
+    try {
+      return await runLease(s, lease, vm.name, disks, opts, tuning);
+    } finally {
+      await rm(join(opts.scratchDir, LEASE_FILE), { force: true });
+    }
   });
+}
+
+/**
+ * The lease an export holds, noted on the scratch volume: an export Job pod killed mid-transfer
+ * cannot abort its lease, which would hold the VM's disks until vCenter times it out; the Job's
+ * next pod aborts it before asking for a new one.
+ */
+const LEASE_FILE = '.vmware-export-lease';
+
+async function abortEarlierLease(s: VimSession, scratchDir: string): Promise<void> {
+  const value = (await readFile(join(scratchDir, LEASE_FILE), 'utf8').catch(() => '')).trim();
+  if (!value) return;
+  // Already completed, aborted or timed out: vCenter says InvalidState, which is fine.
+  await vimCall(s, 'HttpNfcLeaseAbort', { _this: moRefArg({ type: 'HttpNfcLease', value }) }).catch(
+    () => undefined,
+  );
+  await rm(join(scratchDir, LEASE_FILE), { force: true });
 }
 
 async function runLease(
