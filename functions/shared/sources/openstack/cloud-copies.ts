@@ -36,7 +36,7 @@ export async function volumeToImage(
   if (snapRes.status !== 202 && snapRes.status !== 200)
     throw httpError(snapRes.status, snapRes.data, `Snapshotting volume ${source.id}`);
   const snap = snapRes.data.snapshot;
-  temps.add(`snapshot ${snap.id}`, () => deleteSnapshot(session, timing, snap.id));
+  await temps.add('snapshot', snap.id, () => deleteSnapshot(session, timing, snap.id));
   await waitCinder({ session, timing }, 'snapshots', snap.id, signal);
 
   const volRes = await session.call<{ volume: { id: string } }>('volume', '/volumes', {
@@ -55,7 +55,7 @@ export async function volumeToImage(
   if (volRes.status !== 202 && volRes.status !== 200)
     throw httpError(volRes.status, volRes.data, `Creating a volume from snapshot ${snap.id}`);
   const vol = volRes.data.volume;
-  temps.add(`volume ${vol.id}`, () => deleteVolume(session, timing, vol.id));
+  await temps.add('volume', vol.id, () => deleteVolume(session, timing, vol.id));
   await waitCinder({ session, timing }, 'volumes', vol.id, signal);
 
   const upRes = await session.call<{ 'os-volume_upload_image': { image_id: string } }>(
@@ -83,7 +83,7 @@ export async function volumeToImage(
       'OpenstackRequestFailed',
       `Cinder did not return an image ID for the upload of volume ${vol.id}.`,
     );
-  temps.add(`image ${imageId}`, () => deleteImage(session, imageId));
+  await temps.add('image', imageId, () => deleteImage(session, imageId));
   return waitImage({ session, timing }, imageId, signal, vol.id);
 }
 
@@ -106,7 +106,7 @@ export async function serverToImage(
   const imageId = res.data?.image_id ?? location.split('/').pop();
   if (!imageId)
     throw new SourceError('OpenstackRequestFailed', `Nova did not return the image of server ${server.id}.`);
-  temps.add(`image ${imageId}`, () => deleteImage(session, imageId));
+  await temps.add('image', imageId, () => deleteImage(session, imageId));
   return waitImage({ session, timing }, imageId, signal);
 }
 

@@ -15,7 +15,10 @@ import { serverToImage, volumeToImage, type CloudCopyContext } from './cloud-cop
 import { exportTiming, type ExportTiming, type OpenstackExportSettings } from './export-settings.ts';
 import { downloadImage } from './glance-download.ts';
 import { isImageBooted, rootDiskLabel, type CinderVolume, type NovaServer } from './server-model.ts';
-import { Temporaries } from './temporaries.ts';
+import { removeJournaled, Temporaries } from './temporaries.ts';
+
+/** The journal of temporary cloud resources on the scratch volume (temporaries.ts). */
+const TEMPORARIES_JOURNAL = '.openstack-temporaries';
 
 type DiskPlan = { index: number; label: string } & (
   { kind: 'volume'; volume: CinderVolume } | { kind: 'root' }
@@ -34,6 +37,14 @@ export class ServerExport {
 
   async run(nameOrId: string, opts: ExportOptions): Promise<ExportedDisk[]> {
     await mkdir(opts.scratchDir, { recursive: true });
+    const journal = join(opts.scratchDir, TEMPORARIES_JOURNAL);
+    const earlier = await removeJournaled(this.client, this.timing, journal);
+    if (earlier.length)
+      this.client.log({
+        level: 'warn',
+        msg: 'temporary OpenStack resources of an earlier attempt left behind',
+        resources: earlier,
+      });
     const server = await this.client.findServer(nameOrId);
     const plans: DiskPlan[] = [];
     if (isImageBooted(server)) plans.push({ index: 0, kind: 'root', label: rootDiskLabel(server) });
@@ -61,6 +72,8 @@ export class ServerExport {
       firstError = err;
     } finally {
       opts.signal?.removeEventListener('abort', onOuterAbort);
+      // Every disk removed its temporaries (or logged what it could not): nothing left to journal.
+      await rm(journal, { force: true });
     }
     if (firstError) {
       await Promise.all(results.map((d) => rm(d.path, { force: true })));
@@ -85,7 +98,7 @@ export class ServerExport {
     opts: ExportOptions,
     signal: AbortSignal,
   ): Promise<ExportedDisk> {
-    const temps = new Temporaries();
+    const temps = new Temporaries(join(opts.scratchDir, TEMPORARIES_JOURNAL));
     const progress = (p: Omit<DiskProgress, 'index'>) => opts.onProgress?.({ index: plan.index, ...p });
     progress({ phase: 'exporting', bytesDone: 0, bytesTotal: 0 });
     const name = `vm-import-${server.id.slice(0, 8)}-disk${plan.index}-${this.tag}`;

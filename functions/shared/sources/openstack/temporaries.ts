@@ -1,17 +1,27 @@
 // Temporary snapshots, volumes and images of an export, and their removal: in dependency order
 // (image, then volume until it is gone, then snapshot), also on failure; what cannot be removed is
 // logged for the user to remove by hand.
+import { appendFile, readFile, rm } from 'node:fs/promises';
 import type { OpenstackClient } from './client.ts';
 import type { ExportTiming } from './export-settings.ts';
 import { apiErrorMessage, httpError } from './http.ts';
 import type { OpenstackSession } from './session.ts';
 import { waitFor, type WaitVerdict } from './wait.ts';
 
-/** Temporary cloud resources, removed last-in first-out. */
+export type TemporaryKind = 'snapshot' | 'volume' | 'image';
+
+/**
+ * Temporary cloud resources, removed last-in first-out. Each is also noted in a journal on the
+ * scratch volume as soon as the cloud names it: an exporter killed mid-export (the Job's pod
+ * SIGKILLed) removes nothing, and the Job's next pod removes what the journal lists
+ * (removeJournaled) before it starts over.
+ */
 export class Temporaries {
   private readonly steps: Array<{ what: string; run: () => Promise<void> }> = [];
-  add(what: string, run: () => Promise<void>): void {
-    this.steps.push({ what, run });
+  constructor(private readonly journal?: string) {}
+  async add(kind: TemporaryKind, id: string, run: () => Promise<void>): Promise<void> {
+    this.steps.push({ what: `${kind} ${id}`, run });
+    if (this.journal) await appendFile(this.journal, `${JSON.stringify({ kind, id })}\n`);
   }
   async removeAll(client: OpenstackClient): Promise<string[]> {
     const failed: string[] = [];
@@ -104,3 +114,45 @@ export const deleteVolume = (session: OpenstackSession, timing: ExportTiming, id
 
 export const deleteSnapshot = (session: OpenstackSession, timing: ExportTiming, id: string): Promise<void> =>
   deleteCinderResource(session, timing, 'snapshot', id);
+
+const KIND_ORDER: Record<TemporaryKind, number> = { image: 0, volume: 1, snapshot: 2 };
+
+/**
+ * Removes the temporaries an earlier, killed attempt noted in `journal` (an image before its volume
+ * before its snapshot; already gone is fine), then the journal. Returns what could not be removed.
+ */
+export async function removeJournaled(
+  client: OpenstackClient,
+  timing: ExportTiming,
+  journal: string,
+): Promise<string[]> {
+  const text = await readFile(journal, 'utf8').catch(() => '');
+  const entries = text
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((line) => {
+      try {
+        const e = JSON.parse(line) as { kind?: unknown; id?: unknown };
+        return typeof e.id === 'string' && typeof e.kind === 'string' && e.kind in KIND_ORDER
+          ? [{ kind: e.kind as TemporaryKind, id: e.id }]
+          : [];
+      } catch {
+        return []; // a line cut short by the kill
+      }
+    })
+    .sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+  const temps = new Temporaries();
+  // removeAll runs last-in first-out.
+  for (const e of entries.reverse()) {
+    const remove =
+      e.kind === 'image'
+        ? () => deleteImage(client.session, e.id)
+        : e.kind === 'volume'
+          ? () => deleteVolume(client.session, timing, e.id)
+          : () => deleteSnapshot(client.session, timing, e.id);
+    await temps.add(e.kind, e.id, remove);
+  }
+  const left = await temps.removeAll(client);
+  await rm(journal, { force: true });
+  return left;
+}
