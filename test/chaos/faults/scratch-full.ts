@@ -31,4 +31,6 @@ const scratchFull = (source: ChaosSource): Fault => ({
   },
 });
 
-export const scratchFullFaults: Fault[] = [scratchFull('vmware'), scratchFull('openstack')];
+// OpenStack's full scratch takes the same path (test/integration/export-job-scratch-full.test.ts);
+// its whole-GiB volumes take minutes through the shaped link.
+export const scratchFullFaults: Fault[] = [scratchFull('vmware')];
