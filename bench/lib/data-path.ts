@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { findDataExtents } from '../../functions/shared/disk/extents.ts';
 import { qcow2Layout } from '../../functions/shared/disk/qcow2-stream.ts';
 import { ensureBuilt } from '../../build.ts';
+import { IMAGE_PROGRAMS } from '../../functions/shared/image-programs.ts';
 import { downloadImage, sameDisk } from './downloader.ts';
 import type { ExporterJob, ExporterResult } from './exporter-child.ts';
 import type { WayMeasurement } from './report.ts';
@@ -37,7 +38,7 @@ export interface WayRun extends WayMeasurement {
 export async function runExporter(job: ExporterJob, resultFile: string): Promise<ExporterResult> {
   await rm(resultFile, { force: true });
   await ensureBuilt([CHILD_SOURCE], CHILD_BUILD);
-  const r = await execa(process.execPath, [CHILD], {
+  const r = await execa(process.execPath, [...IMAGE_PROGRAMS.exporter.nodeFlags, CHILD], {
     env: { BENCH_JOB: JSON.stringify(job), BENCH_RESULT: resultFile, LOG_LEVEL: 'warn' },
     stdout: 'ignore',
     stderr: 'pipe',

@@ -2,7 +2,7 @@
 //   node bench/work/build/bench/lib/exporter-child.mjs   (its bundle, made by data-path.ts as the
 //   image's programs are made; job in $BENCH_JOB, result written to $BENCH_RESULT)
 // Modes: our single-pass export (the real source clients) or the re-creation of upstream's.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { VmwareConnection } from '../../functions/shared/sources/vmware/connection.ts';
 import { exportVmwareVm } from '../../functions/shared/sources/vmware/export.ts';
 import { closeVmwareSessions } from '../../functions/shared/sources/vmware/session.ts';
@@ -41,7 +41,11 @@ export interface ExporterResult {
   sourceBytes: number;
   /** CPU seconds (user + system) of this node process: robust to a shared machine's load. */
   cpuSeconds: number;
-  /** Peak RSS of this node process (KiB). */
+  /**
+   * Peak RSS of this node process (KiB): VmHWM, its own address space's high-water mark. Not
+   * getrusage's maxRSS, which Linux carries over a fork and exec: it held the parent bench's RSS
+   * at spawn time (every case, ours and upstream alike, reported the same figure).
+   */
   nodeRssKiB: number;
   /** Peak RSS of the qemu-img children (KiB; upstream only). */
   qemuRssKiB: number;
@@ -96,7 +100,7 @@ async function runJob(job: ExporterJob): Promise<ExporterResult> {
     endedAt,
     sourceBytes,
     cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
-    nodeRssKiB: process.resourceUsage().maxRSS,
+    nodeRssKiB: Number(/^VmHWM:\s+(\d+) kB$/m.exec(await readFile('/proc/self/status', 'utf8'))![1]),
     qemuRssKiB,
     files,
     diskSpans,

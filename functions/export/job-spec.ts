@@ -1,7 +1,7 @@
 // The objects the export function creates for an import: scratch PVC, credentials Secret copy,
 // export Job. Pure builders: the same import always yields the same names and specs.
 import { EXPORT_SOURCE_LABEL } from '../shared/labels.ts';
-import { IMAGE_PROGRAMS } from '../shared/image-programs.ts';
+import { programCommand } from '../shared/image-programs.ts';
 import type { VirtualMachineImport } from '../shared/api/index.ts';
 import type { Obj } from '../shared/kube/client.ts';
 import { importNameLabel, importObjectNames, ownedByImport } from '../shared/import-objects.ts';
@@ -12,7 +12,7 @@ import { quantityOf } from '../shared/sources/scratch-size.ts';
 
 export const EXPORTER_SERVICE_ACCOUNT = 'vm-import-exporter';
 export const EXPORTER_CONTAINER = 'exporter';
-export const EXPORTER_COMMAND = ['node', IMAGE_PROGRAMS.exporter.built];
+export const EXPORTER_COMMAND = programCommand('exporter');
 export const SCRATCH_MOUNT = '/scratch';
 export const CREDENTIALS_MOUNT = '/credentials';
 export const JOB_BACKOFF_LIMIT = 2;

@@ -12,7 +12,14 @@ export const IMAGE_PROGRAMS = {
     nodeFlags: ['--max-semi-space-size=1'],
   },
   /** The export Job. */
-  exporter: { source: 'functions/export/job/main.ts', built: 'dist/functions/export/job/main.mjs' },
+  exporter: {
+    source: 'functions/export/job/main.ts',
+    built: 'dist/functions/export/job/main.mjs',
+    // The data path allocates a Buffer per received chunk (16 KiB TLS records, inflated grains):
+    // with 16 MiB semi-spaces their memory waited for rarer scavenges. Peak RSS of a 1 GiB / 50 %
+    // export: VMware 145 -> 120 MiB, OpenStack (with the hash worker) 149 -> 128 MiB; CPU the same.
+    nodeFlags: ['--max-semi-space-size=1'],
+  },
   /** The per-import disk server. */
   diskServer: {
     source: 'functions/images/disk-server-main.ts',

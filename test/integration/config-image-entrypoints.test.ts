@@ -88,8 +88,16 @@ test('no production path loads tsx: runtime dependencies, manifests, commands an
     EXPORTER_COMMAND,
     diskServerManifests(vmImport, 't', 'i').deployment.spec.template.spec.containers[0]!.command,
   ];
-  for (const c of commands) assert.deepEqual(c.slice(0, 1), ['node'], 'plain node');
-  for (const c of commands) assert.match(c[1]!, /^dist\/.*\.mjs$/);
+  for (const c of commands) {
+    assert.deepEqual(c.slice(0, 1), ['node'], 'plain node');
+    assert.match(c.at(-1)!, /^dist\/.*\.mjs$/);
+    for (const flag of c.slice(1, -1))
+      assert.doesNotMatch(
+        flag,
+        /^(--import|--require|-r|--loader|--experimental-loader)\b/,
+        'no preloaded module',
+      );
+  }
   await ensureBuilt();
   for (const f of await readdir(join(ROOT, DIST_DIR), { recursive: true }))
     if (f.endsWith('.mjs'))

@@ -52,7 +52,11 @@ describe('export Job spec', () => {
     assert.equal(container.securityContext.allowPrivilegeEscalation, false);
     assert.equal(container.name, 'exporter');
     assert.equal(container.image, 'example/vm-import:1');
-    assert.deepEqual(container.command, ['node', 'dist/functions/export/job/main.mjs']);
+    assert.deepEqual(container.command, [
+      'node',
+      '--max-semi-space-size=1',
+      'dist/functions/export/job/main.mjs',
+    ]);
   });
   test('env: import identity, dirs and copied settings only', () => {
     const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value]));
