@@ -114,6 +114,22 @@ async function startAndHandle(
   event: CloudEvent<unknown>,
   kubeconfig: string,
 ): Promise<Started> {
+  // The free port is free only until someone else binds it (other clusters share this machine):
+  // a function that lost it exits with EADDRINUSE and is started again on another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePort(fn, event, kubeconfig);
+    } catch (e) {
+      if (attempt === 3 || !String(e).includes('EADDRINUSE')) throw e;
+    }
+  }
+}
+
+async function startOnFreePort(
+  fn: FunctionName | 'bare-node',
+  event: CloudEvent<unknown>,
+  kubeconfig: string,
+): Promise<Started> {
   const port = await freePort();
   const message = HTTP.binary(event);
   const started = performance.now();
