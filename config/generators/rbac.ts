@@ -55,6 +55,9 @@ const FREE_SCRATCH: Grant[] = [
   grant('', ['persistentvolumeclaims'], ['delete'], 'scratch: deletes the scratch volume'),
 ];
 
+/** phase-function.ts: the function that fails an import frees what the export held (freeScratch). */
+const SOURCE_VM_DELETE = grant('', ['configmaps'], ['delete'], 'a failed import: the source VM description');
+
 /**
  * shared/source-power-on.ts: the function that fails an import (through phase-function.ts) and
  * cleanup power the source back on through its adapter.
@@ -150,6 +153,8 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     ...IMPORT_STEP,
     grant('batch', ['jobs'], ['get'], 'the export Job and its conditions'),
     ...POWER_ON,
+    ...FREE_SCRATCH,
+    SOURCE_VM_DELETE,
   ],
   images: [...IMPORT_STEP, ...DISK_SERVER_AND_IMAGES],
   'image-status': [
@@ -157,6 +162,8 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     ...DISK_SERVER_AND_IMAGES,
     grant('harvesterhci.io', ['virtualmachineimages'], ['delete'], 'resubmit: deletes the failed image'),
     ...POWER_ON,
+    ...FREE_SCRATCH,
+    SOURCE_VM_DELETE,
   ],
   vm: [
     ...IMPORT_STEP,
@@ -167,6 +174,7 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     grant('harvesterhci.io', ['virtualmachineimages'], ['list'], 'imagesByDisk'),
     grant('', ['persistentvolumeclaims'], ['get', 'create'], 'a volume per disk from its image'),
     ...FREE_SCRATCH,
+    SOURCE_VM_DELETE,
     ...POWER_ON,
   ],
   'vm-status': [

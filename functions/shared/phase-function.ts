@@ -19,6 +19,7 @@ import { Kube, isConflict, isNotFound, type Obj } from './kube/client.ts';
 import { recordEvent, type EventInput } from './kube/events.ts';
 import { createLogger, type Logger } from './log.ts';
 import { restoreSourcePower } from './source-power-on.ts';
+import { freeExport } from './scratch.ts';
 import type { SourcePowerRecord } from './source-power.ts';
 import { overallProgress } from './progress.ts';
 import {
@@ -164,6 +165,10 @@ export function phaseFunction(name: string, step: ImportStep, deps: HandlerDeps 
     const power = failing
       ? await restoreSourcePower(kube, { ...parsed.data, status: outcome.status }, stepLog, 'failed', true)
       : undefined;
+    // A failed import keeps nothing but itself: the export Job, the disk server, the scratch
+    // volume and the source VM description go now, before the terminal status (a failure to
+    // delete is retried with the delivery; no event comes after a terminal status).
+    if (failing) await freeExport(kube, parsed.data);
     await writeImportStatus(kube, stepLog, current, outcome, now, power);
   };
 }

@@ -120,4 +120,7 @@ test('OpenStack: the scratch volume fills mid-download → terminal ScratchVolum
     .status as VirtualMachineImportStatus;
   assert.equal(status.importStatus, 'VMMigrationFailed');
   assert.match(status.importConditions?.at(-1)?.message ?? '', /scratch volume is full/);
+  // A failed import keeps nothing but itself: the source VM description the exporter published
+  // is gone with the (here absent) Job, disk server and scratch claim.
+  assert.equal(await api.kube.find('v1', 'ConfigMap', 'default', 'web-source-vm'), undefined);
 });
