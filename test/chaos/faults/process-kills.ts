@@ -35,13 +35,16 @@ async function killOnePod(
   const [pod] = await runningPods(ctx.cluster, namespace, selector);
   if (!pod) return { hit: false, proof: `no running pod of ${what} (${selector})` };
   const restarts = await restartCount(ctx, namespace, pod);
+  // Observed right before the kill (an in-cluster image download can finish within the time an
+  // observation after it takes), and again after it.
+  const before = await observe(ctx.cluster, target);
   const killed = await killPodContainer(ctx.cluster, namespace, pod);
-  const at = await observe(ctx.cluster, target);
+  const after = await observe(ctx.cluster, target);
   return {
     pod,
     restarts,
-    hit: momentReached(moment, at) || typeof moment === 'object',
-    proof: `${what}: pid ${killed.pid} of ${pod} SIGKILLed (restarts ${restarts}); import then ${describeObservation(at)}`,
+    hit: momentReached(moment, before),
+    proof: `${what}: pid ${killed.pid} of ${pod} SIGKILLed (restarts ${restarts}) at ${describeObservation(before)}; then ${describeObservation(after)}`,
   };
 }
 
