@@ -197,6 +197,11 @@ export async function runRow(
       if (row.bytesIdentical === 'no') row.problems.push('disk bytes differ from the source');
     }
     const kept = await keptWithVm(ctx, t);
+    // A running import's own record of its images counts too (what its disks were compared with).
+    if (running)
+      for (const d of status!.diskImportStatus ?? [])
+        if (d.VirtualMachineImage && !kept.images.includes(d.VirtualMachineImage))
+          kept.images.push(d.VirtualMachineImage);
 
     // The source's power: off once its VM runs here (or exists, for a deletion after the VM),
     // otherwise back on (it was on before the import).
