@@ -21,10 +21,11 @@ import {
   ensureDiskServer,
   imageRefused,
   imagesByDisk,
+  strayImages,
   submitImage,
   targetStorage,
 } from '../shared/disk-server/images.ts';
-import { isConflict } from '../shared/kube/client.ts';
+import { isConflict, isNotFound } from '../shared/kube/client.ts';
 
 const resubmitLimit = () => numberSetting('IMAGE_RESUBMIT_LIMIT');
 
@@ -209,7 +210,15 @@ async function resubmitFailed(ctx: ImportStepContext, vmImport: VirtualMachineIm
 
 export async function imageStatusStep(ctx: ImportStepContext): Promise<StepOutcome> {
   const vmImport = ctx.import;
-  switch (vmImport.status?.importStatus) {
+  const phase = vmImport.status?.importStatus;
+  if (phase === ImportStatus.DiskImagesSubmitted || phase === ImportStatus.DiskImagesFailed)
+    for (const stray of await strayImages(ctx.kube, vmImport)) {
+      ctx.log.info('deleting an image a duplicate delivery submitted', { image: stray.metadata?.name });
+      await ctx.kube.delete(stray).catch((e: unknown) => {
+        if (!isNotFound(e)) throw e;
+      });
+    }
+  switch (phase) {
     case ImportStatus.DiskImagesSubmitted:
       return checkImages(ctx, vmImport);
     case ImportStatus.DiskImagesFailed:

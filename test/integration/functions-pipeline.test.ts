@@ -473,6 +473,40 @@ describe('pipeline functions after the export, on a real kube-apiserver', () => 
     delete process.env.IMAGE_RESUBMIT_LIMIT;
   });
 
+  test('an image a duplicate delivery submitted beside the one the status records is deleted', async () => {
+    await exportedImport('twice');
+    await submitImages('twice');
+    // What the losing delivery of two handled at once leaves (each submitted attempt 1 of disk 1;
+    // the other's status write won): a second image of the disk, the recorded one's attempt.
+    const recorded = (await statusOf('twice')).diskImportStatus!;
+    const [orphan] = (await imagesOf('twice')).filter(
+      (i) => i.metadata!.name === recorded[1]!.VirtualMachineImage,
+    );
+    // (Both passed Harvester's display-name check, which reads an informer cache; here, one API
+    // server and no race, the copy needs a display name of its own to be admitted.)
+    const spec = orphan!.spec as { displayName: string };
+    await api.kube.create<Obj>({
+      apiVersion: orphan!.apiVersion,
+      kind: orphan!.kind,
+      metadata: {
+        generateName: 'image-',
+        namespace: NS,
+        labels: {
+          ...orphan!.metadata!.labels,
+          'harvesterhci.io/imageDisplayName': `${spec.displayName}-twin`,
+        },
+        ownerReferences: orphan!.metadata!.ownerReferences,
+      },
+      spec: { ...spec, displayName: `${spec.displayName}-twin` },
+    } as Obj);
+    assert.equal((await imagesOf('twice')).length, 3);
+    const status = await run(imageStatusStep, 'twice');
+    assert.deepEqual(
+      (await imagesOf('twice')).map((i) => i.metadata!.name!).sort(),
+      (status.diskImportStatus ?? []).map((d) => d.VirtualMachineImage).sort(),
+    );
+  });
+
   test('images of a Longhorn v2 or third-party class use the cdi backend in that class; the VM gets a clone of the image volume, of its volume mode and exactly its size', async () => {
     // CDI's claim of each image as its StorageProfile renders it (containerized-data-importer
     // pkg/storagecapabilities: Longhorn with migratable → ReadWriteMany Block at exactly the

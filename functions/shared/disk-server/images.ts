@@ -56,6 +56,26 @@ export async function imagesByDisk(kube: Kube, vmImport: VirtualMachineImport): 
   return byDisk;
 }
 
+/**
+ * Images of a disk that lost to the one the import's status records: two deliveries of one event
+ * handled at once can each submit the same attempt (Harvester's display-name check reads an
+ * informer cache, so both pass), and only one of them writes the status. Such an image has the
+ * recorded image's attempt or an older one and another name; a newer attempt may still be on its
+ * way into the status and is left alone.
+ */
+export async function strayImages(kube: Kube, vmImport: VirtualMachineImport): Promise<Obj[]> {
+  const recorded = new Map(
+    (vmImport.status?.diskImportStatus ?? []).map((d, index) => [index, d.VirtualMachineImage] as const),
+  );
+  const images = (await allImages(kube, vmImport)).filter((i) => !i.metadata?.deletionTimestamp);
+  const byName = new Map(images.map((i) => [i.metadata?.name, i] as const));
+  return images.filter((image) => {
+    const name = recorded.get(Number(image.metadata?.labels?.[LABEL_DISK_INDEX]));
+    const current = name ? byName.get(name) : undefined;
+    return !!current && image.metadata?.name !== name && attemptOf(image) <= attemptOf(current);
+  });
+}
+
 /** The highest attempt submitted per disk, images being deleted included (bounds resubmits). */
 export async function attemptsByDisk(
   kube: Kube,
