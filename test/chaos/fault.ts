@@ -3,6 +3,7 @@
 // how the import must end.
 import type { VirtualMachineImportStatus } from '../../functions/shared/api/index.ts';
 import type { LocalCluster } from '../../local-cluster/cluster.ts';
+import type { ImportObservation } from './moments.ts';
 import type { SourceLink } from './source-link.ts';
 
 /** The kinds of fault of issue 25's table; `npm test` runs one row of each. */
@@ -85,8 +86,13 @@ export interface Fault {
   source: ChaosSource;
   moment: Moment;
   expected: ExpectedEnd;
-  /** Injects the fault into `target`, which has just reached `moment`. */
-  inject(ctx: ChaosContext, target: ChaosTarget): Promise<Injection>;
+  /**
+   * Prepares what `inject` needs, before the import is created (finding the process to kill), so
+   * that the fault lands within milliseconds of the moment instead of after a search.
+   */
+  arm?(ctx: ChaosContext, target: ChaosTarget): Promise<void>;
+  /** Injects the fault into `target`, which has just reached `moment` (observed as `at`). */
+  inject(ctx: ChaosContext, target: ChaosTarget, at: ImportObservation): Promise<Injection>;
 }
 
 export const momentName = (m: Moment): string => (typeof m === 'string' ? m : `phase ${m.phase}`);

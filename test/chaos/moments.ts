@@ -10,6 +10,8 @@ import type { LocalCluster } from '../../local-cluster/cluster.ts';
 import type { ChaosTarget, Moment } from './fault.ts';
 
 export interface ImportObservation {
+  /** When it was observed (ms since the epoch). */
+  observedAt: number;
   /** Absent: the import does not exist (deleted). */
   status?: VirtualMachineImportStatus;
   /** The import's VirtualMachineImages: name and Harvester's download progress (0–100). */
@@ -93,7 +95,7 @@ export async function observe(cluster: LocalCluster, t: ChaosTarget): Promise<Im
   const vm = vmName
     ? await cluster.kube.find('kubevirt.io/v1', 'VirtualMachine', t.namespace, vmName)
     : undefined;
-  return { ...(status ? { status } : {}), images, vmExists: !!vm };
+  return { observedAt: Date.now(), ...(status ? { status } : {}), images, vmExists: !!vm };
 }
 
 /** Polls until `moment` (resolves with the observation) or the import ends first (rejects). */

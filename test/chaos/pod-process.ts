@@ -56,8 +56,8 @@ async function containerProcesses(netns: string): Promise<ProcessInfo[]> {
   return infos.filter((p) => p.comm !== 'bwrap' && byPid.get(p.ppid)?.comm === 'bwrap');
 }
 
-/** SIGKILLs the main process of a running pod's container; returns what it killed. */
-export async function killPodContainer(
+/** The main process of a running pod's container. */
+export async function findPodContainer(
   cluster: LocalCluster,
   namespace: string,
   podName: string,
@@ -67,8 +67,18 @@ export async function killPodContainer(
   if (!podIp) throw new Error(`pod ${namespace}/${podName} has no address (not running)`);
   const [main] = await containerProcesses(await podNetns(cluster, podIp));
   if (!main) throw new Error(`pod ${namespace}/${podName} has no container process`);
-  process.kill(main.pid, 'SIGKILL');
   return { pid: main.pid, command: main.command };
+}
+
+/** SIGKILLs the main process of a running pod's container; returns what it killed. */
+export async function killPodContainer(
+  cluster: LocalCluster,
+  namespace: string,
+  podName: string,
+): Promise<{ pid: number; command: string }> {
+  const main = await findPodContainer(cluster, namespace, podName);
+  process.kill(main.pid, 'SIGKILL');
+  return main;
 }
 
 /** The running pods of `namespace` matching a label selector (e.g. "job-name=x"). */

@@ -129,6 +129,7 @@ export async function runRow(
     problems: [],
   };
   const baseline = await sourceBaseline(cluster);
+  await fault.arm?.(ctx, t);
   await cluster.kubectl(['apply', '-f', '-'], importYaml(ctx, t));
   const importUid = (
     await cluster.kubectl([
@@ -146,7 +147,7 @@ export async function runRow(
     const at = await waitForMoment(cluster, t, fault.moment, timeouts.momentMs);
     ctx.log(`${fault.name}: moment reached (${describeObservation(at)})`);
     const injected = Date.now();
-    const injection = await fault.inject(ctx, t);
+    const injection = await fault.inject(ctx, t, at);
     row.proof = injection.proof;
     if (!injection.hit) row.problems.push(`the fault missed its moment: ${injection.proof}`);
     ctx.log(`${fault.name}: injected: ${injection.proof}`);

@@ -5,8 +5,8 @@
 // import to its end.
 import { KNATIVE_NAMESPACE } from '../../../local-cluster/runtime/knative/eventing-install.ts';
 import type { ChaosContext, ChaosSource, ChaosTarget, Fault, Injection, Moment } from '../fault.ts';
-import { describeObservation, momentReached, observe } from '../moments.ts';
-import { killPodContainer, runningPods } from '../pod-process.ts';
+import { describeObservation, observe, type ImportObservation } from '../moments.ts';
+import { findPodContainer, runningPods } from '../pod-process.ts';
 
 const FUNCTIONS_NAMESPACE = 'vm-import-system';
 
@@ -23,28 +23,43 @@ async function restartCount(ctx: ChaosContext, namespace: string, pod: string): 
   return Number(out || 0);
 }
 
-/** Kills the one running pod matching `selector`; the proof names it, its PID and where the import was. */
-async function killOnePod(
+/** A pod found before the import starts (Fault.arm), to be killed at the moment. */
+interface ArmedPod {
+  pod: string;
+  pid: number;
+}
+
+async function armPod(
   ctx: ChaosContext,
-  target: ChaosTarget,
   namespace: string,
   selector: string,
   what: string,
-  moment: Moment,
-): Promise<Injection & { pod?: string; restarts?: number }> {
+): Promise<ArmedPod> {
   const [pod] = await runningPods(ctx.cluster, namespace, selector);
-  if (!pod) return { hit: false, proof: `no running pod of ${what} (${selector})` };
-  const restarts = await restartCount(ctx, namespace, pod);
-  // Observed right before the kill (an in-cluster image download can finish within the time an
-  // observation after it takes), and again after it.
-  const before = await observe(ctx.cluster, target);
-  const killed = await killPodContainer(ctx.cluster, namespace, pod);
+  if (!pod) throw new Error(`no running pod of ${what} (${selector})`);
+  return { pod, pid: (await findPodContainer(ctx.cluster, namespace, pod)).pid };
+}
+
+/** SIGKILLs the armed pod's container; the proof names it, its PID and where the import was. */
+async function killArmed(
+  ctx: ChaosContext,
+  target: ChaosTarget,
+  armed: ArmedPod | undefined,
+  namespace: string,
+  what: string,
+  at: ImportObservation,
+): Promise<Injection & { restarts?: number }> {
+  if (!armed) return { hit: false, proof: `${what}: not armed` };
+  const killedAt = Date.now();
+  process.kill(armed.pid, 'SIGKILL');
+  // The kubelet restarts a container after its back-off (10 s the first time): still the count
+  // before the kill.
+  const restarts = await restartCount(ctx, namespace, armed.pod);
   const after = await observe(ctx.cluster, target);
   return {
-    pod,
     restarts,
-    hit: momentReached(moment, before),
-    proof: `${what}: pid ${killed.pid} of ${pod} SIGKILLed (restarts ${restarts}) at ${describeObservation(before)}; then ${describeObservation(after)}`,
+    hit: true,
+    proof: `${what}: pid ${armed.pid} of ${armed.pod} SIGKILLed at ${describeObservation(at)} (${killedAt - at.observedAt} ms after that observation); then ${describeObservation(after)}`,
   };
 }
 
@@ -77,19 +92,27 @@ async function stepLoggedBeforeKill(
 }
 
 function functionKilled(fn: string, source: ChaosSource, moment: Moment): Fault {
+  let armed: ArmedPod | undefined;
   return {
     name: `function ${fn} SIGKILLed`,
     kind: 'function-killed',
     source,
     moment,
     expected: { end: 'running' },
-    async inject(ctx, target) {
-      const selector = `functions.vm-import.harvesterhci.io/name=${fn}`;
-      const killed = await killOnePod(ctx, target, FUNCTIONS_NAMESPACE, selector, `function ${fn}`, moment);
+    async arm(ctx) {
+      armed = await armPod(
+        ctx,
+        FUNCTIONS_NAMESPACE,
+        `functions.vm-import.harvesterhci.io/name=${fn}`,
+        `function ${fn}`,
+      );
+    },
+    async inject(ctx, target, at) {
+      const killed = await killArmed(ctx, target, armed, FUNCTIONS_NAMESPACE, `function ${fn}`, at);
       // Killed in a phase this function handles: mid-step only if its step for that phase had
       // not finished in the killed container.
-      if (typeof moment !== 'object' || !killed.pod) return killed;
-      const logged = await stepLoggedBeforeKill(ctx, target, killed.pod, killed.restarts!, moment.phase);
+      if (typeof moment !== 'object' || !armed) return killed;
+      const logged = await stepLoggedBeforeKill(ctx, target, armed.pod, killed.restarts!, moment.phase);
       const step =
         logged === undefined
           ? 'the pod did not restart in 120 s'
@@ -102,21 +125,18 @@ function functionKilled(fn: string, source: ChaosSource, moment: Moment): Fault 
 }
 
 function brokerKilled(role: 'filter' | 'ingress', source: ChaosSource, moment: Moment): Fault {
+  let armed: ArmedPod | undefined;
+  const selector = `eventing.knative.dev/brokerRole=${role}`;
   return {
     name: `broker ${role} SIGKILLed`,
     kind: 'broker-killed',
     source,
     moment,
     expected: { end: 'running' },
-    inject: (ctx, target) =>
-      killOnePod(
-        ctx,
-        target,
-        KNATIVE_NAMESPACE,
-        `eventing.knative.dev/brokerRole=${role}`,
-        `mt-broker-${role}`,
-        moment,
-      ),
+    async arm(ctx) {
+      armed = await armPod(ctx, KNATIVE_NAMESPACE, selector, `mt-broker-${role}`);
+    },
+    inject: (ctx, target, at) => killArmed(ctx, target, armed, KNATIVE_NAMESPACE, `mt-broker-${role}`, at),
   };
 }
 
