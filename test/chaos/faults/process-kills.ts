@@ -27,6 +27,8 @@ async function restartCount(ctx: ChaosContext, namespace: string, pod: string): 
 interface ArmedPod {
   pod: string;
   pid: number;
+  /** The container's restart count before the kill (the kubelet restarts it at once the first time). */
+  restarts: number;
 }
 
 async function armPod(
@@ -37,7 +39,8 @@ async function armPod(
 ): Promise<ArmedPod> {
   const [pod] = await runningPods(ctx.cluster, namespace, selector);
   if (!pod) throw new Error(`no running pod of ${what} (${selector})`);
-  return { pod, pid: (await findPodContainer(ctx.cluster, namespace, pod)).pid };
+  const restarts = await restartCount(ctx, namespace, pod);
+  return { pod, restarts, pid: (await findPodContainer(ctx.cluster, namespace, pod)).pid };
 }
 
 /** SIGKILLs the armed pod's container; the proof names it, its PID and where the import was. */
@@ -45,19 +48,14 @@ async function killArmed(
   ctx: ChaosContext,
   target: ChaosTarget,
   armed: ArmedPod | undefined,
-  namespace: string,
   what: string,
   at: ImportObservation,
-): Promise<Injection & { restarts?: number }> {
+): Promise<Injection> {
   if (!armed) return { hit: false, proof: `${what}: not armed` };
   const killedAt = Date.now();
   process.kill(armed.pid, 'SIGKILL');
-  // The kubelet restarts a container after its back-off (10 s the first time): still the count
-  // before the kill.
-  const restarts = await restartCount(ctx, namespace, armed.pod);
   const after = await observe(ctx.cluster, target);
   return {
-    restarts,
     hit: true,
     proof: `${what}: pid ${armed.pid} of ${armed.pod} SIGKILLed at ${describeObservation(at)} (${killedAt - at.observedAt} ms after that observation); then ${describeObservation(after)}`,
   };
@@ -108,11 +106,11 @@ function functionKilled(fn: string, source: ChaosSource, moment: Moment): Fault 
       );
     },
     async inject(ctx, target, at) {
-      const killed = await killArmed(ctx, target, armed, FUNCTIONS_NAMESPACE, `function ${fn}`, at);
+      const killed = await killArmed(ctx, target, armed, `function ${fn}`, at);
       // Killed in a phase this function handles: mid-step only if its step for that phase had
       // not finished in the killed container.
       if (typeof moment !== 'object' || !armed) return killed;
-      const logged = await stepLoggedBeforeKill(ctx, target, armed.pod, killed.restarts!, moment.phase);
+      const logged = await stepLoggedBeforeKill(ctx, target, armed.pod, armed.restarts, moment.phase);
       const step =
         logged === undefined
           ? 'the pod did not restart in 120 s'
@@ -136,7 +134,7 @@ function brokerKilled(role: 'filter' | 'ingress', source: ChaosSource, moment: M
     async arm(ctx) {
       armed = await armPod(ctx, KNATIVE_NAMESPACE, selector, `mt-broker-${role}`);
     },
-    inject: (ctx, target, at) => killArmed(ctx, target, armed, KNATIVE_NAMESPACE, `mt-broker-${role}`, at),
+    inject: (ctx, target, at) => killArmed(ctx, target, armed, `mt-broker-${role}`, at),
   };
 }
 
