@@ -156,7 +156,8 @@ export const FUNCTION_PERMISSIONS: Record<FunctionName, Grant[]> = {
     ...FREE_SCRATCH,
     SOURCE_VM_DELETE,
   ],
-  images: [...IMPORT_STEP, ...DISK_SERVER_AND_IMAGES],
+  // It fails an import when Harvester refuses its image (phase-function frees the export then).
+  images: [...IMPORT_STEP, ...DISK_SERVER_AND_IMAGES, ...POWER_ON, ...FREE_SCRATCH, SOURCE_VM_DELETE],
   'image-status': [
     ...IMPORT_STEP,
     ...DISK_SERVER_AND_IMAGES,
