@@ -57,7 +57,7 @@ const FAILURE_PATHS_ONLY: Record<string, string> = {
   // Source power-on (functions/shared/source-power-on.ts): an import that fails, or is deleted,
   // after powering its source off (source-power-on.test.ts, seed-test-plan.test.ts).
   ...Object.fromEntries(
-    ['export-status', 'image-status', 'vm', 'vm-status', 'cleanup'].flatMap((fn) =>
+    ['export-status', 'image-status', 'images', 'vm', 'vm-status', 'cleanup'].flatMap((fn) =>
       [
         'migration.harvesterhci.io/vmwaresources get',
         'migration.harvesterhci.io/openstacksources get',
@@ -70,6 +70,21 @@ const FAILURE_PATHS_ONLY: Record<string, string> = {
       ]),
     ),
   ),
+  // Freeing a failed import's export (functions/shared/scratch.ts freeExport, called by
+  // phase-function when a step fails the import): export-job-scratch-full.test.ts, the chaos rows.
+  ...Object.fromEntries(
+    ['export-status', 'image-status', 'images'].flatMap((fn) =>
+      [
+        'apps/deployments delete',
+        'batch/jobs delete',
+        'core/configmaps delete',
+        'core/persistentvolumeclaims delete',
+        'core/secrets delete',
+        'core/services delete',
+      ].map((t) => [`vm-import-${fn} ${t}`, 'freeExport: a step fails the import']),
+    ),
+  ),
+  'vm-import-vm core/configmaps delete': 'freeExport: the vm step fails the import',
   'vm-import-cleanup batch/jobs get': 'cleanup: waits for the export Job before powering the source on',
   'vm-import-cleanup migration.harvesterhci.io/virtualmachineimports/status update':
     'cleanup: records SourcePoweredOn before letting go of the finalizer',
